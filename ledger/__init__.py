@@ -1,0 +1,1 @@
+"""Fondo's write side: aggregates, their events and the commands of the LedgerApplication."""

@@ -1,0 +1,262 @@
+"""LedgerApplication: the commands that record what happened, and the queries of the write side."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import unquote, urlparse
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Transcoder, Transcoding
+
+from ledger.campaign import Campaign, check_campaign
+from ledger.donation import Donation, Gift
+from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.identity import DonorDetails
+from ledger.privacy import KeyVault, MemoryKeyVault, new_key, seal, unseal
+
+# Saving many aggregates in one save() is one transaction and one table lock on PostgreSQL.
+SAVE_BATCH = 200
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def store_env(database_url: str, create_table: bool = True) -> dict[str, str]:
+    """The eventsourcing environment for `sqlite:///path` or `postgresql://user@host:port/db`."""
+    url = urlparse(database_url)
+    if url.scheme == "sqlite":
+        # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy writes them.
+        path = unquote(url.path)[1:]
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path or ":memory:",
+            "SQLITE_LOCK_TIMEOUT": "30",
+            "CREATE_TABLE": "y" if create_table else "n",
+        }
+    if url.scheme in ("postgresql", "postgres"):
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            # eventsourcing insists on a password even where the server trusts local users.
+            "POSTGRES_PASSWORD": unquote(url.password or "trust"),
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "5",
+            "POSTGRES_LOCK_TIMEOUT": "30",
+            "CREATE_TABLE": "y" if create_table else "n",
+        }
+    raise InvalidInputError(
+        f"LEDGER_DATABASE_URL must be sqlite:///path or postgresql://user@host:port/db, "
+        f"not {database_url!r}"
+    )
+
+
+@dataclass(frozen=True)
+class CampaignInfo:
+    id: UUID
+    slug: str
+    name: str
+    target_cents: int
+    starts_on: date | None
+    ends_on: date | None
+    is_open: bool
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What recording a batch of gifts did: new ones added, resends recognised."""
+
+    added: int
+    already_recorded: int
+
+
+class LedgerApplication(Application[UUID]):
+    """One per process. Commands read load → call → save; ids are natural keys."""
+
+    name = "Ledger"
+
+    def __init__(self, env: dict[str, str] | None = None, vault: KeyVault | None = None) -> None:
+        super().__init__(env=env)
+        self.vault: KeyVault = vault if vault is not None else MemoryKeyVault()
+
+    def register_transcodings(self, transcoder: Transcoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # Campaigns
+
+    def start_campaign(self, slug: str, name: str, target_cents: int,
+                       starts_on: date | None = None, ends_on: date | None = None) -> UUID:
+        """Start a campaign; the same command again is a no-op, a different one a conflict."""
+        check_campaign(slug, name, target_cents, starts_on, ends_on)
+        try:
+            existing = self.get_campaign(slug)
+        except NotFoundError:
+            campaign = Campaign(slug, name.strip(), target_cents, starts_on, ends_on)
+            self._save_new(campaign)
+            return campaign.id
+        if (existing.name, existing.target_cents, existing.starts_on, existing.ends_on) != (
+            name.strip(), target_cents, starts_on, ends_on
+        ):
+            raise ConflictError(f"campaign {slug!r} already exists with other details")
+        return existing.id
+
+    def change_target(self, slug: str, target_cents: int) -> None:
+        if target_cents < 0:
+            raise InvalidInputError("the target cannot be negative", {"target": ["must be >= 0"]})
+        campaign = self._campaign(slug)
+        if campaign.target_cents != target_cents:
+            campaign.change_target(target_cents)
+            self.save(campaign)
+
+    def end_campaign(self, slug: str, on: date) -> None:
+        campaign = self._campaign(slug)
+        if campaign.is_open:
+            campaign.end(on)
+            self.save(campaign)
+
+    def get_campaign(self, slug: str) -> CampaignInfo:
+        campaign = self._campaign(slug)
+        return CampaignInfo(campaign.id, campaign.slug, campaign.name, campaign.target_cents,
+                            campaign.starts_on, campaign.ends_on, campaign.is_open)
+
+    def _campaign(self, slug: str) -> Campaign:
+        try:
+            campaign: Campaign = self.repository.get(Campaign.create_id(slug))
+        except AggregateNotFoundError:
+            raise NotFoundError(f"unknown campaign {slug!r}") from None
+        return campaign
+
+    # Gifts
+
+    def find_donation(self, source_key: str) -> Donation | None:
+        try:
+            donation: Donation = self.repository.get(Donation.create_id(source_key))
+        except AggregateNotFoundError:
+            return None
+        return donation
+
+    def check_resend(self, gift: Gift) -> bool:
+        """True when `gift` is already recorded as it is; a ConflictError when it differs."""
+        donation = self.find_donation(gift.source_key)
+        if donation is None:
+            return False
+        if not donation.same_money_as(gift):
+            raise ConflictError(
+                f"{gift.source_key!r} is already recorded with other figures "
+                f"({donation.amount_cents} cents on {donation.value_date.isoformat()})"
+            )
+        return True
+
+    def record_gifts(self, gifts: Sequence[Gift]) -> RecordOutcome:
+        """Record gifts in few transactions; a resent gift is recognised and left as it was."""
+        added = already = 0
+        known_campaigns: set[str] = set()
+        for start in range(0, len(gifts), SAVE_BATCH):
+            batch = gifts[start:start + SAVE_BATCH]
+            donations = self._new_donations(batch, known_campaigns)
+            try:
+                self._save_new(*donations)
+            except IntegrityError:
+                if len(batch) == 1:
+                    # Recorded by another process meanwhile: a resend, or a conflict.
+                    self.check_resend(batch[0])
+                    already += 1
+                    continue
+                for gift in batch:
+                    outcome = self.record_gifts([gift])
+                    added += outcome.added
+                    already += outcome.already_recorded
+                continue
+            added += len(donations)
+            already += len(batch) - len(donations)
+        return RecordOutcome(added, already)
+
+    def record_gift(self, gift: Gift) -> bool:
+        """Record one gift; False when it was a resend."""
+        return self.record_gifts([gift]).added == 1
+
+    def _new_donations(self, gifts: Sequence[Gift], known_campaigns: set[str]) -> list[Donation]:
+        fresh = [gift for gift in gifts if not self.check_resend(gift)]
+        seen: set[UUID] = set()
+        keys: dict[UUID, bytes] = {}
+        donations = []
+        for gift in fresh:
+            if gift.donation_id in seen:
+                continue
+            seen.add(gift.donation_id)
+            if gift.campaign not in known_campaigns:
+                self._campaign(gift.campaign)
+                known_campaigns.add(gift.campaign)
+            sealed = None
+            if gift.details.has_any_personal_data or gift.privacy_consent or gift.marketing_consent:
+                key = keys.setdefault(gift.donation_id, new_key())
+                sealed = seal(key, gift.donation_id, {
+                    "donor": gift.details.to_dict(),
+                    "privacy_consent": gift.privacy_consent,
+                    "marketing_consent": gift.marketing_consent,
+                })
+            donations.append(Donation(
+                source_key=gift.source_key, campaign=gift.campaign,
+                amount_cents=gift.amount_cents, donors=gift.donors, identified=gift.identified,
+                channel=gift.channel, method=gift.method, value_date=gift.value_date,
+                district=gift.district, stand=gift.stand, status=gift.status,
+                sealed_donor=sealed,
+            ))
+        # Keys first: a crash between the two leaves an unused key, never unreadable data.
+        if keys:
+            self.vault.store(keys)
+        return donations
+
+    def donor_of(self, donation: Donation) -> dict[str, Any] | None:
+        """The sealed personal data of a gift, or None when it has none or it was erased."""
+        if donation.sealed_donor is None:
+            return None
+        key = self.vault.keys_for([donation.id]).get(donation.id)
+        return unseal(key, donation.id, donation.sealed_donor)
+
+    def details_of(self, donation: Donation) -> DonorDetails | None:
+        sealed = self.donor_of(donation)
+        return DonorDetails.from_dict(sealed["donor"]) if sealed else None
+
+    def _donation(self, source_key: str) -> Donation:
+        donation = self.find_donation(source_key)
+        if donation is None:
+            raise NotFoundError(f"no gift recorded under {source_key!r}")
+        return donation
+
+    def refund(self, source_key: str, refund_id: str, amount_cents: int, on: date,
+               reason: str = "") -> bool:
+        donation = self._donation(source_key)
+        if donation.refund(refund_id, amount_cents, on, reason):
+            self.save(donation)
+            return True
+        return False
+
+    def record_fee(self, source_key: str, fee_cents: int, source: str) -> bool:
+        donation = self._donation(source_key)
+        if donation.record_fee(fee_cents, source):
+            self.save(donation)
+            return True
+        return False
+
+    def _save_new(self, *aggregates: Aggregate) -> None:
+        if aggregates:
+            self.save(*aggregates)
+
+    def existing(self, ids: Iterable[UUID]) -> set[UUID]:
+        """Which of these aggregate ids have events already."""
+        return {i for i in ids if self.recorder.select_events(i, limit=1)}

@@ -1,0 +1,225 @@
+"""Donations CSV: reading the foundation's spreadsheets into gifts, all or nothing."""
+
+import codecs
+import csv
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from ledger.application import SAVE_BATCH, LedgerApplication
+from ledger.dates import parse_date
+from ledger.donation import DISTRICTS, Gift
+from ledger.errors import LedgerError
+from ledger.identity import DonorDetails
+from ledger.money import parse_cents
+
+COLUMNS = (
+    "date", "campaign", "channel", "method", "amount", "donors", "first_name", "last_name",
+    "organization", "email", "phone", "address", "postcode", "city", "province", "tax_code",
+    "privacy_consent", "marketing_consent", "stand", "district", "reference",
+)
+REQUIRED = ("date", "campaign", "channel", "method", "amount")
+DETAIL_FIELDS = ("first_name", "last_name", "organization", "email", "phone", "address",
+                 "postcode", "city", "province", "tax_code")
+YES = {"sì", "si", "sí", "yes", "y", "true", "1", "x"}
+NO = {"no", "n", "false", "0", ""}
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did, or would do with --dry-run."""
+
+    rows: int = 0
+    new: int = 0
+    already_recorded: int = 0
+    raised_cents: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    written: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class FileError(LedgerError):
+    """The file as a whole cannot be read (encoding, header)."""
+
+
+def _consent(text: str, name: str) -> bool:
+    value = text.strip().lower()
+    if value in YES:
+        return True
+    if value in NO:
+        return False
+    raise LedgerError(f"{name}: write sì/no (or yes/no, true/false, 1/0), not {text!r}")
+
+
+def _district(text: str) -> str:
+    value = text.strip()
+    for district in DISTRICTS:
+        if value.lower() == district.lower():
+            return district
+    return value
+
+
+def _open_text(path: Path) -> IO[str]:
+    """UTF-8 with or without BOM; any newline convention."""
+    raw = path.read_bytes()[:4] if path.stat().st_size else b""
+    encoding = "utf-8-sig" if raw.startswith(codecs.BOM_UTF8) else "utf-8"
+    return open(path, encoding=encoding, newline="")  # noqa: SIM115 - closed by the caller
+
+
+def read_rows(stream: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs; the header is line 1 and must name the DESIGN.md columns."""
+    try:
+        header_line = stream.readline()
+    except UnicodeDecodeError as error:
+        raise FileError("the file is not UTF-8 text (save it as 'CSV UTF-8')") from error
+    if not header_line.strip():
+        raise FileError("the file is empty: a header row is required")
+    delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
+    header = [name.strip().lower() for name in next(csv.reader([header_line],
+                                                               delimiter=delimiter))]
+    unknown = [name for name in header if name not in COLUMNS]
+    missing = [name for name in REQUIRED if name not in header]
+    if unknown or missing:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s): {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown column(s): {', '.join(unknown)}")
+        raise FileError(f"line 1 (header): {'; '.join(parts)}; expected {';'.join(COLUMNS)}")
+    reader = csv.reader(stream, delimiter=delimiter)
+    previous_end = 1
+    try:
+        for values in reader:
+            line = previous_end + 1
+            previous_end = reader.line_num + 1
+            if not any(value.strip() for value in values):
+                continue
+            if len(values) != len(header):
+                yield line, {"__error__": f"{len(values)} fields where the header has "
+                                          f"{len(header)} (check the delimiter and quotes)"}
+                continue
+            yield line, dict(zip(header, values, strict=True))
+    except UnicodeDecodeError as error:
+        raise FileError(f"line {previous_end + 1}: not UTF-8 text") from error
+    except csv.Error as error:
+        raise FileError(f"line {previous_end + 1}: {error}") from error
+
+
+def row_key(row: dict[str, str], occurrences: dict[str, int]) -> str:
+    """The row's idempotency key: its reference, else a hash of its content and occurrence."""
+    reference = row.get("reference", "").strip()
+    if reference:
+        return f"csv:{reference}"
+    content = "\x1f".join(row.get(name, "").strip() for name in COLUMNS)
+    digest = hashlib.sha256(content.encode()).hexdigest()[:32]
+    occurrences[digest] = occurrences.get(digest, 0) + 1
+    return f"csv-row:{digest}:{occurrences[digest]}"
+
+
+def parse_row(row: dict[str, str], source_key: str) -> Gift:
+    """A row as a Gift; raises LedgerError naming every problem of the row."""
+    if "__error__" in row:
+        raise LedgerError(row["__error__"])
+    problems: list[str] = []
+
+    def attempt(name: str, parse: Callable[[], object]) -> object:
+        try:
+            return parse()
+        except LedgerError as error:
+            problems.append(f"{name}: {error}" if not str(error).startswith(name) else str(error))
+            return None
+
+    value_date = attempt("date", lambda: parse_date(row["date"]))
+    amount = attempt("amount", lambda: parse_cents(row["amount"]))
+    donors_text = row.get("donors", "").strip() or "1"
+    if not donors_text.isdigit():
+        problems.append(f"donors: not a whole number: {donors_text!r}")
+    details = attempt("donor", lambda: DonorDetails.parse(
+        **{name: row.get(name, "") for name in DETAIL_FIELDS}))
+    privacy = attempt("privacy_consent", lambda: _consent(row.get("privacy_consent", ""),
+                                                          "privacy_consent"))
+    marketing = attempt("marketing_consent", lambda: _consent(row.get("marketing_consent", ""),
+                                                              "marketing_consent"))
+    if problems:
+        raise LedgerError("; ".join(problems))
+    assert isinstance(details, DonorDetails)
+    return Gift(
+        source_key=source_key,
+        campaign=row["campaign"].strip(),
+        amount_cents=amount,  # type: ignore[arg-type]
+        value_date=value_date,  # type: ignore[arg-type]
+        channel=row["channel"].strip().lower(),
+        method=row["method"].strip().lower(),
+        donors=int(donors_text),
+        details=details,
+        privacy_consent=bool(privacy),
+        marketing_consent=bool(marketing),
+        district=_district(row.get("district", "")),
+        stand=row.get("stand", "").strip(),
+    )
+
+
+def _gifts(path: Path, on_row: Callable[[int], None] | None
+           ) -> Iterator[tuple[int, Gift | None, str | None]]:
+    """(line, gift or None, problem or None) for every data row of the file."""
+    occurrences: dict[str, int] = {}
+    with _open_text(path) as stream:
+        for line, row in read_rows(stream):
+            if on_row is not None:
+                on_row(line)
+            try:
+                yield line, parse_row(row, row_key(row, occurrences)), None
+            except LedgerError as error:
+                yield line, None, str(error)
+
+
+def import_donations(app: LedgerApplication, path: Path, dry_run: bool = False,
+                     on_row: Callable[[int], None] | None = None) -> ImportReport:
+    """Check every row first; write only when all are good. A second import adds nothing."""
+    report = ImportReport()
+    first_line_of: dict[str, int] = {}
+    known_campaigns: set[str] = set()
+    for line, gift, problem in _gifts(path, on_row):
+        report.rows += 1
+        if gift is None:
+            report.errors.append(RowError(line, problem or "unreadable row"))
+            continue
+        if gift.source_key in first_line_of:
+            report.errors.append(RowError(
+                line, f"reference repeats line {first_line_of[gift.source_key]}"))
+            continue
+        first_line_of[gift.source_key] = line
+        try:
+            if gift.campaign not in known_campaigns:
+                app.get_campaign(gift.campaign)
+                known_campaigns.add(gift.campaign)
+            if app.check_resend(gift):
+                report.already_recorded += 1
+            else:
+                report.new += 1
+                report.raised_cents += gift.amount_cents
+        except LedgerError as error:
+            report.errors.append(RowError(line, str(error)))
+    if dry_run or report.errors or report.new == 0:
+        return report
+    batch: list[Gift] = []
+    for _line, gift, _problem in _gifts(path, None):
+        assert gift is not None  # the first pass found every row good
+        batch.append(gift)
+        if len(batch) == SAVE_BATCH:
+            app.record_gifts(batch)
+            batch = []
+    app.record_gifts(batch)
+    report.written = True
+    return report

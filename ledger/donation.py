@@ -1,0 +1,196 @@
+"""Donation: one gift, or one anonymous tally of many givers, and what happens to its money."""
+
+from dataclasses import dataclass, field
+from datetime import date
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import ConflictError, InvalidInputError
+from ledger.identity import DonorDetails
+from ledger.keys import natural_id
+
+CHANNELS = ("stand", "online", "bank", "event", "other")
+METHODS = ("cash", "card", "bank_transfer", "sepa_debit", "postal", "paypal", "cheque")
+DISTRICTS = ("Cremona", "Crema", "Casalmaggiore")
+CONFIRMED, PENDING, FAILED = "confirmed", "pending", "failed"
+
+
+@dataclass(frozen=True)
+class Gift:
+    """A gift as a command receives it, checked on construction (all problems at once)."""
+
+    source_key: str
+    campaign: str
+    amount_cents: int
+    value_date: date
+    channel: str
+    method: str
+    donors: int = 1
+    details: DonorDetails = field(default_factory=DonorDetails)
+    privacy_consent: bool = False
+    marketing_consent: bool = False
+    district: str = ""
+    stand: str = ""
+    status: str = CONFIRMED
+
+    def __post_init__(self) -> None:
+        problems: dict[str, list[str]] = {}
+        if self.amount_cents <= 0:
+            problems["amount"] = ["the amount must be more than zero"]
+        if self.donors < 1:
+            problems["donors"] = ["a gift has at least one donor"]
+        elif self.donors > 1 and self.details.has_any_personal_data:
+            problems["donors"] = ["more than one donor only on anonymous rows (no identity fields)"]
+        if self.channel not in CHANNELS:
+            problems["channel"] = [f"unknown channel {self.channel!r} (one of {', '.join(CHANNELS)})"]
+        if self.method not in METHODS:
+            problems["method"] = [f"unknown method {self.method!r} (one of {', '.join(METHODS)})"]
+        if self.district and self.district not in DISTRICTS:
+            problems["district"] = [
+                f"unknown district {self.district!r} (one of {', '.join(DISTRICTS)})"
+            ]
+        if self.status not in (CONFIRMED, PENDING):
+            problems["status"] = ["a new gift is either confirmed or pending"]
+        if not self.source_key:
+            problems["reference"] = ["a gift needs a key that makes a resend a no-op"]
+        if problems:
+            raise InvalidInputError(
+                "; ".join(f"{name}: {m}" for name, ms in problems.items() for m in ms), problems
+            )
+
+    @property
+    def donation_id(self) -> UUID:
+        return Donation.create_id(self.source_key)
+
+    @property
+    def identified(self) -> bool:
+        return self.details.is_identified
+
+
+class Donation(Aggregate):
+    """The money of one gift; refunds, fees and disputes are new events on it."""
+
+    @staticmethod
+    def create_id(source_key: str) -> UUID:  # type: ignore[override]
+        return natural_id("donation", source_key)
+
+    @event("Received")
+    def __init__(
+        self,
+        source_key: str,
+        campaign: str,
+        amount_cents: int,
+        donors: int,
+        identified: bool,
+        channel: str,
+        method: str,
+        value_date: date,
+        district: str,
+        stand: str,
+        status: str,
+        sealed_donor: str | None,
+    ) -> None:
+        self.source_key = source_key
+        self.campaign = campaign
+        self.amount_cents = amount_cents
+        self.donors = donors
+        self.identified = identified
+        self.channel = channel
+        self.method = method
+        self.value_date = value_date
+        self.district = district
+        self.stand = stand
+        self.status = status
+        self.sealed_donor = sealed_donor
+        self.refunds: dict[str, int] = {}
+        self.fees_cents = 0
+        self.disputes: dict[str, str] = {}
+
+    def same_money_as(self, gift: Gift) -> bool:
+        """Whether a resent gift says what this donation already says (personal data aside)."""
+        return (
+            self.campaign, self.amount_cents, self.donors, self.channel, self.method,
+            self.value_date, self.identified,
+        ) == (
+            gift.campaign, gift.amount_cents, gift.donors, gift.channel, gift.method,
+            gift.value_date, gift.identified,
+        )
+
+    @property
+    def refunded_cents(self) -> int:
+        return sum(self.refunds.values())
+
+    def confirm_payment(self, on: date) -> None:
+        if self.status == CONFIRMED:
+            return
+        if self.status == FAILED:
+            raise ConflictError("this payment already failed; it cannot be confirmed")
+        self._payment_confirmed(on=on)
+
+    @event("PaymentConfirmed")
+    def _payment_confirmed(self, on: date) -> None:
+        self.status = CONFIRMED
+
+    def fail_payment(self, on: date, reason: str) -> None:
+        if self.status == FAILED:
+            return
+        if self.status == CONFIRMED:
+            raise ConflictError("this payment was confirmed; a refund is the way back")
+        self._payment_failed(on=on, reason=reason)
+
+    @event("PaymentFailed")
+    def _payment_failed(self, on: date, reason: str) -> None:
+        self.status = FAILED
+
+    def refund(self, refund_id: str, amount_cents: int, on: date, reason: str = "") -> bool:
+        """Record a refund once per refund id; False when it was already recorded."""
+        if refund_id in self.refunds:
+            return False
+        if amount_cents <= 0:
+            raise InvalidInputError("a refund must be more than zero", {"amount": ["must be > 0"]})
+        if self.refunded_cents + amount_cents > self.amount_cents:
+            raise ConflictError(
+                f"refunds would exceed the gift: {self.refunded_cents + amount_cents} > "
+                f"{self.amount_cents} cents"
+            )
+        self._refunded(refund_id=refund_id, amount_cents=amount_cents, on=on, reason=reason)
+        return True
+
+    @event("Refunded")
+    def _refunded(self, refund_id: str, amount_cents: int, on: date, reason: str) -> None:
+        self.refunds[refund_id] = amount_cents
+
+    def record_fee(self, fee_cents: int, source: str) -> bool:
+        """Processor fees, known after the fact; recorded once as their total."""
+        if fee_cents == self.fees_cents:
+            return False
+        self._fee_recorded(fee_cents=fee_cents, source=source)
+        return True
+
+    @event("FeeRecorded")
+    def _fee_recorded(self, fee_cents: int, source: str) -> None:
+        self.fees_cents = fee_cents
+
+    def open_dispute(self, dispute_id: str, amount_cents: int, on: date) -> bool:
+        if dispute_id in self.disputes:
+            return False
+        self._dispute_opened(dispute_id=dispute_id, amount_cents=amount_cents, on=on)
+        return True
+
+    @event("DisputeOpened")
+    def _dispute_opened(self, dispute_id: str, amount_cents: int, on: date) -> None:
+        self.disputes[dispute_id] = "open"
+
+    def close_dispute(self, dispute_id: str, outcome: str, amount_cents: int, on: date) -> bool:
+        if outcome not in ("won", "lost"):
+            raise InvalidInputError(f"a dispute is won or lost, not {outcome!r}")
+        if self.disputes.get(dispute_id) in ("won", "lost"):
+            return False
+        self._dispute_closed(dispute_id=dispute_id, outcome=outcome, amount_cents=amount_cents,
+                             on=on)
+        return True
+
+    @event("DisputeClosed")
+    def _dispute_closed(self, dispute_id: str, outcome: str, amount_cents: int, on: date) -> None:
+        self.disputes[dispute_id] = outcome

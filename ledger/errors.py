@@ -1,0 +1,21 @@
+"""Domain errors: the one vocabulary the CLI and the web map to exit codes and HTTP statuses."""
+
+
+class LedgerError(Exception):
+    """Base of every error a user can cause; its message is meant to be read by that user."""
+
+
+class NotFoundError(LedgerError):
+    """The campaign, donation, donor or stand asked for does not exist."""
+
+
+class ConflictError(LedgerError):
+    """The command clashes with what is already recorded (same key, other content; closed stand)."""
+
+
+class InvalidInputError(LedgerError):
+    """Input that cannot be accepted; `fields` maps field names to messages where known."""
+
+    def __init__(self, message: str, fields: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or {}

@@ -1,0 +1,134 @@
+"""Who gave: a donor's details, their normal forms and the keys that make two gifts one donor."""
+
+import re
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import phonenumbers
+from stdnum.it import codicefiscale, iva
+
+from ledger.errors import InvalidInputError
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_email(text: str | None) -> str | None:
+    """Lower-cased and trimmed; None when blank; an error when it is not an address."""
+    email = (text or "").strip().lower()
+    if not email:
+        return None
+    if not _EMAIL.fullmatch(email):
+        raise InvalidInputError(f"not an e-mail address: {text!r}")
+    return email
+
+
+def normalize_phone(text: str | None) -> str | None:
+    """E.164 (`+393331234567`), reading numbers without a prefix as Italian; None when blank."""
+    raw = (text or "").strip()
+    if not raw:
+        return None
+    try:
+        number = phonenumbers.parse(raw, "IT")
+    except phonenumbers.NumberParseException as error:
+        raise InvalidInputError(f"not a phone number: {text!r}") from error
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidInputError(f"not a phone number: {text!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_tax_code(text: str | None) -> str | None:
+    """An upper-cased codice fiscale or partita IVA whose check digit holds; None when blank."""
+    raw = _SPACES.sub("", text or "").upper()
+    if not raw:
+        return None
+    if len(raw) == 16 and codicefiscale.is_valid(raw):
+        return codicefiscale.compact(raw)
+    if len(raw) in (11, 13) and iva.is_valid(raw):
+        return iva.compact(raw)
+    raise InvalidInputError(
+        f"not a valid codice fiscale or partita IVA (check digit or format): {text!r}"
+    )
+
+
+def _collapse(text: str | None) -> str:
+    return _SPACES.sub(" ", (text or "").strip()).lower()
+
+
+@dataclass(frozen=True)
+class DonorDetails:
+    """What a gift says about its donor, already in normal form (see `DonorDetails.parse`)."""
+
+    first_name: str = ""
+    last_name: str = ""
+    organization: str = ""
+    email: str | None = None
+    phone: str | None = None
+    address: str = ""
+    postcode: str = ""
+    city: str = ""
+    province: str = ""
+    tax_code: str | None = None
+
+    @classmethod
+    def parse(cls, **raw: str | None) -> "DonorDetails":
+        """Normalise raw input; raises InvalidInputError with every bad field named."""
+        problems: dict[str, list[str]] = {}
+        values: dict[str, Any] = {}
+        normalizers = {
+            "email": normalize_email,
+            "phone": normalize_phone,
+            "tax_code": normalize_tax_code,
+        }
+        for field in fields(cls):
+            text = raw.get(field.name)
+            if field.name in normalizers:
+                try:
+                    values[field.name] = normalizers[field.name](text)
+                except InvalidInputError as error:
+                    problems[field.name] = [str(error)]
+            else:
+                values[field.name] = _SPACES.sub(" ", (text or "").strip())
+        if problems:
+            raise InvalidInputError("; ".join(m for ms in problems.values() for m in ms), problems)
+        return cls(**values)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DonorDetails":
+        names = {field.name for field in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def has_postal_address(self) -> bool:
+        return bool(self.address and self.postcode)
+
+    @property
+    def is_identified(self) -> bool:
+        """A tax code, an e-mail, a phone or a postal address with postcode; a name alone is not."""
+        return bool(self.tax_code or self.email or self.phone or self.has_postal_address)
+
+    @property
+    def has_any_personal_data(self) -> bool:
+        return any(getattr(self, field.name) for field in fields(self))
+
+    @property
+    def display_name(self) -> str:
+        person = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return self.organization or person
+
+    def identity_keys(self) -> tuple[str, ...]:
+        """Keys shared by every gift of one donor (DESIGN.md, Definitions)."""
+        keys = []
+        if self.tax_code:
+            keys.append("tax:" + self.tax_code.upper())
+        if self.email:
+            keys.append("email:" + self.email.lower())
+        if self.phone:
+            keys.append("phone:" + self.phone)
+        if self.has_postal_address:
+            who = _collapse(self.organization or self.last_name)
+            keys.append(f"address:{who}|{_collapse(self.address)}|{_collapse(self.postcode)}")
+        return tuple(keys)

@@ -1,0 +1,101 @@
+"""The numbers the foundation reports (DESIGN.md, Definitions), read from the read models."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ledger.errors import NotFoundError
+from projections.database import Database, Session
+
+CONFIRMED = "confirmed"
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    slug: str
+    name: str
+    target_cents: int
+    starts_on: str | None
+    ends_on: str | None
+    ended_on: str | None
+
+
+def list_campaigns(session: Session) -> list[CampaignRow]:
+    """Every campaign, newest start first."""
+    rows = session.query(
+        "SELECT slug, name, target_cents, starts_on, ends_on, ended_on FROM campaigns_view "
+        "ORDER BY COALESCE(starts_on, '') DESC, started_at DESC"
+    )
+    return [CampaignRow(*row) for row in rows]
+
+
+def _buckets(session: Session, column: str, slug: str, as_of: str) -> dict[str, dict[str, int]]:
+    """Raised and gifts (tallied people counted one by one) per channel or district."""
+    rows = session.query(
+        f"SELECT {column}, SUM(amount_cents), "
+        "SUM(CASE WHEN identified = 1 THEN 1 ELSE people END) "
+        "FROM gifts_view WHERE campaign = ? AND status = ? AND value_date <= ? "
+        f"GROUP BY {column}", (slug, CONFIRMED, as_of))
+    buckets = {key or "": {"raised_cents": int(raised), "gifts": int(gifts)}
+               for key, raised, gifts in rows}
+    for key, taken in session.query(
+        f"SELECT {column}, SUM(amount_cents) FROM money_movements WHERE campaign = ? "
+        f"AND on_date <= ? GROUP BY {column}", (slug, as_of)
+    ):
+        bucket = buckets.setdefault(key or "", {"raised_cents": 0, "gifts": 0})
+        bucket["raised_cents"] -= int(taken)
+    return dict(sorted(buckets.items()))
+
+
+def campaign_progress(session: Session, campaign: CampaignRow, as_of: date) -> dict[str, Any]:
+    day = as_of.isoformat()
+    received, fees, identified_gifts, anonymous_people = session.one(
+        "SELECT COALESCE(SUM(amount_cents), 0), COALESCE(SUM(fees_cents), 0), "
+        "COALESCE(SUM(CASE WHEN identified = 1 THEN 1 ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN identified = 0 THEN people ELSE 0 END), 0) "
+        "FROM gifts_view WHERE campaign = ? AND status = ? AND value_date <= ?",
+        (campaign.slug, CONFIRMED, day)) or (0, 0, 0, 0)
+    taken = dict(session.query(
+        "SELECT kind, SUM(amount_cents) FROM money_movements WHERE campaign = ? AND on_date <= ? "
+        "GROUP BY kind", (campaign.slug, day)))
+    refunded = int(taken.get("refund", 0))
+    disputed = int(taken.get("dispute_lost", 0))
+    contacts = int(session.scalar(
+        "SELECT COUNT(DISTINCT donor_id) FROM registry_gifts WHERE campaign = ? AND status = ? "
+        "AND value_date <= ?", (campaign.slug, CONFIRMED, day), default=0))
+    raised = int(received) - refunded - disputed
+    fees = int(fees)
+    return {
+        "campaign": campaign.slug,
+        "name": campaign.name,
+        "target_cents": campaign.target_cents,
+        "raised_cents": raised,
+        "received_cents": int(received),
+        "refunded_cents": refunded,
+        "disputed_cents": disputed,
+        "fees_cents": fees,
+        "net_cents": raised - fees,
+        "donors": contacts + int(anonymous_people),
+        "gifts": int(identified_gifts) + int(anonymous_people),
+        "contacts": contacts,
+        "anonymous_people": int(anonymous_people),
+        "progress": round(raised / campaign.target_cents, 4) if campaign.target_cents else None,
+        "starts_on": campaign.starts_on,
+        "ends_on": campaign.ends_on,
+        "as_of": day,
+        "by_channel": _buckets(session, "channel", campaign.slug, day),
+        "by_district": _buckets(session, "district", campaign.slug, day),
+    }
+
+
+def progress(database: Database, slug: str | None = None,
+             as_of: date | None = None) -> list[dict[str, Any]]:
+    """One figure set per campaign (or the one asked for), as of a value date (default today)."""
+    day = as_of or date.today()
+    with database.reading() as session:
+        campaigns = list_campaigns(session)
+        if slug is not None:
+            campaigns = [c for c in campaigns if c.slug == slug]
+            if not campaigns:
+                raise NotFoundError(f"unknown campaign {slug!r}")
+        return [campaign_progress(session, campaign, day) for campaign in campaigns]

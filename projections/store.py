@@ -1,0 +1,33 @@
+"""Opens the ledger on one database: the event store, the key vault and the read models."""
+
+from dataclasses import dataclass
+
+from ledger.application import LedgerApplication, store_env
+from projections.database import Database
+from projections.registry import Registry
+from projections.runner import ProjectionRunner
+from projections.totals import CampaignTotals
+from projections.vault import SQLKeyVault
+
+
+@dataclass
+class LedgerStore:
+    """Everything one process needs; build it once per process with `LedgerStore.open(url)`."""
+
+    app: LedgerApplication
+    database: Database
+    runner: ProjectionRunner
+
+    @classmethod
+    def open(cls, url: str, create_tables: bool = True) -> "LedgerStore":
+        database = Database(url)
+        app = LedgerApplication(env=store_env(url, create_table=create_tables),
+                                vault=SQLKeyVault(database))
+        runner = ProjectionRunner(app, database, [CampaignTotals(), Registry()])
+        if create_tables:
+            runner.setup()
+        return cls(app, database, runner)
+
+    def close(self) -> None:
+        self.app.close()
+        self.database.close()

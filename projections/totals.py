@@ -1,0 +1,120 @@
+"""Campaign totals: campaigns, every gift's money and status, and the refunds, disputes and fees."""
+
+from typing import Any
+
+from ledger.campaign import Campaign
+from ledger.donation import Donation
+from projections.database import Session
+from projections.runner import Projection
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class CampaignTotals(Projection):
+    name = "campaign_totals"
+    version = 1
+    tables = ("campaigns_view", "gifts_view", "money_movements")
+
+    def create_tables(self, session: Session) -> None:
+        session.execute("""CREATE TABLE campaigns_view (
+            slug TEXT PRIMARY KEY,
+            campaign_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            target_cents BIGINT NOT NULL,
+            starts_on TEXT,
+            ends_on TEXT,
+            ended_on TEXT,
+            started_at TEXT NOT NULL
+        )""")
+        session.execute("""CREATE TABLE gifts_view (
+            donation_id TEXT PRIMARY KEY,
+            source_key TEXT NOT NULL,
+            campaign TEXT NOT NULL,
+            value_date TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            method TEXT NOT NULL,
+            district TEXT NOT NULL,
+            stand TEXT NOT NULL,
+            amount_cents BIGINT NOT NULL,
+            people INTEGER NOT NULL,
+            identified INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            refunded_cents BIGINT NOT NULL DEFAULT 0,
+            fees_cents BIGINT NOT NULL DEFAULT 0,
+            recorded_at TEXT NOT NULL
+        )""")
+        session.execute("CREATE INDEX gifts_view_campaign ON gifts_view (campaign, value_date)")
+        session.execute("""CREATE TABLE money_movements (
+            movement_key TEXT PRIMARY KEY,
+            donation_id TEXT NOT NULL,
+            campaign TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            amount_cents BIGINT NOT NULL,
+            on_date TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            district TEXT NOT NULL
+        )""")
+        session.execute("CREATE INDEX money_movements_campaign ON money_movements (campaign)")
+
+    def apply(self, session: Session, event: Any, position: int) -> None:
+        if isinstance(event, Campaign.Started):
+            session.execute(
+                "INSERT INTO campaigns_view (slug, campaign_id, name, target_cents, starts_on, "
+                "ends_on, ended_on, started_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
+                (event.slug, str(event.originator_id), event.name, event.target_cents,
+                 _iso(event.starts_on), _iso(event.ends_on), event.timestamp.isoformat()),
+            )
+        elif isinstance(event, Campaign.TargetChanged):
+            session.execute("UPDATE campaigns_view SET target_cents = ? WHERE campaign_id = ?",
+                            (event.target_cents, str(event.originator_id)))
+        elif isinstance(event, Campaign.Ended):
+            session.execute("UPDATE campaigns_view SET ended_on = ? WHERE campaign_id = ?",
+                            (_iso(event.on), str(event.originator_id)))
+        elif isinstance(event, Donation.Received):
+            session.execute(
+                "INSERT INTO gifts_view (donation_id, source_key, campaign, value_date, channel, "
+                "method, district, stand, amount_cents, people, identified, status, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (str(event.originator_id), event.source_key, event.campaign,
+                 event.value_date.isoformat(), event.channel, event.method, event.district,
+                 event.stand, event.amount_cents, event.donors, int(event.identified),
+                 event.status, event.timestamp.isoformat()),
+            )
+        elif isinstance(event, Donation.PaymentConfirmed):
+            self._set_status(session, event, "confirmed")
+        elif isinstance(event, Donation.PaymentFailed):
+            self._set_status(session, event, "failed")
+        elif isinstance(event, Donation.Refunded):
+            self._move(session, event, f"refund:{event.refund_id}", "refund", event.amount_cents,
+                       event.on)
+            session.execute(
+                "UPDATE gifts_view SET refunded_cents = refunded_cents + ? WHERE donation_id = ?",
+                (event.amount_cents, str(event.originator_id)),
+            )
+        elif isinstance(event, Donation.DisputeClosed) and event.outcome == "lost":
+            self._move(session, event, f"dispute:{event.dispute_id}", "dispute_lost",
+                       event.amount_cents, event.on)
+        elif isinstance(event, Donation.FeeRecorded):
+            session.execute("UPDATE gifts_view SET fees_cents = ? WHERE donation_id = ?",
+                            (event.fee_cents, str(event.originator_id)))
+
+    def _set_status(self, session: Session, event: Any, status: str) -> None:
+        session.execute("UPDATE gifts_view SET status = ? WHERE donation_id = ?",
+                        (status, str(event.originator_id)))
+
+    def _move(self, session: Session, event: Any, key: str, kind: str, amount_cents: int,
+              on: Any) -> None:
+        gift = session.one(
+            "SELECT campaign, channel, district FROM gifts_view WHERE donation_id = ?",
+            (str(event.originator_id),),
+        )
+        if gift is None:  # pragma: no cover - a Donation's first event is always Received
+            return
+        session.execute(
+            "INSERT INTO money_movements (movement_key, donation_id, campaign, kind, "
+            "amount_cents, on_date, channel, district) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, str(event.originator_id), gift[0], kind, amount_cents, on.isoformat(),
+             gift[1], gift[2]),
+        )

@@ -1,0 +1,56 @@
+"""The per-gift keys that seal personal data, in a table of their own outside the event store."""
+
+import base64
+from collections.abc import Iterable
+from uuid import UUID
+
+from projections.database import Database, Session
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS personal_keys (
+    subject TEXT PRIMARY KEY,
+    secret TEXT NOT NULL
+)"""
+
+
+def fetch_keys(session: Session, subjects: Iterable[UUID]) -> dict[UUID, bytes]:
+    """The keys still held for `subjects`, read inside the caller's transaction."""
+    wanted = [str(subject) for subject in subjects]
+    found: dict[UUID, bytes] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = session.query(
+            f"SELECT subject, secret FROM personal_keys WHERE subject IN ({marks})", chunk
+        )
+        found.update({UUID(subject): base64.b64decode(secret) for subject, secret in rows})
+    return found
+
+
+class SQLKeyVault:
+    """Implements ledger.privacy.KeyVault on the ledger's database."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        with database.transaction() as session:
+            session.execute(SCHEMA)
+
+    def keys_for(self, subjects: Iterable[UUID]) -> dict[UUID, bytes]:
+        with self.database.reading() as session:
+            return fetch_keys(session, subjects)
+
+    def store(self, keys: dict[UUID, bytes]) -> None:
+        rows = [(str(s), base64.b64encode(k).decode("ascii")) for s, k in keys.items()]
+        with self.database.transaction() as session:
+            session.executemany(
+                "INSERT INTO personal_keys (subject, secret) VALUES (?, ?) "
+                "ON CONFLICT (subject) DO NOTHING", rows
+            )
+
+    def destroy(self, subjects: Iterable[UUID]) -> int:
+        destroyed = 0
+        with self.database.transaction() as session:
+            for subject in subjects:
+                if session.one("SELECT 1 FROM personal_keys WHERE subject = ?", (str(subject),)):
+                    session.execute("DELETE FROM personal_keys WHERE subject = ?", (str(subject),))
+                    destroyed += 1
+        return destroyed
