@@ -16,6 +16,7 @@ from ledger.donation import Donation, Gift
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.identity import DonorDetails
 from ledger.privacy import KeyVault, MemoryKeyVault, new_key, seal, unseal
+from ledger.user import ROLES, User, hash_password
 
 # Saving many aggregates in one save() is one transaction and one table lock on PostgreSQL.
 SAVE_BATCH = 200
@@ -73,6 +74,13 @@ class CampaignInfo:
     starts_on: date | None
     ends_on: date | None
     is_open: bool
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: UUID
+    email: str
+    role: str
 
 
 @dataclass(frozen=True)
@@ -260,3 +268,61 @@ class LedgerApplication(Application[UUID]):
     def existing(self, ids: Iterable[UUID]) -> set[UUID]:
         """Which of these aggregate ids have events already."""
         return {i for i in ids if self.recorder.select_events(i, limit=1)}
+
+    # Users
+
+    def add_user(self, email: str, role: str, password: str) -> UserInfo:
+        address = email.strip().lower()
+        problems: dict[str, list[str]] = {}
+        if "@" not in address or address.startswith("@") or address.endswith("@"):
+            problems["email"] = [f"not an e-mail address: {email!r}"]
+        if role not in ROLES:
+            problems["role"] = [f"one of {', '.join(ROLES)}"]
+        if problems:
+            raise InvalidInputError(
+                "; ".join(f"{k}: {m}" for k, ms in problems.items() for m in ms), problems)
+        user = User(address, role, hash_password(password))
+        try:
+            self.save(user)
+        except IntegrityError:
+            raise ConflictError(f"a user {address} already exists") from None
+        return UserInfo(user.id, user.email, user.role)
+
+    def _user(self, email: str) -> User:
+        try:
+            user: User = self.repository.get(User.create_id(email))
+        except AggregateNotFoundError:
+            raise NotFoundError(f"no user {email.strip().lower()}") from None
+        return user
+
+    def get_user(self, user_id: UUID) -> UserInfo | None:
+        try:
+            user: User = self.repository.get(user_id)
+        except AggregateNotFoundError:
+            return None
+        return UserInfo(user.id, user.email, user.role) if user.active else None
+
+    def authenticate(self, email: str, password: str) -> UserInfo | None:
+        try:
+            user = self._user(email)
+        except NotFoundError:
+            return None
+        return UserInfo(user.id, user.email, user.role) if user.check_password(password) else None
+
+    def issue_token(self, email: str) -> str:
+        user = self._user(email)
+        token = user.issue_token()
+        self.save(user)
+        return token
+
+    def user_for_token(self, token: str) -> UserInfo | None:
+        """The user a `fondo_<user>_<id>.<secret>` token belongs to, if it is still valid."""
+        try:
+            _prefix, user_hex, rest = token.split("_", 2)
+            token_id, secret = rest.split(".", 1)
+            user: User = self.repository.get(UUID(hex=user_hex))
+        except (ValueError, AggregateNotFoundError):
+            return None
+        if not isinstance(user, User) or not user.accepts_token(token_id, secret):
+            return None
+        return UserInfo(user.id, user.email, user.role)

@@ -110,6 +110,19 @@ class Database:
                 connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 yield Session(connection, self.dialect)
 
+    @contextmanager
+    def schema_lock(self) -> Iterator[None]:
+        """Serialise table creation across processes (workers starting at the same moment)."""
+        if self.dialect == "sqlite":
+            yield
+            return
+        with psycopg.connect(self._target, autocommit=True) as connection:
+            connection.execute("SELECT pg_advisory_lock(hashtext('fondo-schema'))")
+            try:
+                yield
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(hashtext('fondo-schema'))")
+
     def close(self) -> None:
         connection = getattr(self._local, "connection", None)
         if connection is not None:

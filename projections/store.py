@@ -21,11 +21,12 @@ class LedgerStore:
     @classmethod
     def open(cls, url: str, create_tables: bool = True) -> "LedgerStore":
         database = Database(url)
-        app = LedgerApplication(env=store_env(url, create_table=create_tables),
-                                vault=SQLKeyVault(database))
-        runner = ProjectionRunner(app, database, [CampaignTotals(), Registry()])
-        if create_tables:
-            runner.setup()
+        with database.schema_lock():
+            app = LedgerApplication(env=store_env(url, create_table=create_tables),
+                                    vault=SQLKeyVault(database))
+            runner = ProjectionRunner(app, database, [CampaignTotals(), Registry()])
+            if create_tables:
+                runner.setup()
         return cls(app, database, runner)
 
     def close(self) -> None:

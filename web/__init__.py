@@ -1,0 +1,92 @@
+"""Fondo's web side: the Flask app factory, its blueprints and the `ledger` CLI."""
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from flask import Flask, current_app
+
+from projections.store import LedgerStore
+
+
+def _secret_key(instance_path: str) -> str:
+    """LEDGER_SECRET_KEY, or one generated into instance/ on first run and kept there."""
+    configured = os.environ.get("LEDGER_SECRET_KEY")
+    if configured:
+        return configured
+    path = Path(instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _origin(url: str | None) -> str:
+    if not url:
+        return ""
+    parsed = urlparse(url)
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment (tests pass `config` explicitly)."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(
+        LEDGER_DATABASE_URL=os.environ.get("LEDGER_DATABASE_URL")
+        or f"sqlite:///{Path(app.instance_path) / 'ledger.sqlite3'}",
+        STRIPE_SECRET_KEY=os.environ.get("STRIPE_SECRET_KEY"),
+        STRIPE_WEBHOOK_SECRET=os.environ.get("STRIPE_WEBHOOK_SECRET"),
+        STRIPE_API_BASE=os.environ.get("STRIPE_API_BASE"),
+        LEDGER_DEFAULT_CAMPAIGN=os.environ.get("LEDGER_DEFAULT_CAMPAIGN"),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("LEDGER_INSECURE_COOKIES") != "1"
+        and os.environ.get("LEDGER_HTTPS", "0") == "1",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        API_TITLE="Fondo",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+    )
+    if config:
+        app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+    url = app.config["LEDGER_DATABASE_URL"]
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    app.extensions["ledger_store"] = LedgerStore.open(url)
+
+    from web import api, auth, errors, i18n, public
+
+    errors.register_error_handlers(app)
+    i18n.init_app(app)
+    auth.init_app(app)
+    app.register_blueprint(public.bp)
+    api.init_app(app)
+
+    # Chromium applies form-action to the redirect after a form too: allow the checkout host.
+    checkout_hosts = " ".join(filter(None, ["https://checkout.stripe.com",
+                                            _origin(app.config.get("STRIPE_API_BASE"))]))
+    policy = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+              f"form-action 'self' {checkout_hosts}; frame-ancestors 'none'")
+
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        response.headers.setdefault("Content-Security-Policy", policy)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app
+
+
+def store() -> LedgerStore:
+    """The process's ledger (one LedgerApplication per process)."""
+    ledger_store: LedgerStore = current_app.extensions["ledger_store"]
+    return ledger_store

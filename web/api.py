@@ -1,0 +1,80 @@
+"""The JSON API under /api/v1, described by OpenAPI 3 at /api/openapi.json."""
+
+from datetime import date
+from typing import Any
+
+from flask import Flask, request
+from flask.views import MethodView
+from flask_smorest import Api, Blueprint
+from marshmallow import Schema, fields
+
+from projections.reports import progress
+from web import store
+from web.auth import csrf
+
+campaigns = Blueprint("campaigns", __name__, url_prefix="/api/v1/campaigns",
+                      description="Campaign progress (public, no personal data)")
+
+
+class BucketSchema(Schema):
+    raised_cents = fields.Integer(required=True)
+    gifts = fields.Integer(required=True)
+
+
+class ProgressSchema(Schema):
+    campaign = fields.String(required=True, metadata={"description": "campaign slug"})
+    name = fields.String(required=True)
+    target_cents = fields.Integer(required=True)
+    raised_cents = fields.Integer(required=True, metadata={
+        "description": "received gifts minus refunds and lost disputes"})
+    received_cents = fields.Integer(required=True)
+    refunded_cents = fields.Integer(required=True)
+    disputed_cents = fields.Integer(required=True)
+    fees_cents = fields.Integer(required=True)
+    net_cents = fields.Integer(required=True, metadata={"description": "raised minus fees"})
+    donors = fields.Integer(required=True, metadata={"description": "contacts + anonymous people"})
+    gifts = fields.Integer(required=True)
+    contacts = fields.Integer(required=True)
+    anonymous_people = fields.Integer(required=True)
+    progress = fields.Float(allow_none=True, metadata={"description": "raised / target"})
+    starts_on = fields.String(allow_none=True)
+    ends_on = fields.String(allow_none=True)
+    as_of = fields.String(required=True)
+    by_channel = fields.Dict(keys=fields.String(), values=fields.Nested(BucketSchema))
+    by_district = fields.Dict(keys=fields.String(), values=fields.Nested(BucketSchema))
+
+
+class AsOfSchema(Schema):
+    as_of = fields.Date(load_default=None, metadata={"description": "value date, ISO"})
+
+
+@campaigns.route("/<slug>/progress")
+class CampaignProgress(MethodView):
+    @campaigns.arguments(AsOfSchema, location="query")
+    @campaigns.response(200, ProgressSchema)
+    def get(self, query: dict[str, Any], slug: str) -> dict[str, Any]:
+        """Raised against target, donors, contacts and gifts, as of a value date."""
+        as_of: date | None = query.get("as_of")
+        return progress(store().database, slug, as_of)[0]
+
+
+def _csrf_unless_bearer() -> None:
+    """Pages call the API with their session cookie and a CSRF header; tokens need neither."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return
+    csrf.protect()
+
+
+def register(app: Flask, blueprint: Blueprint) -> None:
+    """Add an API blueprint: exempt from form CSRF, checked by `_csrf_unless_bearer` instead."""
+    csrf.exempt(blueprint)
+    if _csrf_unless_bearer not in blueprint.before_request_funcs.get(None, []):
+        blueprint.before_request(_csrf_unless_bearer)
+    app.extensions["smorest_api"].register_blueprint(blueprint)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["smorest_api"] = Api(app)
+    register(app, campaigns)

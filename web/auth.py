@@ -1,0 +1,110 @@
+"""Sign-in: sessions for pages (flask-login, CSRF by flask-wtf), bearer tokens for the JSON API."""
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFProtect
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Email
+
+from ledger.application import UserInfo
+from web import store
+from web.errors import wants_json
+from web.i18n import tr
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+csrf = CSRFProtect()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class SignedInUser(UserMixin):
+    def __init__(self, info: UserInfo) -> None:
+        self.info = info
+        self.id = str(info.id)
+        self.email = info.email
+        self.role = info.role
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> SignedInUser | None:
+    try:
+        info = store().app.get_user(UUID(user_id))
+    except ValueError:
+        return None
+    return SignedInUser(info) if info else None
+
+
+@login_manager.request_loader
+def load_user_from_token(req: Any) -> SignedInUser | None:
+    header = req.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    info = store().app.user_for_token(header[len("Bearer "):].strip())
+    return SignedInUser(info) if info else None
+
+
+@login_manager.unauthorized_handler
+def unauthorized() -> Any:
+    if wants_json():
+        abort(401, description="sign in or send Authorization: Bearer TOKEN")
+    return redirect(url_for("auth.login", next=request.full_path))
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """401 without a session or token, 403 with the wrong role."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return unauthorized()
+            if current_user.role not in roles:
+                abort(403, description=tr("Non hai i permessi per questa pagina.",
+                                          "You are not allowed to see this page."))
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("public.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    form = LoginForm()
+    if form.validate_on_submit():
+        info = store().app.authenticate(form.email.data or "", form.password.data or "")
+        if info is not None:
+            login_user(SignedInUser(info))
+            return redirect(_safe_next(request.args.get("next")))
+        flash(tr("E-mail o password non corretti.", "Wrong e-mail or password."), "error")
+        return render_template("login.html", form=form), 401
+    return render_template("login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    logout_user()
+    return redirect(url_for("public.home"))
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    app.register_blueprint(bp)

@@ -1,0 +1,55 @@
+"""The one place where domain errors become HTTP answers: JSON for the API, pages elsewhere."""
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
+
+STATUS = {NotFoundError: 404, ConflictError: 409, InvalidInputError: 422}
+
+
+def wants_json() -> bool:
+    return request.path.startswith(("/api/", "/webhooks/")) or (
+        request.accept_mimetypes.best == "application/json")
+
+
+def error_response(status: int, message: str, fields: dict[str, Any] | None = None
+                   ) -> tuple[Response | str, int]:
+    if wants_json():
+        body: dict[str, Any] = {"code": status, "status": _reason(status), "message": message}
+        if fields:
+            body["errors"] = fields
+        return jsonify(body), status
+    return render_template("error.html", status=status, message=message, fields=fields), status
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+    return HTTPStatus(status).phrase
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(LedgerError)
+    def ledger_error(error: LedgerError) -> tuple[Response | str, int]:
+        status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 422)
+        fields = error.fields if isinstance(error, InvalidInputError) else None
+        return error_response(status, str(error), fields)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        status = error.code or 500
+        fields = None
+        data = getattr(error, "data", None)
+        if isinstance(data, dict) and "messages" in data:
+            # flask-smorest / webargs validation errors: {"json": {"field": ["msg"]}}
+            fields = data["messages"]
+        if error.response is not None and status < 400:  # pragma: no cover - redirects
+            return error.response
+        return error_response(status, error.description or _reason(status), fields)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[Response | str, int]:
+        app.logger.exception("unexpected error on %s %s", request.method, request.path)
+        return error_response(500, "Errore interno: il problema è stato registrato.")

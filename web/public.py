@@ -1,0 +1,20 @@
+"""Public pages: the campaigns' progress for everyone, and a health check for the servers."""
+
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template
+
+from projections.reports import progress
+from web import store
+
+bp = Blueprint("public", __name__)
+
+
+@bp.get("/")
+def home() -> str:
+    return render_template("home.html", campaigns=progress(store().database))
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    return jsonify(status="ok", events=store().app.recorder.max_notification_id() or 0)
