@@ -62,13 +62,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     app.extensions["ledger_store"] = LedgerStore.open(url)
 
-    from web import api, auth, errors, i18n, public
+    from web import admin, api, auth, donate, errors, i18n, public, stands, webhooks
 
     errors.register_error_handlers(app)
     i18n.init_app(app)
     auth.init_app(app)
-    app.register_blueprint(public.bp)
     api.init_app(app)
+    for area in (public, donate, webhooks, stands, admin):
+        area.init_app(app)
 
     # Chromium applies form-action to the redirect after a form too: allow the checkout host.
     checkout_hosts = " ".join(filter(None, ["https://checkout.stripe.com",

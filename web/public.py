@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, Flask, jsonify, render_template
 
 from projections.reports import progress
 from web import store
@@ -18,3 +18,7 @@ def home() -> str:
 @bp.get("/healthz")
 def healthz() -> Any:
     return jsonify(status="ok", events=store().app.recorder.max_notification_id() or 0)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

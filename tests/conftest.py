@@ -1,0 +1,104 @@
+"""Fixtures shared by every test: a fresh store on SQLite and on PostgreSQL, the app, the CLI."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from projections.store import LedgerStore
+
+ROOT = Path(__file__).resolve().parent.parent
+YEAR1 = ROOT / "web" / "demo" / "year1"
+POSTGRES_ADMIN_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL",
+                                    "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.OperationalError as error:
+        return str(error)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The admin URL; skips PostgreSQL tests locally when there is no server, fails in CI."""
+    problem = _postgres_reachable()
+    if problem:
+        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {problem}"
+        if os.environ.get("FONDO_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return POSTGRES_ADMIN_URL
+
+
+def _database_url(admin_url: str, name: str) -> str:
+    return urlunparse(urlparse(admin_url)._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, uniquely named database, dropped afterwards."""
+    name = f"fondo_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _database_url(postgres_server, name)
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Every storage-dependent test runs on both stores."""
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+        return str(request.getfixturevalue("postgres_url"))
+    return str(request.getfixturevalue("sqlite_url"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[LedgerStore]:
+    ledger_store = LedgerStore.open(store_url)
+    yield ledger_store
+    ledger_store.close()
+
+
+@pytest.fixture
+def app(store_url: str, tmp_path: Path) -> Iterator[Flask]:
+    from web import create_app
+
+    flask_app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "LEDGER_DATABASE_URL": store_url,
+        "STRIPE_SECRET_KEY": None,
+        "STRIPE_WEBHOOK_SECRET": None,
+    })
+    yield flask_app
+    flask_app.extensions["ledger_store"].close()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def cli(store_url: str) -> CliRunner:
+    """Runs `ledger` in-process with LEDGER_DATABASE_URL pointing at the test store."""
+    return CliRunner(env={"LEDGER_DATABASE_URL": store_url})
