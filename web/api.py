@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 
 from projections.reports import progress
 from web import store
-from web.auth import csrf
+from web.auth import csrf, public_endpoint
 
 campaigns = Blueprint("campaigns", __name__, url_prefix="/api/v1/campaigns",
                       description="Campaign progress (public, no personal data)")
@@ -52,6 +52,7 @@ class AsOfSchema(Schema):
 class CampaignProgress(MethodView):
     @campaigns.arguments(AsOfSchema, location="query")
     @campaigns.response(200, ProgressSchema)
+    @public_endpoint
     def get(self, query: dict[str, Any], slug: str) -> dict[str, Any]:
         """Raised against target, donors, contacts and gifts, as of a value date."""
         as_of: date | None = query.get("as_of")
