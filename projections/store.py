@@ -20,9 +20,10 @@ class LedgerStore:
 
     @classmethod
     def open(cls, url: str, create_tables: bool = True) -> "LedgerStore":
+        env = store_env(url, create_table=create_tables)  # refuses an unusable URL first
         database = Database(url)
         with database.schema_lock():
-            app = LedgerApplication(env=store_env(url, create_table=create_tables),
+            app = LedgerApplication(env=env,
                                     vault=SQLKeyVault(database))
             runner = ProjectionRunner(app, database, [CampaignTotals(), Registry()])
             if create_tables:

@@ -1,0 +1,138 @@
+"""The `ledger` command line: contracts of DESIGN.md, clear errors, no tracebacks."""
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tests.conftest import YEAR1
+from tests.ledger.test_csv_import import row, write_csv
+from web.cli import main
+
+YEAR1_CSV = str(YEAR1 / "donations.csv")
+
+
+def add_campaigns(cli: CliRunner) -> None:
+    for args in (["fare-legami-anno-1", "--name", "Fare Legami — anno 1", "--target", "0",
+                  "--starts", "01/07/2015", "--ends", "31/05/2016"],
+                 ["fare-legami-anni-2-3", "--name", "Fare Legami — anni 2 e 3", "--target",
+                  "336.000,00", "--starts", "2016-07-01", "--ends", "2018-06-30"]):
+        result = cli.invoke(main, ["campaigns", "add", *args])
+        assert result.exit_code == 0, result.output
+
+
+def test_import_then_report_json_has_the_design_keys(cli: CliRunner) -> None:
+    add_campaigns(cli)
+    imported = cli.invoke(main, ["import", "donations", YEAR1_CSV])
+    assert imported.exit_code == 0, imported.output
+    assert "added 520 gifts" in imported.output and "€ 42.708,00" in imported.output
+    result = cli.invoke(main, ["report", "progress", "--campaign", "fare-legami-anno-1",
+                               "--json"])
+    assert result.exit_code == 0
+    [figures] = json.loads(result.output)
+    keys = {"campaign", "name", "target_cents", "raised_cents", "refunded_cents", "fees_cents",
+            "net_cents", "donors", "gifts", "contacts", "progress", "as_of"}
+    assert keys <= figures.keys()
+    assert (figures["raised_cents"], figures["donors"], figures["contacts"]) == (
+        4270800, 2289, 324)
+
+
+def test_text_report_is_italian(cli: CliRunner) -> None:
+    add_campaigns(cli)
+    cli.invoke(main, ["import", "donations", YEAR1_CSV])
+    result = cli.invoke(main, ["report", "progress"])
+    assert result.exit_code == 0
+    assert "€ 42.708,00" in result.output and "2.289" in result.output
+    assert "€ 336.000,00" in result.output
+
+
+def test_as_of_accepts_italian_dates(cli: CliRunner) -> None:
+    add_campaigns(cli)
+    cli.invoke(main, ["import", "donations", YEAR1_CSV])
+    result = cli.invoke(main, ["report", "progress", "--campaign", "fare-legami-anno-1",
+                               "--as-of", "30/06/2015", "--json"])
+    assert json.loads(result.output)[0]["raised_cents"] == 0
+
+
+def test_bad_file_exits_non_zero_with_line_numbers_and_writes_nothing(
+        cli: CliRunner, tmp_path: Path) -> None:
+    add_campaigns(cli)
+    path = write_csv(tmp_path, row(reference="a"), row(amount="zero", reference="b"),
+                     row(channel="pigeon", reference="c"))
+    result = cli.invoke(main, ["import", "donations", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:3:" in result.stderr and f"{path}:4:" in result.stderr
+    assert "nothing was imported" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    report = json.loads(cli.invoke(main, ["report", "progress", "--campaign",
+                                          "fare-legami-anni-2-3", "--json"]).output)
+    assert report[0]["gifts"] == 0
+
+
+def test_dry_run_says_what_would_happen(cli: CliRunner) -> None:
+    add_campaigns(cli)
+    result = cli.invoke(main, ["import", "donations", YEAR1_CSV, "--dry-run"])
+    assert result.exit_code == 0 and "would add 520 gifts" in result.output
+    report = json.loads(cli.invoke(main, ["report", "progress", "--json"]).output)
+    assert sum(c["gifts"] for c in report) == 0
+
+
+def test_user_errors_are_messages_not_tracebacks(cli: CliRunner, tmp_path: Path) -> None:
+    add_campaigns(cli)
+    cases = [
+        ["report", "progress", "--campaign", "nope"],
+        ["report", "progress", "--as-of", "ieri"],
+        ["import", "donations", str(tmp_path / "missing.csv")],
+        ["campaigns", "add", "Bad Slug", "--name", "x", "--target", "10"],
+        ["campaigns", "add", "x", "--name", "x", "--target", "dieci"],
+        ["users", "token", "nobody@example.org"],
+    ]
+    for args in cases:
+        result = cli.invoke(main, args)
+        assert result.exit_code != 0, args
+        assert result.stderr.startswith("error:"), (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_unusable_database_url_is_a_clear_error() -> None:
+    result = CliRunner(env={"LEDGER_DATABASE_URL": "mysql://x"}).invoke(
+        main, ["report", "progress"])
+    assert result.exit_code != 0 and "sqlite:///" in result.stderr
+
+
+def test_users_add_prints_a_one_time_password_and_token(cli: CliRunner) -> None:
+    added = cli.invoke(main, ["users", "add", "Anna@Example.org", "--role", "staff"])
+    assert added.exit_code == 0 and "one-time password:" in added.output
+    again = cli.invoke(main, ["users", "add", "anna@example.org", "--role", "staff"])
+    assert again.exit_code == 1 and "already exists" in again.stderr
+    token = cli.invoke(main, ["users", "token", "anna@example.org"])
+    assert token.exit_code == 0 and token.output.startswith("fondo_")
+
+
+def test_password_from_stdin(cli: CliRunner) -> None:
+    short = cli.invoke(main, ["users", "add", "v@example.org", "--role", "volunteer",
+                              "--password-stdin"], input="corta\n")
+    assert short.exit_code == 1 and "at least" in short.stderr
+    ok = cli.invoke(main, ["users", "add", "v@example.org", "--role", "volunteer",
+                           "--password-stdin"], input="una-password-lunga\n")
+    assert ok.exit_code == 0 and "one-time" not in ok.output
+
+
+def test_project_and_rebuild_report_counts(cli: CliRunner) -> None:
+    add_campaigns(cli)
+    cli.invoke(main, ["import", "donations", YEAR1_CSV])
+    assert cli.invoke(main, ["project"]).output.startswith("caught up: 0")
+    rebuilt = cli.invoke(main, ["rebuild"])
+    assert rebuilt.exit_code == 0 and "rebuilt:" in rebuilt.output
+    report = json.loads(cli.invoke(main, ["report", "progress", "--campaign",
+                                          "fare-legami-anno-1", "--json"]).output)
+    assert report[0]["contacts"] == 324
+
+
+def test_init_demo_loads_year1_once(cli: CliRunner) -> None:
+    assert cli.invoke(main, ["init", "--demo"]).exit_code == 0
+    assert cli.invoke(main, ["init", "--demo"]).exit_code == 0
+    report = json.loads(cli.invoke(main, ["report", "progress", "--json"]).output)
+    by_slug = {c["campaign"]: c for c in report}
+    assert by_slug["fare-legami-anno-1"]["donors"] == 2289
+    assert by_slug["fare-legami-anni-2-3"]["target_cents"] == 33_600_000
