@@ -170,24 +170,24 @@ class LedgerApplication(Application[UUID]):
         return True
 
     def record_gifts(self, gifts: Sequence[Gift]) -> RecordOutcome:
-        """Record gifts in few transactions; a resent gift is recognised and left as it was."""
+        """Record gifts in few transactions; a resent gift is recognised and left as it was.
+
+        New gifts are saved optimistically, a batch at a time; only a batch that meets an
+        existing id is checked gift by gift, so the common case costs no reads.
+        """
         added = already = 0
         known_campaigns: set[str] = set()
         for start in range(0, len(gifts), SAVE_BATCH):
             batch = gifts[start:start + SAVE_BATCH]
-            donations = self._new_donations(batch, known_campaigns)
+            donations = self.donations_for(batch, known_campaigns)
             try:
                 self._save_new(*donations)
             except IntegrityError:
-                if len(batch) == 1:
-                    # Recorded by another process meanwhile: a resend, or a conflict.
-                    self.check_resend(batch[0])
-                    already += 1
-                    continue
                 for gift in batch:
-                    outcome = self.record_gifts([gift])
-                    added += outcome.added
-                    already += outcome.already_recorded
+                    if self._record_one(gift):
+                        added += 1
+                    else:
+                        already += 1
                 continue
             added += len(donations)
             already += len(batch) - len(donations)
@@ -197,18 +197,29 @@ class LedgerApplication(Application[UUID]):
         """Record one gift; False when it was a resend."""
         return self.record_gifts([gift]).added == 1
 
-    def _new_donations(self, gifts: Sequence[Gift], known_campaigns: set[str]) -> list[Donation]:
-        fresh = [gift for gift in gifts if not self.check_resend(gift)]
-        seen: set[UUID] = set()
+    def _record_one(self, gift: Gift) -> bool:
+        if self.check_resend(gift):
+            return False
+        try:
+            self._save_new(*self.donations_for([gift], set()))
+        except IntegrityError:
+            self.check_resend(gift)  # recorded meanwhile by another process: same, or conflict
+            return False
+        return True
+
+    def donations_for(self, gifts: Sequence[Gift],
+                      known_campaigns: set[str] | None = None) -> list[Donation]:
+        """New, unsaved Donations for `gifts` (their keys already in the vault), to be saved by
+        the caller, possibly with other aggregates in the same transaction."""
+        known = known_campaigns if known_campaigns is not None else set()
         keys: dict[UUID, bytes] = {}
-        donations = []
-        for gift in fresh:
-            if gift.donation_id in seen:
+        donations: dict[UUID, Donation] = {}
+        for gift in gifts:
+            if gift.donation_id in donations:
                 continue
-            seen.add(gift.donation_id)
-            if gift.campaign not in known_campaigns:
+            if gift.campaign not in known:
                 self._campaign(gift.campaign)
-                known_campaigns.add(gift.campaign)
+                known.add(gift.campaign)
             sealed = None
             if gift.details.has_any_personal_data or gift.privacy_consent or gift.marketing_consent:
                 key = keys.setdefault(gift.donation_id, new_key())
@@ -217,17 +228,18 @@ class LedgerApplication(Application[UUID]):
                     "privacy_consent": gift.privacy_consent,
                     "marketing_consent": gift.marketing_consent,
                 })
-            donations.append(Donation(
+            donations[gift.donation_id] = Donation(
                 source_key=gift.source_key, campaign=gift.campaign,
                 amount_cents=gift.amount_cents, donors=gift.donors, identified=gift.identified,
                 channel=gift.channel, method=gift.method, value_date=gift.value_date,
                 district=gift.district, stand=gift.stand, status=gift.status,
                 sealed_donor=sealed,
-            ))
+            )
         # Keys first: a crash between the two leaves an unused key, never unreadable data.
+        # An id that turns out to exist keeps its first key (the vault never overwrites).
         if keys:
             self.vault.store(keys)
-        return donations
+        return list(donations.values())
 
     def donor_of(self, donation: Donation) -> dict[str, Any] | None:
         """The sealed personal data of a gift, or None when it has none or it was erased."""
@@ -315,14 +327,27 @@ class LedgerApplication(Application[UUID]):
         self.save(user)
         return token
 
-    def user_for_token(self, token: str) -> UserInfo | None:
-        """The user a `fondo_<user>_<id>.<secret>` token belongs to, if it is still valid."""
+    def _token_parts(self, token: str) -> tuple[User, str, str] | None:
+        """A `fondo_<user>_<id>.<secret>` token split into its user, token id and secret."""
         try:
             _prefix, user_hex, rest = token.split("_", 2)
             token_id, secret = rest.split(".", 1)
-            user: User = self.repository.get(UUID(hex=user_hex))
+            user = self.repository.get(UUID(hex=user_hex))
         except (ValueError, AggregateNotFoundError):
             return None
-        if not isinstance(user, User) or not user.accepts_token(token_id, secret):
+        return (user, token_id, secret) if isinstance(user, User) else None
+
+    def user_for_token(self, token: str) -> UserInfo | None:
+        """The user a token belongs to, while it is valid (not revoked, user active)."""
+        parts = self._token_parts(token)
+        if parts is None or not parts[0].accepts_token(parts[1], parts[2]):
             return None
+        user = parts[0]
         return UserInfo(user.id, user.email, user.role)
+
+    def revoke_token(self, token: str) -> None:
+        parts = self._token_parts(token)
+        if parts is None or not parts[0].accepts_token(parts[1], parts[2]):
+            raise NotFoundError("no such token (already revoked?)")
+        parts[0].revoke_token(parts[1])
+        self.save(parts[0])

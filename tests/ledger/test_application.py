@@ -1,0 +1,132 @@
+"""LedgerApplication commands: natural keys make every resend a no-op, never a duplicate."""
+
+import threading
+from datetime import date
+
+import pytest
+
+from ledger.donation import PENDING, Gift
+from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.identity import DonorDetails
+from projections.store import LedgerStore
+from tests.ledger.test_csv_import import figures, start_campaigns
+
+DAY = date(2016, 9, 1)
+
+
+def gift(key: str, amount: int = 1000, **extra: object) -> Gift:
+    values: dict[str, object] = dict(source_key=key, campaign="fare-legami-anni-2-3",
+                                     amount_cents=amount, value_date=DAY, channel="online",
+                                     method="card")
+    values.update(extra)
+    return Gift(**values)  # type: ignore[arg-type]
+
+
+def test_starting_a_campaign_twice_is_a_no_op_and_a_change_is_a_conflict(
+        store: LedgerStore) -> None:
+    first = store.app.start_campaign("a-b", "A", 100, DAY, DAY)
+    assert store.app.start_campaign("a-b", "A", 100, DAY, DAY) == first
+    with pytest.raises(ConflictError):
+        store.app.start_campaign("a-b", "A", 200, DAY, DAY)
+
+
+def test_gift_rules_are_checked_together() -> None:
+    with pytest.raises(InvalidInputError) as bad:
+        gift("k", amount=0, channel="fax", donors=2,
+             details=DonorDetails.parse(email="a@example.org"))
+    assert set(bad.value.fields) == {"amount", "channel", "donors"}
+
+
+def test_unknown_campaign_is_not_found(store: LedgerStore) -> None:
+    with pytest.raises(NotFoundError):
+        store.app.record_gift(gift("k", campaign="missing"))
+
+
+def test_resent_gift_is_recognised_and_a_changed_one_conflicts(store: LedgerStore) -> None:
+    start_campaigns(store)
+    assert store.app.record_gift(gift("stripe:pi_1")) is True
+    assert store.app.record_gift(gift("stripe:pi_1")) is False
+    with pytest.raises(ConflictError):
+        store.app.record_gift(gift("stripe:pi_1", amount=999))
+    assert figures(store)["raised_cents"] == 1000
+
+
+def test_a_batch_with_some_resends_records_only_the_new_ones(store: LedgerStore) -> None:
+    start_campaigns(store)
+    store.app.record_gifts([gift(f"k{i}") for i in range(0, 10, 2)])
+    outcome = store.app.record_gifts([gift(f"k{i}") for i in range(10)])
+    assert (outcome.added, outcome.already_recorded) == (5, 5)
+    assert figures(store)["gifts"] == 10
+
+
+def test_parallel_resends_never_duplicate(store_url: str) -> None:
+    stores = [LedgerStore.open(store_url) for _ in range(3)]
+    start_campaigns(stores[0])
+    gifts = [gift(f"same-{i}", details=DonorDetails.parse(email=f"d{i}@example.org"))
+             for i in range(60)]
+    outcomes = []
+    threads = [threading.Thread(target=lambda s=s: outcomes.append(s.app.record_gifts(gifts)))
+               for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(o.added for o in outcomes) == 60
+    assert sum(o.already_recorded for o in outcomes) == 120
+    got = figures(stores[0])
+    assert (got["gifts"], got["contacts"], got["raised_cents"]) == (60, 60, 60_000)
+    for s in stores:
+        s.close()
+
+
+def test_pending_gift_counts_only_once_confirmed(store: LedgerStore) -> None:
+    start_campaigns(store)
+    store.app.record_gift(gift("stripe:pi_sepa", status=PENDING, method="sepa_debit",
+                               details=DonorDetails.parse(email="s@example.org")))
+    assert (figures(store)["raised_cents"], figures(store)["contacts"]) == (0, 0)
+    donation = store.app.find_donation("stripe:pi_sepa")
+    assert donation is not None
+    donation.confirm_payment(DAY)
+    store.app.save(donation)
+    assert (figures(store)["raised_cents"], figures(store)["contacts"]) == (1000, 1)
+
+
+def test_refunds_leave_the_total_once_each_and_never_exceed_the_gift(store: LedgerStore) -> None:
+    start_campaigns(store)
+    store.app.record_gift(gift("stripe:pi_r", amount=5000))
+    assert store.app.refund("stripe:pi_r", "re_1", 2000, DAY) is True
+    assert store.app.refund("stripe:pi_r", "re_1", 2000, DAY) is False
+    with pytest.raises(ConflictError):
+        store.app.refund("stripe:pi_r", "re_2", 3001, DAY)
+    store.app.record_fee("stripe:pi_r", 100, "stripe")
+    got = figures(store)
+    assert (got["raised_cents"], got["refunded_cents"], got["fees_cents"], got["net_cents"]) == (
+        3000, 2000, 100, 2900)
+
+
+def test_personal_data_is_sealed_in_the_event_store(store: LedgerStore) -> None:
+    start_campaigns(store)
+    store.app.record_gift(gift("k", details=DonorDetails.parse(
+        email="segreto@example.org", tax_code="CLMMRA43A53D150K")))
+    donation = store.app.find_donation("k")
+    assert donation is not None
+    stored = store.app.recorder.select_events(donation.id)[0].state
+    assert b"segreto" not in stored and b"CLMMRA43A53D150K" not in stored
+    details = store.app.details_of(donation)
+    assert details is not None and details.email == "segreto@example.org"
+    store.app.vault.destroy([donation.id])
+    assert store.app.details_of(donation) is None
+
+
+def test_tokens_authenticate_until_revoked(store: LedgerStore) -> None:
+    user = store.app.add_user("Staff@Example.org", "staff", "una-password-lunga")
+    token = store.app.issue_token("staff@example.org")
+    assert store.app.user_for_token(token) == user
+    assert store.app.user_for_token(token[:-1] + "x") is None
+    assert store.app.user_for_token("garbage") is None
+    assert store.app.authenticate("staff@example.org", "una-password-lunga") == user
+    assert store.app.authenticate("staff@example.org", "sbagliata-sbagliata") is None
+    store.app.revoke_token(token)
+    assert store.app.user_for_token(token) is None
+    with pytest.raises(NotFoundError):
+        store.app.revoke_token(token)
