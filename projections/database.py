@@ -80,8 +80,12 @@ class Database:
         return connection
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """Everything inside commits together or not at all (writers queue on SQLite)."""
+    def transaction(self, pipeline: bool = False) -> Iterator[Session]:
+        """Everything inside commits together or not at all (writers queue on SQLite).
+
+        `pipeline` sends PostgreSQL statements without waiting for each answer until a result
+        is read: many small writes then cost one round trip instead of one each.
+        """
         connection = self._connection()
         if self.dialect == "sqlite":
             connection.execute("BEGIN IMMEDIATE")
@@ -91,6 +95,9 @@ class Database:
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
+        elif pipeline:
+            with connection.pipeline(), connection.transaction():
+                yield Session(connection, self.dialect)
         else:
             with connection.transaction():
                 yield Session(connection, self.dialect)

@@ -101,7 +101,7 @@ class ProjectionRunner:
         return applied
 
     def _apply_batch(self, projection: Projection, head: int) -> int:
-        with self.database.transaction() as session:
+        with self.database.transaction(pipeline=True) as session:
             lock = " FOR UPDATE" if session.dialect == "postgresql" else ""
             position = session.scalar(
                 f"SELECT position FROM projection_positions WHERE name = ?{lock}",
