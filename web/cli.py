@@ -70,6 +70,12 @@ def fails_cleanly(command: F) -> F:
         except OSError as error:
             err.print(f"[bold red]error:[/] {error}", highlight=False)
             sys.exit(3)
+        except Exception as error:
+            if os.environ.get("LEDGER_DEBUG") == "1":
+                raise
+            err.print(f"[bold red]error:[/] unexpected {type(error).__name__}: {error} "
+                      "(run again with LEDGER_DEBUG=1 for the details)", highlight=False)
+            sys.exit(70)
 
     return wrapper  # type: ignore[return-value]
 
@@ -293,3 +299,7 @@ def users_token(email: str) -> None:
     """Print a new personal API token for EMAIL (only its hash is kept)."""
     with opened_store() as store:
         click.echo(store.app.issue_token(email))
+
+
+if __name__ == "__main__":
+    main()
