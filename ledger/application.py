@@ -9,7 +9,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Transcoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from ledger.campaign import Campaign, check_campaign
 from ledger.donation import Donation, Gift
@@ -100,7 +100,7 @@ class LedgerApplication(Application[UUID]):
         super().__init__(env=env)
         self.vault: KeyVault = vault if vault is not None else MemoryKeyVault()
 
-    def register_transcodings(self, transcoder: Transcoder) -> None:
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
@@ -332,7 +332,7 @@ class LedgerApplication(Application[UUID]):
         try:
             _prefix, user_hex, rest = token.split("_", 2)
             token_id, secret = rest.split(".", 1)
-            user = self.repository.get(UUID(hex=user_hex))
+            user: Aggregate = self.repository.get(UUID(hex=user_hex))
         except (ValueError, AggregateNotFoundError):
             return None
         return (user, token_id, secret) if isinstance(user, User) else None

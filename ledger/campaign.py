@@ -12,11 +12,24 @@ from ledger.keys import natural_id
 class Campaign(Aggregate):
     """One campaign per slug; its target and end are changed by new events, never edited."""
 
+    class Started(Aggregate.Created):
+        slug: str
+        name: str
+        target_cents: int
+        starts_on: date | None
+        ends_on: date | None
+
+    class TargetChanged(Aggregate.Event):
+        target_cents: int
+
+    class Ended(Aggregate.Event):
+        on: date
+
     @staticmethod
     def create_id(slug: str) -> UUID:  # type: ignore[override]
         return natural_id("campaign", slug)
 
-    @event("Started")
+    @event(Started)
     def __init__(
         self, slug: str, name: str, target_cents: int, starts_on: date | None, ends_on: date | None
     ) -> None:
@@ -27,11 +40,11 @@ class Campaign(Aggregate):
         self.ends_on = ends_on
         self.ended_on: date | None = None
 
-    @event("TargetChanged")
+    @event(TargetChanged)
     def change_target(self, target_cents: int) -> None:
         self.target_cents = target_cents
 
-    @event("Ended")
+    @event(Ended)
     def end(self, on: date) -> None:
         self.ended_on = on
 

@@ -43,7 +43,8 @@ class Gift:
         elif self.donors > 1 and self.details.has_any_personal_data:
             problems["donors"] = ["more than one donor only on anonymous rows (no identity fields)"]
         if self.channel not in CHANNELS:
-            problems["channel"] = [f"unknown channel {self.channel!r} (one of {', '.join(CHANNELS)})"]
+            problems["channel"] = [
+                f"unknown channel {self.channel!r} (one of {', '.join(CHANNELS)})"]
         if self.method not in METHODS:
             problems["method"] = [f"unknown method {self.method!r} (one of {', '.join(METHODS)})"]
         if self.district and self.district not in DISTRICTS:
@@ -71,11 +72,53 @@ class Gift:
 class Donation(Aggregate):
     """The money of one gift; refunds, fees and disputes are new events on it."""
 
+    class Received(Aggregate.Created):
+        source_key: str
+        campaign: str
+        amount_cents: int
+        donors: int
+        identified: bool
+        channel: str
+        method: str
+        value_date: date
+        district: str
+        stand: str
+        status: str
+        sealed_donor: str | None
+
+    class PaymentConfirmed(Aggregate.Event):
+        on: date
+
+    class PaymentFailed(Aggregate.Event):
+        on: date
+        reason: str
+
+    class Refunded(Aggregate.Event):
+        refund_id: str
+        amount_cents: int
+        on: date
+        reason: str
+
+    class FeeRecorded(Aggregate.Event):
+        fee_cents: int
+        source: str
+
+    class DisputeOpened(Aggregate.Event):
+        dispute_id: str
+        amount_cents: int
+        on: date
+
+    class DisputeClosed(Aggregate.Event):
+        dispute_id: str
+        outcome: str
+        amount_cents: int
+        on: date
+
     @staticmethod
     def create_id(source_key: str) -> UUID:  # type: ignore[override]
         return natural_id("donation", source_key)
 
-    @event("Received")
+    @event(Received)
     def __init__(
         self,
         source_key: str,
@@ -128,7 +171,7 @@ class Donation(Aggregate):
             raise ConflictError("this payment already failed; it cannot be confirmed")
         self._payment_confirmed(on=on)
 
-    @event("PaymentConfirmed")
+    @event(PaymentConfirmed)
     def _payment_confirmed(self, on: date) -> None:
         self.status = CONFIRMED
 
@@ -139,7 +182,7 @@ class Donation(Aggregate):
             raise ConflictError("this payment was confirmed; a refund is the way back")
         self._payment_failed(on=on, reason=reason)
 
-    @event("PaymentFailed")
+    @event(PaymentFailed)
     def _payment_failed(self, on: date, reason: str) -> None:
         self.status = FAILED
 
@@ -157,7 +200,7 @@ class Donation(Aggregate):
         self._refunded(refund_id=refund_id, amount_cents=amount_cents, on=on, reason=reason)
         return True
 
-    @event("Refunded")
+    @event(Refunded)
     def _refunded(self, refund_id: str, amount_cents: int, on: date, reason: str) -> None:
         self.refunds[refund_id] = amount_cents
 
@@ -168,7 +211,7 @@ class Donation(Aggregate):
         self._fee_recorded(fee_cents=fee_cents, source=source)
         return True
 
-    @event("FeeRecorded")
+    @event(FeeRecorded)
     def _fee_recorded(self, fee_cents: int, source: str) -> None:
         self.fees_cents = fee_cents
 
@@ -178,7 +221,7 @@ class Donation(Aggregate):
         self._dispute_opened(dispute_id=dispute_id, amount_cents=amount_cents, on=on)
         return True
 
-    @event("DisputeOpened")
+    @event(DisputeOpened)
     def _dispute_opened(self, dispute_id: str, amount_cents: int, on: date) -> None:
         self.disputes[dispute_id] = "open"
 
@@ -191,6 +234,6 @@ class Donation(Aggregate):
                              on=on)
         return True
 
-    @event("DisputeClosed")
+    @event(DisputeClosed)
     def _dispute_closed(self, dispute_id: str, outcome: str, amount_cents: int, on: date) -> None:
         self.disputes[dispute_id] = outcome

@@ -1,4 +1,4 @@
-"""Crypto-shredding: personal data inside events is sealed with a key kept outside the event store."""
+"""Crypto-shredding: personal data in events is sealed with a key kept outside the event store."""
 
 import base64
 import json

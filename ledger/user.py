@@ -32,11 +32,32 @@ def token_digest(secret: str) -> str:
 class User(Aggregate):
     """One per e-mail address (lower-cased)."""
 
+    class Registered(Aggregate.Created):
+        email: str
+        role: str
+        password_hash: str
+
+    class PasswordChanged(Aggregate.Event):
+        password_hash: str
+
+    class RoleChanged(Aggregate.Event):
+        role: str
+
+    class TokenIssued(Aggregate.Event):
+        token_id: str
+        token_hash: str
+
+    class TokenRevoked(Aggregate.Event):
+        token_id: str
+
+    class Deactivated(Aggregate.Event):
+        pass
+
     @staticmethod
     def create_id(email: str) -> UUID:  # type: ignore[override]
         return natural_id("user", email.strip().lower())
 
-    @event("Registered")
+    @event(Registered)
     def __init__(self, email: str, role: str, password_hash: str) -> None:
         self.email = email
         self.role = role
@@ -50,11 +71,11 @@ class User(Aggregate):
         except (VerificationError, InvalidHashError):
             return False
 
-    @event("PasswordChanged")
+    @event(PasswordChanged)
     def change_password(self, password_hash: str) -> None:
         self.password_hash = password_hash
 
-    @event("RoleChanged")
+    @event(RoleChanged)
     def change_role(self, role: str) -> None:
         self.role = role
 
@@ -65,11 +86,11 @@ class User(Aggregate):
         self._token_issued(token_id=token_id, token_hash=token_digest(secret))
         return f"fondo_{self.id.hex}_{token_id}.{secret}"
 
-    @event("TokenIssued")
+    @event(TokenIssued)
     def _token_issued(self, token_id: str, token_hash: str) -> None:
         self.tokens[token_id] = token_hash
 
-    @event("TokenRevoked")
+    @event(TokenRevoked)
     def revoke_token(self, token_id: str) -> None:
         self.tokens.pop(token_id, None)
 
@@ -78,6 +99,6 @@ class User(Aggregate):
         return self.active and expected is not None and hmac.compare_digest(
             expected, token_digest(secret))
 
-    @event("Deactivated")
+    @event(Deactivated)
     def deactivate(self) -> None:
         self.active = False

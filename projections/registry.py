@@ -107,15 +107,16 @@ class Registry(Projection):
     def _update_details(self, session: Session, donor_id: str, details: DonorDetails,
                         sealed: dict[str, Any], event: Any) -> None:
         """The newest gift's non-blank details win; consent is as the newest gift gave it."""
-        known = {column: value for column, value in details.to_dict().items() if value}
+        known: dict[str, str] = {
+            column: value for column, value in details.to_dict().items() if value}
         assignments = [f"{column} = ?" for column in known]
         values: list[Any] = list(known.values())
-        current = session.one(
+        first, last, organization = session.one(
             "SELECT first_name, last_name, organization FROM registry_donors WHERE donor_id = ?",
-            (donor_id,))
-        merged = DonorDetails(first_name=known.get("first_name", current[0] if current else ""),
-                              last_name=known.get("last_name", current[1] if current else ""),
-                              organization=known.get("organization", current[2] if current else ""))
+            (donor_id,)) or ("", "", "")
+        merged = DonorDetails(first_name=known.get("first_name") or first,
+                              last_name=known.get("last_name") or last,
+                              organization=known.get("organization") or organization)
         assignments += ["display_name = ?", "privacy_consent = ?", "marketing_consent = ?",
                         "consent_on = ?", "consent_how = ?"]
         values += [merged.display_name, int(bool(sealed.get("privacy_consent"))),

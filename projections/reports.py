@@ -55,7 +55,7 @@ def campaign_progress(session: Session, campaign: CampaignRow, as_of: date) -> d
         "COALESCE(SUM(CASE WHEN identified = 0 THEN people ELSE 0 END), 0) "
         "FROM gifts_view WHERE campaign = ? AND status = ? AND value_date <= ?",
         (campaign.slug, CONFIRMED, day)) or (0, 0, 0, 0)
-    taken = dict(session.query(
+    taken: dict[str, int] = dict(session.query(
         "SELECT kind, SUM(amount_cents) FROM money_movements WHERE campaign = ? AND on_date <= ? "
         "GROUP BY kind", (campaign.slug, day)))
     refunded = int(taken.get("refund", 0))

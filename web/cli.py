@@ -1,5 +1,6 @@
 """The `ledger` command line: campaigns, imports, reports, projections and users."""
 
+import contextlib
 import functools
 import json
 import os
@@ -254,21 +255,18 @@ def project(follow: bool) -> None:
         applied = _catch_up(store)
         click.echo(f"caught up: {applied} events applied")
         if follow:
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 store.runner.follow()
-            except KeyboardInterrupt:
-                pass
 
 
 @main.command()
 @fails_cleanly
 def rebuild() -> None:
     """Rebuild every read model from the events."""
-    with opened_store() as store:
-        with _bar("Ricostruzione") as (bar, task):
-            bar.update(task, total=store.app.recorder.max_notification_id() or 0)
-            applied = store.runner.rebuild(
-                progress=lambda done, _head: bar.update(task, completed=done))
+    with opened_store() as store, _bar("Ricostruzione") as (bar, task):
+        bar.update(task, total=store.app.recorder.max_notification_id() or 0)
+        applied = store.runner.rebuild(
+            progress=lambda done, _head: bar.update(task, completed=done))
     click.echo(f"rebuilt: {applied} events applied")
 
 
