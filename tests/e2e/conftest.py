@@ -1,0 +1,117 @@
+"""End-to-end fixtures: gunicorn on a free port, follower processes, and Debian's Chromium."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"gunicorn did not answer /healthz within 30 s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """`start(env, workers=2)` runs gunicorn 'web:create_app()' and returns its base URL."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(env: dict[str, str], workers: int = 2) -> str:
+        port = free_port()
+        log = tmp_path / f"gunicorn-{port}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "web:create_app()", "--bind",
+                 f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "60"],
+                cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+        started.append(process)
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_healthy(url, process, log)
+        return url
+
+    yield start
+    for process in started:
+        _stop(process)
+
+
+@pytest.fixture
+def follower() -> Iterator[Callable[[dict[str, str]], None]]:
+    """`follow(env)` runs `ledger project --follow` beside the server, as scripts/serve does."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def follow(env: dict[str, str]) -> None:
+        started.append(subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "project", "--follow"], cwd=ROOT,
+            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    yield follow
+    for process in started:
+        _stop(process)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright; a missing browser fails the test, never skips it."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run ./scripts/test (it installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium_browser: Any) -> Iterator[Any]:
+    context = chromium_browser.new_context(locale="it-IT", viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def phone_page(chromium_browser: Any) -> Iterator[Any]:
+    context = chromium_browser.new_context(locale="it-IT", viewport={"width": 390, "height": 844},
+                                           is_mobile=True, has_touch=True, device_scale_factor=2)
+    yield context.new_page()
+    context.close()
