@@ -212,7 +212,11 @@ class LedgerApplication(Application[UUID]):
         """New, unsaved Donations for `gifts` (their keys already in the vault), to be saved by
         the caller, possibly with other aggregates in the same transaction."""
         known = known_campaigns if known_campaigns is not None else set()
-        keys: dict[UUID, bytes] = {}
+        # A subject may have a key already (a stand's named gift, sealed when it was logged,
+        # or a resend): seal with that one, since the vault never replaces a key.
+        keys = self.vault.keys_for(
+            [g.donation_id for g in gifts if g.details.has_any_personal_data or
+             g.privacy_consent or g.marketing_consent])
         donations: dict[UUID, Donation] = {}
         for gift in gifts:
             if gift.donation_id in donations:
