@@ -6,6 +6,7 @@ from ledger.application import LedgerApplication, store_env
 from projections.database import Database
 from projections.registry import Registry
 from projections.runner import ProjectionRunner
+from projections.stands import Stands
 from projections.totals import CampaignTotals
 from projections.vault import SQLKeyVault
 
@@ -25,7 +26,7 @@ class LedgerStore:
         with database.schema_lock():
             app = LedgerApplication(env=env,
                                     vault=SQLKeyVault(database))
-            runner = ProjectionRunner(app, database, [CampaignTotals(), Registry()])
+            runner = ProjectionRunner(app, database, [CampaignTotals(), Registry(), Stands()])
             if create_tables:
                 runner.setup()
         return cls(app, database, runner)
