@@ -64,10 +64,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from web import admin, api, auth, donate, errors, i18n, public, stands, webhooks
 
-    errors.register_error_handlers(app)
     i18n.init_app(app)
     auth.init_app(app)
     api.init_app(app)
+    # After flask-smorest's own handlers, so that every error has one shape.
+    errors.register_error_handlers(app)
     for area in (public, donate, webhooks, stands, admin):
         area.init_app(app)
 

@@ -25,6 +25,16 @@ def error_response(status: int, message: str, fields: dict[str, Any] | None = No
     return render_template("error.html", status=status, message=message, fields=fields), status
 
 
+def _flatten(fields: Any, prefix: str = "") -> list[str]:
+    """`{"json": {"day": ["Not a valid date."]}}` → `["day: Not a valid date."]`."""
+    if isinstance(fields, dict):
+        return [line for key, value in fields.items()
+                for line in _flatten(value, key if key not in ("json", "query", "form") else "")]
+    if isinstance(fields, list) and all(isinstance(item, str) for item in fields):
+        return [f"{prefix}: {' '.join(fields)}" if prefix else " ".join(fields)]
+    return [f"{prefix}: {fields}"]
+
+
 def _reason(status: int) -> str:
     from http import HTTPStatus
     return HTTPStatus(status).phrase
@@ -42,12 +52,12 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         fields = None
         data = getattr(error, "data", None)
+        message = error.description or _reason(status)
         if isinstance(data, dict) and "messages" in data:
             # flask-smorest / webargs validation errors: {"json": {"field": ["msg"]}}
             fields = data["messages"]
-        if error.response is not None and status < 400:  # pragma: no cover - redirects
-            return error.response
-        return error_response(status, error.description or _reason(status), fields)
+            message = "invalid input: " + "; ".join(_flatten(fields))
+        return error_response(status, message, fields)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[Response | str, int]:

@@ -1,0 +1,141 @@
+"""The stands API: contracts of DESIGN.md, 422 field errors, 409 conflicts, roles."""
+
+import uuid
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.ledger.test_csv_import import start_campaigns
+from web import store
+
+OPENING = {"campaign": "fare-legami-anni-2-3", "place": "Piazza Duomo", "comune": "Crema",
+           "district": "Crema", "day": "2016-09-10", "volunteers": ["Anna", "Bruno"]}
+
+
+def bearer(client: FlaskClient, role: str) -> dict[str, str]:
+    with client.application.app_context():
+        email = f"{role}-{uuid.uuid4().hex[:6]}@example.org"
+        store().app.add_user(email, role, "una-password-lunga")
+        return {"Authorization": f"Bearer {store().app.issue_token(email)}"}
+
+
+@pytest.fixture
+def volunteer(client: FlaskClient) -> dict[str, str]:
+    with client.application.app_context():
+        start_campaigns(store())
+    return bearer(client, "volunteer")
+
+
+def opened(client: FlaskClient, headers: dict[str, str]) -> str:
+    response = client.post("/api/v1/stands", json=OPENING, headers=headers)
+    assert response.status_code == 201, response.get_json()
+    return str(response.get_json()["id"])
+
+
+def progress(client: FlaskClient) -> dict[str, Any]:
+    with client.application.app_context():
+        store().runner.catch_up()
+    return dict(client.get("/api/v1/campaigns/fare-legami-anni-2-3/progress").get_json())
+
+
+def test_whole_day_through_the_api(client: FlaskClient, volunteer: dict[str, str]) -> None:
+    stand = opened(client, volunteer)
+    assert opened(client, volunteer) == stand  # a resent opening is the same stand
+    taps = [str(uuid.uuid4()) for _ in range(57)]
+    for tap in taps + taps[:5]:  # five taps resent
+        assert client.post(f"/api/v1/stands/{stand}/tallies", json={"entry_id": tap},
+                           headers=volunteer).status_code == 200
+    extra = str(uuid.uuid4())
+    client.post(f"/api/v1/stands/{stand}/tallies", json={"entry_id": extra, "amount_cents": 200},
+                headers=volunteer)
+    undone = client.post(f"/api/v1/stands/{stand}/tallies/undo", json={"entry_id": extra},
+                         headers=volunteer).get_json()
+    assert undone["tallied"] == 57
+    for index, amount in enumerate((2000, 1500, 500)):
+        response = client.post(f"/api/v1/stands/{stand}/named-gifts", headers=volunteer, json={
+            "entry_id": str(uuid.uuid4()), "first_name": "Nome", "last_name": f"Cognome{index}",
+            "phone": f"+39 333 000 00{index}{index}", "amount_cents": amount,
+            "privacy_consent": True, "marketing_consent": index == 0})
+        assert response.status_code == 200, response.get_json()
+    coins = {"5000": 4, "1000": 5, "200": 3, "1": 7}  # 25,607 cents
+    for counter in ("Anna", "Bruno"):
+        assert client.post(f"/api/v1/stands/{stand}/counts", headers=volunteer,
+                           json={"counter": counter, "denominations": coins}).status_code == 200
+    closed = client.post(f"/api/v1/stands/{stand}/close", headers=volunteer)
+    assert closed.status_code == 200
+    assert closed.get_json()["closing"] == {"counted_cents": 25607, "named_cents": 4000,
+                                            "anonymous_cents": 21607, "tallied": 57, "named": 3}
+    again = client.post(f"/api/v1/stands/{stand}/close", headers=volunteer)
+    assert again.status_code == 409 and again.get_json()["state"]["status"] == "closed"
+    figures = progress(client)
+    assert (figures["donors"], figures["contacts"], figures["raised_cents"]) == (60, 3, 25607)
+    state = client.get(f"/api/v1/stands/{stand}", headers=volunteer).get_json()
+    assert state["status"] == "closed" and state["tallied"] == 57
+
+
+def test_different_counts_are_409_with_the_difference(client: FlaskClient,
+                                                      volunteer: dict[str, str]) -> None:
+    stand = opened(client, volunteer)
+    client.post(f"/api/v1/stands/{stand}/counts", headers=volunteer,
+                json={"counter": "Anna", "denominations": {"1000": 2}})
+    client.post(f"/api/v1/stands/{stand}/counts", headers=volunteer,
+                json={"counter": "Bruno", "denominations": {"1000": 1, "500": 1}})
+    response = client.post(f"/api/v1/stands/{stand}/close", headers=volunteer)
+    body = response.get_json()
+    assert response.status_code == 409 and "500" in body["message"]
+    assert body["state"]["status"] == "open"
+
+
+@pytest.mark.parametrize(("path", "payload", "field"), [
+    ("", {**OPENING, "district": "Milano"}, "district"),
+    ("", {**OPENING, "day": "ieri"}, "day"),
+    ("", {**OPENING, "volunteers": []}, "volunteers"),
+    ("/tallies", {"entry_id": "not-a-uuid"}, "entry_id"),
+    ("/tallies", {"entry_id": str(uuid.uuid4()), "amount_cents": -5}, "amount_cents"),
+    ("/counts", {"counter": "Anna", "denominations": {"300": 1}}, "denominations"),
+    ("/counts", {"counter": "Anna", "denominations": {"100": -1}}, "denominations"),
+    ("/named-gifts", {"entry_id": str(uuid.uuid4()), "first_name": "A", "last_name": "B",
+                      "email": "a@example.org", "amount_cents": 500,
+                      "privacy_consent": False}, "privacy_consent"),
+    ("/named-gifts", {"entry_id": str(uuid.uuid4()), "first_name": "A", "last_name": "B",
+                      "tax_code": "RSSMRA80A01D150X", "amount_cents": 500,
+                      "privacy_consent": True}, "tax_code"),
+])
+def test_invalid_input_is_422_with_the_field(client: FlaskClient, volunteer: dict[str, str],
+                                             path: str, payload: dict[str, Any],
+                                             field: str) -> None:
+    stand = opened(client, volunteer)
+    url = "/api/v1/stands" + (f"/{stand}{path}" if path else "")
+    response = client.post(url, json=payload, headers=volunteer)
+    assert response.status_code == 422, response.get_json()
+    assert field in str(response.get_json())
+
+
+def test_unknown_stand_or_tap_is_404(client: FlaskClient, volunteer: dict[str, str]) -> None:
+    assert client.get(f"/api/v1/stands/{uuid.uuid4()}", headers=volunteer).status_code == 404
+    stand = opened(client, volunteer)
+    response = client.post(f"/api/v1/stands/{stand}/tallies/undo", headers=volunteer,
+                           json={"entry_id": str(uuid.uuid4())})
+    assert response.status_code == 404
+
+
+def test_anonymous_is_401_and_session_posts_need_csrf(client: FlaskClient,
+                                                      volunteer: dict[str, str]) -> None:
+    assert client.post("/api/v1/stands", json=OPENING).status_code == 401
+    with client.application.app_context():
+        store().app.add_user("vol@example.org", "volunteer", "una-password-lunga")
+    client.application.config["WTF_CSRF_ENABLED"] = False
+    login = client.post("/login", data={"email": "vol@example.org", "password": "una-password-lunga"})
+    assert login.status_code == 302, login.get_data(as_text=True)[-500:]
+    client.application.config["WTF_CSRF_ENABLED"] = True
+    response = client.post("/api/v1/stands", json=OPENING)
+    assert response.status_code == 400 and "CSRF" in response.get_json()["message"]
+
+
+def test_stands_are_in_the_openapi_document(client: FlaskClient) -> None:
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    for path in ("/api/v1/stands", "/api/v1/stands/{stand_id}/tallies",
+                 "/api/v1/stands/{stand_id}/tallies/undo", "/api/v1/stands/{stand_id}/close",
+                 "/api/v1/stands/{stand_id}/named-gifts", "/api/v1/stands/{stand_id}/counts"):
+        assert path in paths

@@ -1,0 +1,242 @@
+// Stand page: every tap gets its entry id here, before sending, and waits in a queue kept in
+// localStorage until the server has it; the queue is sent in order whenever the network is back.
+(function () {
+  "use strict";
+  var root = document.getElementById("stand");
+  if (!root) { return; }
+  var api = root.dataset.api;
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var queueKey = "fondo-queue-" + root.dataset.stand;
+  var tapsKey = "fondo-taps-" + root.dataset.stand;
+  var it = document.documentElement.lang !== "en";
+  var serverTallied = parseInt(document.getElementById("tallied").textContent, 10) || 0;
+  var sending = false;
+
+  function load(key) {
+    try { return JSON.parse(localStorage.getItem(key) || "[]"); } catch (e) { return []; }
+  }
+  function keep(key, value) { localStorage.setItem(key, JSON.stringify(value)); }
+
+  function newId() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  function euro(cents) {
+    return new Intl.NumberFormat(it ? "it-IT" : "en-GB", { style: "currency", currency: "EUR" }).format(cents / 100);
+  }
+
+  function pendingTaps(queue) {
+    return queue.reduce(function (n, item) {
+      return n + (item.path === "/tallies" ? 1 : item.path === "/tallies/undo" ? -1 : 0);
+    }, 0);
+  }
+
+  function render(state) {
+    if (state) {
+      serverTallied = state.tallied;
+      document.getElementById("named-count").textContent = state.named;
+      document.getElementById("named-cents").textContent = euro(state.named_cents);
+      document.getElementById("counts").innerHTML = "";
+      state.counts.forEach(function (c) {
+        var li = document.createElement("li");
+        li.textContent = c.counter + ": " + euro(c.total_cents);
+        document.getElementById("counts").appendChild(li);
+      });
+      if (state.status !== "open") {
+        document.getElementById("plus-one").disabled = true;
+        document.getElementById("close").disabled = true;
+      }
+    }
+    var queue = load(queueKey);
+    document.getElementById("tallied").textContent = serverTallied + pendingTaps(queue);
+    document.getElementById("pending").textContent = queue.length;
+  }
+
+  function network(online) {
+    var el = document.getElementById("network");
+    el.classList.toggle("offline", !online);
+    el.textContent = online ? (it ? "In linea" : "Online")
+      : (it ? "Senza rete: i tocchi restano in coda e partono appena torna" : "Offline: taps wait in the queue");
+  }
+
+  function post(path, body) {
+    return fetch(api + path, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: body === undefined ? undefined : JSON.stringify(body)
+    });
+  }
+
+  function say(id, text, isError) {
+    var el = document.getElementById(id);
+    el.textContent = text;
+    el.classList.toggle("error", !!isError);
+  }
+
+  async function problem(response) {
+    try {
+      var body = await response.json();
+      var fields = body.errors && (body.errors.json || body.errors);
+      return body.message || (fields ? JSON.stringify(fields) : response.statusText);
+    } catch (e) { return response.statusText; }
+  }
+
+  // Send the queue in order; stop at the first network failure and try again later.
+  async function flush() {
+    if (sending) { return; }
+    sending = true;
+    try {
+      for (var queue = load(queueKey); queue.length; queue = load(queueKey)) {
+        var item = queue[0];
+        var response;
+        try { response = await post(item.path, item.body); } catch (e) { network(false); return; }
+        network(true);
+        if (response.status >= 500 || response.status === 429) { return; }
+        queue = load(queueKey);
+        queue.shift();
+        keep(queueKey, queue);
+        if (response.ok) {
+          render(await response.json());
+        } else {
+          say(item.path === "/named-gifts" ? "named-message" : "close-message",
+              (it ? "Non registrato: " : "Not recorded: ") + await problem(response), true);
+        }
+      }
+    } finally {
+      sending = false;
+      render();
+    }
+  }
+
+  function enqueue(path, body) {
+    var queue = load(queueKey);
+    queue.push({ path: path, body: body });
+    keep(queueKey, queue);
+    render();
+    flush();
+  }
+
+  function tap(amount) {
+    var id = newId();
+    var taps = load(tapsKey);
+    taps.push(id);
+    keep(tapsKey, taps);
+    enqueue("/tallies", amount ? { entry_id: id, amount_cents: amount } : { entry_id: id });
+  }
+
+  document.getElementById("plus-one").addEventListener("click", function () { tap(null); });
+  Array.prototype.forEach.call(document.querySelectorAll(".chip"), function (chip) {
+    chip.addEventListener("click", function () { tap(parseInt(chip.dataset.amount, 10)); });
+  });
+
+  document.getElementById("undo").addEventListener("click", function () {
+    var taps = load(tapsKey);
+    var last = taps.pop();
+    if (!last) { return; }
+    keep(tapsKey, taps);
+    var queue = load(queueKey);
+    var waiting = queue.findIndex(function (item) {
+      return item.path === "/tallies" && item.body.entry_id === last;
+    });
+    if (waiting >= 0 && !sending) {  // never sent: simply forget it
+      queue.splice(waiting, 1);
+      keep(queueKey, queue);
+      render();
+    } else {
+      enqueue("/tallies/undo", { entry_id: last });
+    }
+  });
+
+  function parseEuro(text) {
+    var clean = String(text).replace(/[€\s]/g, "").replace(/\./g, "").replace(",", ".");
+    var value = Math.round(parseFloat(clean) * 100);
+    return isFinite(value) ? value : 0;
+  }
+
+  document.getElementById("named-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = event.target;
+    var amount = parseEuro(form.amount.value);
+    if (!form.first_name.value || !form.last_name.value || amount <= 0) {
+      say("named-message", it ? "Servono nome, cognome e importo." : "Name, surname and amount are needed.", true);
+      return;
+    }
+    if (!form.privacy_consent.checked) {
+      say("named-message", it ? "Serve il consenso privacy per tenere il contatto: altrimenti usa +1."
+        : "Privacy consent is needed to keep the contact: otherwise use +1.", true);
+      return;
+    }
+    enqueue("/named-gifts", {
+      entry_id: newId(), first_name: form.first_name.value, last_name: form.last_name.value,
+      email: form.email.value, phone: form.phone.value, tax_code: form.tax_code.value,
+      amount_cents: amount, privacy_consent: true, marketing_consent: form.marketing_consent.checked
+    });
+    form.reset();
+    say("named-message", it ? "Registrato." : "Recorded.", false);
+  });
+
+  var countForm = document.getElementById("count-form");
+  function countTotal() {
+    return Array.prototype.reduce.call(countForm.querySelectorAll("[data-cents]"), function (sum, input) {
+      return sum + parseInt(input.dataset.cents, 10) * (parseInt(input.value, 10) || 0);
+    }, 0);
+  }
+  countForm.addEventListener("input", function () {
+    document.getElementById("count-total").textContent = euro(countTotal());
+  });
+  countForm.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    var denominations = {};
+    countForm.querySelectorAll("[data-cents]").forEach(function (input) {
+      var n = parseInt(input.value, 10) || 0;
+      if (n) { denominations[input.dataset.cents] = n; }
+    });
+    try {
+      var response = await post("/counts", { counter: countForm.counter.value, denominations: denominations });
+      if (response.ok) {
+        render(await response.json());
+        countForm.reset();
+        document.getElementById("count-total").textContent = euro(0);
+        say("close-message", it ? "Conteggio registrato." : "Count recorded.", false);
+      } else {
+        say("close-message", await problem(response), true);
+      }
+    } catch (e) {
+      network(false);
+      say("close-message", it ? "Senza rete: riprova quando torna." : "Offline: try again later.", true);
+    }
+  });
+
+  document.getElementById("close").addEventListener("click", async function () {
+    await flush();
+    if (load(queueKey).length) {
+      say("close-message", it ? "Ci sono tocchi non ancora inviati: chiudi quando torna la rete."
+        : "Some taps are not sent yet: close when the network is back.", true);
+      return;
+    }
+    try {
+      var response = await post("/close");
+      var body = await response.json();
+      if (response.ok) {
+        render(body);
+        say("close-message", (it ? "Chiuso: contati " : "Closed: counted ") + euro(body.closing.counted_cents), false);
+      } else {
+        if (body.state) { render(body.state); }
+        say("close-message", body.message, true);
+      }
+    } catch (e) {
+      network(false);
+      say("close-message", it ? "Senza rete: riprova quando torna." : "Offline: try again later.", true);
+    }
+  });
+
+  window.addEventListener("online", function () { network(true); flush(); });
+  window.addEventListener("offline", function () { network(false); });
+  setInterval(flush, 3000);
+  render();
+  flush();
+})();
