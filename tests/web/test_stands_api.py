@@ -139,3 +139,43 @@ def test_stands_are_in_the_openapi_document(client: FlaskClient) -> None:
                  "/api/v1/stands/{stand_id}/tallies/undo", "/api/v1/stands/{stand_id}/close",
                  "/api/v1/stands/{stand_id}/named-gifts", "/api/v1/stands/{stand_id}/counts"):
         assert path in paths
+
+
+def signed_in(client: FlaskClient, role: str) -> FlaskClient:
+    with client.application.app_context():
+        store().app.add_user(f"{role}@example.org", role, "una-password-lunga")
+    client.application.config["WTF_CSRF_ENABLED"] = False
+    client.post("/login", data={"email": f"{role}@example.org", "password": "una-password-lunga"})
+    return client
+
+
+def test_pages_render_for_a_volunteer(client: FlaskClient, volunteer: dict[str, str]) -> None:
+    stand = opened(client, volunteer)
+    signed_in(client, "volunteer")
+    listing = client.get("/stands/")
+    assert listing.status_code == 200 and "Piazza Duomo" in listing.get_data(as_text=True)
+    page = client.get(f"/stands/{stand}").get_data(as_text=True)
+    assert 'id="plus-one"' in page and "stands.js" in page
+    assert client.get("/stands/reconciliation").status_code == 403
+
+
+def test_staff_record_a_deposit_on_the_reconciliation_page(
+        client: FlaskClient, volunteer: dict[str, str]) -> None:
+    stand = opened(client, volunteer)
+    client.post(f"/api/v1/stands/{stand}/tallies", json={"entry_id": str(uuid.uuid4())},
+                headers=volunteer)
+    for counter in ("Anna", "Bruno"):
+        client.post(f"/api/v1/stands/{stand}/counts", headers=volunteer,
+                    json={"counter": counter, "denominations": {"1000": 3}})
+    client.post(f"/api/v1/stands/{stand}/close", headers=volunteer)
+    signed_in(client, "staff")
+    before = client.get("/stands/reconciliation").get_data(as_text=True)
+    assert "da versare" in before and "€ 30,00" in before
+    bad = client.post("/stands/reconciliation", data={"reference": "CRO1", "amount": "dieci",
+                                                      "day": "2016-09-11", "stands": [stand]})
+    assert bad.status_code == 422 and "not an amount" in bad.get_data(as_text=True)
+    done = client.post("/stands/reconciliation", data={
+        "reference": "CRO1", "amount": "29,50", "day": "2016-09-11", "stands": [stand]},
+        follow_redirects=True)
+    page = done.get_data(as_text=True)
+    assert done.status_code == 200 and "CRO1" in page and "-€ 0,50" in page

@@ -25,8 +25,12 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
+  // The same shape as the server's Babel formatting: "€ 1.234,50" (it), "€1,234.50" (en).
   function euro(cents) {
-    return new Intl.NumberFormat(it ? "it-IT" : "en-GB", { style: "currency", currency: "EUR" }).format(cents / 100);
+    var number = new Intl.NumberFormat(it ? "it-IT" : "en-GB", {
+      minimumFractionDigits: 2, maximumFractionDigits: 2, useGrouping: true
+    }).format(cents / 100);
+    return it ? "€ " + number : "€" + number;
   }
 
   function pendingTaps(queue) {

@@ -1,0 +1,105 @@
+"""A volunteer's day at a stand in a real Chromium on a phone, with the network dropping."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+PASSWORD = "banchetto-in-piazza"
+
+
+def ledger(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    result = subprocess.run([sys.executable, "-m", "web.cli", *args], input=stdin,
+                            env={**os.environ, **env}, capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+def no_horizontal_overflow(page: Any) -> bool:
+    return bool(page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"))
+
+
+def progress(base: str) -> dict[str, Any]:
+    with urllib.request.urlopen(base + "/api/v1/campaigns/fare-legami-anni-2-3/progress") as r:
+        return dict(json.load(r))
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_volunteer_runs_a_stand_from_a_phone(sqlite_url: str, live_server: Callable[..., str],
+                                            follower: Callable[[dict[str, str]], None],
+                                            phone_page: Any, tmp_path: Path) -> None:
+    env = {"LEDGER_DATABASE_URL": sqlite_url, "LEDGER_SECRET_KEY": "e2e"}
+    ledger(env, "init", "--demo")
+    ledger(env, "users", "add", "anna@example.org", "--role", "volunteer", "--password-stdin",
+           stdin=PASSWORD + "\n")
+    base = live_server(env, workers=2)
+    follower(env)
+    page = phone_page
+
+    page.goto(base + "/stands/")
+    page.fill("input[name=email]", "anna@example.org")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/stands/")
+    page.select_option("select[name=campaign]", "fare-legami-anni-2-3")
+    page.fill("input[name=place]", "Piazza Stradivari")
+    page.fill("input[name=comune]", "Cremona")
+    page.fill("input[name=volunteers]", "Anna, Bruno")
+    page.click("text=Apri il banchetto")
+    page.wait_for_selector("#plus-one")
+    assert no_horizontal_overflow(page)
+    shot = tmp_path / "stand-phone.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+
+    plus_one = page.locator("#plus-one")
+    for _ in range(10):
+        plus_one.tap()
+    expect(page.locator("#pending")).to_have_text("0")
+
+    page.context.set_offline(True)
+    for _ in range(7):
+        plus_one.tap()
+    page.locator(".chip").first.tap()  # +1 with €1
+    expect(page.locator("#network")).to_have_class(re.compile("offline"))
+    page.locator("#undo").tap()  # the chip tap, never sent: simply dropped from the queue
+    assert page.locator("#pending").inner_text() == "7"
+    assert page.locator("#tallied").inner_text() == "17"
+    page.context.set_offline(False)
+    expect(page.locator("#pending")).to_have_text("0", timeout=15_000)
+    assert page.locator("#tallied").inner_text() == "17"
+
+    page.click("text=Donatore con contatto")
+    page.fill("#named-form input[name=first_name]", "Carla")
+    page.fill("#named-form input[name=last_name]", "Verdi")
+    page.fill("#named-form input[name=email]", "carla.verdi@example.org")
+    page.fill("#named-form input[name=amount]", "20,00")
+    page.check("#named-form input[name=privacy_consent]")
+    page.click("#named-form button[type=submit]")
+    expect(page.locator("#named-count")).to_have_text("1")
+
+    page.click("text=Conteggio e chiusura")
+    for counter in ("Anna", "Bruno"):
+        page.fill("#count-form input[name=counter]", counter)
+        page.fill("#count-form input[name=d5000]", "1")
+        page.fill("#count-form input[name=d1000]", "4")
+        page.fill("#count-form input[name=d50]", "3")
+        page.click("#count-form button[type=submit]")
+        page.wait_for_selector(f"#counts li:has-text('{counter}')")
+    page.click("#close")
+    page.wait_for_selector("#close-message:has-text('Chiuso')")
+    assert "€ 91,50" in page.locator("#close-message").inner_text()
+    assert no_horizontal_overflow(page)
+
+    page.wait_for_timeout(1500)  # the follower catches the read models up
+    figures = progress(base)
+    assert (figures["donors"], figures["contacts"], figures["raised_cents"]) == (18, 1, 9150)
