@@ -50,6 +50,7 @@ def test_volunteer_runs_a_stand_from_a_phone(sqlite_url: str, live_server: Calla
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(base + "/stands/")
+    assert no_horizontal_overflow(page)
     page.select_option("select[name=campaign]", "fare-legami-anni-2-3")
     page.fill("input[name=place]", "Piazza Stradivari")
     page.fill("input[name=comune]", "Cremona")

@@ -1,0 +1,76 @@
+"""Two phones close the same stand at the same moment: exactly one wins, through gunicorn."""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+ROUNDS = 6
+
+
+def call(base: str, path: str, token: str, body: dict[str, Any] | None = None
+         ) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        base + path, data=json.dumps(body or {}).encode(), method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+@pytest.mark.slow
+def test_parallel_closes_one_wins_the_other_gets_409(postgres_url: str,
+                                                     live_server: Callable[..., str]) -> None:
+    env = {"LEDGER_DATABASE_URL": postgres_url, "LEDGER_SECRET_KEY": "e2e"}
+    run = {**os.environ, **env}
+
+    def ledger(*args: str, stdin: str | None = None) -> str:
+        return subprocess.run([sys.executable, "-m", "web.cli", *args], input=stdin, env=run,
+                              capture_output=True, text=True, check=True).stdout
+
+    ledger("init", "--demo")
+    ledger("users", "add", "phone@example.org", "--role", "volunteer")
+    token = ledger("users", "token", "phone@example.org").strip()
+    base = live_server(env, workers=4)
+
+    for round_number in range(ROUNDS):
+        status, stand = call(base, "/api/v1/stands", token, {
+            "campaign": "fare-legami-anni-2-3", "place": f"Piazza {round_number}",
+            "comune": "Crema", "district": "Crema", "day": "2016-10-01",
+            "volunteers": ["Anna", "Bruno"]})
+        assert status == 201
+        path = f"/api/v1/stands/{stand['id']}"
+        for _ in range(3):
+            call(base, path + "/tallies", token, {"entry_id": str(uuid.uuid4())})
+        for counter in ("Anna", "Bruno"):
+            call(base, path + "/counts", token,
+                 {"counter": counter, "denominations": {"1000": 2}})
+        barrier = threading.Barrier(2)
+        answers: list[tuple[int, dict[str, Any]]] = []
+
+        def close(close_path: str = path + "/close") -> None:
+            barrier.wait()
+            answers.append(call(base, close_path, token))
+
+        phones = [threading.Thread(target=close) for _ in range(2)]
+        for phone in phones:
+            phone.start()
+        for phone in phones:
+            phone.join()
+        assert sorted(status for status, _ in answers) == [200, 409], answers
+        refused = next(body for status, body in answers if status == 409)
+        assert refused["state"]["status"] == "closed" and refused["message"]
+
+    figures = json.loads(ledger("report", "progress", "--campaign", "fare-legami-anni-2-3",
+                                "--json"))[0]
+    assert (figures["raised_cents"], figures["donors"]) == (ROUNDS * 2000, ROUNDS * 3)
