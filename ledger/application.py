@@ -16,6 +16,17 @@ from ledger.campaign import Campaign, check_campaign
 from ledger.donation import DISTRICTS, Donation, Gift
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.identity import DonorDetails
+from ledger.payments import (
+    CONFIRMED,
+    DISPUTE_CLOSED,
+    DISPUTE_OPENED,
+    FAILED,
+    REFUND_FAILED,
+    REFUNDED,
+    ParkedNotices,
+    PaymentNotice,
+    RecurringGift,
+)
 from ledger.privacy import KeyVault, MemoryKeyVault, new_key, seal, unseal
 from ledger.stand import CLOSED, BankDeposit, NamedGift, StandCollection, invalid_field
 from ledger.user import ROLES, User, hash_password
@@ -488,3 +499,103 @@ class LedgerApplication(Application[UUID]):
                 raise ConflictError(
                     f"deposit {reference} is already recorded with other figures") from None
         return deposit.id
+
+    # Online payments
+
+    def receive_payment(self, gift: Gift, *notices: PaymentNotice) -> bool:
+        """Record an online gift (a resend is a no-op), then apply the notices that came with
+        it and those that arrived before it; False when the gift was already recorded."""
+        added = self.record_gift(gift)
+        self._release_parked(gift.source_key)
+        for notice in notices:
+            self.notify_payment(gift.source_key, notice)
+        return added
+
+    def notify_payment(self, source_key: str, notice: PaymentNotice) -> bool:
+        """Apply a notice to its payment, or park it until the payment is recorded.
+        True when it was applied now."""
+        if self.find_donation(source_key) is None:
+            self._park(source_key, notice)
+            # The payment may have been recorded meanwhile by another process, which did not
+            # see this notice yet: look again, so that one of the two always applies it.
+            if self.find_donation(source_key) is None:
+                return False
+            self._release_parked(source_key)
+            return True
+        self._apply_notice(source_key, notice)
+        return True
+
+    def _apply_notice(self, source_key: str, notice: PaymentNotice) -> None:
+        for attempt in range(3):
+            donation = self._donation(source_key)
+            if notice.kind == CONFIRMED:
+                donation.confirm_payment(notice.on)
+            elif notice.kind == FAILED:
+                donation.fail_payment(notice.on, notice.reason)
+            elif notice.kind == REFUNDED:
+                donation.refund(notice.reference, notice.amount_cents, notice.on, notice.reason)
+            elif notice.kind == REFUND_FAILED:
+                donation.fail_refund(notice.reference, notice.on)
+            elif notice.kind == DISPUTE_OPENED:
+                donation.open_dispute(notice.reference, notice.amount_cents, notice.on)
+            elif notice.kind == DISPUTE_CLOSED:
+                donation.close_dispute(notice.reference, notice.outcome, notice.amount_cents,
+                                       notice.on)
+            else:
+                raise InvalidInputError(f"unknown payment notice {notice.kind!r}")
+            try:
+                self.save(donation)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise ConflictError(f"{source_key} keeps changing; try again") from None
+
+    def _park(self, source_key: str, notice: PaymentNotice) -> None:
+        for _attempt in range(3):
+            try:
+                parked: ParkedNotices = self.repository.get(ParkedNotices.create_id(source_key))
+            except AggregateNotFoundError:
+                parked = ParkedNotices(source_key)
+            if notice.to_dict() in parked.notices:
+                return
+            parked.park(notice.to_dict())
+            try:
+                self.save(parked)
+                return
+            except IntegrityError:
+                continue
+        raise ConflictError(f"notices for {source_key} keep changing; try again")
+
+    def _release_parked(self, source_key: str) -> None:
+        try:
+            parked: ParkedNotices = self.repository.get(ParkedNotices.create_id(source_key))
+        except AggregateNotFoundError:
+            return
+        for notice in parked.waiting():
+            self._apply_notice(source_key, notice)
+        parked.release()
+        # Another process may have released them too: the notices are idempotent, so a
+        # clash here changes nothing that matters.
+        with contextlib.suppress(IntegrityError):
+            self.save(parked)
+
+    def start_recurring(self, source_key: str, campaign: str, amount_cents: int,
+                        on: date) -> bool:
+        """A monthly gift begins (each paid month arrives as its own payment)."""
+        self._campaign(campaign)
+        try:
+            self.save(RecurringGift(source_key, campaign, amount_cents, on))
+        except IntegrityError:
+            return False
+        return True
+
+    def cancel_recurring(self, source_key: str, campaign: str, amount_cents: int,
+                         on: date) -> bool:
+        """A monthly gift ends; it is started first if its start has not arrived yet."""
+        self.start_recurring(source_key, campaign, amount_cents, on)
+        recurring: RecurringGift = self.repository.get(RecurringGift.create_id(
+            source_key, campaign, amount_cents, on))
+        if recurring.cancel(on):
+            self.save(recurring)
+            return True
+        return False

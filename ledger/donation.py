@@ -99,6 +99,10 @@ class Donation(Aggregate):
         on: date
         reason: str
 
+    class RefundFailed(Aggregate.Event):
+        refund_id: str
+        on: date
+
     class FeeRecorded(Aggregate.Event):
         fee_cents: int
         source: str
@@ -147,6 +151,7 @@ class Donation(Aggregate):
         self.status = status
         self.sealed_donor = sealed_donor
         self.refunds: dict[str, int] = {}
+        self.failed_refunds: set[str] = set()
         self.fees_cents = 0
         self.disputes: dict[str, str] = {}
 
@@ -188,7 +193,7 @@ class Donation(Aggregate):
 
     def refund(self, refund_id: str, amount_cents: int, on: date, reason: str = "") -> bool:
         """Record a refund once per refund id; False when it was already recorded."""
-        if refund_id in self.refunds:
+        if refund_id in self.refunds or refund_id in self.failed_refunds:
             return False
         if amount_cents <= 0:
             raise InvalidInputError("a refund must be more than zero", {"amount": ["must be > 0"]})
@@ -203,6 +208,18 @@ class Donation(Aggregate):
     @event(Refunded)
     def _refunded(self, refund_id: str, amount_cents: int, on: date, reason: str) -> None:
         self.refunds[refund_id] = amount_cents
+
+    def fail_refund(self, refund_id: str, on: date) -> bool:
+        """A refund the bank could not make: the money stays raised."""
+        if refund_id not in self.refunds:
+            return False
+        self._refund_failed(refund_id=refund_id, on=on)
+        return True
+
+    @event(RefundFailed)
+    def _refund_failed(self, refund_id: str, on: date) -> None:
+        self.refunds.pop(refund_id)
+        self.failed_refunds.add(refund_id)
 
     def record_fee(self, fee_cents: int, source: str) -> bool:
         """Processor fees, known after the fact; recorded once as their total."""

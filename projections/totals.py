@@ -93,6 +93,15 @@ class CampaignTotals(Projection):
                 "UPDATE gifts_view SET refunded_cents = refunded_cents + ? WHERE donation_id = ?",
                 (event.amount_cents, str(event.originator_id)),
             )
+        elif isinstance(event, Donation.RefundFailed):
+            amount = session.scalar(
+                "SELECT amount_cents FROM money_movements WHERE movement_key = ?",
+                (f"refund:{event.refund_id}",), default=0)
+            session.execute("DELETE FROM money_movements WHERE movement_key = ?",
+                            (f"refund:{event.refund_id}",))
+            session.execute(
+                "UPDATE gifts_view SET refunded_cents = refunded_cents - ? WHERE donation_id = ?",
+                (amount, str(event.originator_id)))
         elif isinstance(event, Donation.DisputeClosed) and event.outcome == "lost":
             self._move(session, event, f"dispute:{event.dispute_id}", "dispute_lost",
                        event.amount_cents, event.on)

@@ -299,5 +299,13 @@ def users_token(email: str) -> None:
         click.echo(store.app.issue_token(email))
 
 
+def _register_groups() -> None:
+    from web.stripe_cli import stripe_group
+
+    main.add_command(stripe_group)
+
+
+_register_groups()
+
 if __name__ == "__main__":
     main()

@@ -1,9 +1,130 @@
-"""Online donations: the form, Stripe Checkout, success and cancel pages."""
+"""Online donations: the form, Stripe Checkout, and the pages a donor comes back to."""
 
-from flask import Blueprint, Flask
+from typing import Any
 
-bp = Blueprint("donate", __name__)
+import stripe
+from flask import Blueprint, Flask, current_app, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, SelectField, StringField
+from wtforms.validators import DataRequired
+
+from ledger.errors import InvalidInputError, NotFoundError
+from ledger.identity import normalize_tax_code
+from ledger.money import format_eur, parse_cents
+from projections.reports import list_campaigns
+from web import store
+from web.auth import public_endpoint
+from web.i18n import language, tr
+from web.stripe_gateway import DonationRequest, create_checkout, stripe_client
+
+bp = Blueprint("donate", __name__, url_prefix="/donate")
+PRESETS = (1000, 2500, 5000, 10000)
+
+
+def default_campaign() -> str:
+    """LEDGER_DEFAULT_CAMPAIGN, or the newest campaign that has not ended."""
+    configured = current_app.config.get("LEDGER_DEFAULT_CAMPAIGN")
+    if configured:
+        return str(configured)
+    with store().database.reading() as session:
+        open_campaigns = [c for c in list_campaigns(session) if not c.ended_on]
+    if not open_campaigns:
+        raise NotFoundError("no open campaign to give to")
+    return open_campaigns[0].slug
+
+
+class DonationForm(FlaskForm):
+    amount = RadioField(choices=[(str(c), format_eur(c)) for c in PRESETS] + [("other", "…")],
+                        default="2500")
+    other_amount = StringField()
+    frequency = RadioField(choices=[("once", "once"), ("monthly", "monthly")], default="once")
+    campaign = SelectField(validators=[DataRequired()])
+    tax_code = StringField()
+    privacy_consent = BooleanField(validators=[DataRequired()])
+    marketing_consent = BooleanField()
+
+
+def _amount_cents(form: DonationForm) -> int | None:
+    """The chosen amount within the configured bounds, or None with the error on the form."""
+    low, high = current_app.config["DONATION_MIN_CENTS"], current_app.config["DONATION_MAX_CENTS"]
+    try:
+        cents = (parse_cents(form.other_amount.data or "") if form.amount.data == "other"
+                 else int(form.amount.data or 0))
+    except (InvalidInputError, ValueError):
+        form.other_amount.errors = [tr("Scrivi un importo in euro, per esempio 15 o 15,50.",
+                                       "Write an amount in euro, e.g. 15 or 15.50.")]
+        return None
+    if not low <= cents <= high:
+        form.other_amount.errors = [tr(f"L'importo va da {format_eur(low)} a {format_eur(high)}.",
+                                       f"The amount goes from {format_eur(low, 'en')} to "
+                                       f"{format_eur(high, 'en')}.")]
+        return None
+    return cents
+
+
+def _tax_code(form: DonationForm) -> str | None:
+    try:
+        return normalize_tax_code(form.tax_code.data) or ""
+    except InvalidInputError:
+        form.tax_code.errors = [tr("Codice fiscale o partita IVA non valido.",
+                                   "Not a valid Italian tax code.")]
+        return None
+
+
+@bp.route("/", methods=["GET", "POST"])
+@public_endpoint
+def form() -> Any:
+    configured = bool(current_app.config.get("STRIPE_SECRET_KEY"))
+    with store().database.reading() as session:
+        campaigns = [c for c in list_campaigns(session) if not c.ended_on]
+    donation = DonationForm()
+    donation.campaign.choices = [(c.slug, c.name) for c in campaigns]
+    if not donation.is_submitted() and campaigns:
+        donation.campaign.data = default_campaign()
+    status = 200
+    if configured and donation.validate_on_submit():
+        cents, tax_code = _amount_cents(donation), _tax_code(donation)
+        if cents is not None and tax_code is not None:
+            name = dict(donation.campaign.choices)[donation.campaign.data]
+            request = DonationRequest(
+                campaign=donation.campaign.data or "", campaign_name=str(name),
+                amount_cents=cents, monthly=donation.frequency.data == "monthly",
+                tax_code=tax_code, privacy_consent=True,
+                marketing_consent=bool(donation.marketing_consent.data),
+                success_url=url_for("donate.thanks", _external=True),
+                cancel_url=url_for("donate.cancelled", _external=True), locale=language())
+            client = stripe_client(current_app.config["STRIPE_SECRET_KEY"],
+                                   current_app.config.get("STRIPE_API_BASE"))
+            try:
+                return redirect(create_checkout(client, request), code=303)
+            except stripe.StripeError as error:
+                current_app.logger.warning("checkout not created: %s", error)
+                donation.form_errors.append(tr(
+                    "Il servizio di pagamento non risponde: riprova tra poco.",
+                    "The payment service is not answering: please try again shortly."))
+                status = 503
+    if donation.is_submitted() and status == 200:
+        status = 422 if configured else 503
+        if donation.privacy_consent.errors:
+            donation.privacy_consent.errors = [tr(
+                "Serve il consenso al trattamento dei dati.", "Privacy consent is required.")]
+    return render_template("donate/form.html", form=donation, configured=configured,
+                           presets=PRESETS), status
+
+
+@bp.get("/grazie")
+@public_endpoint
+def thanks() -> str:
+    return render_template("donate/done.html", thanks=True)
+
+
+@bp.get("/annullata")
+@public_endpoint
+def cancelled() -> str:
+    return render_template("donate/done.html", thanks=False)
 
 
 def init_app(app: Flask) -> None:
+    app.config.setdefault("DONATION_MIN_CENTS", 100)
+    app.config.setdefault("DONATION_MAX_CENTS", 1_000_000)
     app.register_blueprint(bp)

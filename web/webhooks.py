@@ -1,9 +1,44 @@
-"""Stripe webhooks: verified, idempotent, fast."""
+"""Stripe webhooks: verified on the raw body, applied once however often they arrive."""
 
-from flask import Blueprint, Flask
+import json
+from typing import Any
 
-bp = Blueprint("webhooks", __name__)
+import stripe
+from flask import Blueprint, Flask, abort, current_app, jsonify, request
+
+from web import store
+from web.auth import csrf, public_endpoint
+from web.donate import default_campaign
+from web.stripe_gateway import StripeEvents
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+@bp.post("/stripe")
+@public_endpoint
+def stripe_webhook() -> Any:
+    """2xx once recorded (or ignored); 400 for anything not signed by Stripe. Stripe is never
+    called from here: fees are fetched later by `ledger stripe sync-fees`."""
+    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
+    if not secret:
+        abort(503, description="Stripe webhooks are not configured")
+    payload = request.get_data()
+    signature = request.headers.get("Stripe-Signature")
+    if not signature:
+        abort(400, description="missing Stripe-Signature header")
+    try:
+        stripe.Webhook.construct_event(payload, signature, secret)
+        event = json.loads(payload)
+    except ValueError:
+        abort(400, description="the body is not a JSON event")
+    except stripe.SignatureVerificationError:
+        abort(400, description="the signature does not match (wrong secret, or too old)")
+    if not isinstance(event, dict) or not isinstance(event.get("data"), dict):
+        abort(400, description="the body is not a Stripe event")
+    outcome = StripeEvents(store().app, default_campaign).handle(event)
+    return jsonify(received=event.get("id"), outcome=outcome)
 
 
 def init_app(app: Flask) -> None:
+    csrf.exempt(bp)
     app.register_blueprint(bp)

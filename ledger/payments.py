@@ -1,0 +1,111 @@
+"""Online payments, whatever the provider: notices may arrive late, twice or out of order."""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.keys import natural_id
+
+# What a notice about a payment can say; the donation applies each idempotently.
+CONFIRMED, FAILED, REFUNDED, REFUND_FAILED = "confirmed", "failed", "refunded", "refund_failed"
+DISPUTE_OPENED, DISPUTE_CLOSED = "dispute_opened", "dispute_closed"
+NOTICE_KINDS = (CONFIRMED, FAILED, REFUNDED, REFUND_FAILED, DISPUTE_OPENED, DISPUTE_CLOSED)
+
+
+@dataclass(frozen=True)
+class PaymentNotice:
+    """Something the provider says about a payment we may not have recorded yet."""
+
+    kind: str
+    on: date
+    reference: str = ""  # refund or dispute id
+    amount_cents: int = 0
+    outcome: str = ""  # disputes: won or lost
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "on": self.on.isoformat(), "reference": self.reference,
+                "amount_cents": self.amount_cents, "outcome": self.outcome,
+                "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PaymentNotice":
+        return cls(**{**data, "on": date.fromisoformat(data["on"])})
+
+
+class ParkedNotices(Aggregate):
+    """Notices about a payment that is not recorded yet (a refund before its payment):
+    kept here under the payment's key until the payment arrives."""
+
+    class Opened(Aggregate.Created):
+        source_key: str
+
+    class Parked(Aggregate.Event):
+        notice: dict[str, Any]
+
+    class Released(Aggregate.Event):
+        count: int
+
+    @staticmethod
+    def create_id(source_key: str) -> UUID:  # type: ignore[override]
+        return natural_id("parked", source_key)
+
+    @event(Opened)
+    def __init__(self, source_key: str) -> None:
+        self.source_key = source_key
+        self.notices: list[dict[str, Any]] = []
+        self.released = 0
+
+    @event(Parked)
+    def park(self, notice: dict[str, Any]) -> None:
+        self.notices.append(notice)
+
+    def waiting(self) -> list[PaymentNotice]:
+        return [PaymentNotice.from_dict(n) for n in self.notices[self.released:]]
+
+    def release(self) -> None:
+        if self.released < len(self.notices):
+            self._released(count=len(self.notices))
+
+    @event(Released)
+    def _released(self, count: int) -> None:
+        self.released = count
+
+
+class RecurringGift(Aggregate):
+    """A monthly gift: started at checkout, each paid month is a Donation of its own."""
+
+    class Started(Aggregate.Created):
+        source_key: str
+        campaign: str
+        amount_cents: int
+        on: date
+
+    class Cancelled(Aggregate.Event):
+        on: date
+
+    @staticmethod
+    def create_id(source_key: str, campaign: str, amount_cents: int,  # type: ignore[override]
+                  on: date) -> UUID:
+        return natural_id("recurring", source_key)
+
+    @event(Started)
+    def __init__(self, source_key: str, campaign: str, amount_cents: int, on: date) -> None:
+        self.source_key = source_key
+        self.campaign = campaign
+        self.amount_cents = amount_cents
+        self.started_on = on
+        self.cancelled_on: date | None = None
+
+    def cancel(self, on: date) -> bool:
+        if self.cancelled_on is not None:
+            return False
+        self._cancelled(on=on)
+        return True
+
+    @event(Cancelled)
+    def _cancelled(self, on: date) -> None:
+        self.cancelled_on = on

@@ -1,0 +1,254 @@
+"""Stripe webhooks: signatures, every handled type, exactly once in any order."""
+
+import json
+import random
+import time
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from projections.reports import progress
+from tests.fakestripe import StripeStory, sign
+from tests.ledger.test_csv_import import start_campaigns
+from web import create_app, store
+
+SECRET = "whsec_test_fondo"
+SLUG = "fare-legami-anni-2-3"
+
+
+@pytest.fixture
+def stripe_app(store_url: str) -> Iterator[Flask]:
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": store_url,
+                      "STRIPE_SECRET_KEY": "sk_test_fondo", "STRIPE_WEBHOOK_SECRET": SECRET})
+    with app.app_context():
+        start_campaigns(store())
+    yield app
+    app.extensions["ledger_store"].close()
+
+
+@pytest.fixture
+def hook(stripe_app: Flask) -> FlaskClient:
+    return stripe_app.test_client()
+
+
+def deliver(client: FlaskClient, event: dict[str, Any], secret: str = SECRET,
+            timestamp: int | None = None) -> int:
+    payload = json.dumps(event).encode()
+    response = client.post("/webhooks/stripe", data=payload, content_type="application/json",
+                           headers={"Stripe-Signature": sign(payload, secret, timestamp)})
+    return response.status_code
+
+
+def figures(client: FlaskClient) -> dict[str, Any]:
+    with client.application.app_context():
+        store().runner.catch_up()
+        return progress(store().database, SLUG, date(2030, 1, 1))[0]
+
+
+def events_recorded(client: FlaskClient) -> int:
+    with client.application.app_context():
+        return store().app.recorder.max_notification_id() or 0
+
+
+def mario(story: StripeStory, email: str = "Mario.Rossi@Example.org") -> dict[str, Any]:
+    return story.customer_details("Mario Rossi", email, "+39 333 123 4567")
+
+
+def test_bad_signatures_and_bodies_are_400_and_record_nothing(hook: FlaskClient) -> None:
+    story = StripeStory()
+    _session, events = story.card_gift(2500, mario(story))
+    before = events_recorded(hook)
+    payload = json.dumps(events[1]).encode()
+    assert hook.post("/webhooks/stripe", data=payload).status_code == 400
+    assert deliver(hook, events[1], secret="whsec_wrong") == 400
+    assert deliver(hook, events[1], timestamp=int(time.time()) - 3600) == 400
+    garbage = b"{not json"
+    assert hook.post("/webhooks/stripe", data=garbage, headers={
+        "Stripe-Signature": sign(garbage, SECRET)}).status_code == 400
+    assert events_recorded(hook) == before
+    assert figures(hook)["raised_cents"] == 0
+
+
+def test_unknown_types_are_acknowledged_and_ignored(hook: FlaskClient) -> None:
+    before = events_recorded(hook)
+    assert deliver(hook, StripeStory().unknown()) == 200
+    assert events_recorded(hook) == before
+
+
+def test_card_gift_counts_once_and_the_donor_joins_the_registry(hook: FlaskClient) -> None:
+    story = StripeStory()
+    _session, events = story.card_gift(2500, mario(story), tax_code="rssmra80a01d150j")
+    for event in events * 3:
+        assert deliver(hook, event) == 200
+    _other, again = story.card_gift(1000, mario(story, "mario.rossi@example.org"))
+    for event in again:
+        deliver(hook, event)
+    got = figures(hook)
+    assert (got["raised_cents"], got["gifts"], got["contacts"], got["donors"]) == (3500, 2, 1, 1)
+    with hook.application.app_context(), store().database.reading() as session:
+        row = session.one("SELECT tax_code, email, marketing_consent, consent_how, last_name "
+                          "FROM registry_donors")
+    assert row is not None
+    assert row[:3] == ("RSSMRA80A01D150J", "mario.rossi@example.org", 1)
+    assert row[3].startswith("online:stripe:pi_") and row[4] == "Rossi"
+
+
+def test_sepa_is_pending_until_it_succeeds(hook: FlaskClient) -> None:
+    story = StripeStory()
+    details = story.customer_details("Anna Bianchi", "anna@example.org")
+    _ok, succeeded = story.sepa_gift(5000, details, succeeds=True)
+    _ko, failed = story.sepa_gift(7000, details, succeeds=False)
+    deliver(hook, succeeded[0])
+    deliver(hook, failed[0])
+    assert figures(hook)["raised_cents"] == 0
+    deliver(hook, succeeded[1])
+    deliver(hook, failed[1])
+    got = figures(hook)
+    assert (got["raised_cents"], got["gifts"], got["contacts"]) == (5000, 1, 1)
+
+
+def test_async_success_before_completion_counts_once(hook: FlaskClient) -> None:
+    story = StripeStory()
+    _session, events = story.sepa_gift(4000, mario(story), succeeds=True)
+    for event in reversed(events):
+        deliver(hook, event)
+    assert figures(hook)["raised_cents"] == 4000
+
+
+@pytest.mark.parametrize("new_shape", [False, True])
+def test_monthly_gift_is_one_gift_per_paid_invoice(hook: FlaskClient, new_shape: bool) -> None:
+    story = StripeStory()
+    events = story.monthly_gift(1500, mario(story), months=3, cancelled=True,
+                                new_invoice_shape=new_shape)
+    for event in events + events:
+        assert deliver(hook, event) == 200
+    got = figures(hook)
+    assert (got["raised_cents"], got["gifts"], got["contacts"]) == (4500, 3, 1)
+
+
+def test_refunds_partial_full_and_before_their_payment(hook: FlaskClient) -> None:
+    story = StripeStory()
+    first, paid_first = story.card_gift(10000, mario(story))
+    second, paid_second = story.card_gift(3000, story.customer_details("Eva", "eva@example.org"))
+    for event in paid_first:
+        deliver(hook, event)
+    for event in story.refunds(first, [2500, 500]):
+        deliver(hook, event)
+    for event in story.refunds(second, [3000]) + paid_second:  # refund first, payment later
+        deliver(hook, event)
+    got = figures(hook)
+    assert (got["raised_cents"], got["refunded_cents"]) == (13000 - 6000, 6000)
+
+
+def test_a_failed_refund_gives_the_money_back_to_raised(hook: FlaskClient) -> None:
+    story = StripeStory()
+    session, paid = story.card_gift(5000, mario(story))
+    for event in paid:
+        deliver(hook, event)
+    refund = story.refund(session["payment_intent"], 5000)
+    deliver(hook, story.event("refund.created", refund))
+    assert figures(hook)["raised_cents"] == 0
+    deliver(hook, story.event("refund.updated", {**refund, "status": "failed"}))
+    assert figures(hook)["raised_cents"] == 5000
+
+
+def test_lost_dispute_leaves_raised_won_does_not(hook: FlaskClient) -> None:
+    story = StripeStory()
+    lost, paid_lost = story.card_gift(8000, mario(story))
+    won, paid_won = story.card_gift(2000, story.customer_details("Eva", "eva@example.org"))
+    for event in paid_lost + paid_won + story.dispute(lost, "lost") + story.dispute(won, "won"):
+        deliver(hook, event)
+    got = figures(hook)
+    assert (got["raised_cents"], got["disputed_cents"]) == (2000, 8000)
+
+
+def big_story() -> list[dict[str, Any]]:
+    """More than 200 deliveries of every handled type (and some Stripe sends that we ignore)."""
+    story = StripeStory()
+    rng = random.Random(11)
+    deliveries: list[dict[str, Any]] = []
+    people = [story.customer_details(f"Donatore N{i}", f"donor{i % 23}@example.org",
+                                     f"+39 340 {i % 17:07d}") for i in range(60)]
+    for index in range(60):
+        session, events = story.card_gift(rng.choice((1000, 2500, 5000, 10000)), people[index])
+        deliveries += events
+        if index % 4 == 0:
+            deliveries += story.refunds(session, [session["amount_total"] // 2])
+        if index % 9 == 0:
+            deliveries += story.dispute(session, "lost" if index % 2 else "won")
+    for index in range(16):
+        deliveries += story.sepa_gift(3000 + index * 100, people[index], succeeds=index % 3 > 0)[1]
+    for index in range(8):
+        deliveries += story.monthly_gift(2000, people[index], months=3, cancelled=index % 2 == 0,
+                                         new_invoice_shape=index % 2 == 1)
+    deliveries += [story.unknown() for _ in range(5)]
+    return deliveries
+
+
+def refund_comes_before_its_payment(order: list[dict[str, Any]]) -> bool:
+    paid: set[str] = set()
+    for event in order:
+        obj = event["data"]["object"]
+        if event["type"] == "checkout.session.completed" and obj.get("payment_intent"):
+            paid.add(obj["payment_intent"])
+        if event["type"] == "refund.created" and obj["payment_intent"] not in paid:
+            return True
+    return False
+
+
+def ledger_state(client: FlaskClient) -> dict[str, Any]:
+    """The ledger as the foundation sees it, without ids that depend on delivery order."""
+    with client.application.app_context():
+        store().runner.catch_up()
+        with store().database.reading() as session:
+            gifts = sorted(session.query(
+                "SELECT source_key, amount_cents, status, refunded_cents, people, identified "
+                "FROM gifts_view"))
+            movements = sorted(session.query(
+                "SELECT movement_key, kind, amount_cents FROM money_movements"))
+            donors = session.query("SELECT donor_id, source_key FROM registry_gifts g JOIN "
+                                   "gifts_view v ON v.donation_id = g.donation_id")
+    partition: dict[str, set[str]] = {}
+    for donor, source_key in donors:
+        partition.setdefault(donor, set()).add(source_key)
+    figures_now = figures(client)
+    figures_now.pop("as_of")
+    return {"gifts": gifts, "movements": movements, "figures": figures_now,
+            "donors": sorted(sorted(keys) for keys in partition.values())}
+
+
+@pytest.mark.slow
+def test_replayed_shuffled_deliveries_end_as_one_in_order_delivery(store_url: str,
+                                                                    sqlite_url: str,
+                                                                    tmp_path: Any) -> None:
+    deliveries = big_story()
+    assert len(deliveries) >= 200
+    kinds = {event["type"] for event in deliveries}
+    assert {"checkout.session.completed", "checkout.session.async_payment_succeeded",
+            "checkout.session.async_payment_failed", "invoice.paid", "charge.refunded",
+            "refund.created", "customer.subscription.deleted", "charge.dispute.created",
+            "charge.dispute.closed"} <= kinds
+
+    reference_url = f"sqlite:///{tmp_path / 'reference.sqlite3'}"
+    states = []
+    for url, replay in ((reference_url, deliveries), (store_url, deliveries * 3)):
+        app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": url,
+                          "STRIPE_SECRET_KEY": "sk_test", "STRIPE_WEBHOOK_SECRET": SECRET})
+        with app.app_context():
+            start_campaigns(store())
+        client = app.test_client()
+        order = list(replay)
+        if replay is not deliveries:
+            random.Random(5).shuffle(order)
+            assert refund_comes_before_its_payment(order)
+        statuses = {deliver(client, event) for event in order}
+        assert statuses == {200}
+        states.append(ledger_state(client))
+        app.extensions["ledger_store"].close()
+    reference, replayed = states
+    assert replayed == reference
+    assert reference["figures"]["raised_cents"] > 0 and reference["figures"]["refunded_cents"] > 0

@@ -1,0 +1,297 @@
+"""Stripe adapter: Checkout Sessions out, webhook events in (as ledger commands), fees after."""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import stripe
+
+from ledger.application import LedgerApplication
+from ledger.donation import CONFIRMED, PENDING, Gift
+from ledger.errors import ConflictError, InvalidInputError, LedgerError
+from ledger.identity import DonorDetails
+from ledger.payments import CONFIRMED as PAYMENT_CONFIRMED
+from ledger.payments import (
+    DISPUTE_CLOSED,
+    DISPUTE_OPENED,
+    FAILED,
+    REFUND_FAILED,
+    REFUNDED,
+    PaymentNotice,
+)
+
+log = logging.getLogger(__name__)
+ROME = ZoneInfo("Europe/Rome")
+YES = ("true", "1", "yes", "sì", "si", "on")
+
+
+def stripe_client(secret_key: str, api_base: str | None) -> stripe.StripeClient:
+    """The official SDK's client; `api_base` points it elsewhere (the tests' fake server)."""
+    if api_base:
+        return stripe.StripeClient(secret_key, base_addresses={"api": api_base.rstrip("/")},
+                                   max_network_retries=1)
+    return stripe.StripeClient(secret_key, max_network_retries=2)
+
+
+def day_of(timestamp: int | None) -> date:
+    """The calendar day in Italy of a Stripe `created` timestamp."""
+    if not timestamp:
+        return datetime.now(ROME).date()
+    return datetime.fromtimestamp(int(timestamp), ROME).date()
+
+
+def payment_key(reference: str) -> str:
+    """The source key of the Donation for a PaymentIntent (or an invoice without one)."""
+    return f"stripe:{reference}"
+
+
+@dataclass(frozen=True)
+class DonationRequest:
+    """What the donation form asks Stripe Checkout for."""
+
+    campaign: str
+    campaign_name: str
+    amount_cents: int
+    monthly: bool
+    tax_code: str
+    privacy_consent: bool
+    marketing_consent: bool
+    success_url: str
+    cancel_url: str
+    locale: str = "it"
+
+    def metadata(self) -> dict[str, str]:
+        return {"campaign": self.campaign, "tax_code": self.tax_code,
+                "privacy_consent": str(self.privacy_consent).lower(),
+                "marketing_consent": str(self.marketing_consent).lower(),
+                "frequency": "monthly" if self.monthly else "once"}
+
+
+def create_checkout(client: stripe.StripeClient, request: DonationRequest) -> str:
+    """Create the Checkout Session and return the URL to send the donor to."""
+    price: dict[str, Any] = {
+        "currency": "eur", "unit_amount": request.amount_cents,
+        "product_data": {"name": f"Donazione — {request.campaign_name}"},
+    }
+    params: dict[str, Any] = {
+        "line_items": [{"price_data": price, "quantity": 1}],
+        "metadata": request.metadata(),
+        "success_url": request.success_url + "?session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": request.cancel_url,
+        "locale": request.locale,
+        "billing_address_collection": "required" if request.tax_code else "auto",
+        "phone_number_collection": {"enabled": True},
+    }
+    if request.monthly:
+        price["recurring"] = {"interval": "month"}
+        params.update(mode="subscription", payment_method_types=["card", "sepa_debit"],
+                      subscription_data={"metadata": request.metadata()})
+    else:
+        params.update(mode="payment", submit_type="donate",
+                      payment_method_types=["card", "sepa_debit"],
+                      payment_intent_data={"metadata": request.metadata()})
+    session = client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
+    return str(session.url)
+
+
+def _donor(details: dict[str, Any] | None, metadata: dict[str, Any]) -> DonorDetails:
+    """Donor details from Stripe's customer_details, plus the form's tax code."""
+    details = details or {}
+    address = details.get("address") or {}
+    name = (details.get("name") or "").strip()
+    first, _, last = name.rpartition(" ")
+    try:
+        return DonorDetails.parse(
+            first_name=first or "", last_name=last or name, email=details.get("email"),
+            phone=details.get("phone"),
+            address=" ".join(filter(None, (address.get("line1"), address.get("line2")))),
+            postcode=address.get("postal_code"), city=address.get("city"),
+            province=address.get("state"), tax_code=metadata.get("tax_code"))
+    except InvalidInputError:
+        # Stripe validated what the donor typed; keep what we can read rather than lose a gift.
+        return DonorDetails.parse(first_name=first or "", last_name=last or name,
+                                  email=details.get("email"))
+
+
+def _gift(source_key: str, metadata: dict[str, Any], amount: int, created: int | None,
+          details: dict[str, Any] | None, status: str, method: str,
+          default_campaign: Callable[[], str]) -> Gift:
+    return Gift(
+        source_key=source_key, campaign=metadata.get("campaign") or default_campaign(),
+        amount_cents=amount, value_date=day_of(created), channel="online", method=method,
+        details=_donor(details, metadata),
+        privacy_consent=str(metadata.get("privacy_consent", "")).lower() in YES,
+        marketing_consent=str(metadata.get("marketing_consent", "")).lower() in YES,
+        status=status)
+
+
+class StripeEvents:
+    """Turns a verified Stripe event into ledger commands; never calls Stripe."""
+
+    def __init__(self, app: LedgerApplication, default_campaign: Callable[[], str]) -> None:
+        self.app = app
+        self.default_campaign = default_campaign
+
+    def handle(self, event: dict[str, Any]) -> str:
+        """What was done, for the log; unknown types are ignored."""
+        handler = getattr(self, "_" + event.get("type", "").replace(".", "_"), None)
+        if handler is None:
+            return "ignored"
+        obj = event["data"]["object"]
+        try:
+            handler(obj, event.get("created"))
+        except ConflictError as conflict:
+            # Stripe would retry for days; what contradicts the ledger is logged, not retried.
+            log.warning("stripe event %s not applied: %s", event.get("id"), conflict)
+            return "conflict"
+        return "handled"
+
+    # Checkout
+
+    def _session_gift(self, session: dict[str, Any], status: str) -> Gift | None:
+        if session.get("mode") != "payment" or not session.get("payment_intent"):
+            return None
+        method = "sepa_debit" if session.get("payment_status") == "unpaid" or (
+            session.get("payment_method_types") == ["sepa_debit"]) else "card"
+        return _gift(payment_key(_id(session["payment_intent"])), session.get("metadata") or {},
+                     int(session["amount_total"]), session.get("created"),
+                     session.get("customer_details"), status, method, self.default_campaign)
+
+    def _checkout_session_completed(self, session: dict[str, Any], created: int | None) -> None:
+        if session.get("mode") == "subscription" and session.get("subscription"):
+            metadata = session.get("metadata") or {}
+            self.app.start_recurring(payment_key(_id(session["subscription"])),
+                                     metadata.get("campaign") or self.default_campaign(),
+                                     int(session.get("amount_total") or 0), day_of(created))
+            return
+        paid = session.get("payment_status") == "paid"
+        gift = self._session_gift(session, CONFIRMED if paid else PENDING)
+        if gift is not None and session.get("payment_status") != "no_payment_required":
+            self.app.receive_payment(gift)
+
+    def _checkout_session_async_payment_succeeded(self, session: dict[str, Any],
+                                                  created: int | None) -> None:
+        gift = self._session_gift(session, PENDING)
+        if gift is not None:
+            self.app.receive_payment(gift, PaymentNotice(PAYMENT_CONFIRMED, day_of(created)))
+
+    def _checkout_session_async_payment_failed(self, session: dict[str, Any],
+                                               created: int | None) -> None:
+        gift = self._session_gift(session, PENDING)
+        if gift is not None:
+            self.app.receive_payment(gift, PaymentNotice(FAILED, day_of(created),
+                                                         reason="async payment failed"))
+
+    # Monthly gifts
+
+    def _invoice_paid(self, invoice: dict[str, Any], created: int | None) -> None:
+        amount = int(invoice.get("amount_paid") or 0)
+        if amount <= 0:
+            return
+        intent = invoice.get("payment_intent") or _invoice_intent(invoice)
+        metadata = _invoice_metadata(invoice)
+        details = {"name": invoice.get("customer_name"), "email": invoice.get("customer_email"),
+                   "phone": invoice.get("customer_phone"),
+                   "address": invoice.get("customer_address")}
+        paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or invoice.get(
+            "created") or created
+        self.app.receive_payment(_gift(
+            payment_key(_id(intent) if intent else invoice["id"]), metadata, amount, paid_at,
+            details, CONFIRMED, "card", self.default_campaign))
+
+    def _customer_subscription_deleted(self, subscription: dict[str, Any],
+                                       created: int | None) -> None:
+        metadata = subscription.get("metadata") or {}
+        items = (subscription.get("items") or {}).get("data") or []
+        amount = int(((items[0].get("price") or {}).get("unit_amount") or 0) if items else 0)
+        self.app.cancel_recurring(payment_key(subscription["id"]),
+                                  metadata.get("campaign") or self.default_campaign(), amount,
+                                  day_of(subscription.get("canceled_at") or created))
+
+    # Refunds and disputes
+
+    def _refund(self, refund: dict[str, Any], created: int | None) -> None:
+        intent = refund.get("payment_intent")
+        if not intent:
+            log.warning("refund %s names no payment intent: not applied", refund.get("id"))
+            return
+        status = refund.get("status")
+        if status in ("succeeded", "pending", "requires_action"):
+            notice = PaymentNotice(REFUNDED, day_of(refund.get("created") or created),
+                                   refund["id"], int(refund["amount"]),
+                                   reason=refund.get("reason") or "")
+        elif status in ("failed", "canceled"):
+            notice = PaymentNotice(REFUND_FAILED, day_of(created), refund["id"])
+        else:
+            return
+        self.app.notify_payment(payment_key(_id(intent)), notice)
+
+    def _charge_refunded(self, charge: dict[str, Any], created: int | None) -> None:
+        for refund in (charge.get("refunds") or {}).get("data") or []:
+            self._refund({"payment_intent": charge.get("payment_intent"), **refund}, created)
+
+    _refund_created = _refund
+    _refund_updated = _refund
+    _charge_refund_updated = _refund
+
+    def _charge_dispute_created(self, dispute: dict[str, Any], created: int | None) -> None:
+        if dispute.get("payment_intent"):
+            self.app.notify_payment(payment_key(_id(dispute["payment_intent"])), PaymentNotice(
+                DISPUTE_OPENED, day_of(dispute.get("created") or created), dispute["id"],
+                int(dispute["amount"])))
+
+    def _charge_dispute_closed(self, dispute: dict[str, Any], created: int | None) -> None:
+        if not dispute.get("payment_intent"):
+            return
+        outcome = "lost" if dispute.get("status") == "lost" else "won"
+        self.app.notify_payment(payment_key(_id(dispute["payment_intent"])), PaymentNotice(
+            DISPUTE_CLOSED, day_of(created), dispute["id"], int(dispute["amount"]),
+            outcome=outcome))
+
+
+def _id(value: Any) -> str:
+    """Stripe fields hold an id, or the expanded object carrying it."""
+    return str(value["id"] if isinstance(value, dict) else value)
+
+
+def _invoice_intent(invoice: dict[str, Any]) -> str | None:
+    """Newer API versions list the invoice's payments instead of one payment_intent field."""
+    for payment in ((invoice.get("payments") or {}).get("data") or []):
+        intent = (payment.get("payment") or {}).get("payment_intent")
+        if intent:
+            return _id(intent)
+    return None
+
+
+def _invoice_metadata(invoice: dict[str, Any]) -> dict[str, Any]:
+    parent = (invoice.get("parent") or {}).get("subscription_details") or {}
+    legacy = invoice.get("subscription_details") or {}
+    return dict(parent.get("metadata") or legacy.get("metadata") or invoice.get("metadata") or {})
+
+
+def sync_fees(app: LedgerApplication, client: stripe.StripeClient, source_keys: list[str],
+              on_each: Callable[[str, int | None], None] | None = None) -> int:
+    """Fetch each payment's processing fee from its balance transaction; returns how many
+    fees were recorded or changed."""
+    recorded = 0
+    for source_key in source_keys:
+        intent_id = source_key.removeprefix("stripe:")
+        fee: int | None = None
+        if intent_id.startswith("pi_"):
+            intent = client.v1.payment_intents.retrieve(
+                intent_id, params={"expand": ["latest_charge.balance_transaction"]})
+            charge = intent.latest_charge
+            transaction = charge.balance_transaction if isinstance(charge, stripe.Charge) else None
+            if isinstance(transaction, stripe.BalanceTransaction):
+                fee = int(transaction.fee)
+        if fee is not None:
+            try:
+                recorded += int(app.record_fee(source_key, fee, f"stripe:{intent_id}"))
+            except LedgerError as error:
+                log.warning("fee for %s not recorded: %s", source_key, error)
+        if on_each is not None:
+            on_each(source_key, fee)
+    return recorded
