@@ -5,7 +5,7 @@ from typing import Any
 import stripe
 from flask import Blueprint, Flask, current_app, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, SelectField, StringField
+from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired
 
 from ledger.errors import InvalidInputError, NotFoundError
@@ -34,10 +34,11 @@ def default_campaign() -> str:
 
 
 class DonationForm(FlaskForm):
-    amount = RadioField(choices=[(str(c), format_eur(c)) for c in PRESETS] + [("other", "…")],
-                        default="2500")
+    amount = RadioField(choices=[SelectChoice(str(c), format_eur(c)) for c in PRESETS]
+                        + [SelectChoice("other", "…")], default="2500")
     other_amount = StringField()
-    frequency = RadioField(choices=[("once", "once"), ("monthly", "monthly")], default="once")
+    frequency = RadioField(choices=[SelectChoice("once"), SelectChoice("monthly")],
+                           default="once")
     campaign = SelectField(validators=[DataRequired()])
     tax_code = StringField()
     privacy_consent = BooleanField(validators=[DataRequired()])
@@ -78,14 +79,14 @@ def form() -> Any:
     with store().database.reading() as session:
         campaigns = [c for c in list_campaigns(session) if not c.ended_on]
     donation = DonationForm()
-    donation.campaign.choices = [(c.slug, c.name) for c in campaigns]
+    donation.campaign.choices = [SelectChoice(c.slug, c.name) for c in campaigns]
     if not donation.is_submitted() and campaigns:
         donation.campaign.data = default_campaign()
     status = 200
     if configured and donation.validate_on_submit():
         cents, tax_code = _amount_cents(donation), _tax_code(donation)
         if cents is not None and tax_code is not None:
-            name = dict(donation.campaign.choices)[donation.campaign.data]
+            name = next(c.name for c in campaigns if c.slug == donation.campaign.data)
             request = DonationRequest(
                 campaign=donation.campaign.data or "", campaign_name=str(name),
                 amount_cents=cents, monthly=donation.frequency.data == "monthly",

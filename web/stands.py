@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
 from flask_wtf import FlaskForm
 from marshmallow import Schema, ValidationError, fields, validate, validates
-from wtforms import DateField, SelectField, SelectMultipleField, StringField
+from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired
 
 from ledger.donation import DISTRICTS
@@ -203,7 +203,7 @@ class OpenStandForm(FlaskForm):
     campaign = SelectField("Campagna", validators=[DataRequired()])
     place = StringField("Luogo (piazza)", validators=[DataRequired()])
     comune = StringField("Comune", validators=[DataRequired()])
-    district = SelectField("Distretto", choices=[(d, d) for d in DISTRICTS])
+    district = SelectField("Distretto", choices=[SelectChoice(d) for d in DISTRICTS])
     day = DateField("Giorno", validators=[DataRequired()], default=date.today)
     volunteers = StringField("Volontari presenti (separati da virgola)",
                              validators=[DataRequired()])
@@ -216,9 +216,9 @@ class DepositForm(FlaskForm):
     stands = SelectMultipleField("Banchetti", validators=[DataRequired()])
 
 
-def _open_campaign_choices() -> list[tuple[str, str]]:
+def _open_campaign_choices() -> list[SelectChoice]:
     with store().database.reading() as session:
-        return [(c.slug, c.name) for c in list_campaigns(session) if not c.ended_on]
+        return [SelectChoice(c.slug, c.name) for c in list_campaigns(session) if not c.ended_on]
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -253,7 +253,8 @@ def reconcile() -> Any:
         closed = list_stands(session, "closed")
         lines = reconciliation(session)
     form = DepositForm()
-    form.stands.choices = [(s["stand_id"], f"{s['place']} ({s['day']})") for s in closed]
+    form.stands.choices = [SelectChoice(s["stand_id"], f"{s['place']} ({s['day']})")
+                           for s in closed]
     if form.validate_on_submit():
         store().app.record_deposit(form.reference.data or "", parse_cents(form.amount.data or ""),
                                    form.day.data or date.today(),

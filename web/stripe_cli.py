@@ -27,8 +27,9 @@ def sync_fees_command() -> None:
         _catch_up(store)
         with store.database.reading() as session:
             keys = [row[0] for row in session.query(
-                "SELECT source_key FROM gifts_view WHERE source_key LIKE 'stripe:%' "
-                "AND status = 'confirmed' AND fees_cents = 0 ORDER BY value_date")]
+                "SELECT source_key FROM gifts_view WHERE source_key LIKE ? "
+                "AND status = 'confirmed' AND fees_cents = 0 ORDER BY value_date",
+                ("stripe:%",))]
         with _bar("Commissioni Stripe") as (bar, task):
             bar.update(task, total=len(keys))
             try:

@@ -1,0 +1,135 @@
+"""The donation form: validation, Stripe Checkout through the official SDK, no keys, Stripe down."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.e2e.conftest import free_port
+from tests.fakestripe import FakeStripe, StripeStory
+from tests.ledger.test_csv_import import start_campaigns
+from tests.web.test_webhooks import SECRET, deliver, figures
+from web import create_app, store
+from web.cli import main
+
+VALID = {"amount": "2500", "frequency": "once", "campaign": "fare-legami-anni-2-3",
+         "tax_code": "", "privacy_consent": "y"}
+
+
+def make_app(store_url: str, **config: Any) -> Flask:
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": store_url,
+                      "WTF_CSRF_ENABLED": False, **config})
+    with app.app_context():
+        start_campaigns(store())
+        store().runner.catch_up()  # as `ledger project --follow` does beside the server
+    return app
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[FakeStripe]:
+    with FakeStripe() as fake:
+        yield fake
+
+
+@pytest.fixture
+def donate(store_url: str, fake_stripe: FakeStripe) -> Iterator[FlaskClient]:
+    app = make_app(store_url, STRIPE_SECRET_KEY="sk_test_fondo",
+                   STRIPE_WEBHOOK_SECRET=SECRET, STRIPE_API_BASE=fake_stripe.base_url)
+    yield app.test_client()
+    app.extensions["ledger_store"].close()
+
+
+def test_one_off_gift_goes_to_checkout_with_the_campaign(donate: FlaskClient,
+                                                         fake_stripe: FakeStripe) -> None:
+    response = donate.post("/donate/", data={**VALID, "tax_code": "rssmra80a01d150j",
+                                             "marketing_consent": "y"})
+    assert response.status_code == 303
+    [session] = fake_stripe.sessions.values()
+    assert response.headers["Location"] == session["url"]
+    assert (session["mode"], session["submit_type"], session["amount_total"]) == (
+        "payment", "donate", 2500)
+    assert session["metadata"] == {"campaign": "fare-legami-anni-2-3",
+                                   "tax_code": "RSSMRA80A01D150J", "privacy_consent": "true",
+                                   "marketing_consent": "true", "frequency": "once"}
+
+
+def test_monthly_gift_is_a_subscription(donate: FlaskClient, fake_stripe: FakeStripe) -> None:
+    response = donate.post("/donate/", data={**VALID, "amount": "other",
+                                             "other_amount": "12,50", "frequency": "monthly"})
+    assert response.status_code == 303
+    [session] = fake_stripe.sessions.values()
+    assert session["mode"] == "subscription" and session["amount_total"] == 1250
+    assert session["line_items"][0]["price_data"]["recurring"]["interval"] == "month"
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"amount": "other", "other_amount": "0,50"}, "L&#39;importo va da € 1,00 a € 10.000,00"),
+    ({"amount": "other", "other_amount": "20000"}, "€ 10.000,00"),
+    ({"amount": "other", "other_amount": "tanti"}, "Scrivi un importo"),
+    ({"tax_code": "RSSMRA80A01D150X"}, "Codice fiscale o partita IVA non valido"),
+    ({"privacy_consent": ""}, "Serve il consenso"),
+])
+def test_invalid_form_is_422_with_a_message_and_no_checkout(
+        donate: FlaskClient, fake_stripe: FakeStripe, data: dict[str, str], message: str) -> None:
+    response = donate.post("/donate/", data={**VALID, **data})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert fake_stripe.sessions == {}
+
+
+def test_without_keys_the_form_says_cards_are_unavailable(store_url: str) -> None:
+    app = make_app(store_url, STRIPE_SECRET_KEY=None)
+    client = app.test_client()
+    page = client.get("/donate/")
+    assert page.status_code == 200 and "non sono disponibili" in page.get_data(as_text=True)
+    assert client.post("/donate/", data=VALID).status_code == 503
+    app.extensions["ledger_store"].close()
+
+
+def test_stripe_down_is_a_message_not_a_crash(store_url: str) -> None:
+    app = make_app(store_url, STRIPE_SECRET_KEY="sk_test_x",
+                   STRIPE_API_BASE=f"http://127.0.0.1:{free_port()}")
+    response = app.test_client().post("/donate/", data=VALID)
+    assert response.status_code == 503
+    assert "non risponde" in response.get_data(as_text=True)
+    app.extensions["ledger_store"].close()
+
+
+def test_the_form_needs_its_csrf_token(store_url: str, fake_stripe: FakeStripe) -> None:
+    app = make_app(store_url, STRIPE_SECRET_KEY="sk_test_x", STRIPE_API_BASE=fake_stripe.base_url,
+                   WTF_CSRF_ENABLED=True)
+    assert app.test_client().post("/donate/", data=VALID).status_code == 400
+    assert fake_stripe.sessions == {}
+    app.extensions["ledger_store"].close()
+
+
+def test_sync_fees_records_the_balance_transaction_fee(donate: FlaskClient,
+                                                       fake_stripe: FakeStripe,
+                                                       store_url: str) -> None:
+    story = StripeStory()
+    for amount in (2500, 10000):
+        session, events = story.card_gift(amount, story.customer_details("A B", "a@example.org"))
+        fake_stripe.add_payment(session["payment_intent"], amount)
+        for event in events:
+            deliver(donate, event)
+    runner = CliRunner(env={"LEDGER_DATABASE_URL": store_url, "STRIPE_SECRET_KEY": "sk_test_x",
+                            "STRIPE_API_BASE": fake_stripe.base_url})
+    result = runner.invoke(main, ["stripe", "sync-fees"])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "2 payments checked, 2 fees recorded" in result.output
+    expected_fees = (round(2500 * 0.015) + 25) + (round(10000 * 0.015) + 25)
+    got = figures(donate)
+    assert (got["fees_cents"], got["net_cents"]) == (expected_fees, 12500 - expected_fees)
+    again = runner.invoke(main, ["stripe", "sync-fees"])
+    assert "0 payments checked" in again.output
+
+
+def test_sync_fees_without_a_key_is_a_clear_error(store_url: str) -> None:
+    result = CliRunner(env={"LEDGER_DATABASE_URL": store_url, "STRIPE_SECRET_KEY": ""}).invoke(
+        main, ["stripe", "sync-fees"])
+    assert result.exit_code == 1 and "STRIPE_SECRET_KEY" in result.stderr
+
+
