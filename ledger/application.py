@@ -225,9 +225,7 @@ class LedgerApplication(Application[UUID]):
         """New, unsaved Donations for `gifts` (their keys already in the vault), to be saved by
         the caller, possibly with other aggregates in the same transaction."""
         known = known_campaigns if known_campaigns is not None else set()
-        # A subject may have a key already (a stand's named gift, sealed when it was logged,
-        # or a resend): seal with that one, since the vault never replaces a key.
-        keys = self.vault.keys_for(
+        keys = self.sealing_keys(
             [g.donation_id for g in gifts if g.details.has_any_personal_data or
              g.privacy_consent or g.marketing_consent])
         donations: dict[UUID, Donation] = {}
@@ -238,9 +236,8 @@ class LedgerApplication(Application[UUID]):
                 self._campaign(gift.campaign)
                 known.add(gift.campaign)
             sealed = None
-            if gift.details.has_any_personal_data or gift.privacy_consent or gift.marketing_consent:
-                key = keys.setdefault(gift.donation_id, new_key())
-                sealed = seal(key, gift.donation_id, {
+            if gift.donation_id in keys:
+                sealed = seal(keys[gift.donation_id], gift.donation_id, {
                     "donor": gift.details.to_dict(),
                     "privacy_consent": gift.privacy_consent,
                     "marketing_consent": gift.marketing_consent,
@@ -252,11 +249,22 @@ class LedgerApplication(Application[UUID]):
                 district=gift.district, stand=gift.stand, status=gift.status,
                 sealed_donor=sealed,
             )
-        # Keys first: a crash between the two leaves an unused key, never unreadable data.
-        # An id that turns out to exist keeps its first key (the vault never overwrites).
-        if keys:
-            self.vault.store(keys)
         return list(donations.values())
+
+    def sealing_keys(self, subjects: Sequence[UUID]) -> dict[UUID, bytes]:
+        """The key each subject's personal data is sealed with, made where missing.
+
+        Keys are stored before any event that uses them (a crash leaves an unused key, never
+        unreadable data), and read back: when two processes make a key for the same subject at
+        once, the vault keeps the first, and both must seal with that one."""
+        if not subjects:
+            return {}
+        keys = self.vault.keys_for(subjects)
+        missing = {subject: new_key() for subject in subjects if subject not in keys}
+        if missing:
+            self.vault.store(missing)
+            keys = self.vault.keys_for(subjects)
+        return keys
 
     def donor_of(self, donation: Donation) -> dict[str, Any] | None:
         """The sealed personal data of a gift, or None when it has none or it was erased."""
@@ -431,8 +439,7 @@ class LedgerApplication(Application[UUID]):
             raise invalid_field("email", "an e-mail, a phone or a codice fiscale is needed")
         stand = self.get_stand(stand_id)
         subject = Donation.create_id(stand.gift_key(gift.entry_id))
-        key = self.vault.keys_for([subject]).get(subject) or new_key()
-        self.vault.store({subject: key})
+        key = self.sealing_keys([subject])[subject]
         sealed = seal(key, subject, {"donor": gift.details.to_dict(),
                                      "privacy_consent": gift.privacy_consent,
                                      "marketing_consent": gift.marketing_consent})

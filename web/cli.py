@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 import psycopg
+import stripe
 from babel.numbers import format_decimal, format_percent
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -25,6 +26,7 @@ from ledger.errors import LedgerError
 from ledger.money import format_eur, parse_cents
 from projections.reports import progress as progress_report
 from projections.store import LedgerStore
+from web.stripe_gateway import stripe_client, sync_fees
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/ledger.sqlite3"
 DEMO = Path(__file__).parent / "demo" / "year1" / "donations.csv"
@@ -299,13 +301,35 @@ def users_token(email: str) -> None:
         click.echo(store.app.issue_token(email))
 
 
-def _register_groups() -> None:
-    from web.stripe_cli import stripe_group
+@main.group("stripe")
+def stripe_group() -> None:
+    """Stripe: processing fees."""
 
-    main.add_command(stripe_group)
 
-
-_register_groups()
+@stripe_group.command("sync-fees")
+@fails_cleanly
+def sync_fees_command() -> None:
+    """Fetch the fee of every confirmed Stripe gift that has none yet."""
+    secret = os.environ.get("STRIPE_SECRET_KEY")
+    if not secret:
+        raise LedgerError("STRIPE_SECRET_KEY is not set")
+    client = stripe_client(secret, os.environ.get("STRIPE_API_BASE"))
+    with opened_store() as store:
+        _catch_up(store)
+        with store.database.reading() as session:
+            keys = [row[0] for row in session.query(
+                "SELECT source_key FROM gifts_view WHERE source_key LIKE ? "
+                "AND status = 'confirmed' AND fees_cents = 0 ORDER BY value_date",
+                ("stripe:%",))]
+        with _bar("Commissioni Stripe") as (bar, task):
+            bar.update(task, total=len(keys))
+            try:
+                recorded = sync_fees(store.app, client, keys,
+                                     on_each=lambda _key, _fee: bar.advance(task))
+            except stripe.StripeError as error:
+                raise LedgerError(f"Stripe did not answer as expected: {error}") from error
+        _catch_up(store)
+    click.echo(f"{len(keys)} payments checked, {recorded} fees recorded")
 
 if __name__ == "__main__":
     main()

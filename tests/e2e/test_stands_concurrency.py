@@ -58,11 +58,13 @@ def test_parallel_closes_one_wins_the_other_gets_409(postgres_url: str,
         barrier = threading.Barrier(2)
         answers: list[tuple[int, dict[str, Any]]] = []
 
-        def close(close_path: str = path + "/close") -> None:
-            barrier.wait()
-            answers.append(call(base, close_path, token))
+        def close(close_path: str, start: threading.Barrier,
+                  into: list[tuple[int, dict[str, Any]]]) -> None:
+            start.wait()
+            into.append(call(base, close_path, token))
 
-        phones = [threading.Thread(target=close) for _ in range(2)]
+        phones = [threading.Thread(target=close, args=(path + "/close", barrier, answers))
+                  for _ in range(2)]
         for phone in phones:
             phone.start()
         for phone in phones:

@@ -126,7 +126,8 @@ def test_anonymous_is_401_and_session_posts_need_csrf(client: FlaskClient,
     with client.application.app_context():
         store().app.add_user("vol@example.org", "volunteer", "una-password-lunga")
     client.application.config["WTF_CSRF_ENABLED"] = False
-    login = client.post("/login", data={"email": "vol@example.org", "password": "una-password-lunga"})
+    login = client.post("/login", data={"email": "vol@example.org",
+                                        "password": "una-password-lunga"})
     assert login.status_code == 302, login.get_data(as_text=True)[-500:]
     client.application.config["WTF_CSRF_ENABLED"] = True
     response = client.post("/api/v1/stands", json=OPENING)

@@ -1,0 +1,97 @@
+"""Online giving end to end: the form in Chromium to the fake checkout, and a paid delivery
+showing in the progress API within two seconds under gunicorn."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakestripe import FakeStripe, StripeStory, sign
+
+SECRET = "whsec_e2e"
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[FakeStripe]:
+    with FakeStripe() as fake:
+        yield fake
+
+
+def serve(url: str, fake: FakeStripe,
+          live_server: Callable[..., str]) -> tuple[str, dict[str, str]]:
+    env = {"LEDGER_DATABASE_URL": url, "LEDGER_SECRET_KEY": "e2e",
+           "STRIPE_SECRET_KEY": "sk_test_e2e",
+           "STRIPE_WEBHOOK_SECRET": SECRET, "STRIPE_API_BASE": fake.base_url}
+    subprocess.run([sys.executable, "-m", "web.cli", "init", "--demo"], check=True,
+                   env={**os.environ, **env}, capture_output=True)
+    return live_server(env, workers=2), env
+
+
+def progress(base: str) -> dict[str, Any]:
+    with urllib.request.urlopen(base + "/api/v1/campaigns/fare-legami-anni-2-3/progress") as r:
+        return dict(json.load(r))
+
+
+@pytest.mark.slow
+def test_paid_delivery_shows_in_progress_within_two_seconds(
+        store_url: str, fake_stripe: FakeStripe, live_server: Callable[..., str],
+        follower: Callable[[dict[str, str]], None]) -> None:
+    base, env = serve(store_url, fake_stripe, live_server)
+    follower(env)
+    before = progress(base)
+    story = StripeStory()
+    _session, events = story.card_gift(4200, story.customer_details("Lia Neri", "lia@example.org"))
+    for event in events:
+        payload = json.dumps(event).encode()
+        request = urllib.request.Request(base + "/webhooks/stripe", data=payload, headers={
+            "Stripe-Signature": sign(payload, SECRET), "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 200
+    acknowledged = time.monotonic()
+    while progress(base)["raised_cents"] == before["raised_cents"]:
+        assert time.monotonic() - acknowledged < 2.0, "progress did not move within 2 s"
+        time.sleep(0.05)
+    after = progress(base)
+    assert after["raised_cents"] - before["raised_cents"] == 4200
+    assert after["contacts"] - before["contacts"] == 1
+    report = subprocess.run([sys.executable, "-m", "web.cli", "report", "progress", "--campaign",
+                             "fare-legami-anni-2-3", "--json"], env={**os.environ, **env},
+                            capture_output=True, text=True, check=True)
+    assert json.loads(report.stdout)[0]["raised_cents"] == after["raised_cents"]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_donor_fills_the_form_on_a_phone_and_lands_on_checkout(
+        sqlite_url: str, fake_stripe: FakeStripe, live_server: Callable[..., str],
+        phone_page: Any, tmp_path: Path) -> None:
+    base, _env = serve(sqlite_url, fake_stripe, live_server)
+    page = phone_page
+    page.goto(base + "/donate/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot = tmp_path / "donate-phone.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    page.check("input[name=amount][value=other]")
+    page.fill("input[name=other_amount]", "35,00")
+    page.check("input[name=frequency][value=monthly]")
+    page.fill("input[name=tax_code]", "RSSMRA80A01D150J")
+    page.click("button[type=submit]")  # without consent: refused with a message
+    assert "Serve il consenso" in page.content()
+    page.check("input[name=privacy_consent]")
+    page.fill("input[name=other_amount]", "35,00")
+    page.check("input[name=amount][value=other]")
+    page.check("input[name=frequency][value=monthly]")
+    page.click("button[type=submit]")
+    page.wait_for_url(fake_stripe.base_url + "/pay/*")
+    assert page.title() == "Fake Stripe Checkout"
+    assert page.inner_text("#amount") == "€ 35,00" and page.inner_text("#mode") == "subscription"
+    [session] = fake_stripe.sessions.values()
+    assert session["metadata"]["tax_code"] == "RSSMRA80A01D150J"
