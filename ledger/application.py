@@ -12,8 +12,10 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
+from ledger.audit import AuditEntry
 from ledger.campaign import Campaign, check_campaign
 from ledger.donation import DISTRICTS, Donation, Gift
+from ledger.donor import Donor, retention_reason
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.identity import DonorDetails
 from ledger.payments import (
@@ -606,3 +608,53 @@ class LedgerApplication(Application[UUID]):
             self.save(recurring)
             return True
         return False
+
+    # Back office: corrections, the registry, audit
+
+    def correct_gift(self, source_key: str, amount_cents: int, value_date: date, reason: str,
+                     by: str) -> None:
+        donation = self._donation(source_key)
+        donation.correct(amount_cents, value_date, reason, by)
+        self.save(donation)
+
+    def _registry_entry(self, donor_id: UUID) -> Donor:
+        try:
+            donor: Donor = self.repository.get(donor_id)
+        except AggregateNotFoundError:
+            donor = Donor._create(Donor.Opened, id=donor_id)
+        return donor
+
+    def merge_donors(self, donor_id: UUID, into: UUID, by: str) -> None:
+        """Two registry entries are one person: the first redirects to the second from now on."""
+        if self._registry_entry(into).erased:
+            raise ConflictError("cannot merge into an erased donor")
+        donor = self._registry_entry(donor_id)
+        donor.merge_into(into, by)
+        self.save(donor)
+
+    def change_consent(self, donor_id: UUID, privacy: bool, marketing: bool, how: str,
+                       on: date, by: str) -> None:
+        donor = self._registry_entry(donor_id)
+        donor.change_consent(privacy, marketing, how, on, by)
+        self.save(donor)
+
+    def erase_donor(self, donor_id: UUID, donations: list[UUID], has_tax_code: bool,
+                    last_gift_on: date | None, reason: str, by: str, force: bool = False,
+                    today: date | None = None) -> int:
+        """Make the donor's personal data unreadable everywhere (their gifts' keys are
+        destroyed); refused while the law wants it kept, unless forced (admins only, a
+        reason recorded). Returns how many keys were destroyed."""
+        keep = retention_reason(has_tax_code, last_gift_on, today or date.today())
+        if keep and not force:
+            raise ConflictError(f"cancellazione rifiutata: {keep}")
+        donor = self._registry_entry(donor_id)
+        if donor.erased:  # recorded before, maybe without reaching the vault: finish it
+            return self.vault.destroy(donations)
+        donor.erase([str(d) for d in donations], reason, bool(keep and force), by)
+        self.save(donor, AuditEntry("erasure", by, {
+            "donor": str(donor_id), "reason": reason.strip(), "forced": bool(keep and force),
+            "retention": keep or ""}, len(donations)))
+        return self.vault.destroy(donations)
+
+    def record_audit(self, action: str, who: str, details: dict[str, Any], rows: int) -> None:
+        self.save(AuditEntry(action, who, details, rows))

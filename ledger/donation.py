@@ -103,6 +103,12 @@ class Donation(Aggregate):
         refund_id: str
         on: date
 
+    class Corrected(Aggregate.Event):
+        amount_cents: int
+        value_date: date
+        reason: str
+        by: str
+
     class FeeRecorded(Aggregate.Event):
         fee_cents: int
         source: str
@@ -141,6 +147,7 @@ class Donation(Aggregate):
         self.source_key = source_key
         self.campaign = campaign
         self.amount_cents = amount_cents
+        self.received = (amount_cents, value_date)
         self.donors = donors
         self.identified = identified
         self.channel = channel
@@ -156,10 +163,11 @@ class Donation(Aggregate):
         self.disputes: dict[str, str] = {}
 
     def same_money_as(self, gift: Gift) -> bool:
-        """Whether a resent gift says what this donation already says (personal data aside)."""
+        """Whether a resent gift says what this donation first said (personal data aside;
+        later corrections do not make the original input a conflict)."""
         return (
-            self.campaign, self.amount_cents, self.donors, self.channel, self.method,
-            self.value_date, self.identified,
+            self.campaign, self.received[0], self.donors, self.channel, self.method,
+            self.received[1], self.identified,
         ) == (
             gift.campaign, gift.amount_cents, gift.donors, gift.channel, gift.method,
             gift.value_date, gift.identified,
@@ -208,6 +216,25 @@ class Donation(Aggregate):
     @event(Refunded)
     def _refunded(self, refund_id: str, amount_cents: int, on: date, reason: str) -> None:
         self.refunds[refund_id] = amount_cents
+
+    def correct(self, amount_cents: int, value_date: date, reason: str, by: str) -> None:
+        """A mistake put right by a new event that says what was wrong and why."""
+        if amount_cents <= 0:
+            raise InvalidInputError("the amount must be more than zero",
+                                    {"amount": ["must be > 0"]})
+        if amount_cents < self.refunded_cents:
+            raise ConflictError("the corrected amount is below what was already refunded")
+        if not reason.strip():
+            raise InvalidInputError("a correction needs its reason", {"reason": ["required"]})
+        if (amount_cents, value_date) == (self.amount_cents, self.value_date):
+            raise InvalidInputError("nothing to correct: same amount and date")
+        self._corrected(amount_cents=amount_cents, value_date=value_date,
+                        reason=reason.strip(), by=by)
+
+    @event(Corrected)
+    def _corrected(self, amount_cents: int, value_date: date, reason: str, by: str) -> None:
+        self.amount_cents = amount_cents
+        self.value_date = value_date
 
     def fail_refund(self, refund_id: str, on: date) -> bool:
         """A refund the bank could not make: the money stays raised."""

@@ -5,6 +5,8 @@ from typing import Any
 from uuid import UUID
 
 from ledger.donation import Donation
+from ledger.donor import Donor
+from ledger.errors import InvalidInputError
 from ledger.identity import DonorDetails
 from ledger.keys import natural_id
 from ledger.privacy import unseal
@@ -21,8 +23,9 @@ class Registry(Projection):
     and a gift that links two donors merges them (the older one stays, the other redirects)."""
 
     name = "registry"
-    version = 1
-    tables = ("registry_donors", "registry_keys", "registry_gifts", "registry_aliases")
+    version = 2
+    tables = ("registry_donors", "registry_keys", "registry_gifts", "registry_aliases",
+              "registry_consents")
 
     def __init__(self) -> None:
         self._keys: dict[UUID, bytes] = {}
@@ -37,8 +40,19 @@ class Registry(Projection):
             privacy_consent INTEGER NOT NULL DEFAULT 0,
             marketing_consent INTEGER NOT NULL DEFAULT 0,
             consent_on TEXT NOT NULL DEFAULT '',
-            consent_how TEXT NOT NULL DEFAULT ''
+            consent_how TEXT NOT NULL DEFAULT '',
+            erased INTEGER NOT NULL DEFAULT 0
         )""")
+        session.execute("""CREATE TABLE registry_consents (
+            position BIGINT NOT NULL,
+            donor_id TEXT NOT NULL,
+            on_date TEXT NOT NULL,
+            privacy INTEGER NOT NULL,
+            marketing INTEGER NOT NULL,
+            how TEXT NOT NULL,
+            by_whom TEXT NOT NULL
+        )""")
+        session.execute("CREATE INDEX registry_consents_donor ON registry_consents (donor_id)")
         session.execute("""CREATE TABLE registry_keys (
             identity_key TEXT PRIMARY KEY,
             donor_id TEXT NOT NULL
@@ -70,10 +84,80 @@ class Registry(Projection):
                             event.sealed_donor)
             if sealed is not None:
                 self._register(session, event, position, sealed)
+            else:
+                self._register_erased(session, event, position)
         elif isinstance(event, Donation.PaymentConfirmed | Donation.PaymentFailed):
             status = "confirmed" if isinstance(event, Donation.PaymentConfirmed) else "failed"
             session.execute("UPDATE registry_gifts SET status = ? WHERE donation_id = ?",
                             (status, str(event.originator_id)))
+        elif isinstance(event, Donation.Corrected):
+            session.execute("UPDATE registry_gifts SET amount_cents = ?, value_date = ? "
+                            "WHERE donation_id = ?", (event.amount_cents,
+                                                      event.value_date.isoformat(),
+                                                      str(event.originator_id)))
+        elif isinstance(event, Donor.MergedInto):
+            merged, into = (resolve(session, str(event.originator_id)),
+                            resolve(session, event.other))
+            if merged != into:
+                self._merge(session, merged, into)
+        elif isinstance(event, Donor.ConsentChanged):
+            donor_id = resolve(session, str(event.originator_id))
+            session.execute(
+                "UPDATE registry_donors SET privacy_consent = ?, marketing_consent = ?, "
+                "consent_on = ?, consent_how = ? WHERE donor_id = ?",
+                (int(event.privacy), int(event.marketing), event.on.isoformat(), event.how,
+                 donor_id))
+            self._consent_history(session, position, donor_id, event.on.isoformat(),
+                                  event.privacy, event.marketing, event.how, event.by)
+        elif isinstance(event, Donor.Erased):
+            self._erase(session, event, position)
+
+    def _register_erased(self, session: Session, event: Any, position: int) -> None:
+        """A gift whose personal data was erased before this read model saw it (a rebuild):
+        it stays a gift of somebody, alone until the erasure event joins it to its donor."""
+        donor_id = f"erased:{event.originator_id}"
+        session.execute("INSERT INTO registry_donors (donor_id, first_position, erased) "
+                        "VALUES (?, ?, 1)", (donor_id, position))
+        session.execute(
+            "INSERT INTO registry_gifts (donation_id, donor_id, campaign, value_date, "
+            "amount_cents, status) VALUES (?, ?, ?, ?, ?, ?)",
+            (str(event.originator_id), donor_id, event.campaign, event.value_date.isoformat(),
+             event.amount_cents, event.status))
+
+    def _erase(self, session: Session, event: Any, position: int) -> None:
+        """Blank the donor's personal data and forget their keys; their gifts stay theirs."""
+        donor_id = resolve(session, str(event.originator_id))
+        if session.one("SELECT 1 FROM registry_donors WHERE donor_id = ?", (donor_id,)) is None:
+            session.execute("INSERT INTO registry_donors (donor_id, first_position) "
+                            "VALUES (?, ?)", (donor_id, position))
+        for donation in event.donations:
+            previous = session.scalar("SELECT donor_id FROM registry_gifts WHERE donation_id = ?",
+                                      (donation,))
+            if previous is not None and previous != donor_id:
+                # Rebuilt from events it cannot read: the gift stood alone until now.
+                first = session.scalar(
+                    "SELECT first_position FROM registry_donors WHERE donor_id = ?", (previous,))
+                session.execute("UPDATE registry_donors SET first_position = ? WHERE "
+                                "donor_id = ? AND first_position > ?", (first, donor_id, first))
+                session.execute("UPDATE registry_gifts SET donor_id = ? WHERE donation_id = ?",
+                                (donor_id, donation))
+                if not session.one("SELECT 1 FROM registry_gifts WHERE donor_id = ?",
+                                   (previous,)):
+                    session.execute("DELETE FROM registry_donors WHERE donor_id = ?",
+                                    (previous,))
+        blanks = ", ".join(f"{column} = ''" for column in DETAIL_COLUMNS)
+        session.execute(f"UPDATE registry_donors SET {blanks}, display_name = '', erased = 1, "
+                        "privacy_consent = 0, marketing_consent = 0, consent_on = '', "
+                        "consent_how = '' WHERE donor_id = ?", (donor_id,))
+        for table in ("registry_keys", "registry_consents"):
+            session.execute(f"DELETE FROM {table} WHERE donor_id = ?", (donor_id,))
+
+    def _consent_history(self, session: Session, position: int, donor_id: str, on: str,
+                         privacy: bool, marketing: bool, how: str, by: str) -> None:
+        session.execute(
+            "INSERT INTO registry_consents (position, donor_id, on_date, privacy, marketing, "
+            "how, by_whom) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (position, donor_id, on, int(privacy), int(marketing), how, by))
 
     def _register(self, session: Session, event: Any, position: int,
                   sealed: dict[str, Any]) -> None:
@@ -96,7 +180,7 @@ class Registry(Projection):
         session.executemany(
             "INSERT INTO registry_keys (identity_key, donor_id) VALUES (?, ?) "
             "ON CONFLICT (identity_key) DO NOTHING", [(key, donor_id) for key in keys])
-        self._update_details(session, donor_id, details, sealed, event)
+        self._update_details(session, donor_id, details, sealed, event, position)
         session.execute(
             "INSERT INTO registry_gifts (donation_id, donor_id, campaign, value_date, "
             "amount_cents, status) VALUES (?, ?, ?, ?, ?, ?)",
@@ -105,7 +189,7 @@ class Registry(Projection):
         )
 
     def _update_details(self, session: Session, donor_id: str, details: DonorDetails,
-                        sealed: dict[str, Any], event: Any) -> None:
+                        sealed: dict[str, Any], event: Any, position: int) -> None:
         """The newest gift's non-blank details win; consent is as the newest gift gave it."""
         known: dict[str, str] = {
             column: value for column, value in details.to_dict().items() if value}
@@ -124,6 +208,10 @@ class Registry(Projection):
                    f"{event.channel}:{event.source_key}"]
         session.execute(f"UPDATE registry_donors SET {', '.join(assignments)} WHERE donor_id = ?",
                         (*values, donor_id))
+        self._consent_history(session, position, donor_id, event.value_date.isoformat(),
+                              bool(sealed.get("privacy_consent")),
+                              bool(sealed.get("marketing_consent")),
+                              f"{event.channel}:{event.source_key}", "")
 
     def _merge(self, session: Session, other: str, into: str) -> None:
         """`other` turns out to be `into`: move its keys and gifts, keep its id as an alias."""
@@ -135,10 +223,118 @@ class Registry(Projection):
                              for c in DETAIL_COLUMNS)
             session.execute(f"UPDATE registry_donors SET {fill} WHERE donor_id = ?",
                             (*blanks, into))
-        for table in ("registry_keys", "registry_gifts"):
+        for table in ("registry_keys", "registry_gifts", "registry_consents"):
             session.execute(f"UPDATE {table} SET donor_id = ? WHERE donor_id = ?", (into, other))
         session.execute("UPDATE registry_aliases SET donor_id = ? WHERE donor_id = ?",
                         (into, other))
         session.execute("INSERT INTO registry_aliases (old_id, donor_id) VALUES (?, ?)",
                         (other, into))
         session.execute("DELETE FROM registry_donors WHERE donor_id = ?", (other,))
+
+
+def resolve(session: Session, donor_id: str) -> str:
+    """The registry entry an id stands for now (a merged id redirects)."""
+    alias = session.scalar("SELECT donor_id FROM registry_aliases WHERE old_id = ?", (donor_id,))
+    return str(alias) if alias else donor_id
+
+
+PUBLIC_COLUMNS = ("donor_id", "display_name", *DETAIL_COLUMNS, "privacy_consent",
+                  "marketing_consent", "consent_on", "consent_how", "erased")
+
+
+def _donor_dict(row: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(PUBLIC_COLUMNS, row, strict=True))
+
+
+def search_donors(session: Session, text: str, limit: int = 100) -> list[dict[str, Any]]:
+    """By name, e-mail, phone (any way it is written) or tax code."""
+    needle = " ".join(text.split()).lower()
+    if not needle:
+        rows = session.query(f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM registry_donors "
+                             "WHERE erased = 0 ORDER BY display_name LIMIT ?", (limit,))
+        return [_donor_dict(row) for row in rows]
+    keys = []
+    for normal in (normalize_quietly(DonorDetails.parse, phone=text),
+                   normalize_quietly(DonorDetails.parse, tax_code=text)):
+        if normal is not None:
+            keys += list(normal.identity_keys())
+    like = f"%{needle}%"
+    marks = ",".join("?" * len(keys)) or "''"
+    rows = session.query(
+        f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM registry_donors WHERE erased = 0 AND ("
+        "LOWER(display_name) LIKE ? OR LOWER(first_name || ' ' || last_name) LIKE ? OR "
+        "LOWER(email) LIKE ? OR LOWER(tax_code) LIKE ? OR REPLACE(phone, '+39', '') LIKE ? "
+        f"OR donor_id IN (SELECT donor_id FROM registry_keys WHERE identity_key IN ({marks})))"
+        " ORDER BY display_name LIMIT ?",
+        (like, like, like, like, f"%{needle.replace(' ', '')}%", *keys, limit))
+    return [_donor_dict(row) for row in rows]
+
+
+def normalize_quietly(parse: Any, **field: str) -> DonorDetails | None:
+    try:
+        details: DonorDetails = parse(**field)
+    except InvalidInputError:
+        return None
+    return details
+
+
+def donor(session: Session, donor_id: str) -> dict[str, Any] | None:
+    row = session.one(f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM registry_donors "
+                      "WHERE donor_id = ?", (donor_id,))
+    return _donor_dict(row) if row else None
+
+
+def donor_gifts(session: Session, donor_id: str) -> list[dict[str, Any]]:
+    columns = ("donation_id", "campaign", "value_date", "amount_cents", "status")
+    rows = session.query(f"SELECT {', '.join(columns)} FROM registry_gifts WHERE donor_id = ? "
+                         "ORDER BY value_date, donation_id", (donor_id,))
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def donor_consents(session: Session, donor_id: str) -> list[dict[str, Any]]:
+    columns = ("on_date", "privacy", "marketing", "how", "by_whom")
+    rows = session.query(f"SELECT {', '.join(columns)} FROM registry_consents WHERE donor_id = ?"
+                         " ORDER BY position", (donor_id,))
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def donor_keys(session: Session, donor_id: str) -> list[str]:
+    return [row[0] for row in session.query(
+        "SELECT identity_key FROM registry_keys WHERE donor_id = ? ORDER BY identity_key",
+        (donor_id,))]
+
+
+def suggested_duplicates(session: Session, limit: int = 50) -> list[tuple[dict[str, Any],
+                                                                         dict[str, Any], str]]:
+    """Pairs that may be one person: same name and comune, or e-mails alike (same name
+    before the @, or one letter apart)."""
+    donors = [_donor_dict(row) for row in session.query(
+        f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM registry_donors WHERE erased = 0 "
+        "ORDER BY first_position")]
+    pairs: list[tuple[dict[str, Any], dict[str, Any], str]] = []
+    by_name: dict[tuple[str, str], dict[str, Any]] = {}
+    by_local: dict[str, dict[str, Any]] = {}
+    for entry in donors:
+        name = (f"{entry['first_name']} {entry['last_name']}".strip().lower(),
+                entry["city"].strip().lower())
+        if name[0] and name[1]:
+            if name in by_name:
+                pairs.append((by_name[name], entry, "stesso nome e comune"))
+            by_name.setdefault(name, entry)
+        if entry["email"]:
+            local = entry["email"].split("@")[0].replace(".", "")
+            if local in by_local:
+                pairs.append((by_local[local], entry, "e-mail simile"))
+            by_local.setdefault(local, entry)
+        if len(pairs) >= limit:
+            break
+    return pairs[:limit]
+
+
+def erasure_facts(session: Session, donor_id: str) -> tuple[list[str], bool, str | None]:
+    """What an erasure needs to know: the donor's gifts, whether a tax code is held, the last
+    gift's value date."""
+    gifts = donor_gifts(session, donor_id)
+    entry = donor(session, donor_id)
+    last = max((g["value_date"] for g in gifts), default=None)
+    return [g["donation_id"] for g in gifts], bool(entry and entry["tax_code"]), last

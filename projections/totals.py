@@ -14,7 +14,7 @@ def _iso(value: Any) -> str | None:
 
 class CampaignTotals(Projection):
     name = "campaign_totals"
-    version = 1
+    version = 2
     tables = ("campaigns_view", "gifts_view", "money_movements")
 
     def create_tables(self, session: Session) -> None:
@@ -105,6 +105,11 @@ class CampaignTotals(Projection):
         elif isinstance(event, Donation.DisputeClosed) and event.outcome == "lost":
             self._move(session, event, f"dispute:{event.dispute_id}", "dispute_lost",
                        event.amount_cents, event.on)
+        elif isinstance(event, Donation.Corrected):
+            session.execute("UPDATE gifts_view SET amount_cents = ?, value_date = ? "
+                            "WHERE donation_id = ?", (event.amount_cents,
+                                                      event.value_date.isoformat(),
+                                                      str(event.originator_id)))
         elif isinstance(event, Donation.FeeRecorded):
             session.execute("UPDATE gifts_view SET fees_cents = ? WHERE donation_id = ?",
                             (event.fee_cents, str(event.originator_id)))

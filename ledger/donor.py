@@ -1,0 +1,97 @@
+"""Donor: a registry entry's own history (merges, consents, erasure); its gifts are Donations."""
+
+from datetime import date
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.errors import ConflictError, InvalidInputError
+
+# Italian bookkeeping (art. 2220 c.c.) and the tax rules on deductible gifts: ten years.
+RETENTION_YEARS = 10
+
+
+def retention_reason(has_tax_code: bool, last_gift_on: date | None, today: date) -> str | None:
+    """Why a donor's data must still be kept, or None when it may be erased."""
+    if not has_tax_code or last_gift_on is None:
+        return None
+    keep_until = last_gift_on.replace(year=last_gift_on.year + RETENTION_YEARS)
+    if today < keep_until:
+        return (f"i dati di un donatore con codice fiscale vanno conservati per "
+                f"{RETENTION_YEARS} anni dall'ultima donazione, fino al "
+                f"{keep_until.strftime('%d/%m/%Y')} (tax-relevant records are kept "
+                f"{RETENTION_YEARS} years)")
+    return None
+
+
+class Donor(Aggregate):
+    """Created on the first thing staff do with a registry entry; id = the registry's id."""
+
+    class Opened(Aggregate.Created):
+        pass
+
+    class MergedInto(Aggregate.Event):
+        other: str
+        by: str
+
+    class ConsentChanged(Aggregate.Event):
+        privacy: bool
+        marketing: bool
+        how: str
+        on: date
+        by: str
+
+    class Erased(Aggregate.Event):
+        donations: list[str]
+        reason: str
+        forced: bool
+        by: str
+
+    @event(Opened)
+    def __init__(self) -> None:
+        self.merged_into: str | None = None
+        self.erased = False
+
+    def _require_active(self) -> None:
+        if self.erased:
+            raise ConflictError("this donor was erased")
+        if self.merged_into:
+            raise ConflictError(f"this donor was merged into {self.merged_into}")
+
+    def merge_into(self, other: UUID, by: str) -> None:
+        self._require_active()
+        if other == self.id:
+            raise InvalidInputError("a donor cannot be merged into itself",
+                                    {"other": ["choose another donor"]})
+        self._merged(other=str(other), by=by)
+
+    @event(MergedInto)
+    def _merged(self, other: str, by: str) -> None:
+        self.merged_into = other
+
+    def change_consent(self, privacy: bool, marketing: bool, how: str, on: date,
+                       by: str) -> None:
+        self._require_active()
+        if not how.strip():
+            raise InvalidInputError("say how the consent was given or withdrawn",
+                                    {"how": ["e.g. e-mail of 3 March, signed form"]})
+        self._consent_changed(privacy=privacy, marketing=marketing, how=how.strip(), on=on,
+                              by=by)
+
+    @event(ConsentChanged)
+    def _consent_changed(self, privacy: bool, marketing: bool, how: str, on: date,
+                         by: str) -> None:
+        pass
+
+    def erase(self, donations: list[str], reason: str, forced: bool, by: str) -> None:
+        if self.erased:
+            return
+        if self.merged_into:
+            raise ConflictError(f"erase the donor this one was merged into ({self.merged_into})")
+        if not reason.strip():
+            raise InvalidInputError("an erasure needs its reason", {"reason": ["required"]})
+        self._erased(donations=sorted(donations), reason=reason.strip(), forced=forced, by=by)
+
+    @event(Erased)
+    def _erased(self, donations: list[str], reason: str, forced: bool, by: str) -> None:
+        self.erased = True
