@@ -117,6 +117,24 @@ class Database:
                 connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 yield Session(connection, self.dialect)
 
+    def stream(self, sql: str, params: Sequence[Any] = (), size: int = 1000) -> Iterator[Row]:
+        """Rows one batch at a time from a connection of their own (server-side cursor on
+        PostgreSQL), so that an export of any size runs in flat memory."""
+        if self.dialect == "sqlite":
+            lite = sqlite3.connect(self._target, timeout=30)
+            try:
+                rows = lite.execute(sql, params)
+                while batch := rows.fetchmany(size):
+                    yield from batch
+            finally:
+                lite.close()
+            return
+        with psycopg.connect(self._target) as server, server.transaction():
+            cursor = server.cursor(name="fondo_stream")
+            cursor.itersize = size
+            cursor.execute(sql.replace("?", "%s"), params)
+            yield from cursor
+
     @contextmanager
     def schema_lock(self) -> Iterator[None]:
         """Serialise table creation across processes (workers starting at the same moment)."""

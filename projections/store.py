@@ -3,12 +3,18 @@
 from dataclasses import dataclass
 
 from ledger.application import LedgerApplication, store_env
+from projections.audit import AuditTrail
 from projections.database import Database
 from projections.registry import Registry
-from projections.runner import ProjectionRunner
+from projections.runner import Projection, ProjectionRunner
 from projections.stands import Stands
 from projections.totals import CampaignTotals
 from projections.vault import SQLKeyVault
+
+
+def read_models() -> list[Projection]:
+    """A fresh instance of every read model, in the order they are caught up."""
+    return [CampaignTotals(), Registry(), Stands(), AuditTrail()]
 
 
 @dataclass
@@ -26,7 +32,7 @@ class LedgerStore:
         with database.schema_lock():
             app = LedgerApplication(env=env,
                                     vault=SQLKeyVault(database))
-            runner = ProjectionRunner(app, database, [CampaignTotals(), Registry(), Stands()])
+            runner = ProjectionRunner(app, database, read_models())
             if create_tables:
                 runner.setup()
         return cls(app, database, runner)

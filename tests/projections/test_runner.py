@@ -17,7 +17,8 @@ from tests.ledger.test_csv_import import figures, start_campaigns
 
 YEAR1_DAY = date(2015, 7, 20)
 TABLES = ("campaigns_view", "gifts_view", "money_movements", "registry_donors", "stands_view",
-          "registry_keys", "registry_gifts", "registry_aliases", "registry_consents")
+          "registry_keys", "registry_gifts", "registry_aliases", "registry_consents",
+          "audit_view")
 
 
 def dump(store: LedgerStore) -> dict[str, list[tuple[Any, ...]]]:
