@@ -43,9 +43,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         LEDGER_DEFAULT_CAMPAIGN=os.environ.get("LEDGER_DEFAULT_CAMPAIGN"),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("LEDGER_INSECURE_COOKIES") != "1"
-        and os.environ.get("LEDGER_HTTPS", "0") == "1",
+        # Behind HTTPS (LEDGER_HTTPS=1) cookies never travel in clear.
+        SESSION_COOKIE_SECURE=os.environ.get("LEDGER_HTTPS") == "1",
+        REMEMBER_COOKIE_SECURE=os.environ.get("LEDGER_HTTPS") == "1",
         REMEMBER_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
         API_TITLE="Fondo",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",

@@ -5,7 +5,17 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
@@ -13,7 +23,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email
 
 from ledger.application import UserInfo
-from web import store
+from web import store, throttle
 from web.errors import wants_json
 from web.i18n import tr
 
@@ -97,13 +107,25 @@ def _safe_next(target: str | None) -> str:
 def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
-        info = store().app.authenticate(form.email.data or "", form.password.data or "")
+        account = (form.email.data or "").strip().lower()
+        address = request.remote_addr or ""
+        database = store().database
+        wait = throttle.seconds_blocked(database, account, address)
+        if wait:
+            flash(tr(f"Troppi tentativi non riusciti: riprova tra {wait // 60 + 1} minuti.",
+                     f"Too many failed attempts: try again in {wait // 60 + 1} minutes."),
+                  "error")
+            return render_template("login.html", form=form), 429
+        info = store().app.authenticate(account, form.password.data or "")
         if info is not None:
+            throttle.forget(database, account)
+            session.clear()  # a fresh session on sign-in (no fixation)
             login_user(SignedInUser(info))
             return redirect(_safe_next(request.args.get("next")))
+        throttle.record_failure(database, account, address)
         flash(tr("E-mail o password non corretti.", "Wrong e-mail or password."), "error")
         return render_template("login.html", form=form), 401
-    return render_template("login.html", form=form)
+    return render_template("login.html", form=form), 422 if form.is_submitted() else 200
 
 
 @bp.route("/logout", methods=["POST"])
@@ -114,6 +136,8 @@ def logout() -> Any:
 
 
 def init_app(app: Flask) -> None:
+    login_manager.session_protection = "strong"
+    throttle.create_table(app.extensions["ledger_store"].database)
     login_manager.init_app(app)
     csrf.init_app(app)
     app.register_blueprint(bp)

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from projections.audit import audit_entries
+from projections.store import LedgerStore
 from tests.conftest import YEAR1
 from tests.ledger.test_csv_import import row, write_csv
 from web.cli import main
@@ -136,3 +138,27 @@ def test_init_demo_loads_year1_once(cli: CliRunner) -> None:
     by_slug = {c["campaign"]: c for c in report}
     assert by_slug["fare-legami-anno-1"]["donors"] == 2289
     assert by_slug["fare-legami-anni-2-3"]["target_cents"] == 33_600_000
+
+
+def test_export_donors_to_a_file_is_audited(cli: CliRunner, tmp_path: Path,
+                                            store_url: str) -> None:
+    add_campaigns(cli)
+    cli.invoke(main, ["import", "donations", YEAR1_CSV])
+    out = tmp_path / "donatori.csv"
+    result = cli.invoke(main, ["export", "donors", "--campaign", "fare-legami-anno-1",
+                               "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 324 + 1 and lines[0].startswith("donor_id;first_name")
+    assert "324 rows written" in result.stderr
+    xlsx = cli.invoke(main, ["export", "donations", "--format", "xlsx"])
+    assert xlsx.exit_code == 1 and "--out" in xlsx.stderr
+    unknown = cli.invoke(main, ["export", "donors", "--campaign", "nope"])
+    assert unknown.exit_code == 1 and "nope" in unknown.stderr
+    ledger_store = LedgerStore.open(store_url)
+    ledger_store.runner.catch_up()
+    with ledger_store.database.reading() as session:
+        [entry] = audit_entries(session)
+    ledger_store.close()
+    assert (entry["action"], entry["rows_count"]) == ("export_donors_csv", 324)
+    assert entry["who"].startswith("cli:") and entry["details"]["campaign"] == "fare-legami-anno-1"
