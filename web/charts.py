@@ -57,15 +57,15 @@ def bars(items: Sequence[tuple[str, int]], title: str) -> Markup:
     """Horizontal bars, one per label, with the amount written beside each."""
     if not items:
         return Markup("")
-    row, label_width = 30, 150
+    row, label_width, width_all = 30, 110, 420
     height = row * len(items) + 10
     top = max(max(cents for _l, cents in items), 1)
-    parts = [f'<svg class="chart bars" viewBox="0 0 {WIDTH} {height}" role="img" '
+    parts = [f'<svg class="chart bars" viewBox="0 0 {width_all} {height}" role="img" '
              f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
              f"<title>{escape(title)}</title>"]
     for index, (label, cents) in enumerate(items):
         y = 5 + index * row
-        width = max(cents, 0) / top * (WIDTH - label_width - 130)
+        width = max(cents, 0) / top * (width_all - label_width - 110)
         parts += [
             f'<text x="0" y="{y + 19}" font-size="14" fill="#333">{escape(label)}</text>',
             f'<rect x="{label_width}" y="{y + 4}" width="{width:.1f}" height="{row - 10}" '
