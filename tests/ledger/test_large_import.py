@@ -1,4 +1,4 @@
-"""A 100,000-row file imports through the CLI in flat memory (the benchmark measures speed)."""
+"""100,000 rows import and export through the CLI in flat memory (the benchmark measures speed)."""
 
 import json
 import os
@@ -35,8 +35,8 @@ def peak_mb(result: subprocess.CompletedProcess[str]) -> float:
 
 
 @pytest.mark.slow
-def test_hundred_thousand_rows_import_in_flat_memory(tmp_path: Path) -> None:
-    peaks = {}
+def test_hundred_thousand_rows_import_and_export_in_flat_memory(tmp_path: Path) -> None:
+    peaks, export_peaks = {}, {}
     for rows in (1_000, ROWS):
         url = f"sqlite:///{tmp_path / f'{rows}.sqlite3'}"
         path = write_donations_csv(tmp_path / f"{rows}.csv", rows)
@@ -49,7 +49,15 @@ def test_hundred_thousand_rows_import_in_flat_memory(tmp_path: Path) -> None:
         peaks[rows] = peak_mb(imported)
         report = json.loads(ledger(url, "report", "progress", "--json").stdout)
         assert report[0]["gifts"] >= rows
+        out = tmp_path / f"donations-{rows}.csv"
+        exported = ledger(url, "export", "donations", "--out", str(out))
+        assert exported.returncode == 0, exported.stderr
+        assert len(out.read_text(encoding="utf-8-sig").splitlines()) == rows + 1
+        export_peaks[rows] = peak_mb(exported)
     # A hundred times the rows costs some keys in a set (~25 MB here), not the rows
-    # themselves, which would add well over 100 MB.
+    # themselves, which would add well over 100 MB; an export streams them.
     growth = peaks[ROWS] - peaks[1_000]
-    assert growth < 60, f"peak RSS {peaks[1_000]:.0f} MB → {peaks[ROWS]:.0f} MB"
+    assert growth < 60, f"import peak RSS {peaks[1_000]:.0f} MB → {peaks[ROWS]:.0f} MB"
+    export_growth = export_peaks[ROWS] - export_peaks[1_000]
+    assert export_growth < 30, (
+        f"export peak RSS {export_peaks[1_000]:.0f} MB → {export_peaks[ROWS]:.0f} MB")
