@@ -43,16 +43,7 @@ from projections.reports import list_campaigns, progress
 from web import store
 from web.auth import roles_required
 from web.charts import bars, cumulative
-from web.exports import (
-    DONATION_COLUMNS,
-    DONOR_COLUMNS,
-    ExportFilters,
-    count_rows,
-    csv_lines,
-    donations_query,
-    donors_query,
-    xlsx_file,
-)
+from web.exports import ExportFilters, audited_export, csv_lines, xlsx_file
 from web.i18n import tr
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -433,18 +424,16 @@ def export(kind: str, fmt: str) -> Any:
     if kind not in ("donors", "donations") or fmt not in ("csv", "xlsx"):
         abort(404)
     store().runner.catch_up()
-    filters = _filters()
-    sql, params = donors_query(filters) if kind == "donors" else donations_query(filters)
-    columns = DONOR_COLUMNS if kind == "donors" else DONATION_COLUMNS
+    plan = audited_export(store(), kind, fmt, _filters(), current_user.email)
     database = store().database
-    rows = count_rows(database, sql, params)
-    store().app.record_audit(f"export_{kind}_{fmt}", current_user.email, filters.as_dict(), rows)
     name = f"fondo-{kind}-{date.today().isoformat()}.{fmt}"
     if fmt == "xlsx":
-        return send_file(xlsx_file(database, sql, params, columns), as_attachment=True,
-                         download_name=name, mimetype="application/vnd.openxmlformats-"
-                                                      "officedocument.spreadsheetml.sheet")
-    return Response(stream_with_context(csv_lines(database, sql, params, columns)),
+        return send_file(xlsx_file(database, plan.sql, plan.params, plan.columns),
+                         as_attachment=True, download_name=name,
+                         mimetype="application/vnd.openxmlformats-officedocument"
+                                  ".spreadsheetml.sheet")
+    return Response(stream_with_context(csv_lines(database, plan.sql, plan.params,
+                                                  plan.columns)),
                     mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

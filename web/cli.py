@@ -27,16 +27,7 @@ from ledger.errors import LedgerError
 from ledger.money import format_eur, parse_cents
 from projections.reports import progress as progress_report
 from projections.store import LedgerStore
-from web.exports import (
-    DONATION_COLUMNS,
-    DONOR_COLUMNS,
-    ExportFilters,
-    count_rows,
-    csv_lines,
-    donations_query,
-    donors_query,
-    xlsx_file,
-)
+from web.exports import ExportFilters, audited_export, csv_lines, xlsx_file
 from web.stripe_gateway import stripe_client, sync_fees
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/ledger.sqlite3"
@@ -335,22 +326,19 @@ def export_command(kind: str, campaign: str | None, date_from: str | None, date_
         _catch_up(store)
         if campaign:
             store.app.get_campaign(campaign)
-        sql, params = donors_query(filters) if kind == "donors" else donations_query(filters)
-        columns = DONOR_COLUMNS if kind == "donors" else DONATION_COLUMNS
-        rows = count_rows(store.database, sql, params)
-        store.app.record_audit(f"export_{kind}_{fmt}", f"cli:{getpass.getuser()}",
-                               filters.as_dict(), rows)
+        plan = audited_export(store, kind, fmt, filters, f"cli:{getpass.getuser()}")
+        lines = csv_lines(store.database, plan.sql, plan.params, plan.columns)
         if fmt == "xlsx" and out is not None:
-            with xlsx_file(store.database, sql, params, columns) as workbook:
+            with xlsx_file(store.database, plan.sql, plan.params, plan.columns) as workbook:
                 out.write_bytes(workbook.read())
         elif out is not None:
             with out.open("w", encoding="utf-8", newline="") as target:
-                target.writelines(csv_lines(store.database, sql, params, columns))
+                target.writelines(lines)
         else:
-            for line in csv_lines(store.database, sql, params, columns):
+            for line in lines:
                 click.echo(line, nl=False)
     if out is not None:
-        err.print(f"{rows} rows written to {out}")
+        err.print(f"{plan.rows} rows written to {out}")
 
 
 @main.group("stripe")

@@ -11,6 +11,7 @@ from typing import IO, Any
 from openpyxl import Workbook
 
 from projections.database import Database
+from projections.store import LedgerStore
 
 DONOR_COLUMNS = ("donor_id", "first_name", "last_name", "organization", "email", "phone",
                  "address", "postcode", "city", "province", "tax_code", "privacy_consent",
@@ -51,13 +52,15 @@ def _gift_conditions(filters: ExportFilters, alias: str) -> tuple[list[str], lis
     return conditions, params
 
 
+def _donor_conditions(filters: ExportFilters) -> list[str]:
+    return [condition for wanted, condition in (
+        (filters.marketing_only, "d.marketing_consent = 1"),
+        (filters.with_tax_code, "d.tax_code <> ''")) if wanted]
+
+
 def donors_query(filters: ExportFilters) -> tuple[str, list[Any]]:
     conditions, params = _gift_conditions(filters, "g")
-    conditions.append("d.erased = 0")
-    if filters.marketing_only:
-        conditions.append("d.marketing_consent = 1")
-    if filters.with_tax_code:
-        conditions.append("d.tax_code <> ''")
+    conditions += ["d.erased = 0", *_donor_conditions(filters)]
     sql = (
         "SELECT d.donor_id, d.first_name, d.last_name, d.organization, d.email, d.phone, "
         "d.address, d.postcode, d.city, d.province, d.tax_code, d.privacy_consent, "
@@ -71,10 +74,7 @@ def donors_query(filters: ExportFilters) -> tuple[str, list[Any]]:
 
 def donations_query(filters: ExportFilters) -> tuple[str, list[Any]]:
     conditions, params = _gift_conditions(filters, "v")
-    if filters.marketing_only:
-        conditions.append("d.marketing_consent = 1")
-    if filters.with_tax_code:
-        conditions.append("d.tax_code <> ''")
+    conditions += _donor_conditions(filters)
     sql = (
         "SELECT v.value_date, v.campaign, v.channel, v.method, v.amount_cents, v.people, "
         "v.status, v.refunded_cents, v.district, v.stand, v.source_key, "
@@ -88,6 +88,27 @@ def donations_query(filters: ExportFilters) -> tuple[str, list[Any]]:
 def count_rows(database: Database, sql: str, params: list[Any]) -> int:
     with database.reading() as session:
         return int(session.scalar(f"SELECT COUNT(*) FROM ({sql}) counted", params, default=0))
+
+
+@dataclass(frozen=True)
+class Export:
+    """One export, already recorded in the audit trail with its filters and row count."""
+
+    sql: str
+    params: list[Any]
+    columns: tuple[str, ...]
+    rows: int
+
+
+def audited_export(store: LedgerStore, kind: str, fmt: str, filters: ExportFilters,
+                   who: str) -> Export:
+    """Count what `kind` ("donors" or "donations") would export and record who exports it,
+    before a single row leaves."""
+    sql, params = donors_query(filters) if kind == "donors" else donations_query(filters)
+    columns = DONOR_COLUMNS if kind == "donors" else DONATION_COLUMNS
+    rows = count_rows(store.database, sql, params)
+    store.app.record_audit(f"export_{kind}_{fmt}", who, filters.as_dict(), rows)
+    return Export(sql, params, columns, rows)
 
 
 def _cell(column: str, value: Any, italian: bool) -> Any:
