@@ -89,8 +89,13 @@ class ProjectionRunner:
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Apply every event committed before this call; returns how many were applied."""
         head = self.app.recorder.max_notification_id() or 0
+        with self.database.reading() as session:
+            positions = dict(session.query("SELECT name, position FROM projection_positions"))
         applied = 0
         for projection in self.projections:
+            # Up to date already: no write lock taken (pages call this on every request).
+            if positions.get(projection.name, 0) >= head:
+                continue
             while True:
                 done = self._apply_batch(projection, head)
                 if not done:
