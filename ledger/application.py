@@ -348,6 +348,18 @@ class LedgerApplication(Application[UUID]):
             return None
         return UserInfo(user.id, user.email, user.role) if user.check_password(password) else None
 
+    def set_password(self, email: str, password: str) -> None:
+        user = self._user(email)
+        user.change_password(hash_password(password))
+        self.save(user)
+
+    def deactivate_user(self, email: str) -> None:
+        """The user can no longer sign in, nor use any token; the history stays."""
+        user = self._user(email)
+        if user.active:
+            user.deactivate()
+            self.save(user)
+
     def issue_token(self, email: str) -> str:
         user = self._user(email)
         token = user.issue_token()

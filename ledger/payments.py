@@ -12,7 +12,6 @@ from ledger.keys import natural_id
 # What a notice about a payment can say; the donation applies each idempotently.
 CONFIRMED, FAILED, REFUNDED, REFUND_FAILED = "confirmed", "failed", "refunded", "refund_failed"
 DISPUTE_OPENED, DISPUTE_CLOSED = "dispute_opened", "dispute_closed"
-NOTICE_KINDS = (CONFIRMED, FAILED, REFUNDED, REFUND_FAILED, DISPUTE_OPENED, DISPUTE_CLOSED)
 
 
 @dataclass(frozen=True)

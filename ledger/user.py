@@ -40,9 +40,6 @@ class User(Aggregate):
     class PasswordChanged(Aggregate.Event):
         password_hash: str
 
-    class RoleChanged(Aggregate.Event):
-        role: str
-
     class TokenIssued(Aggregate.Event):
         token_id: str
         token_hash: str
@@ -74,10 +71,6 @@ class User(Aggregate):
     @event(PasswordChanged)
     def change_password(self, password_hash: str) -> None:
         self.password_hash = password_hash
-
-    @event(RoleChanged)
-    def change_role(self, role: str) -> None:
-        self.role = role
 
     def issue_token(self) -> str:
         """A new personal token `fondo_<user>_<secret>`; only its hash is recorded."""

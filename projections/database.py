@@ -42,13 +42,6 @@ class Session:
         row = self.one(sql, params)
         return default if row is None or row[0] is None else row[0]
 
-    def table_exists(self, name: str) -> bool:
-        if self.dialect == "sqlite":
-            sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-        else:
-            sql = "SELECT 1 FROM information_schema.tables WHERE table_name = ?"
-        return self.one(sql, (name,)) is not None
-
 
 class Database:
     """A connection per thread to the ledger's database; `transaction()` yields a Session."""

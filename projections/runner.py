@@ -90,7 +90,8 @@ class ProjectionRunner:
         """Apply every event committed before this call; returns how many were applied."""
         head = self.app.recorder.max_notification_id() or 0
         with self.database.reading() as session:
-            positions = dict(session.query("SELECT name, position FROM projection_positions"))
+            positions: dict[str, int] = dict(
+                session.query("SELECT name, position FROM projection_positions"))
         applied = 0
         for projection in self.projections:
             # Up to date already: no write lock taken (pages call this on every request).

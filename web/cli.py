@@ -151,6 +151,18 @@ def campaigns_add(slug: str, name: str, target: str, starts: str | None,
     click.echo(f"campaign {slug}: target {format_eur(parse_cents(target))}")
 
 
+@campaigns.command("end")
+@click.argument("slug")
+@click.option("--on", "on", help="Last day (default today).")
+@fails_cleanly
+def campaigns_end(slug: str, on: str | None) -> None:
+    """End a campaign: the donation form no longer offers it."""
+    with opened_store() as store:
+        store.app.end_campaign(slug, _date_option(on) or date.today())
+        _catch_up(store)
+    click.echo(f"campaign {slug} ended")
+
+
 @campaigns.command("list")
 @fails_cleanly
 def campaigns_list() -> None:
@@ -292,6 +304,30 @@ def users_add(email: str, role: str, password_stdin: bool) -> None:
     click.echo(f"user {user.email} ({user.role}) added")
     if not password_stdin:
         click.echo(f"one-time password: {password}")
+
+
+@users.command("password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@fails_cleanly
+def users_password(email: str, password_stdin: bool) -> None:
+    """Set a new password; prints a one-time password unless one comes on stdin."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    with opened_store() as store:
+        store.app.set_password(email, password)
+    click.echo(f"password of {email.strip().lower()} changed")
+    if not password_stdin:
+        click.echo(f"one-time password: {password}")
+
+
+@users.command("deactivate")
+@click.argument("email")
+@fails_cleanly
+def users_deactivate(email: str) -> None:
+    """Stop a user signing in or using tokens (the history stays)."""
+    with opened_store() as store:
+        store.app.deactivate_user(email)
+    click.echo(f"user {email.strip().lower()} deactivated")
 
 
 @users.command("token")

@@ -6,6 +6,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from projections.audit import audit_entries
+from projections.reports import list_campaigns
 from projections.store import LedgerStore
 from tests.conftest import YEAR1
 from tests.ledger.test_csv_import import row, write_csv
@@ -162,3 +163,24 @@ def test_export_donors_to_a_file_is_audited(cli: CliRunner, tmp_path: Path,
     ledger_store.close()
     assert (entry["action"], entry["rows_count"]) == ("export_donors_csv", 324)
     assert entry["who"].startswith("cli:") and entry["details"]["campaign"] == "fare-legami-anno-1"
+
+
+def test_ended_campaign_and_deactivated_user(cli: CliRunner, store_url: str) -> None:
+    add_campaigns(cli)
+    assert cli.invoke(main, ["campaigns", "end", "fare-legami-anno-1", "--on",
+                             "31/05/2016"]).exit_code == 0
+    cli.invoke(main, ["users", "add", "v@example.org", "--role", "volunteer",
+                      "--password-stdin"], input="una-password-lunga\n")
+    token = cli.invoke(main, ["users", "token", "v@example.org"]).output.strip()
+    changed = cli.invoke(main, ["users", "password", "v@example.org", "--password-stdin"],
+                         input="un-altra-password\n")
+    assert changed.exit_code == 0
+    assert cli.invoke(main, ["users", "deactivate", "v@example.org"]).exit_code == 0
+    ledger_store = LedgerStore.open(store_url)
+    ledger_store.runner.catch_up()
+    assert ledger_store.app.authenticate("v@example.org", "un-altra-password") is None
+    assert ledger_store.app.user_for_token(token) is None
+    with ledger_store.database.reading() as session:
+        ended = {c.slug: c.ended_on for c in list_campaigns(session)}
+    ledger_store.close()
+    assert ended == {"fare-legami-anno-1": "2016-05-31", "fare-legami-anni-2-3": None}
