@@ -1,5 +1,6 @@
 """Online donations: the form, Stripe Checkout, and the pages a donor comes back to."""
 
+import os
 from typing import Any
 
 import stripe
@@ -126,6 +127,9 @@ def cancelled() -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("DONATION_MIN_CENTS", 100)
-    app.config.setdefault("DONATION_MAX_CENTS", 1_000_000)
+    """Bounds of a free amount: LEDGER_DONATION_MIN / LEDGER_DONATION_MAX (euro), €1–€10,000."""
+    for key, variable, default in (("DONATION_MIN_CENTS", "LEDGER_DONATION_MIN", 100),
+                                   ("DONATION_MAX_CENTS", "LEDGER_DONATION_MAX", 1_000_000)):
+        configured = os.environ.get(variable)
+        app.config.setdefault(key, parse_cents(configured) if configured else default)
     app.register_blueprint(bp)

@@ -133,3 +133,19 @@ def test_sync_fees_without_a_key_is_a_clear_error(store_url: str) -> None:
     assert result.exit_code == 1 and "STRIPE_SECRET_KEY" in result.stderr
 
 
+
+
+def test_amount_bounds_come_from_the_environment(store_url: str, fake_stripe: FakeStripe,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_DONATION_MIN", "5")
+    monkeypatch.setenv("LEDGER_DONATION_MAX", "50,00")
+    app = make_app(store_url, STRIPE_SECRET_KEY="sk_test_x",
+                   STRIPE_API_BASE=fake_stripe.base_url)
+    client = app.test_client()
+    low = client.post("/donate/", data={**VALID, "amount": "other", "other_amount": "4"})
+    high = client.post("/donate/", data={**VALID, "amount": "10000"})
+    assert (low.status_code, high.status_code) == (422, 422)
+    assert "€ 5,00 a € 50,00" in high.get_data(as_text=True)
+    assert client.post("/donate/", data={**VALID, "amount": "other",
+                                         "other_amount": "5"}).status_code == 303
+    app.extensions["ledger_store"].close()
