@@ -1,7 +1,7 @@
 """LedgerApplication: the commands that record what happened, and the queries of the write side."""
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -303,10 +303,6 @@ class LedgerApplication(Application[UUID]):
     def _save_new(self, *aggregates: Aggregate) -> None:
         if aggregates:
             self.save(*aggregates)
-
-    def existing(self, ids: Iterable[UUID]) -> set[UUID]:
-        """Which of these aggregate ids have events already."""
-        return {i for i in ids if self.recorder.select_events(i, limit=1)}
 
     # Users
 

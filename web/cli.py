@@ -151,6 +151,19 @@ def campaigns_add(slug: str, name: str, target: str, starts: str | None,
     click.echo(f"campaign {slug}: target {format_eur(parse_cents(target))}")
 
 
+@campaigns.command("target")
+@click.argument("slug")
+@click.argument("target")
+@fails_cleanly
+def campaigns_target(slug: str, target: str) -> None:
+    """Change a campaign's target (in euro); the old target stays in its history."""
+    cents = parse_cents(target)
+    with opened_store() as store:
+        store.app.change_target(slug, cents)
+        _catch_up(store)
+    click.echo(f"campaign {slug}: target {format_eur(cents)}")
+
+
 @campaigns.command("end")
 @click.argument("slug")
 @click.option("--on", "on", help="Last day (default today).")

@@ -169,6 +169,13 @@ def test_ended_campaign_and_deactivated_user(cli: CliRunner, store_url: str) -> 
     add_campaigns(cli)
     assert cli.invoke(main, ["campaigns", "end", "fare-legami-anno-1", "--on",
                              "31/05/2016"]).exit_code == 0
+    assert cli.invoke(main, ["campaigns", "target", "fare-legami-anni-2-3",
+                             "400.000"]).exit_code == 0
+    report = json.loads(cli.invoke(main, ["report", "progress", "--campaign",
+                                          "fare-legami-anni-2-3", "--json"]).output)
+    assert report[0]["target_cents"] == 40_000_000
+    negative = cli.invoke(main, ["campaigns", "target", "fare-legami-anni-2-3", "-5"])
+    assert negative.exit_code == 1 and "negative" in negative.stderr
     cli.invoke(main, ["users", "add", "v@example.org", "--role", "volunteer",
                       "--password-stdin"], input="una-password-lunga\n")
     token = cli.invoke(main, ["users", "token", "v@example.org"]).output.strip()
