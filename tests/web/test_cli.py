@@ -174,7 +174,7 @@ def test_ended_campaign_and_deactivated_user(cli: CliRunner, store_url: str) -> 
     report = json.loads(cli.invoke(main, ["report", "progress", "--campaign",
                                           "fare-legami-anni-2-3", "--json"]).output)
     assert report[0]["target_cents"] == 40_000_000
-    negative = cli.invoke(main, ["campaigns", "target", "fare-legami-anni-2-3", "-5"])
+    negative = cli.invoke(main, ["campaigns", "target", "fare-legami-anni-2-3", "--", "-5"])
     assert negative.exit_code == 1 and "negative" in negative.stderr
     cli.invoke(main, ["users", "add", "v@example.org", "--role", "volunteer",
                       "--password-stdin"], input="una-password-lunga\n")
