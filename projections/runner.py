@@ -131,7 +131,7 @@ class ProjectionRunner:
     def _decode(self, notification: Notification) -> Any:
         return self.app.mapper.to_domain_event(notification)
 
-    def follow(self, interval: float = 0.5, stop: Callable[[], bool] = lambda: False) -> None:
+    def follow(self, interval: float = 0.25, stop: Callable[[], bool] = lambda: False) -> None:
         """Keep catching up until `stop()` says so; safe to run in several processes at once."""
         while not stop():
             if self.catch_up() == 0:

@@ -19,6 +19,15 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+def run_ledger(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    """Run the `ledger` command as a person would, against the store named in `env`."""
+    result = subprocess.run([sys.executable, "-m", "web.cli", *args], input=stdin, cwd=ROOT,
+                            env={**os.environ, **env}, capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -72,6 +81,21 @@ def live_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
     yield start
     for process in started:
         _stop(process)
+
+
+@pytest.fixture
+def demo_site(sqlite_url: str, live_server: Callable[..., str]
+              ) -> Callable[[str, str, str], tuple[str, dict[str, str]]]:
+    """`start(email, role, password)`: the demo data, one user, gunicorn; (base URL, env)."""
+
+    def start(email: str, role: str, password: str) -> tuple[str, dict[str, str]]:
+        env = {"LEDGER_DATABASE_URL": sqlite_url, "LEDGER_SECRET_KEY": "e2e"}
+        run_ledger(env, "init", "--demo")
+        run_ledger(env, "users", "add", email, "--role", role, "--password-stdin",
+                   stdin=password + "\n")
+        return live_server(env, workers=2), env
+
+    return start
 
 
 @pytest.fixture

@@ -8,20 +8,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_stands_browser import ledger
-
 PASSWORD = "ufficio-fondazione"
 
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_staff_day_in_the_back_office(sqlite_url: str, live_server: Callable[..., str],
-                                      page: Any, tmp_path: Path) -> None:
-    env = {"LEDGER_DATABASE_URL": sqlite_url, "LEDGER_SECRET_KEY": "e2e"}
-    ledger(env, "init", "--demo")
-    ledger(env, "users", "add", "ufficio@example.org", "--role", "staff", "--password-stdin",
-           stdin=PASSWORD + "\n")
-    base = live_server(env, workers=2)
+def test_staff_day_in_the_back_office(
+        demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]], page: Any,
+        tmp_path: Path) -> None:
+    base, _env = demo_site("ufficio@example.org", "staff", PASSWORD)
 
     page.goto(base + "/admin/")
     page.fill("input[name=email]", "ufficio@example.org")

@@ -2,9 +2,6 @@
 showing in the progress API within two seconds under gunicorn."""
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -13,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import run_ledger
 from tests.fakestripe import FakeStripe, StripeStory, sign
 
 SECRET = "whsec_e2e"
@@ -29,8 +27,7 @@ def serve(url: str, fake: FakeStripe,
     env = {"LEDGER_DATABASE_URL": url, "LEDGER_SECRET_KEY": "e2e",
            "STRIPE_SECRET_KEY": "sk_test_e2e",
            "STRIPE_WEBHOOK_SECRET": SECRET, "STRIPE_API_BASE": fake.base_url}
-    subprocess.run([sys.executable, "-m", "web.cli", "init", "--demo"], check=True,
-                   env={**os.environ, **env}, capture_output=True)
+    run_ledger(env, "init", "--demo")
     return live_server(env, workers=2), env
 
 
@@ -61,10 +58,8 @@ def test_paid_delivery_shows_in_progress_within_two_seconds(
     after = progress(base)
     assert after["raised_cents"] - before["raised_cents"] == 4200
     assert after["contacts"] - before["contacts"] == 1
-    report = subprocess.run([sys.executable, "-m", "web.cli", "report", "progress", "--campaign",
-                             "fare-legami-anni-2-3", "--json"], env={**os.environ, **env},
-                            capture_output=True, text=True, check=True)
-    assert json.loads(report.stdout)[0]["raised_cents"] == after["raised_cents"]
+    report = run_ledger(env, "report", "progress", "--campaign", "fare-legami-anni-2-3", "--json")
+    assert json.loads(report)[0]["raised_cents"] == after["raised_cents"]
 
 
 @pytest.mark.browser

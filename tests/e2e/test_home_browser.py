@@ -1,13 +1,12 @@
 """The first page in a real Chromium, on a phone: figures in Italian, nothing off the screen."""
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.e2e.conftest import run_ledger
 
 
 @pytest.mark.browser
@@ -15,8 +14,7 @@ import pytest
 def test_home_page_on_a_phone(sqlite_url: str, live_server: Callable[..., str],
                               phone_page: Any, tmp_path: Path) -> None:
     env = {"LEDGER_DATABASE_URL": sqlite_url, "LEDGER_SECRET_KEY": "e2e"}
-    subprocess.run([sys.executable, "-m", "web.cli", "init", "--demo"],
-                   env={**os.environ, **env}, check=True, capture_output=True)
+    run_ledger(env, "init", "--demo")
     base = live_server(env, workers=1)
     phone_page.goto(base + "/")
     year1 = phone_page.locator('article[data-campaign="fare-legami-anno-1"]')

@@ -1,14 +1,13 @@
 """Real HTTP through gunicorn: the first page and the progress API on the demo data."""
 
 import json
-import os
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 
 import pytest
+
+from tests.e2e.conftest import run_ledger
 
 
 def fetch(url: str) -> tuple[int, str, str]:
@@ -23,9 +22,7 @@ def fetch(url: str) -> tuple[int, str, str]:
 def test_gunicorn_serves_the_first_page_and_the_api(
         store_url: str, live_server: Callable[..., str]) -> None:
     env = {"LEDGER_DATABASE_URL": store_url, "LEDGER_SECRET_KEY": "e2e"}
-    init = subprocess.run([sys.executable, "-m", "web.cli", "init", "--demo"],
-                          env={**os.environ, **env}, capture_output=True, text=True, check=False)
-    assert init.returncode == 0, init.stderr
+    run_ledger(env, "init", "--demo")
     base = live_server(env, workers=2)
 
     status, kind, page = fetch(base + "/")

@@ -1,10 +1,7 @@
 """A volunteer's day at a stand in a real Chromium on a phone, with the network dropping."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -14,12 +11,6 @@ import pytest
 from playwright.sync_api import expect
 
 PASSWORD = "banchetto-in-piazza"
-
-
-def ledger(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run([sys.executable, "-m", "web.cli", *args], input=stdin,
-                            env={**os.environ, **env}, capture_output=True, text=True, check=True)
-    return result.stdout
 
 
 def no_horizontal_overflow(page: Any) -> bool:
@@ -34,14 +25,10 @@ def progress(base: str) -> dict[str, Any]:
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_volunteer_runs_a_stand_from_a_phone(sqlite_url: str, live_server: Callable[..., str],
-                                            follower: Callable[[dict[str, str]], None],
-                                            phone_page: Any, tmp_path: Path) -> None:
-    env = {"LEDGER_DATABASE_URL": sqlite_url, "LEDGER_SECRET_KEY": "e2e"}
-    ledger(env, "init", "--demo")
-    ledger(env, "users", "add", "anna@example.org", "--role", "volunteer", "--password-stdin",
-           stdin=PASSWORD + "\n")
-    base = live_server(env, workers=2)
+def test_volunteer_runs_a_stand_from_a_phone(
+        demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+        follower: Callable[[dict[str, str]], None], phone_page: Any, tmp_path: Path) -> None:
+    base, env = demo_site("anna@example.org", "volunteer", PASSWORD)
     follower(env)
     page = phone_page
 

@@ -1,9 +1,6 @@
 """Two phones close the same stand at the same moment: exactly one wins, through gunicorn."""
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -12,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+from tests.e2e.conftest import run_ledger
 
 ROUNDS = 6
 
@@ -32,11 +31,9 @@ def call(base: str, path: str, token: str, body: dict[str, Any] | None = None
 def test_parallel_closes_one_wins_the_other_gets_409(postgres_url: str,
                                                      live_server: Callable[..., str]) -> None:
     env = {"LEDGER_DATABASE_URL": postgres_url, "LEDGER_SECRET_KEY": "e2e"}
-    run = {**os.environ, **env}
 
-    def ledger(*args: str, stdin: str | None = None) -> str:
-        return subprocess.run([sys.executable, "-m", "web.cli", *args], input=stdin, env=run,
-                              capture_output=True, text=True, check=True).stdout
+    def ledger(*args: str) -> str:
+        return run_ledger(env, *args)
 
     ledger("init", "--demo")
     ledger("users", "add", "phone@example.org", "--role", "volunteer")
