@@ -8,6 +8,8 @@ from uuid import UUID
 from flask import (
     Blueprint,
     Flask,
+    Request,
+    Response,
     abort,
     flash,
     redirect,
@@ -16,6 +18,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
@@ -50,13 +53,33 @@ def load_user(user_id: str) -> SignedInUser | None:
     return SignedInUser(info) if info else None
 
 
+def _bearer(req: Any) -> str | None:
+    header = req.headers.get("Authorization", "")
+    return header[len("Bearer "):].strip() if header.startswith("Bearer ") else None
+
+
 @login_manager.request_loader
 def load_user_from_token(req: Any) -> SignedInUser | None:
-    header = req.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
+    token = _bearer(req)
+    if token is None:
         return None
-    info = store().app.user_for_token(header[len("Bearer "):].strip())
+    info = store().app.user_for_token(token)
     return SignedInUser(info) if info else None
+
+
+class TokenRequestSessions(SecureCookieSessionInterface):
+    """A request with a bearer token is signed in by the token alone: it neither reads nor
+    writes the session cookie. Otherwise a cookie kept from an earlier answer (a CSRF token,
+    no sign-in) trips flask-login's strong session protection and the token is ignored."""
+
+    def open_session(self, app: Flask, req: Request) -> SecureCookieSession | None:
+        if _bearer(req) is not None:
+            return self.session_class()
+        return super().open_session(app, req)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if _bearer(request) is None:
+            super().save_session(app, session, response)
 
 
 @login_manager.unauthorized_handler
@@ -136,6 +159,7 @@ def logout() -> Any:
 
 
 def init_app(app: Flask) -> None:
+    app.session_interface = TokenRequestSessions()
     login_manager.session_protection = "strong"
     throttle.create_table(app.extensions["ledger_store"].database)
     login_manager.init_app(app)

@@ -6,6 +6,7 @@ import getpass
 import json
 import os
 import secrets
+import shutil
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -378,8 +379,9 @@ def export_command(kind: str, campaign: str | None, date_from: str | None, date_
         plan = audited_export(store, kind, fmt, filters, f"cli:{getpass.getuser()}")
         lines = csv_lines(store.database, plan.sql, plan.params, plan.columns)
         if fmt == "xlsx" and out is not None:
-            with xlsx_file(store.database, plan.sql, plan.params, plan.columns) as workbook:
-                out.write_bytes(workbook.read())
+            with (xlsx_file(store.database, plan.sql, plan.params, plan.columns) as workbook,
+                  out.open("wb") as target):
+                shutil.copyfileobj(workbook, target)
         elif out is not None:
             with out.open("w", encoding="utf-8", newline="") as target:
                 target.writelines(lines)

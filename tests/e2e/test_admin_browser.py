@@ -56,3 +56,23 @@ def test_staff_day_in_the_back_office(
 
     page.goto(base + "/admin/audit")
     assert "export_donors_csv" in page.content()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_dashboard_fits_a_phone(
+        demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]], phone_page: Any,
+        tmp_path: Path) -> None:
+    base, _env = demo_site("ufficio@example.org", "admin", PASSWORD)
+    phone_page.goto(base + "/admin/")
+    phone_page.fill("input[name=email]", "ufficio@example.org")
+    phone_page.fill("input[name=password]", PASSWORD)
+    phone_page.click("button[type=submit]")
+    phone_page.wait_for_url(base + "/admin/")
+    chart = phone_page.locator('[data-campaign="fare-legami-anno-1"] svg.chart').first
+    box = chart.bounding_box()
+    assert box is not None and 300 < box["width"] <= 390 and box["height"] > 100
+    overflow = phone_page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0  # the page never scrolls sideways on a phone
+    phone_page.screenshot(path=str(tmp_path / "dashboard-phone.png"), full_page=True)

@@ -6,11 +6,16 @@ from datetime import date
 import pytest
 
 from ledger.csv_import import import_donations
+from ledger.donation import Donation, Gift
 from ledger.errors import ConflictError, InvalidInputError
+from ledger.identity import DonorDetails
+from ledger.privacy import unseal
+from ledger.stand import StandCollection
 from projections import registry
 from projections.store import LedgerStore
 from tests.conftest import YEAR1
 from tests.ledger.test_csv_import import figures, start_campaigns
+from tests.ledger.test_stand import COINS, named, open_stand
 from tests.projections.test_runner import dump
 
 TODAY = date(2030, 1, 1)
@@ -64,7 +69,7 @@ def test_erasure_blanks_everything_and_keeps_every_total(store: LedgerStore) -> 
         assert registry.donor_keys(session, entry["donor_id"]) == []
         assert registry.search_donors(session, "simonebarbieri35") == []
     for gift in gifts:
-        donation = store.app.repository.get(uuid.UUID(gift["donation_id"]))
+        donation: Donation = store.app.repository.get(uuid.UUID(gift["donation_id"]))
         assert store.app.details_of(donation) is None  # unreadable in the event store too
     incremental = dump(store)
     store.runner.rebuild()
@@ -119,3 +124,56 @@ def test_consent_changes_keep_their_history(store: LedgerStore) -> None:
         now = registry.donor(session, entry["donor_id"])
     assert history[-1]["how"] == "e-mail del 3 marzo" and history[-1]["marketing"] == 0
     assert len(history) >= 2 and now is not None and now["marketing_consent"] == 0
+
+
+def test_near_matches_are_suggested_as_duplicates(store: LedgerStore) -> None:
+    start_campaigns(store)
+    people = [
+        ("Mario", "Rossi", "Cremona", "mario.rossi@example.org", ""),
+        ("Mario", "Rossi", "Cremona", "", "+39 333 1234567"),  # same name and comune
+        ("Mario", "Rossi", "Crema", "", "+39 333 7654321"),  # another comune: someone else
+        ("Giulia", "Verdi", "Crema", "giulia.verdi@example.org", ""),
+        ("G.", "Verdi", "Crema", "giuliaverdi@example.com", ""),  # dots and domain aside
+        ("Marco", "Bianchi", "", "marco.bianchi@example.org", ""),
+        ("Marco", "Bianchi", "Soresina", "marco.bianci@example.org", ""),  # one letter off
+        ("Anna", "Neri", "", "anna.neri@example.org", ""),
+        ("Luca", "Galli", "", "luca.sala@example.org", ""),  # nothing alike
+    ]
+    store.app.record_gifts([Gift(
+        source_key=f"bank:DUP-{index}", campaign="fare-legami-anno-1", amount_cents=5_000,
+        value_date=date(2016, 3, 1), channel="bank", method="bank_transfer",
+        details=DonorDetails.parse(first_name=first, last_name=last, city=city, email=email,
+                                   phone=phone))
+        for index, (first, last, city, email, phone) in enumerate(people)])
+    store.runner.catch_up()
+    with store.database.reading() as session:
+        pairs = registry.suggested_duplicates(session)
+    found = sorted((a["last_name"], a["city"], b["city"], why) for a, b, why in pairs)
+    assert found == [("Bianchi", "", "Soresina", "e-mail simile"),
+                     ("Rossi", "Cremona", "Cremona", "stesso nome e comune"),
+                     ("Verdi", "Crema", "Crema", "e-mail simile")]
+
+
+def test_erasure_reaches_the_givers_logged_at_a_stand(store: LedgerStore) -> None:
+    stand_id = open_stand(store)
+    giver = named("piazza.giver@example.org", 2000, marketing=True)
+    store.app.log_named_gift(stand_id, giver)
+    store.app.tally_gift(stand_id, str(uuid.uuid4()))
+    for counter in ("Anna", "Bruno"):
+        store.app.count_cash(stand_id, counter, COINS)
+    store.app.close_stand(stand_id)
+    store.runner.catch_up()
+    before = figures(store)
+    stand: StandCollection = store.app.repository.get(stand_id)
+    subject = Donation.create_id(stand.gift_key(giver.entry_id))
+    sealed = stand.named[giver.entry_id][2]
+    readable = unseal(store.app.vault.keys_for([subject]).get(subject), subject, sealed)
+    assert readable is not None and readable["donor"]["email"] == "piazza.giver@example.org"
+    entry = find(store, "piazza.giver@example.org")
+    assert erase(store, entry["donor_id"]) == 1
+    store.runner.catch_up()
+    # The stand's own event kept the giver sealed with the same key: it is gone too.
+    assert unseal(store.app.vault.keys_for([subject]).get(subject), subject, sealed) is None
+    after = figures(store)
+    assert (after["raised_cents"], after["donors"], after["contacts"]) == (
+        before["raised_cents"], before["donors"], before["contacts"])

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -48,7 +49,7 @@ def access_mark(app: Flask, endpoint: str, method: str) -> tuple[str, ...] | Non
 def routes(app: Flask) -> list[tuple[str, str, str]]:
     found = []
     for rule in app.url_map.iter_rules():
-        values = {}
+        values: dict[str, Any] = {}
         for name in rule.arguments:
             converter = rule._converters[name]  # noqa: SLF001 - werkzeug has no public getter
             values[name] = uuid.uuid4() if isinstance(converter, UUIDConverter) else "x"
@@ -139,3 +140,38 @@ def test_next_never_leaves_the_site(site: Flask) -> None:
     response = site.test_client().post("/login?next=//evil.example/",
                                        data={"email": "staff@example.org", "password": PASSWORD})
     assert response.headers["Location"] == "/"
+
+
+def test_every_form_post_without_a_csrf_token_is_refused(site: Flask) -> None:
+    client = client_for(site, "admin")
+    site.config["WTF_CSRF_ENABLED"] = True
+    refused = []
+    for endpoint, method, url in routes(site):
+        if method != "POST" or endpoint.startswith("webhooks."):
+            continue  # Stripe signs its webhooks instead
+        response = client.post(url, data={"reason": "prova"})
+        refused.append((url, response.status_code))
+    assert len(refused) >= 10 and all(status == 400 for _url, status in refused), refused
+
+
+def test_a_volunteer_token_opens_no_personal_data(site: Flask) -> None:
+    with site.app_context():
+        token = store().app.issue_token("volunteer@example.org")
+    client = site.test_client()
+    personal = [(method, url) for _endpoint, method, url in routes(site)
+                if url.startswith(PERSONAL)]
+    statuses = {(method, url): client.open(url, method=method, headers={
+        "Authorization": f"Bearer {token}"}).status_code for method, url in personal}
+    assert len(statuses) >= 15 and set(statuses.values()) == {403}, statuses
+
+
+def test_a_token_alone_decides_even_beside_a_session_cookie(site: Flask) -> None:
+    with site.app_context():
+        token = store().app.issue_token("volunteer@example.org")
+    staff = client_for(site, "staff")
+    assert staff.get("/admin/registry").status_code == 200
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert staff.get("/admin/registry", headers=bearer).status_code == 403
+    wrong = {"Authorization": "Bearer fondo_nobody_nothing"}
+    assert staff.get("/admin/registry", headers=wrong).status_code in (302, 401)
+    assert staff.get("/admin/registry").status_code == 200  # the session itself is untouched

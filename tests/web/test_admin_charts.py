@@ -1,0 +1,44 @@
+"""The dashboard's SVG charts: where the lines fall, and nothing a CSP would block."""
+
+import re
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from flask import Flask
+
+from web.charts import bars, cumulative
+
+
+@pytest.fixture(autouse=True)
+def italian_request() -> Iterator[None]:
+    """Amounts and dates are written in the language of the request."""
+    with Flask(__name__).test_request_context("/admin/"):
+        yield
+
+
+def test_cumulative_line_ends_halfway_to_a_target_twice_the_total() -> None:
+    svg = str(cumulative([(date(2016, 1, 1), 10_000), (date(2016, 12, 31), 30_000)], 60_000,
+                         "Raccolto"))
+    [points] = re.findall(r'class="raised" points="([^"]+)"', svg)
+    assert points == "48.0,184.7 592.0,130.0"  # 1/6 and 1/2 of the height above the axis
+    [target_y] = re.findall(r'class="target" x1="48" y1="([\d.]+)"', svg)
+    assert target_y == "48.0"  # the target is the top of the chart
+    assert "€ 600,00" in svg and "€ 300,00" in svg and "style=" not in svg and "<script" not in svg
+
+
+def test_raised_above_target_stretches_the_chart_and_the_target_line_drops() -> None:
+    svg = str(cumulative([(date(2016, 1, 1), 20_000)], 10_000, "Raccolto"))
+    [target_y] = re.findall(r'class="target" x1="48" y1="([\d.]+)"', svg)
+    assert target_y == "130.0"
+
+
+def test_bars_are_as_long_as_their_share_of_the_largest() -> None:
+    svg = str(bars([("stand", 20_000), ("online", 5_000), ("<bank>", 0)], "Per canale"))
+    widths = [float(w) for w in re.findall(r'<rect x="110" y="[\d.]+" width="([\d.]+)"', svg)]
+    assert widths == [200.0, 50.0, 0.0]
+    assert "&lt;bank&gt;" in svg and "€ 200,00" in svg
+
+
+def test_no_gifts_draw_no_chart() -> None:
+    assert str(cumulative([], 10_000, "Raccolto")) == "" and str(bars([], "Per mese")) == ""
