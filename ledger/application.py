@@ -16,7 +16,7 @@ from ledger.audit import AuditEntry
 from ledger.campaign import Campaign, check_campaign
 from ledger.donation import DISTRICTS, Donation, Gift
 from ledger.donor import Donor, retention_reason
-from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.errors import ChangedMeanwhileError, ConflictError, InvalidInputError, NotFoundError
 from ledger.identity import DonorDetails
 from ledger.payments import (
     CONFIRMED,
@@ -299,6 +299,17 @@ class LedgerApplication(Application[UUID]):
             self.save(donation)
             return True
         return False
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Save, turning a lost race into a conflict the user can retry."""
+        try:
+            return super().save(*objs, **kwargs)
+        except ChangedMeanwhileError:
+            raise
+        except IntegrityError as error:
+            raise ChangedMeanwhileError(
+                "il dato è stato modificato nel frattempo da un'altra richiesta: riprova "
+                "(changed meanwhile by another request; try again)") from error
 
     def _save_new(self, *aggregates: Aggregate) -> None:
         if aggregates:

@@ -1,5 +1,7 @@
 """Domain errors: the one vocabulary the CLI and the web map to exit codes and HTTP statuses."""
 
+from eventsourcing.persistence import IntegrityError
+
 
 class LedgerError(Exception):
     """Base of every error a user can cause; its message is meant to be read by that user."""
@@ -19,3 +21,9 @@ class InvalidInputError(LedgerError):
     def __init__(self, message: str, fields: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
         self.fields = fields or {}
+
+
+class ChangedMeanwhileError(ConflictError, IntegrityError):
+    """Another command changed the same aggregate first (optimistic concurrency). It is still an
+    IntegrityError, so code that expects one (a natural key already recorded) is unchanged; where
+    nothing catches it, it reaches the user as a conflict to retry, never as a crash."""
