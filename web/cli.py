@@ -26,6 +26,7 @@ from ledger.csv_import import ImportReport, import_donations
 from ledger.dates import parse_date
 from ledger.errors import LedgerError
 from ledger.money import format_eur, parse_cents
+from projections.database import TRANSIENT_ERRORS
 from projections.reports import progress as progress_report
 from projections.store import LedgerStore
 from web.exports import ExportFilters, audited_export, csv_lines, xlsx_file
@@ -282,8 +283,13 @@ def report_progress(slug: str | None, as_of: str | None, as_json: bool) -> None:
 def project(follow: bool) -> None:
     """Run the projections: catch up once, or keep following."""
     with opened_store() as store:
-        applied = _catch_up(store)
-        click.echo(f"caught up: {applied} events applied")
+        try:
+            applied = _catch_up(store)
+            click.echo(f"caught up: {applied} events applied")
+        except TRANSIENT_ERRORS:
+            if not follow:
+                raise
+            # A follower outlives a database hiccup: it resumes from the committed positions.
         if follow:
             with contextlib.suppress(KeyboardInterrupt):
                 store.runner.follow()
