@@ -51,6 +51,26 @@ class Session:
         return default if row is None or row[0] is None else row[0]
 
 
+class Snapshot:
+    """Reads rows, a batch at a time, from one snapshot (see `Database.snapshot`)."""
+
+    def __init__(self, connection: Any, dialect: str) -> None:
+        self._connection = connection
+        self._dialect = dialect
+        self._cursors = 0
+
+    def rows(self, sql: str, size: int = 1000) -> Iterator[Row]:
+        if self._dialect == "sqlite":
+            cursor = self._connection.execute(sql)
+        else:
+            self._cursors += 1
+            cursor = self._connection.cursor(name=f"fondo_snapshot_{self._cursors}")
+            cursor.itersize = size
+            cursor.execute(sql)
+        while batch := cursor.fetchmany(size):
+            yield from (tuple(row) for row in batch)
+
+
 class Database:
     """A connection per thread to the ledger's database; `transaction()` yields a Session."""
 
@@ -176,6 +196,24 @@ class Database:
             cursor.itersize = size
             cursor.execute(sql.replace("?", "%s"), params)
             yield from cursor
+
+    @contextmanager
+    def snapshot(self) -> Iterator["Snapshot"]:
+        """One consistent view of the whole database on a connection of its own, for as long
+        as the block lasts, while writers carry on (SQLite WAL read transaction, PostgreSQL
+        REPEATABLE READ)."""
+        if self.dialect == "sqlite":
+            lite = sqlite3.connect(self._target, timeout=30, isolation_level=None)
+            try:
+                lite.execute("BEGIN")
+                yield Snapshot(lite, self.dialect)
+            finally:
+                lite.close()
+            return
+        with psycopg.connect(self._target) as server:
+            server.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield Snapshot(server, self.dialect)
+            server.rollback()
 
     @contextmanager
     def schema_lock(self) -> Iterator[None]:
