@@ -72,6 +72,11 @@ def store_env(database_url: str, create_table: bool = True) -> dict[str, str]:
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "5",
             "POSTGRES_LOCK_TIMEOUT": "30",
+            # No pre-ping: when the server cuts every connection (restart, pg_terminate_backend)
+            # the pool's check waits 1, 2, 4, 8… s per dead connection it meets, ~30 s for a
+            # pool of five; the recorder's own retry (10 tries, 0.2 s apart) drops one dead
+            # connection per try and recovers in about a second.
+            "POSTGRES_PRE_PING": "n",
             "CREATE_TABLE": "y" if create_table else "n",
         }
     raise InvalidInputError(

@@ -1,17 +1,25 @@
 """One small SQL session over SQLite or PostgreSQL, for the read models and the key vault."""
 
+import contextlib
+import select
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 from urllib.parse import unquote, urlparse
 
 import psycopg
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 
 from ledger.errors import InvalidInputError
 
 Row = tuple[Any, ...]
+
+# The database went away for a moment (a restart, a cut connection): trying again later works.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.OperationalError, StoreOperationalError, StoreInterfaceError)
 
 
 class Session:
@@ -43,6 +51,26 @@ class Session:
         return default if row is None or row[0] is None else row[0]
 
 
+class Snapshot:
+    """Reads rows, a batch at a time, from one snapshot (see `Database.snapshot`)."""
+
+    def __init__(self, connection: Any, dialect: str) -> None:
+        self._connection = connection
+        self._dialect = dialect
+        self._cursors = 0
+
+    def rows(self, sql: str, size: int = 1000) -> Iterator[Row]:
+        if self._dialect == "sqlite":
+            cursor = self._connection.execute(sql)
+        else:
+            self._cursors += 1
+            cursor = self._connection.cursor(name=f"fondo_snapshot_{self._cursors}")
+            cursor.itersize = size
+            cursor.execute(sql)
+        while batch := cursor.fetchmany(size):
+            yield from (tuple(row) for row in batch)
+
+
 class Database:
     """A connection per thread to the ledger's database; `transaction()` yields a Session."""
 
@@ -61,7 +89,10 @@ class Database:
 
     def _connection(self) -> Any:
         connection = getattr(self._local, "connection", None)
-        if connection is None or (self.dialect == "postgresql" and connection.closed):
+        if connection is not None and self.dialect == "postgresql" and _unusable(connection):
+            self._discard()
+            connection = None
+        if connection is None:
             if self.dialect == "sqlite":
                 connection = sqlite3.connect(self._target, timeout=30, isolation_level=None,
                                              check_same_thread=False)
@@ -72,6 +103,14 @@ class Database:
             self._local.connection = connection
         return connection
 
+    def _discard(self) -> None:
+        """Forget this thread's connection, so that the next use opens a new one."""
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
+
     @contextmanager
     def transaction(self, pipeline: bool = False) -> Iterator[Session]:
         """Everything inside commits together or not at all (writers queue on SQLite).
@@ -79,8 +118,8 @@ class Database:
         `pipeline` sends PostgreSQL statements without waiting for each answer until a result
         is read: many small writes then cost one round trip instead of one each.
         """
-        connection = self._connection()
         if self.dialect == "sqlite":
+            connection = self._connection()
             connection.execute("BEGIN IMMEDIATE")
             try:
                 yield Session(connection, self.dialect)
@@ -88,27 +127,57 @@ class Database:
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
-        elif pipeline:
-            with connection.pipeline(), connection.transaction():
-                yield Session(connection, self.dialect)
-        else:
-            with connection.transaction():
-                yield Session(connection, self.dialect)
+            return
+        with self._postgres_transaction(pipeline=pipeline) as session:
+            yield session
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A consistent read (one snapshot) without taking the writers' lock."""
-        connection = self._connection()
         if self.dialect == "sqlite":
+            connection = self._connection()
             connection.execute("BEGIN")
             try:
                 yield Session(connection, self.dialect)
             finally:
                 connection.execute("ROLLBACK")
-        else:
-            with connection.transaction():
-                connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return
+        with self._postgres_transaction(
+                begin="SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY") as session:
+            yield session
+
+    @contextmanager
+    def _postgres_transaction(self, pipeline: bool = False, begin: str | None = None
+                              ) -> Iterator[Session]:
+        """A transaction on this thread's connection, which is never reused once broken.
+
+        A connection the server cut while it sat idle (a restart, `pg_terminate_backend`)
+        fails at BEGIN, before the caller's statements ran: that start is retried once on a
+        new connection. A connection that breaks later fails the transaction (nothing of it is
+        committed) and is replaced at the next use.
+        """
+        for attempt in (1, 2):
+            connection = self._connection()
+            opened = ExitStack()
+            try:
+                if pipeline:
+                    opened.enter_context(connection.pipeline())
+                opened.enter_context(connection.transaction())
+                if begin:
+                    connection.execute(begin)
+                break
+            except psycopg.OperationalError:
+                with contextlib.suppress(Exception):
+                    opened.close()
+                self._discard()
+                if attempt == 2:
+                    raise
+        try:
+            with opened:
                 yield Session(connection, self.dialect)
+        except psycopg.OperationalError:
+            self._discard()
+            raise
 
     def stream(self, sql: str, params: Sequence[Any] = (), size: int = 1000) -> Iterator[Row]:
         """Rows one batch at a time from a connection of their own (server-side cursor on
@@ -129,6 +198,24 @@ class Database:
             yield from cursor
 
     @contextmanager
+    def snapshot(self) -> Iterator["Snapshot"]:
+        """One consistent view of the whole database on a connection of its own, for as long
+        as the block lasts, while writers carry on (SQLite WAL read transaction, PostgreSQL
+        REPEATABLE READ)."""
+        if self.dialect == "sqlite":
+            lite = sqlite3.connect(self._target, timeout=30, isolation_level=None)
+            try:
+                lite.execute("BEGIN")
+                yield Snapshot(lite, self.dialect)
+            finally:
+                lite.close()
+            return
+        with psycopg.connect(self._target) as server:
+            server.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield Snapshot(server, self.dialect)
+            server.rollback()
+
+    @contextmanager
     def schema_lock(self) -> Iterator[None]:
         """Serialise table creation across processes (workers starting at the same moment)."""
         if self.dialect == "sqlite":
@@ -142,7 +229,16 @@ class Database:
                 connection.execute("SELECT pg_advisory_unlock(hashtext('fondo-schema'))")
 
     def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
+        self._discard()
+
+
+def _unusable(connection: psycopg.Connection[Any]) -> bool:
+    """Closed, broken, or cut by the server while idle: an idle connection of ours is sent
+    nothing unasked, so anything waiting on its socket is the server's farewell."""
+    if connection.closed or connection.broken:
+        return True
+    try:
+        readable, _, _ = select.select([connection.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)

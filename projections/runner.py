@@ -1,5 +1,6 @@
 """Runs the read models: catch up once, keep following, or rebuild everything from the events."""
 
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -8,7 +9,7 @@ from typing import Any
 from eventsourcing.persistence import Notification
 
 from ledger.application import LedgerApplication
-from projections.database import Database, Session
+from projections.database import TRANSIENT_ERRORS, Database, Session
 
 BATCH = 500
 
@@ -134,5 +135,11 @@ class ProjectionRunner:
     def follow(self, interval: float = 0.25, stop: Callable[[], bool] = lambda: False) -> None:
         """Keep catching up until `stop()` says so; safe to run in several processes at once."""
         while not stop():
-            if self.catch_up() == 0:
+            try:
+                applied = self.catch_up()
+            except TRANSIENT_ERRORS as error:
+                # Each batch committed with its position: the next round resumes from there.
+                logging.getLogger(__name__).warning("database unavailable, retrying: %s", error)
+                applied = 0
+            if applied == 0:
                 time.sleep(interval)

@@ -26,6 +26,9 @@ from ledger.csv_import import ImportReport, import_donations
 from ledger.dates import parse_date
 from ledger.errors import LedgerError
 from ledger.money import format_eur, parse_cents
+from projections.backup import back_up
+from projections.backup import restore as restore_backup
+from projections.database import TRANSIENT_ERRORS
 from projections.reports import progress as progress_report
 from projections.store import LedgerStore
 from web.exports import ExportFilters, audited_export, csv_lines, xlsx_file
@@ -282,8 +285,13 @@ def report_progress(slug: str | None, as_of: str | None, as_json: bool) -> None:
 def project(follow: bool) -> None:
     """Run the projections: catch up once, or keep following."""
     with opened_store() as store:
-        applied = _catch_up(store)
-        click.echo(f"caught up: {applied} events applied")
+        try:
+            applied = _catch_up(store)
+            click.echo(f"caught up: {applied} events applied")
+        except TRANSIENT_ERRORS:
+            if not follow:
+                raise
+            # A follower outlives a database hiccup: it resumes from the committed positions.
         if follow:
             with contextlib.suppress(KeyboardInterrupt):
                 store.runner.follow()
@@ -298,6 +306,27 @@ def rebuild() -> None:
         applied = store.runner.rebuild(
             progress=lambda done, _head: bar.update(task, completed=done))
     click.echo(f"rebuilt: {applied} events applied")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@fails_cleanly
+def backup(file: Path) -> None:
+    """Copy the events and the personal-data keys, as they stand now, into FILE."""
+    with opened_store() as store:
+        summary = back_up(store, file)
+    click.echo(f"backup {file}: {summary.events} events, {summary.keys} keys")
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@fails_cleanly
+def restore(file: Path) -> None:
+    """Restore a backup FILE into an empty database and rebuild the read models."""
+    with opened_store() as store, _bar("Ripristino") as (bar, task):
+        summary = restore_backup(store, file, progress=lambda done, head: bar.update(
+            task, completed=done, total=head))
+    click.echo(f"restored {file}: {summary.events} events, {summary.keys} keys")
 
 
 @main.group()

@@ -6,6 +6,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
+from projections.database import TRANSIENT_ERRORS
 
 STATUS = {NotFoundError: 404, ConflictError: 409, InvalidInputError: 422}
 
@@ -58,6 +59,18 @@ def register_error_handlers(app: Flask) -> None:
             fields = data["messages"]
             message = "invalid input: " + "; ".join(_flatten(fields))
         return error_response(status, message, fields)
+
+    def database_unavailable(error: Exception) -> tuple[Response | str, int, dict[str, str]]:
+        # Nothing of the request was committed (or its natural key makes a resend a no-op):
+        # the sender may try again, as Stripe and the stand pages' queue do.
+        app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
+                           error)
+        body, status = error_response(
+            503, "Servizio momentaneamente non disponibile: riprovare tra poco.")
+        return body, status, {"Retry-After": "1"}
+
+    for kind in TRANSIENT_ERRORS:
+        app.register_error_handler(kind, database_unavailable)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[Response | str, int]:
