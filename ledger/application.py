@@ -13,7 +13,14 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from ledger.audit import AuditEntry
-from ledger.campaign import Campaign, check_campaign
+from ledger.bounds import (
+    MAX_TARGET_CENTS,
+    amount_problem,
+    check,
+    date_problem,
+    text_problem,
+)
+from ledger.campaign import Campaign, check_campaign, check_campaign_day, target_problem
 from ledger.donation import DISTRICTS, Donation, Gift
 from ledger.donor import Donor, retention_reason
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
@@ -138,14 +145,14 @@ class LedgerApplication(Application[UUID]):
         return existing.id
 
     def change_target(self, slug: str, target_cents: int) -> None:
-        if target_cents < 0:
-            raise InvalidInputError("the target cannot be negative", {"target": ["must be >= 0"]})
+        check("target", target_problem(target_cents))
         campaign = self._campaign(slug)
         if campaign.target_cents != target_cents:
             campaign.change_target(target_cents)
             self.save(campaign)
 
     def end_campaign(self, slug: str, on: date) -> None:
+        check_campaign_day("on", on)
         campaign = self._campaign(slug)
         if campaign.is_open:
             campaign.end(on)
@@ -402,6 +409,12 @@ class LedgerApplication(Application[UUID]):
         names = [v.strip() for v in volunteers if v.strip()]
         if not names:
             problems["volunteers"] = ["at least one volunteer"]
+        for field, problem in [("campaign", text_problem(campaign)),
+                               ("place", text_problem(place)),
+                               ("comune", text_problem(comune)), ("day", date_problem(day)),
+                               *(("volunteers", text_problem(v)) for v in volunteers)]:
+            if problem:
+                problems[field] = [problem]
         if problems:
             raise InvalidInputError(
                 "; ".join(f"{k}: {m}" for k, ms in problems.items() for m in ms), problems)
@@ -440,8 +453,6 @@ class LedgerApplication(Application[UUID]):
 
     def log_named_gift(self, stand_id: UUID, gift: NamedGift) -> bool:
         """A giver who wants a receipt or news: sealed with the key of the gift-to-be."""
-        if gift.amount_cents <= 0:
-            raise invalid_field("amount_cents", "must be more than zero")
         if not gift.privacy_consent:
             raise invalid_field("privacy_consent",
                            "serve il consenso privacy per tenere il contatto; altrimenti usa +1")
@@ -494,10 +505,15 @@ class LedgerApplication(Application[UUID]):
                        stand_ids: list[UUID]) -> UUID:
         """Record a bank deposit once; the same reference again with other figures conflicts."""
         problems: dict[str, list[str]] = {}
-        if not reference.strip():
+        if problem := text_problem(reference):
+            problems["reference"] = [problem]
+        elif not reference.strip():
             problems["reference"] = ["the bank's reference (CRO/TRN) of the deposit"]
-        if amount_cents <= 0:
-            problems["amount_cents"] = ["must be more than zero"]
+        # One deposit may pool the cash of many stands: bounded like a campaign's target.
+        if problem := amount_problem(amount_cents, most=MAX_TARGET_CENTS):
+            problems["amount_cents"] = [problem]
+        if problem := date_problem(on):
+            problems["on"] = [problem]
         if not stand_ids:
             problems["stands"] = ["choose the stands whose cash was deposited"]
         if problems:
@@ -666,3 +682,4 @@ class LedgerApplication(Application[UUID]):
 
     def record_audit(self, action: str, who: str, details: dict[str, Any], rows: int) -> None:
         self.save(AuditEntry(action, who, details, rows))
+
