@@ -65,9 +65,10 @@ class ReadModelStalledError(LedgerError):
     """Figures asked of read models that stopped at an event they cannot apply."""
 
     def __init__(self, stalls: Sequence[Stall]) -> None:
-        super().__init__("; ".join(str(stall) for stall in stalls) + (
-            " — if the event was accepted by mistake: ledger events set-aside POSITION "
-            "--reason TEXT (README, 'When a read model stalls')"))
+        super().__init__("; ".join(
+            f"{stall}; if the event was accepted by mistake: ledger events set-aside "
+            f"{stall.position} --reason TEXT" for stall in stalls)
+            + " (README, 'When a read model stalls')")
         self.stalls = list(stalls)
 
 
