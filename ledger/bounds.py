@@ -101,11 +101,16 @@ def text_problem(text: object, multiline: bool = False) -> str | None:
     too unless `multiline`) or halves of UTF-16 pairs, which no database text column takes."""
     if not isinstance(text, str):
         return "not text"
-    found = (_CONTROL_BUT_LINES if multiline else _CONTROL).search(text)
-    if found is None:
+    index = control_character_at(text, multiline)
+    if index is None:
         return None
-    return (f"contains a control character (U+{ord(found.group()):04X}) at position "
-            f"{found.start() + 1}")
+    return f"contains a control character (U+{ord(text[index]):04X}) at position {index + 1}"
+
+
+def control_character_at(text: str, multiline: bool = False) -> int | None:
+    """Where the first character `text_problem` refuses is, or None."""
+    found = (_CONTROL_BUT_LINES if multiline else _CONTROL).search(text)
+    return None if found is None else found.start()
 
 
 def check(field: str, problem: str | None) -> None:
