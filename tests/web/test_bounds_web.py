@@ -160,3 +160,15 @@ def test_a_stalled_read_model_shows_in_healthz_and_the_back_office_banner(
         store().app.set_aside_event(position, "importo impossibile", "admin@example.org")
     assert staff.get("/admin/").status_code == 200
     assert staff.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("field", ["place", "comune", "volunteers", "campaign"])
+def test_a_stand_opening_with_a_control_character_is_a_field_error(client: FlaskClient,
+                                                                   field: str) -> None:
+    with client.application.app_context():
+        start_campaigns(store())
+    headers = bearer(client, "volunteer")
+    value = ["Anna", "Bru\x00no"] if field == "volunteers" else OPENING[field] + "\x1b[2J"
+    response = client.post("/api/v1/stands", json={**OPENING, field: value}, headers=headers)
+    assert response.status_code == 422, response.get_json()
+    assert "control character" in str(response.get_json()["errors"][field])
