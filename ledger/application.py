@@ -13,7 +13,14 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from ledger.audit import AuditEntry
-from ledger.campaign import Campaign, check_campaign
+from ledger.bounds import (
+    MAX_TARGET_CENTS,
+    amount_problem,
+    check,
+    date_problem,
+    text_problem,
+)
+from ledger.campaign import Campaign, check_campaign, check_campaign_day, target_problem
 from ledger.donation import DISTRICTS, Donation, Gift
 from ledger.donor import Donor, retention_reason
 from ledger.errors import ChangedMeanwhileError, ConflictError, InvalidInputError, NotFoundError
@@ -30,6 +37,7 @@ from ledger.payments import (
     RecurringGift,
 )
 from ledger.privacy import KeyVault, MemoryKeyVault, new_key, seal, unseal
+from ledger.set_aside import SetAsideEvents
 from ledger.stand import CLOSED, BankDeposit, NamedGift, StandCollection, invalid_field
 from ledger.user import ROLES, User, hash_password
 
@@ -143,14 +151,14 @@ class LedgerApplication(Application[UUID]):
         return existing.id
 
     def change_target(self, slug: str, target_cents: int) -> None:
-        if target_cents < 0:
-            raise InvalidInputError("the target cannot be negative", {"target": ["must be >= 0"]})
+        check("target", target_problem(target_cents))
         campaign = self._campaign(slug)
         if campaign.target_cents != target_cents:
             campaign.change_target(target_cents)
             self.save(campaign)
 
     def end_campaign(self, slug: str, on: date) -> None:
+        check_campaign_day("on", on)
         campaign = self._campaign(slug)
         if campaign.is_open:
             campaign.end(on)
@@ -418,6 +426,12 @@ class LedgerApplication(Application[UUID]):
         names = [v.strip() for v in volunteers if v.strip()]
         if not names:
             problems["volunteers"] = ["at least one volunteer"]
+        for field, problem in [("campaign", text_problem(campaign)),
+                               ("place", text_problem(place)),
+                               ("comune", text_problem(comune)), ("day", date_problem(day)),
+                               *(("volunteers", text_problem(v)) for v in volunteers)]:
+            if problem:
+                problems[field] = [problem]
         if problems:
             raise InvalidInputError(
                 "; ".join(f"{k}: {m}" for k, ms in problems.items() for m in ms), problems)
@@ -456,8 +470,6 @@ class LedgerApplication(Application[UUID]):
 
     def log_named_gift(self, stand_id: UUID, gift: NamedGift) -> bool:
         """A giver who wants a receipt or news: sealed with the key of the gift-to-be."""
-        if gift.amount_cents <= 0:
-            raise invalid_field("amount_cents", "must be more than zero")
         if not gift.privacy_consent:
             raise invalid_field("privacy_consent",
                            "serve il consenso privacy per tenere il contatto; altrimenti usa +1")
@@ -510,10 +522,15 @@ class LedgerApplication(Application[UUID]):
                        stand_ids: list[UUID]) -> UUID:
         """Record a bank deposit once; the same reference again with other figures conflicts."""
         problems: dict[str, list[str]] = {}
-        if not reference.strip():
+        if problem := text_problem(reference):
+            problems["reference"] = [problem]
+        elif not reference.strip():
             problems["reference"] = ["the bank's reference (CRO/TRN) of the deposit"]
-        if amount_cents <= 0:
-            problems["amount_cents"] = ["must be more than zero"]
+        # One deposit may pool the cash of many stands: bounded like a campaign's target.
+        if problem := amount_problem(amount_cents, most=MAX_TARGET_CENTS):
+            problems["amount_cents"] = [problem]
+        if problem := date_problem(on):
+            problems["on"] = [problem]
         if not stand_ids:
             problems["stands"] = ["choose the stands whose cash was deposited"]
         if problems:
@@ -682,3 +699,38 @@ class LedgerApplication(Application[UUID]):
 
     def record_audit(self, action: str, who: str, details: dict[str, Any], rows: int) -> None:
         self.save(AuditEntry(action, who, details, rows))
+
+    # Events set aside from the read models
+
+    def set_aside_event(self, position: int, reason: str, by: str) -> bool:
+        """Tell every read model to skip the notification at `position` (an event accepted by
+        mistake that a read model cannot apply); the event itself stays as it was recorded.
+        False when it was already set aside."""
+        found = self.recorder.select_notifications(start=position, limit=1) if (
+            isinstance(position, int) and position >= 1) else []
+        if not found or found[0].id != position:
+            raise NotFoundError(f"no event at position {position}")
+        if found[0].topic.endswith(":SetAsideEvents.EventSetAside"):
+            raise InvalidInputError("a set-aside is never set aside itself",
+                                    {"position": ["choose the event a read model stopped at"]})
+        for _attempt in range(3):
+            try:
+                register: SetAsideEvents = self.repository.get(SetAsideEvents.create_id())
+            except AggregateNotFoundError:
+                register = SetAsideEvents()
+            if not register.set_aside(position, reason, by):
+                return False
+            try:
+                self.save(register)
+                return True
+            except IntegrityError:
+                continue
+        raise ConflictError("the events set aside keep changing; try again")
+
+    def set_aside_positions(self) -> frozenset[int]:
+        """The notifications every read model skips."""
+        try:
+            register: SetAsideEvents = self.repository.get(SetAsideEvents.create_id())
+        except AggregateNotFoundError:
+            return frozenset()
+        return register.positions

@@ -5,6 +5,14 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.bounds import (
+    CAMPAIGN_YEARS_AHEAD,
+    MAX_TARGET_CENTS,
+    amount_problem,
+    check,
+    date_problem,
+    text_problem,
+)
 from ledger.errors import InvalidInputError
 from ledger.keys import natural_id
 
@@ -59,13 +67,30 @@ def check_campaign(slug: str, name: str, target_cents: int, starts_on: date | No
     problems: dict[str, list[str]] = {}
     if not slug or not all(c.isalnum() or c == "-" for c in slug) or slug != slug.lower():
         problems["slug"] = ["use lower-case letters, digits and '-' only"]
-    if not name.strip():
+    if problem := text_problem(name):
+        problems["name"] = [problem]
+    elif not name.strip():
         problems["name"] = ["a campaign needs a name"]
-    if target_cents < 0:
-        problems["target"] = ["the target cannot be negative"]
+    if problem := target_problem(target_cents):
+        problems["target"] = [problem]
+    for field, day in (("starts", starts_on), ("ends", ends_on)):
+        if day is not None and (problem := date_problem(day, CAMPAIGN_YEARS_AHEAD)):
+            problems[field] = [problem]
     if starts_on and ends_on and ends_on < starts_on:
         problems["ends"] = ["the campaign ends before it starts"]
     if problems:
         raise InvalidInputError(
             "; ".join(f"{field}: {m}" for field, ms in problems.items() for m in ms), problems
         )
+
+
+def target_problem(target_cents: object) -> str | None:
+    """Why a target cannot be accepted: none (0) up to € 1.000.000.000,00."""
+    if isinstance(target_cents, int) and not isinstance(target_cents, bool) and target_cents < 0:
+        return "the target cannot be negative"
+    return amount_problem(target_cents, least=0, most=MAX_TARGET_CENTS)
+
+
+def check_campaign_day(field: str, day: date) -> None:
+    """A campaign's dates are planned ahead: up to five years from today."""
+    check(field, date_problem(day, CAMPAIGN_YEARS_AHEAD))

@@ -6,6 +6,16 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.bounds import (
+    MAX_DONORS,
+    amount_problem,
+    check_amount,
+    check_date,
+    check_text,
+    count_problem,
+    date_problem,
+    text_problem,
+)
 from ledger.errors import ConflictError, InvalidInputError
 from ledger.identity import DonorDetails
 from ledger.keys import natural_id
@@ -36,10 +46,15 @@ class Gift:
 
     def __post_init__(self) -> None:
         problems: dict[str, list[str]] = {}
-        if self.amount_cents <= 0:
-            problems["amount"] = ["the amount must be more than zero"]
-        if self.donors < 1:
-            problems["donors"] = ["a gift has at least one donor"]
+        if problem := amount_problem(self.amount_cents):
+            problems["amount"] = [problem]
+        if problem := date_problem(self.value_date):
+            problems["date"] = [problem]
+        for name in ("source_key", "campaign", "stand"):
+            if problem := text_problem(getattr(self, name)):
+                problems["reference" if name == "source_key" else name] = [problem]
+        if problem := count_problem(self.donors, 1, MAX_DONORS):
+            problems["donors"] = [f"the people behind one gift go {problem}"]
         elif self.donors > 1 and self.details.has_any_personal_data:
             problems["donors"] = ["more than one donor only on anonymous rows (no identity fields)"]
         if self.channel not in CHANNELS:
@@ -203,8 +218,10 @@ class Donation(Aggregate):
         """Record a refund once per refund id; False when it was already recorded."""
         if refund_id in self.refunds or refund_id in self.failed_refunds:
             return False
-        if amount_cents <= 0:
-            raise InvalidInputError("a refund must be more than zero", {"amount": ["must be > 0"]})
+        check_text("refund_id", refund_id)
+        check_amount("amount", amount_cents)
+        check_date("on", on)
+        check_text("reason", reason, multiline=True)
         if self.refunded_cents + amount_cents > self.amount_cents:
             raise ConflictError(
                 f"refunds would exceed the gift: {self.refunded_cents + amount_cents} > "
@@ -219,9 +236,9 @@ class Donation(Aggregate):
 
     def correct(self, amount_cents: int, value_date: date, reason: str, by: str) -> None:
         """A mistake put right by a new event that says what was wrong and why."""
-        if amount_cents <= 0:
-            raise InvalidInputError("the amount must be more than zero",
-                                    {"amount": ["must be > 0"]})
+        check_amount("amount", amount_cents)
+        check_date("value_date", value_date)
+        check_text("reason", reason, multiline=True)
         if amount_cents < self.refunded_cents:
             raise ConflictError("the corrected amount is below what was already refunded")
         if not reason.strip():
@@ -250,6 +267,7 @@ class Donation(Aggregate):
 
     def record_fee(self, fee_cents: int, source: str) -> bool:
         """Processor fees, known after the fact; recorded once as their total."""
+        check_amount("fee", fee_cents, least=0)
         if fee_cents == self.fees_cents:
             return False
         self._fee_recorded(fee_cents=fee_cents, source=source)
@@ -262,6 +280,8 @@ class Donation(Aggregate):
     def open_dispute(self, dispute_id: str, amount_cents: int, on: date) -> bool:
         if dispute_id in self.disputes:
             return False
+        check_text("dispute_id", dispute_id)
+        check_amount("amount", amount_cents, least=0)
         self._dispute_opened(dispute_id=dispute_id, amount_cents=amount_cents, on=on)
         return True
 
@@ -274,6 +294,8 @@ class Donation(Aggregate):
             raise InvalidInputError(f"a dispute is won or lost, not {outcome!r}")
         if self.disputes.get(dispute_id) in ("won", "lost"):
             return False
+        check_text("dispute_id", dispute_id)
+        check_amount("amount", amount_cents, least=0)
         self._dispute_closed(dispute_id=dispute_id, outcome=outcome, amount_cents=amount_cents,
                              on=on)
         return True

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.bounds import check_date, check_text
 from ledger.errors import ConflictError, InvalidInputError
 
 # Italian bookkeeping (art. 2220 c.c.) and the tax rules on deductible gifts: ten years.
@@ -72,6 +73,8 @@ class Donor(Aggregate):
     def change_consent(self, privacy: bool, marketing: bool, how: str, on: date,
                        by: str) -> None:
         self._require_active()
+        check_text("how", how)
+        check_date("on", on)
         if not how.strip():
             raise InvalidInputError("say how the consent was given or withdrawn",
                                     {"how": ["e.g. e-mail of 3 March, signed form"]})
@@ -88,6 +91,7 @@ class Donor(Aggregate):
             return
         if self.merged_into:
             raise ConflictError(f"erase the donor this one was merged into ({self.merged_into})")
+        check_text("reason", reason, multiline=True)
         if not reason.strip():
             raise InvalidInputError("an erasure needs its reason", {"reason": ["required"]})
         self._erased(donations=sorted(donations), reason=reason.strip(), forced=forced, by=by)

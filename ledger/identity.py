@@ -7,10 +7,13 @@ from typing import Any
 import phonenumbers
 from stdnum.it import codicefiscale, iva
 
+from ledger.bounds import text_problem
 from ledger.errors import InvalidInputError
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SPACES = re.compile(r"\s+")
+# Fields a spreadsheet cell may break over lines (collapsed to spaces); the others are one line.
+_MULTILINE = ("organization", "address", "city")
 
 
 def normalize_email(text: str | None) -> str | None:
@@ -82,7 +85,9 @@ class DonorDetails:
         }
         for field in fields(cls):
             text = raw.get(field.name)
-            if field.name in normalizers:
+            if problem := text_problem(text or "", multiline=field.name in _MULTILINE):
+                problems[field.name] = [problem]
+            elif field.name in normalizers:
                 try:
                     values[field.name] = normalizers[field.name](text)
                 except InvalidInputError as error:
@@ -90,7 +95,8 @@ class DonorDetails:
             else:
                 values[field.name] = _SPACES.sub(" ", (text or "").strip())
         if problems:
-            raise InvalidInputError("; ".join(m for ms in problems.values() for m in ms), problems)
+            raise InvalidInputError(
+                "; ".join(f"{name}: {m}" for name, ms in problems.items() for m in ms), problems)
         return cls(**values)
 
     @classmethod

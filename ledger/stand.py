@@ -7,6 +7,14 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.bounds import (
+    MAX_PIECES,
+    amount_problem,
+    check_amount,
+    check_text,
+    count_problem,
+    max_gift_cents,
+)
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.identity import DonorDetails
 from ledger.keys import natural_id
@@ -92,8 +100,9 @@ class StandCollection(Aggregate):
         if entry_id in self.tallies:
             return False
         self._require_open()
-        if amount_cents is not None and amount_cents <= 0:
-            raise invalid_field("amount_cents", "must be more than zero")
+        check_text("entry_id", entry_id)
+        if amount_cents is not None:
+            check_amount("amount_cents", amount_cents)
         self._tallied(entry_id=entry_id, amount_cents=amount_cents)
         return True
 
@@ -149,14 +158,19 @@ class StandCollection(Aggregate):
 
     def count_cash(self, counter: str, denominations: dict[int, int]) -> int:
         self._require_open()
+        check_text("counter", counter)
         if not counter.strip():
             raise invalid_field("counter", "who counted? (chi ha contato?)")
         unknown = [str(value) for value in denominations if value not in DENOMINATIONS]
         if unknown:
             raise invalid_field("denominations", f"unknown denominations: {', '.join(unknown)}")
-        if any(pieces < 0 for pieces in denominations.values()):
-            raise invalid_field("denominations", "counts cannot be negative")
+        for value, pieces in denominations.items():
+            if problem := count_problem(pieces, 0, MAX_PIECES):
+                raise invalid_field("denominations", f"pieces of {value} cents: {problem}")
         total = count_total(denominations)
+        if total > max_gift_cents():
+            raise invalid_field("denominations", f"the count comes to {total} cents: "
+                                                 f"{amount_problem(total)}; ricontate (recount)")
         self._counted(counter=counter.strip(),
                       denominations={str(v): n for v, n in sorted(denominations.items()) if n},
                       total_cents=total)
@@ -243,3 +257,7 @@ class NamedGift:
     amount_cents: int
     privacy_consent: bool
     marketing_consent: bool
+
+    def __post_init__(self) -> None:
+        check_text("entry_id", self.entry_id)
+        check_amount("amount_cents", self.amount_cents)

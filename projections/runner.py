@@ -1,23 +1,82 @@
 """Runs the read models: catch up once, keep following, or rebuild everything from the events."""
 
 import logging
+import re
+import sqlite3
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from eventsourcing.persistence import Notification
 
 from ledger.application import LedgerApplication
+from ledger.errors import LedgerError
 from projections.database import TRANSIENT_ERRORS, Database, Session
 
 BATCH = 500
+log = logging.getLogger(__name__)
 
 POSITIONS = """CREATE TABLE IF NOT EXISTS projection_positions (
     name TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
     position BIGINT NOT NULL
 )"""
+
+# A read model that met an event it cannot apply: it stays at the position before that event
+# until the event is set aside (or the read model is retried, rebuilt or given a new version).
+STALLS = """CREATE TABLE IF NOT EXISTS projection_stalls (
+    name TEXT PRIMARY KEY,
+    position BIGINT NOT NULL,
+    topic TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    since TEXT NOT NULL
+)"""
+
+# Failures of the database or the machine rather than of the event: nothing is recorded, the
+# error goes up and the same events are tried again by the next catch-up.
+INFRASTRUCTURE: tuple[type[BaseException], ...] = (
+    *TRANSIENT_ERRORS, psycopg.InterfaceError, sqlite3.OperationalError, OSError, MemoryError)
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Where a read model stopped, on which kind of event, and why."""
+
+    name: str
+    position: int
+    topic: str
+    reason: str
+    since: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (f"read model {self.name} stopped at event {self.position} ({self.topic}): "
+                f"{self.reason}")
+
+
+class ReadModelStalledError(LedgerError):
+    """Figures asked of read models that stopped at an event they cannot apply."""
+
+    def __init__(self, stalls: Sequence[Stall]) -> None:
+        super().__init__("; ".join(
+            f"{stall}; if the event was accepted by mistake: ledger events set-aside "
+            f"{stall.position} --reason TEXT" for stall in stalls)
+            + " (README, 'When a read model stalls')")
+        self.stalls = list(stalls)
+
+
+def _describe(error: BaseException) -> str:
+    """One printable line of at most 500 characters: the error's kind and message."""
+    text = _UNPRINTABLE.sub(lambda found: f"\\x{ord(found.group()):02x}",
+                            f"{type(error).__name__}: {error}")
+    return text if len(text) <= 500 else text[:499] + "…"
 
 
 class Projection(ABC):
@@ -57,6 +116,7 @@ class ProjectionRunner:
         for projection in self.projections:
             with self.database.transaction() as session:
                 session.execute(POSITIONS)
+                session.execute(STALLS)
                 row = session.one("SELECT version FROM projection_positions WHERE name = ?",
                                   (projection.name,))
                 if row is not None and row[0] == projection.version:
@@ -64,6 +124,8 @@ class ProjectionRunner:
                 projection.drop_tables(session)
                 projection.create_tables(session)
                 session.execute("DELETE FROM projection_positions WHERE name = ?",
+                                (projection.name,))
+                session.execute("DELETE FROM projection_stalls WHERE name = ?",
                                 (projection.name,))
                 session.execute(
                     "INSERT INTO projection_positions (name, version, position) VALUES (?, ?, 0)",
@@ -74,9 +136,11 @@ class ProjectionRunner:
         """Drop every read model and build it again from the events."""
         with self.database.transaction() as session:
             session.execute(POSITIONS)
+            session.execute(STALLS)
             for projection in self.projections:
                 projection.drop_tables(session)
             session.execute("DELETE FROM projection_positions")
+            session.execute("DELETE FROM projection_stalls")
         self.setup()
         return self.catch_up(progress=progress)
 
@@ -87,27 +151,77 @@ class ProjectionRunner:
             lowest = session.scalar("SELECT MIN(position) FROM projection_positions", default=0)
         return max(0, head - lowest)
 
-    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Apply every event committed before this call; returns how many were applied."""
+    def catch_up(self, progress: Callable[[int, int], None] | None = None,
+                 retry_stalled: bool = False) -> int:
+        """Apply every event committed before this call; returns how many were applied.
+
+        A read model that meets an event it cannot apply stops just before it, records why
+        (see `stalls`) and waits, while the others go on: pages keep the figures they have. It
+        resumes when the event is set aside, or when asked to `retry_stalled`.
+        """
         head = self.app.recorder.max_notification_id() or 0
         with self.database.reading() as session:
             positions: dict[str, int] = dict(
                 session.query("SELECT name, position FROM projection_positions"))
+            stalled: dict[str, int] = dict(
+                session.query("SELECT name, position FROM projection_stalls"))
+        # Up to date already: no write lock taken (pages call this on every request).
+        behind = [p for p in self.projections if positions.get(p.name, 0) < head]
+        if not behind:
+            return 0
+        set_aside = self.app.set_aside_positions()
         applied = 0
-        for projection in self.projections:
-            # Up to date already: no write lock taken (pages call this on every request).
-            if positions.get(projection.name, 0) >= head:
+        for projection in behind:
+            stopped_at = stalled.get(projection.name)
+            if stopped_at is not None and stopped_at not in set_aside and not retry_stalled:
                 continue
             while True:
-                done = self._apply_batch(projection, head)
-                if not done:
-                    break
+                done, stopped = self._apply_batch(projection, head, set_aside)
                 applied += done
-                if progress is not None:
+                if done and progress is not None:
                     progress(applied, head)
+                if stopped or not done:
+                    break
         return applied
 
-    def _apply_batch(self, projection: Projection, head: int) -> int:
+    def stalls(self) -> list[Stall]:
+        """The read models stopped at an event they cannot apply, with the event and why."""
+        with self.database.reading() as session:
+            rows = session.query("SELECT name, position, topic, reason, since FROM "
+                                 "projection_stalls ORDER BY name")
+        return [Stall(name, int(position), topic, reason, since)
+                for name, position, topic, reason, since in rows]
+
+    def _apply_batch(self, projection: Projection, head: int,
+                     set_aside: frozenset[int]) -> tuple[int, bool]:
+        """Apply the next batch: (events passed, whether the read model stopped).
+
+        When the batch fails, its events are applied again one per transaction, so that those
+        before the culprit are kept and the culprit's position is known exactly."""
+        try:
+            return self._apply(projection, head, set_aside, BATCH, []), False
+        except INFRASTRUCTURE:
+            raise
+        except Exception:
+            pass  # some event of the batch cannot be applied: found one at a time below
+        applied = 0
+        while True:
+            selected: list[Notification] = []
+            try:
+                done = self._apply(projection, head, set_aside, 1, selected)
+            except INFRASTRUCTURE:
+                raise
+            except Exception as error:
+                if not selected:
+                    raise
+                self._record_stall(projection, selected[0], error)
+                return applied, True
+            if not done:
+                return applied, False
+            applied += done
+
+    def _apply(self, projection: Projection, head: int, set_aside: frozenset[int], limit: int,
+               selected: list[Notification]) -> int:
         with self.database.transaction(pipeline=True) as session:
             lock = " FOR UPDATE" if session.dialect == "postgresql" else ""
             position = session.scalar(
@@ -117,29 +231,55 @@ class ProjectionRunner:
             if position >= head:
                 return 0
             notifications = self.app.recorder.select_notifications(
-                start=position + 1, limit=BATCH, stop=head
+                start=position + 1, limit=limit, stop=head
             )
             if not notifications:
                 return 0
-            events = [self._decode(n) for n in notifications]
+            selected.extend(notifications)
+            kept = [n for n in notifications if n.id not in set_aside]
+            events = [self._decode(n) for n in kept]
             projection.prepare(session, events)
-            for notification, event in zip(notifications, events, strict=True):
+            for notification, event in zip(kept, events, strict=True):
                 projection.apply(session, event, notification.id)
+            last = notifications[-1].id
             session.execute("UPDATE projection_positions SET position = ? WHERE name = ?",
-                            (notifications[-1].id, projection.name))
+                            (last, projection.name))
+            session.execute("DELETE FROM projection_stalls WHERE name = ? AND position <= ?",
+                            (projection.name, last))
             return len(notifications)
+
+    def _record_stall(self, projection: Projection, notification: Notification,
+                      error: Exception) -> None:
+        stall = Stall(projection.name, notification.id, notification.topic, _describe(error),
+                      datetime.now(UTC).isoformat(timespec="seconds"))
+        log.error("%s", stall, exc_info=error)
+        with self.database.transaction() as session:
+            session.execute(
+                "INSERT INTO projection_stalls (name, position, topic, reason, since) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "position = excluded.position, topic = excluded.topic, "
+                "reason = excluded.reason, since = excluded.since",
+                (stall.name, stall.position, stall.topic, stall.reason, stall.since))
 
     def _decode(self, notification: Notification) -> Any:
         return self.app.mapper.to_domain_event(notification)
 
-    def follow(self, interval: float = 0.25, stop: Callable[[], bool] = lambda: False) -> None:
-        """Keep catching up until `stop()` says so; safe to run in several processes at once."""
+    def follow(self, interval: float = 0.25, stop: Callable[[], bool] = lambda: False,
+               on_stall: Callable[[Stall], None] | None = None) -> None:
+        """Keep catching up until `stop()` says so; safe to run in several processes at once.
+        A read model that stops is reported once to `on_stall`; the others go on."""
+        reported: set[tuple[str, int]] = set()
         while not stop():
             try:
                 applied = self.catch_up()
+                stalls = self.stalls() if on_stall is not None else []
             except TRANSIENT_ERRORS as error:
                 # Each batch committed with its position: the next round resumes from there.
-                logging.getLogger(__name__).warning("database unavailable, retrying: %s", error)
-                applied = 0
+                log.warning("database unavailable, retrying: %s", error)
+                applied, stalls = 0, []
+            for stall in stalls:
+                if on_stall is not None and (stall.name, stall.position) not in reported:
+                    reported.add((stall.name, stall.position))
+                    on_stall(stall)
             if applied == 0:
                 time.sleep(interval)

@@ -20,8 +20,10 @@ import psycopg
 import stripe
 from babel.numbers import format_decimal, format_percent
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ledger.bounds import check_text
 from ledger.csv_import import ImportReport, import_donations
 from ledger.dates import parse_date
 from ledger.errors import LedgerError
@@ -30,6 +32,7 @@ from projections.backup import back_up
 from projections.backup import restore as restore_backup
 from projections.database import TRANSIENT_ERRORS
 from projections.reports import progress as progress_report
+from projections.runner import ReadModelStalledError, Stall
 from projections.store import LedgerStore
 from web.exports import ExportFilters, audited_export, csv_lines, xlsx_file
 from web.stripe_gateway import stripe_client, sync_fees
@@ -68,9 +71,13 @@ def fails_cleanly(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            # Arguments are text from outside like any other: no control characters in them.
+            for name, value in kwargs.items():
+                if isinstance(value, str):
+                    check_text(f"--{name.replace('_', '-')}", value, multiline=True)
             return command(*args, **kwargs)
         except LedgerError as error:
-            err.print(f"[bold red]error:[/] {error}", highlight=False)
+            err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
             sys.exit(1)
         except (psycopg.OperationalError, sqlite3.OperationalError) as error:
             err.print(f"[bold red]error:[/] cannot use the database {database_url()}: {error}",
@@ -93,16 +100,33 @@ def _date_option(value: str | None) -> date | None:
     return parse_date(value) if value else None
 
 
-def _catch_up(store: LedgerStore, quiet: bool = False) -> int:
-    """Bring every read model up to the events committed before now, with a progress bar."""
+def _catch_up(store: LedgerStore, quiet: bool = False, figures: bool = False,
+              retry_stalled: bool = False) -> int:
+    """Bring every read model up to the events committed before now, with a progress bar.
+
+    A read model stopped at an event it cannot apply is reported on stderr; a command that
+    prints `figures` from it fails instead, since they would be incomplete."""
     lag = store.runner.lag()
     if lag < 2000 or quiet:
-        return store.runner.catch_up()
-    with _bar("Aggiornamento dei totali") as (bar, task):
-        bar.update(task, total=lag)
-        applied = store.runner.catch_up(
-            progress=lambda done, _head: bar.update(task, completed=min(done, lag)))
+        applied = store.runner.catch_up(retry_stalled=retry_stalled)
+    else:
+        with _bar("Aggiornamento dei totali") as (bar, task):
+            bar.update(task, total=lag)
+            applied = store.runner.catch_up(
+                progress=lambda done, _head: bar.update(task, completed=min(done, lag)),
+                retry_stalled=retry_stalled)
+    stalls = store.runner.stalls()
+    if stalls and figures:
+        raise ReadModelStalledError(stalls)
+    for stall in stalls:
+        _report_stall(stall)
     return applied
+
+
+def _report_stall(stall: Stall) -> None:
+    err.print(f"attention: {stall} (since {stall.since}); if the event was accepted by "
+              f"mistake: ledger events set-aside {stall.position} --reason TEXT",
+              style="bold red", highlight=False, markup=False)
 
 
 @contextmanager
@@ -185,7 +209,7 @@ def campaigns_end(slug: str, on: str | None) -> None:
 def campaigns_list() -> None:
     """List the campaigns."""
     with opened_store() as store:
-        _catch_up(store)
+        _catch_up(store, figures=True)
         for figures in progress_report(store.database):
             click.echo(f"{figures['campaign']}\t{figures['name']}\t"
                        f"{format_eur(figures['target_cents'])}")
@@ -269,7 +293,7 @@ def report() -> None:
 def report_progress(slug: str | None, as_of: str | None, as_json: bool) -> None:
     """Raised against target, donors, contacts and gifts per campaign."""
     with opened_store() as store:
-        _catch_up(store)
+        _catch_up(store, figures=True)
         figures = progress_report(store.database, slug, _date_option(as_of))
     if as_json:
         click.echo(json.dumps(figures, ensure_ascii=False, indent=2))
@@ -283,10 +307,14 @@ def report_progress(slug: str | None, as_of: str | None, as_json: bool) -> None:
 @click.option("--follow", is_flag=True, help="Keep following new events until stopped.")
 @fails_cleanly
 def project(follow: bool) -> None:
-    """Run the projections: catch up once, or keep following."""
+    """Run the projections: catch up once, or keep following.
+
+    A read model that meets an event it cannot apply stops there: once, the command exits
+    non-zero with the event's position and the reason; following, it is reported on stderr
+    and the other read models go on."""
     with opened_store() as store:
         try:
-            applied = _catch_up(store)
+            applied = _catch_up(store, figures=not follow, retry_stalled=True)
             click.echo(f"caught up: {applied} events applied")
         except TRANSIENT_ERRORS:
             if not follow:
@@ -294,7 +322,7 @@ def project(follow: bool) -> None:
             # A follower outlives a database hiccup: it resumes from the committed positions.
         if follow:
             with contextlib.suppress(KeyboardInterrupt):
-                store.runner.follow()
+                store.runner.follow(on_stall=_report_stall)
 
 
 @main.command()
@@ -327,6 +355,31 @@ def restore(file: Path) -> None:
         summary = restore_backup(store, file, progress=lambda done, head: bar.update(
             task, completed=done, total=head))
     click.echo(f"restored {file}: {summary.events} events, {summary.keys} keys")
+
+
+@main.group()
+def events() -> None:
+    """The event store: set aside an event the read models cannot apply."""
+
+
+@events.command("set-aside")
+@click.argument("position", type=int)
+@click.option("--reason", required=True, help="Why (kept with the event that sets it aside).")
+@fails_cleanly
+def events_set_aside(position: int, reason: str) -> None:
+    """Tell every read model to skip the event at POSITION (as printed by `ledger project`).
+
+    The event stays in the store as it was; a new event records who set it aside and why."""
+    with opened_store() as store:
+        stalled = {stall.position for stall in store.runner.stalls()}
+        if position not in stalled:
+            raise LedgerError(f"no read model is stopped at event {position} (stopped at: "
+                              f"{', '.join(map(str, sorted(stalled))) or 'none'}); only an "
+                              "event a read model cannot apply is set aside")
+        added = store.app.set_aside_event(position, reason, f"cli:{getpass.getuser()}")
+        _catch_up(store, figures=True, retry_stalled=True)
+    click.echo(f"event {position} set aside" if added else f"event {position} was already "
+               "set aside")
 
 
 @main.group()
@@ -402,7 +455,7 @@ def export_command(kind: str, campaign: str | None, date_from: str | None, date_
     filters = ExportFilters(campaign, _date_option(date_from), _date_option(date_to),
                             marketing_only, with_tax_code)
     with opened_store() as store:
-        _catch_up(store)
+        _catch_up(store, figures=True)
         if campaign:
             store.app.get_campaign(campaign)
         plan = audited_export(store, kind, fmt, filters, f"cli:{getpass.getuser()}")

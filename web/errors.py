@@ -5,8 +5,10 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from ledger.bounds import control_character_at
 from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
 from projections.database import TRANSIENT_ERRORS
+from web.i18n import tr
 
 STATUS = {NotFoundError: 404, ConflictError: 409, InvalidInputError: 422}
 
@@ -41,7 +43,39 @@ def _reason(status: int) -> str:
     return HTTPStatus(status).phrase
 
 
+def _control_characters() -> dict[str, list[str]]:
+    """Path parts, query parameters and form fields holding control characters (a NUL, an
+    escape), by name; form fields keep tabs and line breaks (a textarea sends CRLF)."""
+    problems: dict[str, list[str]] = {}
+    fields: list[tuple[bool, str, Any]] = [
+        *((False, name, value) for name, value in (request.view_args or {}).items()),
+        *((False, name, value) for name, value in request.args.items(multi=True))]
+    # Only a form body is read here: a webhook's raw JSON body stays unread for its view.
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        fields += [(True, name, value) for name, value in request.form.items(multi=True)]
+    for multiline, name, value in fields:
+        for text in (name, value):
+            index = control_character_at(text, multiline) if isinstance(text, str) else None
+            if index is not None:
+                code = f"U+{ord(text[index]):04X}"
+                problems[name.encode("unicode_escape").decode("ascii")] = [tr(
+                    f"contiene un carattere di controllo ({code}), non ammesso",
+                    f"contains a control character ({code}), which is not allowed")]
+    return problems
+
+
 def register_error_handlers(app: Flask) -> None:
+    @app.before_request
+    def refuse_control_characters() -> tuple[Response | str, int] | None:
+        """Refused before any view reads them: stored, they would stop the read models."""
+        problems = _control_characters()
+        if not problems:
+            return None
+        return error_response(422, tr(
+            "Testo non valido: " + "; ".join(f"{k}: {' '.join(m)}" for k, m in problems.items()),
+            "Invalid text: " + "; ".join(f"{k}: {' '.join(m)}" for k, m in problems.items())),
+            problems)
+
     @app.errorhandler(LedgerError)
     def ledger_error(error: LedgerError) -> tuple[Response | str, int]:
         status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 422)

@@ -7,6 +7,7 @@ from flask import Blueprint, Flask, jsonify, render_template
 from projections.reports import progress
 from web import store
 from web.auth import public_endpoint
+from web.i18n import tr
 
 bp = Blueprint("public", __name__)
 
@@ -20,8 +21,31 @@ def home() -> str:
 @bp.get("/healthz")
 @public_endpoint
 def healthz() -> Any:
-    return jsonify(status="ok", events=store().app.recorder.max_notification_id() or 0)
+    """200 while every read model can follow the events; 503 naming each one that stopped at
+    an event it cannot apply (its position and the reason)."""
+    events = store().app.recorder.max_notification_id() or 0
+    stalls = store().runner.stalls()
+    if stalls:
+        return jsonify(status="stalled", events=events,
+                       stalled=[stall.to_dict() for stall in stalls]), 503
+    return jsonify(status="ok", events=events)
+
+
+def stall_notices() -> list[str]:
+    """The back office's banner: one line per read model stopped at an event."""
+    return [tr(
+        f"Cifre non aggiornate: il modello di lettura «{stall.name}» è fermo all'evento "
+        f"{stall.position} ({stall.reason}). Le pagine mostrano i dati fino all'evento "
+        f"precedente. Se l'evento è stato accettato per errore, un amministratore lo mette da "
+        f"parte con: ledger events set-aside {stall.position} --reason MOTIVO (README, "
+        f"«When a read model stalls»).",
+        f"Figures not up to date: read model “{stall.name}” stopped at event "
+        f"{stall.position} ({stall.reason}). Pages show the figures up to the event before. "
+        f"If the event was accepted by mistake, an admin sets it aside with: ledger events "
+        f"set-aside {stall.position} --reason TEXT (README, “When a read model stalls”).")
+        for stall in store().runner.stalls()]
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.jinja_env.globals["stall_notices"] = stall_notices

@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired
 
+from ledger.bounds import MAX_PIECES
 from ledger.donation import DISTRICTS
 from ledger.errors import ConflictError
 from ledger.identity import DonorDetails
@@ -46,7 +47,7 @@ class OpenStandSchema(Schema):
 
 class TallySchema(Schema):
     entry_id = fields.UUID(required=True)
-    amount_cents = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    amount_cents = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1))
 
 
 class UndoSchema(Schema):
@@ -60,7 +61,7 @@ class NamedGiftSchema(Schema):
     email = fields.String(load_default="")
     phone = fields.String(load_default="")
     tax_code = fields.String(load_default="")
-    amount_cents = fields.Integer(required=True, validate=validate.Range(min=1))
+    amount_cents = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     privacy_consent = fields.Boolean(required=True)
     marketing_consent = fields.Boolean(load_default=False)
 
@@ -68,7 +69,7 @@ class NamedGiftSchema(Schema):
 class CountSchema(Schema):
     counter = fields.String(required=True, validate=validate.Length(min=1, max=100))
     denominations = fields.Dict(keys=fields.String(), values=fields.Integer(
-        validate=validate.Range(min=0, max=100_000)), required=True)
+        strict=True, validate=validate.Range(min=0, max=MAX_PIECES)), required=True)
 
     @validates("denominations")
     def known_denominations(self, value: dict[str, int], **_kwargs: Any) -> None:

@@ -60,7 +60,7 @@ class Exploding(CampaignTotals):
     def apply(self, session: Session, event: Any, position: int) -> None:
         self.left -= 1
         if self.left < 0:
-            raise RuntimeError("power cut")
+            raise OSError("power cut")
         super().apply(session, event, position)
 
 
@@ -68,7 +68,7 @@ def test_a_crash_mid_batch_neither_skips_nor_double_counts(store: LedgerStore) -
     start_campaigns(store)
     import_donations(store.app, YEAR1 / "donations.csv")
     crashing = ProjectionRunner(store.app, store.database, [Exploding(after=300), Registry()])
-    with pytest.raises(RuntimeError):
+    with pytest.raises(OSError):
         crashing.catch_up()
     store.runner.catch_up()
     got = figures(store, "fare-legami-anno-1")
