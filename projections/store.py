@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from ledger.application import LedgerApplication, store_env
 from projections.audit import AuditTrail
 from projections.database import Database
+from projections.receipts import ReceiptsView
 from projections.registry import Registry
 from projections.runner import Projection, ProjectionRunner
 from projections.stands import Stands
@@ -14,7 +15,7 @@ from projections.vault import SQLKeyVault
 
 def read_models() -> list[Projection]:
     """A fresh instance of every read model, in the order they are caught up."""
-    return [CampaignTotals(), Registry(), Stands(), AuditTrail()]
+    return [CampaignTotals(), Registry(), Stands(), AuditTrail(), ReceiptsView()]
 
 
 @dataclass
