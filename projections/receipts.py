@@ -129,3 +129,7 @@ def donor_gift_ids(session: Session, donor_id: str, year: int) -> list[str]:
         "SELECT donation_id FROM registry_gifts WHERE donor_id = ? AND value_date >= ? "
         "AND value_date <= ? ORDER BY value_date", (donor_id, f"{year:04d}-01-01",
                                                     f"{year:04d}-12-31"))]
+
+
+def is_registry_id(session: Session, text: str) -> bool:
+    return session.one("SELECT 1 FROM registry_donors WHERE donor_id = ?", (text,)) is not None

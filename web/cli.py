@@ -422,5 +422,14 @@ def sync_fees_command() -> None:
         _catch_up(store)
     click.echo(f"{len(keys)} payments checked, {recorded} fees recorded")
 
+
 if __name__ == "__main__":
-    main()
+    # `python -m web.cli`: run the importable module, the one every group is added to.
+    import web.cli
+
+    web.cli.main()
+else:
+    # Groups defined in modules of their own, which use the helpers above.
+    from web.cli_receipts import receipts
+
+    main.add_command(receipts)

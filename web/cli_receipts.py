@@ -1,0 +1,106 @@
+"""`ledger receipts ...`: issue a year's receipts, list and void them, write their PDFs."""
+
+import getpass
+import json
+from pathlib import Path
+
+import click
+
+from ledger.money import format_eur
+from ledger.receipts import Receipts
+from projections import receipts as receipts_view
+from web.cli import _bar, _catch_up, _date_option, err, fails_cleanly, opened_store
+from web.receipts import foundation_today, issue_year, receipt_document, statement_document
+
+YEAR = click.IntRange(2000, 2999)
+
+
+def gift_reference(source_key: str) -> str:
+    """The CSV `reference` as the foundation wrote it, or the payment's own key."""
+    return source_key.removeprefix("csv:")
+
+
+@click.group("receipts")
+def receipts() -> None:
+    """Receipts (ricevute): one per identified gift, numbered YYYY/NNNNNN per year."""
+
+
+@receipts.command("issue")
+@click.option("--year", type=YEAR, required=True, help="Receipt the gifts of this year.")
+@click.option("--on", "on", help="Date printed on the receipts (default today).")
+@fails_cleanly
+def receipts_issue(year: int, on: str | None) -> None:
+    """Issue a receipt to every identified gift of the year that has none (re-running
+    issues nothing twice)."""
+    with opened_store() as store, _bar(f"Ricevute {year}") as (bar, task):
+        outcome = issue_year(store, year, _date_option(on) or foundation_today(),
+                             progress=lambda done, total: bar.update(task, completed=done,
+                                                                     total=total))
+    for key, why in outcome.skipped.items():
+        err.print(f"{gift_reference(key)}: {why}", highlight=False, markup=False)
+    first_last = f" ({outcome.issued[0]} – {outcome.issued[-1]})" if outcome.issued else ""
+    click.echo(f"{year}: {len(outcome.issued)} receipts issued{first_last}, "
+               f"{outcome.already} already had one, {len(outcome.skipped)} left out")
+
+
+@receipts.command("list")
+@click.option("--year", type=YEAR, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per receipt, as a list.")
+@fails_cleanly
+def receipts_list(year: int, as_json: bool) -> None:
+    """Number, status, gift reference, donor, amount and method of each receipt."""
+    with opened_store() as store:
+        _catch_up(store)
+        with store.database.reading() as session:
+            rows = receipts_view.list_receipts(session, year)
+    listed = [{"number": r["number"], "status": r["status"],
+               "reference": gift_reference(r["source_key"]), "donor": r["donor"],
+               "tax_code": r["tax_code"], "amount_cents": r["amount_cents"],
+               "method": r["method"], "value_date": r["value_date"],
+               "deductibility": r["deductibility"], "void_reason": r["void_reason"]}
+              for r in rows]
+    if as_json:
+        click.echo(json.dumps(listed, ensure_ascii=False, indent=2))
+        return
+    for r in listed:
+        void = f"\t{r['void_reason']}" if r["status"] == "void" else ""
+        click.echo(f"{r['number']}\t{r['status']}\t{r['reference']}\t{r['donor'] or '—'}\t"
+                   f"{format_eur(r['amount_cents'])}\t{r['method']}{void}")
+
+
+@receipts.command("void")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why (wrong amount, refund, …): kept with it.")
+@fails_cleanly
+def receipts_void(number: str, reason: str) -> None:
+    """Void a receipt: its number stays, marked void with the reason."""
+    with opened_store() as store:
+        changed = Receipts(store.app).void(number, reason, f"cli:{getpass.getuser()}",
+                                           foundation_today())
+        _catch_up(store)
+    click.echo(f"{number.strip()} {'voided' if changed else 'was already void'}")
+
+
+@receipts.command("pdf")
+@click.argument("number")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@fails_cleanly
+def receipts_pdf(number: str, out: Path) -> None:
+    """Write one receipt as PDF."""
+    with opened_store() as store:
+        _name, body = receipt_document(store, number)
+    out.write_bytes(body)
+    err.print(f"{number.strip()} written to {out}")
+
+
+@receipts.command("statement")
+@click.option("--year", type=YEAR, required=True)
+@click.option("--donor", required=True, help="The donor's tax code or e-mail.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@fails_cleanly
+def receipts_statement(year: int, donor: str, out: Path) -> None:
+    """Write a donor's annual statement (every receipt of the year, and the total) as PDF."""
+    with opened_store() as store:
+        _name, body = statement_document(store, year, donor)
+    out.write_bytes(body)
+    err.print(f"statement {year} written to {out}")

@@ -1,0 +1,62 @@
+"""Receipts for the back office and the CLI: batch issuing, voids, the PDFs of receipts and
+statements."""
+
+import os
+from collections.abc import Callable
+from datetime import date, datetime
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from ledger.errors import NotFoundError
+from ledger.receipts import IssueOutcome, Receipts
+from projections import receipts as receipts_view
+from projections.reports import list_campaigns
+from projections.store import LedgerStore
+from web.pdf import Foundation, receipt_pdf, statement_pdf
+
+
+def foundation_today() -> date:
+    """Today where the foundation is (LEDGER_TIMEZONE, Europe/Rome by default)."""
+    return datetime.now(ZoneInfo(os.environ.get("LEDGER_TIMEZONE") or "Europe/Rome")).date()
+
+
+def issue_year(store: LedgerStore, year: int, on: date,
+               progress: Callable[[int, int], None] | None = None) -> IssueOutcome:
+    """Receipt every identified, confirmed gift of `year` that has none in force."""
+    store.runner.catch_up()
+    with store.database.reading() as session:
+        keys = receipts_view.gifts_to_receipt(session, year)
+    outcome = Receipts(store.app).issue(
+        keys, on, progress=(lambda done: progress(done, len(keys))) if progress else None)
+    store.runner.catch_up()
+    return outcome
+
+
+def _campaign_names(store: LedgerStore) -> dict[str, str]:
+    with store.database.reading() as session:
+        return {c.slug: c.name for c in list_campaigns(session)}
+
+
+def receipt_document(store: LedgerStore, number: str) -> tuple[str, bytes]:
+    """The receipt's file name and PDF."""
+    receipt = Receipts(store.app).document(number)
+    store.runner.catch_up()
+    name = _campaign_names(store).get(receipt.campaign, receipt.campaign)
+    return (f"ricevuta-{receipt.number.replace('/', '-')}.pdf",
+            receipt_pdf(receipt, Foundation.from_env(), name))
+
+
+def statement_document(store: LedgerStore, year: int, donor: str) -> tuple[str, bytes]:
+    """The annual statement of the donor with this tax code or e-mail (or registry id)."""
+    store.runner.catch_up()
+    with store.database.reading() as session:
+        donor_id = (donor if receipts_view.is_registry_id(session, donor)
+                    else receipts_view.find_donor(session, donor))
+        gift_ids = receipts_view.donor_gift_ids(session, donor_id, year)
+    receipts = Receipts(store.app).in_force(year, [UUID(g) for g in gift_ids])
+    if not receipts:
+        raise NotFoundError(f"no receipt in force for {donor.strip()} in {year}: "
+                            f"issue the year's receipts first")
+    details = next((r.donor for r in reversed(receipts) if r.donor is not None), None)
+    return (f"riepilogo-{year}-{donor_id[:8]}.pdf",
+            statement_pdf(year, details, receipts, Foundation.from_env(), foundation_today()))
