@@ -1,4 +1,4 @@
-"""`ledger receipts`: a year issued in one go, listed, voided, and the PDFs as a reader sees them."""
+"""`ledger receipts`: a year issued in one go, listed, voided, and the PDFs as one reads them."""
 
 import json
 import subprocess
