@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from ledger.application import LedgerApplication, store_env
+from projections.agenzia import Oppositions
 from projections.audit import AuditTrail
 from projections.database import Database
 from projections.receipts import ReceiptsView
@@ -15,7 +16,8 @@ from projections.vault import SQLKeyVault
 
 def read_models() -> list[Projection]:
     """A fresh instance of every read model, in the order they are caught up."""
-    return [CampaignTotals(), Registry(), Stands(), AuditTrail(), ReceiptsView()]
+    return [CampaignTotals(), Registry(), Stands(), AuditTrail(), ReceiptsView(),
+            Oppositions()]
 
 
 @dataclass

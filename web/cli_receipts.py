@@ -6,11 +6,20 @@ from pathlib import Path
 
 import click
 
+from ledger.agenzia import choose_transmission
+from ledger.errors import LedgerError
 from ledger.money import format_eur
 from ledger.receipts import Receipts
 from projections import receipts as receipts_view
 from web.cli import _bar, _catch_up, _date_option, err, fails_cleanly, opened_store
-from web.receipts import foundation_today, issue_year, receipt_document, statement_document
+from web.receipts import (
+    accountant_csv,
+    agenzia_export,
+    foundation_today,
+    issue_year,
+    receipt_document,
+    statement_document,
+)
 
 YEAR = click.IntRange(2000, 2999)
 
@@ -104,3 +113,42 @@ def receipts_statement(year: int, donor: str, out: Path) -> None:
         _name, body = statement_document(store, year, donor)
     out.write_bytes(body)
     err.print(f"statement {year} written to {out}")
+
+
+@receipts.command("oppose")
+@click.option("--year", type=YEAR, required=True)
+@click.option("--donor", required=True, help="The donor's tax code or e-mail.")
+@click.option("--how", required=True, help="How the donor asked (e-mail of …, form).")
+@click.option("--withdraw", is_flag=True, help="The donor no longer opposes.")
+@fails_cleanly
+def receipts_oppose(year: int, donor: str, how: str, withdraw: bool) -> None:
+    """Record that a donor opposes sending the year's gifts to the Agenzia delle Entrate."""
+    with opened_store() as store:
+        _catch_up(store)
+        with store.database.reading() as session:
+            donor_id = receipts_view.find_donor(session, donor)
+        changed = choose_transmission(store.app, donor_id, year, not withdraw, how,
+                                      f"cli:{getpass.getuser()}")
+        _catch_up(store)
+    state = "does not oppose" if withdraw else "opposes"
+    click.echo(f"{donor.strip()} {state} the {year} transmission"
+               + ("" if changed else " (unchanged)"))
+
+
+def export_agenzia(year: int | None, out: Path | None, accountant: Path | None) -> None:
+    """`ledger export agenzia-entrate --year YYYY`: the fixed-width file, and the same data
+    as CSV for the accountant; audited like every export of personal data."""
+    if year is None:
+        raise LedgerError("agenzia-entrate needs --year YYYY")
+    with opened_store() as store:
+        text, lines = agenzia_export(store, year)
+        store.app.record_audit("export", f"cli:{getpass.getuser()}",
+                               {"kind": "agenzia-entrate", "year": year}, len(lines))
+    if out is not None:
+        out.write_bytes(text.encode("ascii"))
+        err.print(f"{sum(line.included for line in lines)} lines transmitted, "
+                  f"{sum(not line.included for line in lines)} left out: {out}")
+    else:
+        click.echo(text, nl=False)
+    if accountant is not None:
+        accountant.write_text(accountant_csv(year, lines), encoding="utf-8", newline="")

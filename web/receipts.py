@@ -1,15 +1,19 @@
 """Receipts for the back office and the CLI: batch issuing, voids, the PDFs of receipts and
 statements."""
 
+import csv
+import io
 import os
 from collections.abc import Callable
 from datetime import date, datetime
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from ledger.agenzia import agenzia_file
 from ledger.errors import NotFoundError
 from ledger.receipts import IssueOutcome, Receipts
 from projections import receipts as receipts_view
+from projections.agenzia import Line, agenzia_lines, file_records
 from projections.reports import list_campaigns
 from projections.store import LedgerStore
 from web.pdf import Foundation, receipt_pdf, statement_pdf
@@ -60,3 +64,32 @@ def statement_document(store: LedgerStore, year: int, donor: str) -> tuple[str, 
     details = next((r.donor for r in reversed(receipts) if r.donor is not None), None)
     return (f"riepilogo-{year}-{donor_id[:8]}.pdf",
             statement_pdf(year, details, receipts, Foundation.from_env(), foundation_today()))
+
+
+def agenzia_export(store: LedgerStore, year: int) -> tuple[str, list[Line]]:
+    """The year's AdE file and the lines behind it (for the accountant's CSV)."""
+    store.runner.catch_up()
+    with store.database.reading() as session:
+        lines = agenzia_lines(session, year)
+    donors, refunds = file_records(lines)
+    foundation = Foundation.from_env()
+    text = agenzia_file(year, foundation.tax_code, foundation.name,
+                        os.environ.get("LEDGER_FOUNDATION_ENTITY_TYPE") or "onlus",
+                        donors, refunds)
+    return text, lines
+
+
+ACCOUNTANT_COLUMNS = ("anno", "tipo", "codice_fiscale", "donatore", "importo",
+                      "anno_erogazione", "trasmesso", "motivo_esclusione")
+
+
+def accountant_csv(year: int, lines: list[Line]) -> str:
+    """The same data for Italian Excel: `;`, decimal comma, BOM so accents open right."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(ACCOUNTANT_COLUMNS)
+    for line in lines:
+        euro, cents = divmod(line.amount_cents, 100)
+        writer.writerow((year, line.kind, line.tax_code, line.name, f"{euro},{cents:02d}",
+                         line.gift_year, "sì" if line.included else "no", line.reason))
+    return "\ufeff" + out.getvalue()

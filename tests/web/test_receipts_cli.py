@@ -160,3 +160,25 @@ def test_bad_requests_exit_non_zero_with_a_message(cli: CliRunner, args: list[st
     assert result.exit_code == 1, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_agenzia_export_writes_the_file_and_the_accountant_csv(store_url: str,
+                                                               tmp_path: Path) -> None:
+    cli = CliRunner(env={"LEDGER_DATABASE_URL": store_url,
+                         "LEDGER_FOUNDATION_TAX_CODE": "93012345678"})
+    rows = issued(cli)
+    assert cli.invoke(main, ["receipts", "oppose", "--year", "2015", "--donor",
+                             "CLMMRA43A53D150K", "--how", "modulo firmato"]).exit_code == 0
+    out, sheet = tmp_path / "ade.txt", tmp_path / "commercialista.csv"
+    result = cli.invoke(main, ["export", "agenzia-entrate", "--year", "2015", "--out", str(out),
+                               "--accountant-csv", str(sheet)])
+    assert result.exit_code == 0, result.output
+    records = out.read_bytes().split(b"\r\n")[:-1]
+    assert {len(r) for r in records} == {1798} and records[0][:1] == b"0"
+    assert b"CLMMRA43A53D150K" not in out.read_bytes()  # she opposed
+    traceable = {r["tax_code"] for r in rows if r["tax_code"] and r["method"] != "cash"
+                 and r["tax_code"] != "CLMMRA43A53D150K" and not r["tax_code"].isdigit()}
+    assert {r[1:17].decode().strip() for r in records if r[:1] == b"1"} == traceable
+    assert "il donatore si è opposto" in sheet.read_text(encoding="utf-8")
+    missing = cli.invoke(main, ["export", "agenzia-entrate"])
+    assert missing.exit_code == 1 and "--year" in missing.output
