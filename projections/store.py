@@ -6,6 +6,7 @@ from ledger.application import LedgerApplication, store_env
 from projections.agenzia import Oppositions
 from projections.audit import AuditTrail
 from projections.database import Database
+from projections.fundraising import Expenses
 from projections.receipts import ReceiptsView
 from projections.registry import Registry
 from projections.runner import Projection, ProjectionRunner
@@ -17,7 +18,7 @@ from projections.vault import SQLKeyVault
 def read_models() -> list[Projection]:
     """A fresh instance of every read model, in the order they are caught up."""
     return [CampaignTotals(), Registry(), Stands(), AuditTrail(), ReceiptsView(),
-            Oppositions()]
+            Oppositions(), Expenses()]
 
 
 @dataclass

@@ -438,6 +438,13 @@ if __name__ == "__main__":
     web.cli.main()
 else:
     # Groups defined in modules of their own, which use the helpers above.
-    from web.cli_receipts import export_agenzia, receipts
+    from web.cli_receipts import (
+        campaigns_expense,
+        export_agenzia,
+        receipts,
+        report_fundraising,
+    )
 
     main.add_command(receipts)
+    campaigns.add_command(campaigns_expense)
+    report.add_command(report_fundraising)

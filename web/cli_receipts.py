@@ -1,4 +1,4 @@
-"""`ledger receipts ...`: issue a year's receipts, list and void them, write their PDFs."""
+"""`ledger receipts ...`, the AdE export, campaign expenses and the fundraising report."""
 
 import getpass
 import json
@@ -7,8 +7,10 @@ from pathlib import Path
 import click
 
 from ledger.agenzia import choose_transmission
+from ledger.dates import parse_date
 from ledger.errors import LedgerError
-from ledger.money import format_eur
+from ledger.fundraising import record_expense
+from ledger.money import format_eur, parse_cents
 from ledger.receipts import Receipts
 from projections import receipts as receipts_view
 from web.cli import _bar, _catch_up, _date_option, err, fails_cleanly, opened_store
@@ -16,6 +18,7 @@ from web.receipts import (
     accountant_csv,
     agenzia_export,
     foundation_today,
+    fundraising_documents,
     issue_year,
     receipt_document,
     statement_document,
@@ -152,3 +155,38 @@ def export_agenzia(year: int | None, out: Path | None, accountant: Path | None) 
         click.echo(text, nl=False)
     if accountant is not None:
         accountant.write_text(accountant_csv(year, lines), encoding="utf-8", newline="")
+
+
+@click.command("expense")
+@click.argument("slug")
+@click.option("--amount", required=True, help="Euro, e.g. 120 or 1.234,50")
+@click.option("--on", "on", required=True, help="Day of the expense (dd/mm/yyyy).")
+@click.option("--what", required=True, help="What was paid for (gazebo, leaflets, …).")
+@fails_cleanly
+def campaigns_expense(slug: str, amount: str, on: str, what: str) -> None:
+    """Record an expense of the campaign's fundraising (the same one again changes nothing)."""
+    cents = parse_cents(amount)
+    with opened_store() as store:
+        added = record_expense(store.app, slug, cents, parse_date(on), what,
+                               f"cli:{getpass.getuser()}")
+        _catch_up(store)
+    click.echo(f"campaign {slug}: expense {format_eur(cents)} "
+               + ("recorded" if added else "already recorded"))
+
+
+@click.command("fundraising")
+@click.argument("slug")
+@click.option("--use", "use_of_funds", default="", help="How the funds are used (for the note).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="PDF to write.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the figures as CSV.")
+@fails_cleanly
+def report_fundraising(slug: str, use_of_funds: str, out: Path, csv_out: Path | None) -> None:
+    """The campaign's fundraising report (rendiconto): stand income, expenses, net, note."""
+    with opened_store() as store:
+        pdf, table = fundraising_documents(store, slug, use_of_funds)
+    out.write_bytes(pdf)
+    if csv_out is not None:
+        csv_out.write_text(table, encoding="utf-8", newline="")
+    err.print(f"rendiconto {slug} written to {out}")

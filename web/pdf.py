@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
@@ -219,5 +220,53 @@ def statement_pdf(year: int, donor: DonorDetails | None,
         if traceable < total:
             pdf.paragraph("Le erogazioni in contanti sono non detraibili/deducibili.")
     pdf.paragraph(STAMP_NOTE, size=9)
+    pdf.paragraph(f"Cremona, {day(issued_on)}")
+    return pdf.bytes()
+
+
+def fundraising_pdf(campaign_name: str, report: dict[str, Any], use_of_funds: str,
+                    foundation: Foundation, issued_on: date) -> bytes:
+    """The rendiconto of an occasional public fundraising (art. 87 c.6 and art. 79 c.4 a
+    D.Lgs. 117/2017; Linee guida DM 9 giugno 2022): income, expenses, net, explanatory note."""
+    pdf = _Document(foundation, f"Rendiconto {campaign_name}")
+    pdf.heading(f"Rendiconto della raccolta pubblica di fondi occasionale: {campaign_name}")
+    pdf.paragraph(f"Redatto ai sensi dell'art. 87, comma 6, e dell'art. 79, comma 4, lettera a), "
+                  f"del {LAW}, secondo le Linee guida del DM 9 giugno 2022.", size=9)
+    pdf.paragraph("Entrate per banchetto e giorno", bold=True)
+    widths = (70, 34, 28, 20, 32)
+    pdf.row(("Banchetto", "Distretto", "Giorno", "Persone", "Importo"), widths, bold=True)
+    for line in report["income"]:
+        pdf.row((line["stand"], line["district"] or "—", day(date.fromisoformat(line["day"])),
+                 str(line["people"]), format_eur(line["cents"])), widths,
+                aligns=("L", "L", "L", "R", "R"))
+    pdf.row(("Totale entrate", "", "", "", format_eur(report["income_cents"])), widths,
+            bold=True, aligns=("L", "L", "L", "R", "R"))
+    if report["deposits"]:
+        pdf.ln(3)
+        pdf.paragraph("Versamenti in banca: " + "; ".join(
+            f"{d['reference']} del {day(date.fromisoformat(d['on']))} "
+            f"{format_eur(d['cents'])}" for d in report["deposits"]), size=9)
+    pdf.ln(3)
+    pdf.paragraph("Spese sostenute", bold=True)
+    spend = (28, 120, 36)
+    pdf.row(("Data", "Descrizione", "Importo"), spend, bold=True)
+    for line in report["expenses"]:
+        pdf.row((day(date.fromisoformat(line["on"])), line["what"], format_eur(line["cents"])),
+                spend, aligns=("L", "L", "R"))
+    pdf.row(("", "Totale spese", format_eur(report["expense_cents"])), spend, bold=True,
+            aligns=("L", "L", "R"))
+    pdf.ln(3)
+    pdf.paragraph(f"Risultato netto della raccolta: {format_eur(report['net_cents'])}",
+                  size=12, bold=True)
+    pdf.paragraph("Relazione illustrativa", bold=True)
+    when = (f"dal {day(date.fromisoformat(report['first_day']))} al "
+            f"{day(date.fromisoformat(report['last_day']))}" if report["first_day"]
+            else "(nessun banchetto registrato)")
+    places = ", ".join(report["places"]) or "—"
+    pdf.paragraph(f"Che cosa: raccolta pubblica di fondi occasionale «{campaign_name}», con "
+                  "offerta di informazioni sul programma e banchetti in piazza, in concomitanza "
+                  "con celebrazioni, ricorrenze o campagne di sensibilizzazione. "
+                  f"Dove: {places}. Quando: {when}.")
+    pdf.paragraph(f"Impiego dei fondi raccolti: {use_of_funds.strip() or '—'}")
     pdf.paragraph(f"Cremona, {day(issued_on)}")
     return pdf.bytes()

@@ -14,9 +14,10 @@ from ledger.errors import NotFoundError
 from ledger.receipts import IssueOutcome, Receipts
 from projections import receipts as receipts_view
 from projections.agenzia import Line, agenzia_lines, file_records
+from projections.fundraising import fundraising_report
 from projections.reports import list_campaigns
 from projections.store import LedgerStore
-from web.pdf import Foundation, receipt_pdf, statement_pdf
+from web.pdf import Foundation, fundraising_pdf, receipt_pdf, statement_pdf
 
 
 def foundation_today() -> date:
@@ -89,7 +90,32 @@ def accountant_csv(year: int, lines: list[Line]) -> str:
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(ACCOUNTANT_COLUMNS)
     for line in lines:
-        euro, cents = divmod(line.amount_cents, 100)
-        writer.writerow((year, line.kind, line.tax_code, line.name, f"{euro},{cents:02d}",
+        writer.writerow((year, line.kind, line.tax_code, line.name, _comma(line.amount_cents),
                          line.gift_year, "sì" if line.included else "no", line.reason))
     return "\ufeff" + out.getvalue()
+
+
+def fundraising_documents(store: LedgerStore, slug: str, use_of_funds: str
+                          ) -> tuple[bytes, str]:
+    """The campaign's rendiconto as PDF and as CSV (Italian Excel)."""
+    name = store.app.get_campaign(slug).name
+    store.runner.catch_up()
+    with store.database.reading() as session:
+        report = fundraising_report(session, slug)
+    pdf = fundraising_pdf(name, report, use_of_funds, Foundation.from_env(), foundation_today())
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(("sezione", "data", "voce", "distretto", "persone", "importo"))
+    for line in report["income"]:
+        writer.writerow(("entrata", line["day"], line["stand"], line["district"], line["people"],
+                         _comma(line["cents"])))
+    for line in report["expenses"]:
+        writer.writerow(("spesa", line["on"], line["what"], "", "", _comma(line["cents"])))
+    writer.writerow(("risultato netto", "", "", "", "", _comma(report["net_cents"])))
+    return pdf, "\ufeff" + out.getvalue()
+
+
+def _comma(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    euro, rest = divmod(abs(cents), 100)
+    return f"{sign}{euro},{rest:02d}"
