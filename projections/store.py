@@ -7,6 +7,7 @@ from projections.agenzia import Oppositions
 from projections.audit import AuditTrail
 from projections.database import Database
 from projections.fundraising import Expenses
+from projections.outbox import Outbox
 from projections.receipts import ReceiptsView
 from projections.registry import Registry
 from projections.runner import Projection, ProjectionRunner
@@ -18,7 +19,7 @@ from projections.vault import SQLKeyVault
 def read_models() -> list[Projection]:
     """A fresh instance of every read model, in the order they are caught up."""
     return [CampaignTotals(), Registry(), Stands(), AuditTrail(), ReceiptsView(),
-            Oppositions(), Expenses()]
+            Oppositions(), Expenses(), Outbox()]
 
 
 @dataclass

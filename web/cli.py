@@ -441,10 +441,12 @@ else:
     from web.cli_receipts import (
         campaigns_expense,
         export_agenzia,
+        mail_command,
         receipts,
         report_fundraising,
     )
 
     main.add_command(receipts)
+    main.add_command(mail_command)
     campaigns.add_command(campaigns_expense)
     report.add_command(report_fundraising)

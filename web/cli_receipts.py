@@ -1,5 +1,6 @@
 """`ledger receipts ...`, the AdE export, campaign expenses and the fundraising report."""
 
+import contextlib
 import getpass
 import json
 from pathlib import Path
@@ -14,6 +15,8 @@ from ledger.money import format_eur, parse_cents
 from ledger.receipts import Receipts
 from projections import receipts as receipts_view
 from web.cli import _bar, _catch_up, _date_option, err, fails_cleanly, opened_store
+from web.mail import SmtpSettings, send_due
+from web.mail import follow as follow_outbox
 from web.receipts import (
     accountant_csv,
     agenzia_export,
@@ -190,3 +193,20 @@ def report_fundraising(slug: str, use_of_funds: str, out: Path, csv_out: Path | 
     if csv_out is not None:
         csv_out.write_text(table, encoding="utf-8", newline="")
     err.print(f"rendiconto {slug} written to {out}")
+
+
+@click.command("mail")
+@click.option("--follow", is_flag=True, help="Keep sending until stopped.")
+@fails_cleanly
+def mail_command(follow: bool) -> None:
+    """Send the thank-you e-mails the outbox holds (LEDGER_SMTP_URL, LEDGER_MAIL_FROM)."""
+    settings = SmtpSettings.from_env()
+    if settings is None:
+        raise LedgerError("LEDGER_SMTP_URL is not set: mail stays queued")
+    with opened_store() as store:
+        counts = send_due(store, settings)
+        click.echo(f"mail: {counts['sent']} sent, {counts['skipped']} skipped, "
+                   f"{counts['failed']} failed")
+        if follow:
+            with contextlib.suppress(KeyboardInterrupt):
+                follow_outbox(store, settings)
