@@ -26,8 +26,7 @@ class ReceiptMailRequested(Aggregate):
 
 def request_receipt_mail(app: Application[UUID], number: str, donation_id: UUID,
                          by: str, request_id: UUID | None = None) -> UUID:
-    """Queue the receipt for its donor again; `request_id` (a form's hidden id) makes a
-    double-submitted form one request."""
+    """Queue the receipt for its donor again; the same `request_id` twice is one request."""
     request = ReceiptMailRequested._create(
         ReceiptMailRequested.Requested, id=request_id or uuid.uuid4(), number=number,
         donation_id=str(donation_id), by=by)

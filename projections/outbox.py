@@ -42,6 +42,8 @@ class Outbox(Projection):
     tables = ("mail_outbox",)
 
     def create_tables(self, session: Session) -> None:
+        for statement in ATTEMPTS:  # kept across rebuilds: not in `tables`
+            session.execute(statement)
         session.execute("""CREATE TABLE mail_outbox (
             mail_key TEXT PRIMARY KEY,
             position BIGINT NOT NULL,
