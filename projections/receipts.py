@@ -133,3 +133,13 @@ def donor_gift_ids(session: Session, donor_id: str, year: int) -> list[str]:
 
 def is_registry_id(session: Session, text: str) -> bool:
     return session.one("SELECT 1 FROM registry_donors WHERE donor_id = ?", (text,)) is not None
+
+
+def receipts_out_of_date(session: Session, year: int) -> list[str]:
+    """Receipts in force whose gift no longer holds their amount: refunded (by Stripe, which
+    cannot be refused) after the receipt was issued."""
+    return [row[0] for row in session.query(
+        "SELECT r.number FROM receipts_view r JOIN gifts_view g ON g.donation_id = "
+        "r.donation_id WHERE r.year = ? AND r.status = ? AND "
+        "g.amount_cents - g.refunded_cents <> r.amount_cents ORDER BY r.sequence",
+        (year, ISSUED))]

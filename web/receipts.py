@@ -51,11 +51,18 @@ def foundation_today() -> date:
 
 def issue_year(store: LedgerStore, year: int, on: date,
                progress: Callable[[int, int], None] | None = None) -> IssueOutcome:
-    """Receipt every identified, confirmed gift of `year` that has none in force."""
+    """Receipt every identified, confirmed gift of `year` that has none in force; first void
+    the receipts whose gift was refunded since, so that they are issued anew."""
+    store.runner.catch_up()
+    receipts = Receipts(store.app)
+    with store.database.reading() as session:
+        stale = receipts_view.receipts_out_of_date(session, year)
+    for number in stale:
+        receipts.void(number, "importo cambiato dopo l'emissione (rimborso)", "ledger", on)
     store.runner.catch_up()
     with store.database.reading() as session:
         keys = receipts_view.gifts_to_receipt(session, year)
-    outcome = Receipts(store.app).issue(
+    outcome = receipts.issue(
         keys, on, progress=(lambda done: progress(done, len(keys))) if progress else None)
     store.runner.catch_up()
     return outcome

@@ -15,12 +15,14 @@ from aiosmtpd.controller import Controller
 from ledger.donation import PENDING, Gift
 from ledger.identity import DonorDetails
 from ledger.mail import request_receipt_mail
-from ledger.payments import CONFIRMED, PaymentNotice
+from ledger.payments import CONFIRMED, REFUNDED, PaymentNotice
+from projections import receipts as receipts_view
 from projections.outbox import MailAttempts, mail_attempts, mail_status
 from projections.store import LedgerStore
 from tests.e2e.conftest import free_port
 from tests.ledger.test_csv_import import start_campaigns
 from web.mail import SmtpSettings, send_due
+from web.receipts import issue_year
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -156,3 +158,19 @@ def test_gifts_from_before_the_first_sender_are_not_mailed(
     store.app.record_gift(online("pi_new", email_address="nuovo@example.org"))
     assert send_due(store, settings, now=lambda: T0)["sent"] == 1
     assert [m["To"] for m in inbox.messages] == ["nuovo@example.org"]
+
+
+def test_a_stripe_refund_voids_the_receipt_at_the_next_issue_and_reissues_it(
+        ready: LedgerStore, smtp: tuple[Inbox, SmtpSettings]) -> None:
+    _inbox, settings = smtp
+    ready.app.record_gift(online("pi_r"))
+    send_due(ready, settings, now=lambda: T0)  # thanked, receipt 2026/000001 for € 25,00
+    ready.app.notify_payment("stripe:pi_r", PaymentNotice(REFUNDED, date(2026, 3, 2),
+                                                          reference="re_1", amount_cents=1000))
+    outcome = issue_year(ready, 2026, date(2026, 3, 3))
+    assert outcome.issued == ["2026/000002"]
+    with ready.database.reading() as session:
+        rows = receipts_view.list_receipts(session, 2026)
+    assert [(r["number"], r["status"], r["amount_cents"]) for r in rows] == [
+        ("2026/000001", "void", 2500), ("2026/000002", "issued", 1500)]
+    assert rows[0]["void_reason"] == "importo cambiato dopo l'emissione (rimborso)"
