@@ -37,6 +37,7 @@ from ledger.payments import (
     RecurringGift,
 )
 from ledger.privacy import KeyVault, MemoryKeyVault, new_key, seal, unseal
+from ledger.receipt_book import ReceiptBook
 from ledger.set_aside import SetAsideEvents
 from ledger.stand import CLOSED, BankDeposit, NamedGift, StandCollection, invalid_field
 from ledger.user import ROLES, User, hash_password
@@ -301,10 +302,24 @@ class LedgerApplication(Application[UUID]):
     def refund(self, source_key: str, refund_id: str, amount_cents: int, on: date,
                reason: str = "") -> bool:
         donation = self._donation(source_key)
+        self._require_no_receipt(donation)
         if donation.refund(refund_id, amount_cents, on, reason):
             self.save(donation)
             return True
         return False
+
+    def _require_no_receipt(self, donation: Donation) -> None:
+        """A receipted gift changes only once its receipt is voided (it is receipted anew
+        afterwards), so that no receipt in force states an amount the ledger no longer holds."""
+        try:
+            book: ReceiptBook = self.repository.get(
+                ReceiptBook.create_id(donation.value_date.year))
+        except AggregateNotFoundError:
+            return
+        entry = book.receipt_for(donation.id)
+        if entry is not None:
+            raise ConflictError(f"la donazione ha la ricevuta {entry.number}: annullala prima "
+                                f"(void receipt {entry.number} first)")
 
     def record_fee(self, source_key: str, fee_cents: int, source: str) -> bool:
         donation = self._donation(source_key)
@@ -655,6 +670,7 @@ class LedgerApplication(Application[UUID]):
     def correct_gift(self, source_key: str, amount_cents: int, value_date: date, reason: str,
                      by: str) -> None:
         donation = self._donation(source_key)
+        self._require_no_receipt(donation)
         donation.correct(amount_cents, value_date, reason, by)
         self.save(donation)
 

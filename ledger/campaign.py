@@ -33,6 +33,15 @@ class Campaign(Aggregate):
     class Ended(Aggregate.Event):
         on: date
 
+    class ExpenseRecorded(Aggregate.Event):
+        """A cost of the campaign's fundraising, for its report (rendiconto)."""
+
+        slug: str
+        amount_cents: int
+        on: date
+        what: str
+        by: str
+
     @staticmethod
     def create_id(slug: str) -> UUID:  # type: ignore[override]
         return natural_id("campaign", slug)
@@ -47,6 +56,7 @@ class Campaign(Aggregate):
         self.starts_on = starts_on
         self.ends_on = ends_on
         self.ended_on: date | None = None
+        self.expenses: set[tuple[date, str, int]] = set()
 
     @event(TargetChanged)
     def change_target(self, target_cents: int) -> None:
@@ -55,6 +65,32 @@ class Campaign(Aggregate):
     @event(Ended)
     def end(self, on: date) -> None:
         self.ended_on = on
+
+    def record_expense(self, amount_cents: int, on: date, what: str, by: str) -> bool:
+        """Record an expense once: the same day, text and amount again is a resend."""
+        problems: dict[str, list[str]] = {}
+        # An expense is bounded like a target: one invoice may pay for a whole campaign.
+        if problem := amount_problem(amount_cents, most=MAX_TARGET_CENTS):
+            problems["amount"] = [problem]
+        if problem := date_problem(on, CAMPAIGN_YEARS_AHEAD):
+            problems["on"] = [problem]
+        if problem := text_problem(what, multiline=True):
+            problems["what"] = [problem]
+        elif not what.strip():
+            problems["what"] = ["say what was paid for"]
+        if problems:
+            raise InvalidInputError(
+                "; ".join(f"{k}: {m}" for k, ms in problems.items() for m in ms), problems)
+        if (on, " ".join(what.split()), amount_cents) in self.expenses:
+            return False
+        self._expense_recorded(slug=self.slug, amount_cents=amount_cents, on=on,
+                               what=" ".join(what.split()), by=by)
+        return True
+
+    @event(ExpenseRecorded)
+    def _expense_recorded(self, slug: str, amount_cents: int, on: date, what: str,
+                          by: str) -> None:
+        self.expenses.add((on, what, amount_cents))
 
     @property
     def is_open(self) -> bool:

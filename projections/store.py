@@ -3,8 +3,12 @@
 from dataclasses import dataclass
 
 from ledger.application import LedgerApplication, store_env
+from projections.agenzia import Oppositions
 from projections.audit import AuditTrail
 from projections.database import Database
+from projections.fundraising import Expenses
+from projections.outbox import Outbox
+from projections.receipts import ReceiptsView
 from projections.registry import Registry
 from projections.runner import Projection, ProjectionRunner
 from projections.stands import Stands
@@ -14,7 +18,8 @@ from projections.vault import SQLKeyVault
 
 def read_models() -> list[Projection]:
     """A fresh instance of every read model, in the order they are caught up."""
-    return [CampaignTotals(), Registry(), Stands(), AuditTrail()]
+    return [CampaignTotals(), Registry(), Stands(), AuditTrail(), ReceiptsView(),
+            Oppositions(), Expenses(), Outbox()]
 
 
 @dataclass

@@ -64,14 +64,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     app.extensions["ledger_store"] = LedgerStore.open(url)
 
-    from web import admin, api, auth, donate, errors, i18n, public, stands, webhooks
+    from web import admin, api, auth, donate, errors, i18n, public, receipts, stands, webhooks
 
     i18n.init_app(app)
     auth.init_app(app)
     api.init_app(app)
     # After flask-smorest's own handlers, so that every error has one shape.
     errors.register_error_handlers(app)
-    for area in (public, donate, webhooks, stands, admin):
+    for area in (public, donate, webhooks, stands, admin, receipts):
         area.init_app(app)
 
     # Chromium applies form-action to the redirect after a form too: allow the checkout host.

@@ -436,7 +436,10 @@ def users_token(email: str) -> None:
 
 
 @main.command("export")
-@click.argument("kind", type=click.Choice(["donors", "donations"]))
+@click.argument("kind", type=click.Choice(["donors", "donations", "agenzia-entrate"]))
+@click.option("--year", type=int, help="agenzia-entrate: the year of the gifts.")
+@click.option("--accountant-csv", type=click.Path(dir_okay=False, path_type=Path),
+              help="agenzia-entrate: also write the same data as CSV for the accountant.")
 @click.option("--campaign", help="Only gifts to this campaign (its slug).")
 @click.option("--from", "date_from", help="Only gifts from this value date.")
 @click.option("--to", "date_to", help="Only gifts up to this value date.")
@@ -446,10 +449,15 @@ def users_token(email: str) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="File to write (CSV goes to standard output without it).")
 @fails_cleanly
-def export_command(kind: str, campaign: str | None, date_from: str | None, date_to: str | None,
+def export_command(kind: str, year: int | None, accountant_csv: Path | None,
+                   campaign: str | None, date_from: str | None, date_to: str | None,
                    marketing_only: bool, with_tax_code: bool, fmt: str,
                    out: Path | None) -> None:
-    """Export donors or donations (CSV for Italian Excel, or XLSX); every export is audited."""
+    """Export donors or donations (CSV for Italian Excel, or XLSX), or the year's file for
+    the Agenzia delle Entrate; every export is audited."""
+    if kind == "agenzia-entrate":
+        export_agenzia(year, out, accountant_csv)
+        return
     if fmt == "xlsx" and out is None:
         raise LedgerError("an XLSX export needs --out FILE")
     filters = ExportFilters(campaign, _date_option(date_from), _date_option(date_to),
@@ -504,5 +512,23 @@ def sync_fees_command() -> None:
         _catch_up(store)
     click.echo(f"{len(keys)} payments checked, {recorded} fees recorded")
 
+
 if __name__ == "__main__":
-    main()
+    # `python -m web.cli`: run the importable module, the one every group is added to.
+    import web.cli
+
+    web.cli.main()
+else:
+    # Groups defined in modules of their own, which use the helpers above.
+    from web.cli_receipts import (
+        campaigns_expense,
+        export_agenzia,
+        mail_command,
+        receipts,
+        report_fundraising,
+    )
+
+    main.add_command(receipts)
+    main.add_command(mail_command)
+    campaigns.add_command(campaigns_expense)
+    report.add_command(report_fundraising)

@@ -13,7 +13,7 @@ from ledger.errors import InvalidInputError, NotFoundError
 from ledger.identity import normalize_tax_code
 from ledger.money import format_eur, parse_cents
 from projections.reports import list_campaigns
-from web import store
+from web import bank, store
 from web.auth import public_endpoint
 from web.i18n import language, tr
 from web.stripe_gateway import DonationRequest, create_checkout, stripe_client
@@ -111,7 +111,8 @@ def form() -> Any:
             donation.privacy_consent.errors = [tr(
                 "Serve il consenso al trattamento dei dati.", "Privacy consent is required.")]
     return render_template("donate/form.html", form=donation, configured=configured,
-                           presets=PRESETS), status
+                           presets=PRESETS,
+                           bank=bank.bank_details(current_app, campaigns)), status
 
 
 @bp.get("/grazie")
@@ -132,4 +133,5 @@ def init_app(app: Flask) -> None:
                                    ("DONATION_MAX_CENTS", "LEDGER_DONATION_MAX", 1_000_000)):
         configured = os.environ.get(variable)
         app.config.setdefault(key, parse_cents(configured) if configured else default)
+    bank.init_app(app)
     app.register_blueprint(bp)

@@ -1,0 +1,35 @@
+"""Mail the foundation sends: a receipt sent again on request is an event like any other."""
+
+import contextlib
+import uuid
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError
+
+
+class ReceiptMailRequested(Aggregate):
+    """Staff asked to send a receipt to its donor again (once per request)."""
+
+    class Requested(Aggregate.Created):
+        number: str
+        donation_id: str
+        by: str
+
+    @event(Requested)
+    def __init__(self, number: str, donation_id: str, by: str) -> None:
+        self.number = number
+        self.donation_id = donation_id
+        self.by = by
+
+
+def request_receipt_mail(app: Application[UUID], number: str, donation_id: UUID,
+                         by: str, request_id: UUID | None = None) -> UUID:
+    """Queue the receipt for its donor again; the same `request_id` twice is one request."""
+    request = ReceiptMailRequested._create(
+        ReceiptMailRequested.Requested, id=request_id or uuid.uuid4(), number=number,
+        donation_id=str(donation_id), by=by)
+    with contextlib.suppress(IntegrityError):  # the same request sent twice
+        app.save(request)
+    return request.id

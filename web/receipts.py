@@ -1,0 +1,359 @@
+"""Receipts, the AdE file and the fundraising reports, for the back office and the CLI."""
+
+import csv
+import io
+import os
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, IntegerField, StringField
+from wtforms.validators import DataRequired, NumberRange
+
+from ledger.agenzia import agenzia_file, choose_transmission
+from ledger.errors import InvalidInputError, NotFoundError
+from ledger.fundraising import record_expense
+from ledger.mail import request_receipt_mail
+from ledger.money import parse_cents
+from ledger.receipt_book import parse_receipt_number, receipt_number
+from ledger.receipts import IssueOutcome, Receipts
+from projections import receipts as receipts_view
+from projections.agenzia import Line, agenzia_lines, file_records
+from projections.fundraising import fundraising_report
+from projections.outbox import mail_status
+from projections.reports import list_campaigns
+from projections.store import LedgerStore
+from web import store as current_store
+from web.auth import roles_required
+from web.i18n import tr
+from web.pdf import Foundation, fundraising_pdf, receipt_pdf, statement_pdf
+
+
+def foundation_today() -> date:
+    """Today where the foundation is (LEDGER_TIMEZONE, Europe/Rome by default)."""
+    return datetime.now(ZoneInfo(os.environ.get("LEDGER_TIMEZONE") or "Europe/Rome")).date()
+
+
+def issue_year(store: LedgerStore, year: int, on: date,
+               progress: Callable[[int, int], None] | None = None) -> IssueOutcome:
+    """Receipt every identified, confirmed gift of `year` that has none in force; first void
+    the receipts whose gift was refunded since, so that they are issued anew."""
+    store.runner.catch_up()
+    receipts = Receipts(store.app)
+    with store.database.reading() as session:
+        stale = receipts_view.receipts_out_of_date(session, year)
+    for number in stale:
+        receipts.void(number, "importo cambiato dopo l'emissione (rimborso)", "ledger", on)
+    store.runner.catch_up()
+    with store.database.reading() as session:
+        keys = receipts_view.gifts_to_receipt(session, year)
+    outcome = receipts.issue(
+        keys, on, progress=(lambda done: progress(done, len(keys))) if progress else None)
+    store.runner.catch_up()
+    return outcome
+
+
+def _campaign_names(store: LedgerStore) -> dict[str, str]:
+    with store.database.reading() as session:
+        return {c.slug: c.name for c in list_campaigns(session)}
+
+
+def receipt_document(store: LedgerStore, number: str) -> tuple[str, bytes]:
+    """The receipt's file name and PDF."""
+    receipt = Receipts(store.app).document(number)
+    store.runner.catch_up()
+    name = _campaign_names(store).get(receipt.campaign, receipt.campaign)
+    return (f"ricevuta-{receipt.number.replace('/', '-')}.pdf",
+            receipt_pdf(receipt, Foundation.from_env(), name))
+
+
+def statement_document(store: LedgerStore, year: int, donor: str) -> tuple[str, bytes]:
+    """The annual statement of the donor with this tax code or e-mail (or registry id)."""
+    store.runner.catch_up()
+    with store.database.reading() as session:
+        donor_id = (donor if receipts_view.is_registry_id(session, donor)
+                    else receipts_view.find_donor(session, donor))
+        gift_ids = receipts_view.donor_gift_ids(session, donor_id, year)
+    receipts = Receipts(store.app).in_force(year, [UUID(g) for g in gift_ids])
+    if not receipts:
+        raise NotFoundError(f"no receipt in force for {donor.strip()} in {year}: "
+                            f"issue the year's receipts first")
+    details = next((r.donor for r in reversed(receipts) if r.donor is not None), None)
+    return (f"riepilogo-{year}-{donor_id[:8]}.pdf",
+            statement_pdf(year, details, receipts, Foundation.from_env(), foundation_today()))
+
+
+def agenzia_export(store: LedgerStore, year: int) -> tuple[str, list[Line]]:
+    """The year's AdE file and the lines behind it (for the accountant's CSV)."""
+    store.runner.catch_up()
+    with store.database.reading() as session:
+        lines = agenzia_lines(session, year)
+    donors, refunds = file_records(lines)
+    foundation = Foundation.from_env()
+    text = agenzia_file(year, foundation.tax_code, foundation.name,
+                        os.environ.get("LEDGER_FOUNDATION_ENTITY_TYPE") or "onlus",
+                        donors, refunds)
+    return text, lines
+
+
+ACCOUNTANT_COLUMNS = ("anno", "tipo", "codice_fiscale", "donatore", "importo",
+                      "anno_erogazione", "trasmesso", "motivo_esclusione")
+
+
+def accountant_csv(year: int, lines: list[Line]) -> str:
+    """The same data for Italian Excel: `;`, decimal comma, BOM so accents open right."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(ACCOUNTANT_COLUMNS)
+    for line in lines:
+        writer.writerow((year, line.kind, line.tax_code, line.name, _comma(line.amount_cents),
+                         line.gift_year, "sì" if line.included else "no", line.reason))
+    return "\ufeff" + out.getvalue()
+
+
+def fundraising_documents(store: LedgerStore, slug: str, use_of_funds: str
+                          ) -> tuple[bytes, str]:
+    """The campaign's rendiconto as PDF and as CSV (Italian Excel)."""
+    name = store.app.get_campaign(slug).name
+    store.runner.catch_up()
+    with store.database.reading() as session:
+        report = fundraising_report(session, slug)
+    pdf = fundraising_pdf(name, report, use_of_funds, Foundation.from_env(), foundation_today())
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(("sezione", "data", "voce", "distretto", "persone", "importo"))
+    for line in report["income"]:
+        writer.writerow(("entrata", line["day"], line["stand"], line["district"], line["people"],
+                         _comma(line["cents"])))
+    for line in report["expenses"]:
+        writer.writerow(("spesa", line["on"], line["what"], "", "", _comma(line["cents"])))
+    writer.writerow(("risultato netto", "", "", "", "", _comma(report["net_cents"])))
+    return pdf, "\ufeff" + out.getvalue()
+
+
+def _comma(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    euro, rest = divmod(abs(cents), 100)
+    return f"{sign}{euro},{rest:02d}"
+
+
+# The back office's Receipts section (/admin/receipts)
+
+bp = Blueprint("receipts", __name__, url_prefix="/admin/receipts")
+BACK_OFFICE = ("admin", "staff")
+
+
+class IssueForm(FlaskForm):
+    year = IntegerField("Anno", validators=[DataRequired(), NumberRange(2000, 2999)])
+
+
+class VoidForm(FlaskForm):
+    reason = StringField("Motivo dell'annullamento", validators=[DataRequired()])
+
+
+class ResendForm(FlaskForm):
+    """Only the CSRF token: each click is one more request to send the receipt."""
+
+
+class OppositionForm(FlaskForm):
+    donor = StringField("Codice fiscale o e-mail del donatore", validators=[DataRequired()])
+    year = IntegerField("Anno", validators=[DataRequired(), NumberRange(2000, 2999)])
+    how = StringField("Come l'ha chiesto (e-mail del …, modulo)", validators=[DataRequired()])
+    withdraw = BooleanField("Ritira l'opposizione")
+
+
+class ExpenseForm(FlaskForm):
+    amount = StringField("Importo (€)", validators=[DataRequired()])
+    on = DateField("Data", validators=[DataRequired()])
+    what = StringField("Descrizione", validators=[DataRequired()])
+
+
+def _year() -> int:
+    text = request.args.get("year", "").strip()
+    if not text:
+        return foundation_today().year - 1  # statements and the AdE file look back a year
+    return _year_of(text)
+
+
+def _number(year: str, sequence: str) -> str:
+    """`2015`, `2` from the address → `2015/000002` (or a 422 for anything else)."""
+    parsed_year, parsed_sequence = parse_receipt_number(f"{year}/{sequence}")
+    return receipt_number(parsed_year, parsed_sequence)
+
+
+def _year_of(text: str) -> int:
+    if not text.isdigit() or not 2000 <= int(text) <= 2999:
+        raise InvalidInputError(tr("Anno non valido.", "Not a valid year."),
+                                {"year": ["YYYY"]})
+    return int(text)
+
+
+def _form_problem(form: FlaskForm) -> InvalidInputError:
+    return InvalidInputError(tr("Controlla i campi del modulo.", "Check the form's fields."),
+                             {name: list(errors) for name, errors in form.errors.items()})
+
+
+@bp.get("/")
+@roles_required(*BACK_OFFICE)
+def index() -> str:
+    year = _year()
+    ledger = current_store()
+    ledger.runner.catch_up()
+    with ledger.database.reading() as session:
+        rows = receipts_view.list_receipts(session, year)
+        years = sorted({year, *receipts_view.receipt_years(session)}, reverse=True)
+        to_issue = len(receipts_view.gifts_to_receipt(session, year))
+        mails = mail_status(session, limit=50)
+    return render_template(
+        "admin/receipts.html", year=year, years=years, receipts=rows, to_issue=to_issue,
+        mails=mails, smtp=bool(os.environ.get("LEDGER_SMTP_URL")),
+        issue=IssueForm(year=year), void=VoidForm(), resend=ResendForm(),
+        oppose=OppositionForm(year=year), campaigns=_campaign_names(ledger))
+
+
+@bp.post("/issue")
+@roles_required(*BACK_OFFICE)
+def issue() -> Any:
+    form = IssueForm()
+    if not form.validate_on_submit():
+        raise _form_problem(form)
+    outcome = issue_year(current_store(), int(form.year.data or 0), foundation_today())
+    flash(tr(f"{len(outcome.issued)} ricevute emesse, {len(outcome.skipped)} escluse.",
+             f"{len(outcome.issued)} receipts issued, {len(outcome.skipped)} left out."), "ok")
+    return redirect(url_for("receipts.index", year=form.year.data))
+
+
+@bp.get("/<year>/<sequence>.pdf")
+@roles_required(*BACK_OFFICE)
+def pdf(year: str, sequence: str) -> Response:
+    name, body = receipt_document(current_store(), _number(year, sequence))
+    return Response(body, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.post("/<year>/<sequence>/void")
+@roles_required(*BACK_OFFICE)
+def void(year: str, sequence: str) -> Any:
+    form = VoidForm()
+    if not form.validate_on_submit():
+        raise _form_problem(form)
+    Receipts(current_store().app).void(_number(year, sequence), form.reason.data or "",
+                                current_user.email, foundation_today())
+    flash(tr(f"Ricevuta {_number(year, sequence)} annullata: il numero resta.",
+             f"Receipt {_number(year, sequence)} voided: the number stays."), "ok")
+    return redirect(url_for("receipts.index", year=year))
+
+
+@bp.post("/<year>/<sequence>/resend")
+@roles_required(*BACK_OFFICE)
+def resend(year: str, sequence: str) -> Any:
+    form = ResendForm()
+    if not form.validate_on_submit():
+        raise _form_problem(form)
+    app = current_store().app
+    receipt = Receipts(app).document(_number(year, sequence))
+    request_receipt_mail(app, receipt.number, receipt.donation_id, current_user.email)
+    flash(tr("Ricevuta in coda per l'invio.", "Receipt queued for sending."), "ok")
+    return redirect(url_for("receipts.index", year=year))
+
+
+@bp.get("/statement")
+@roles_required(*BACK_OFFICE)
+def statement() -> Response:
+    name, body = statement_document(current_store(), _year(), request.args.get("donor", ""))
+    return Response(body, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.post("/opposition")
+@roles_required(*BACK_OFFICE)
+def opposition() -> Any:
+    form = OppositionForm()
+    if not form.validate_on_submit():
+        raise _form_problem(form)
+    ledger = current_store()
+    ledger.runner.catch_up()
+    with ledger.database.reading() as session:
+        donor_id = receipts_view.find_donor(session, form.donor.data or "")
+    choose_transmission(ledger.app, donor_id, int(form.year.data or 0),
+                        not form.withdraw.data, form.how.data or "", current_user.email)
+    flash(tr("Scelta del donatore registrata.", "The donor's choice is recorded."), "ok")
+    return redirect(url_for("receipts.index", year=form.year.data))
+
+
+@bp.get("/agenzia-entrate/<year>.<fmt>")
+@roles_required(*BACK_OFFICE)
+def agenzia(year: str, fmt: str) -> Response:
+    if fmt not in ("txt", "csv"):
+        abort(404)
+    year_number = _year_of(year)
+    text, lines = agenzia_export(current_store(), year_number)
+    current_store().app.record_audit("export", current_user.email,
+                                     {"kind": "agenzia-entrate", "year": year_number,
+                                      "format": fmt}, len(lines))
+    if fmt == "csv":
+        return Response(accountant_csv(year_number, lines), mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition":
+                                 f'attachment; filename="erogazioni-{year}.csv"'})
+    return Response(text.encode("ascii"), mimetype="text/plain; charset=us-ascii",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="erogazioni-liberali-{year}.txt"'})
+
+
+@bp.route("/fundraising/<slug>", methods=["GET", "POST"])
+@roles_required(*BACK_OFFICE)
+def fundraising(slug: str) -> Any:
+    ledger = current_store()
+    name = ledger.app.get_campaign(slug).name
+    form = ExpenseForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            record_expense(ledger.app, slug, parse_cents(form.amount.data or ""),
+                           form.on.data or foundation_today(), form.what.data or "",
+                           current_user.email)
+        except InvalidInputError as error:
+            form.amount.errors = [*form.amount.errors, str(error)]
+            status = 422
+        else:
+            flash(tr("Spesa registrata.", "Expense recorded."), "ok")
+            return redirect(url_for("receipts.fundraising", slug=slug))
+    elif form.is_submitted():
+        status = 422
+    ledger.runner.catch_up()
+    with ledger.database.reading() as session:
+        report = fundraising_report(session, slug)
+    return render_template("admin/fundraising.html", slug=slug, name=name, report=report,
+                           form=form), status
+
+
+@bp.get("/fundraising/<slug>.<fmt>")
+@roles_required(*BACK_OFFICE)
+def fundraising_file(slug: str, fmt: str) -> Response:
+    if fmt not in ("pdf", "csv"):
+        abort(404)
+    pdf_body, table = fundraising_documents(current_store(), slug, request.args.get("use", ""))
+    if fmt == "pdf":
+        return Response(pdf_body, mimetype="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="rendiconto-{slug}.pdf"'})
+    return Response(table, mimetype="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="rendiconto-{slug}.csv"'})
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
