@@ -1,20 +1,26 @@
 """User: someone who signs in (admin, staff or volunteer), with a password and API tokens."""
 
+import contextlib
+import functools
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from eventsourcing.domain import Aggregate, event
 
-from ledger.errors import InvalidInputError
+from ledger.errors import InvalidInputError, NotFoundError
 from ledger.keys import natural_id
 
 ROLES = ("admin", "staff", "volunteer")
 _HASHER = PasswordHasher()
 MIN_PASSWORD = 10
+TOKEN_DAYS = 90
 
 
 def hash_password(password: str) -> str:
@@ -24,9 +30,40 @@ def hash_password(password: str) -> str:
     return _HASHER.hash(password)
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
+def spend_password_work(password: str) -> None:
+    """The argon2 work of checking a password, for an account that does not exist: a
+    sign-in then takes as long whether the account exists or not (no enumeration)."""
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        _HASHER.verify(_dummy_hash(), password)
+
+
 def token_digest(secret: str) -> str:
     """Tokens are long random strings, so one round of SHA-256 is enough to keep them hashed."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def token_reference(user_id: UUID, token_id: str) -> str:
+    """A token's public name: the part before its secret, enough to list and revoke it."""
+    return f"fondo_{user_id.hex}_{token_id}"
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    token_id: str
+    token_hash: str
+    issued_at: datetime
+    expires_at: datetime
+    revoked: bool = False
+
+    def state(self, now: datetime) -> str:
+        if self.revoked:
+            return "revoked"
+        return "expired" if now >= self.expires_at else "active"
 
 
 class User(Aggregate):
@@ -43,6 +80,16 @@ class User(Aggregate):
     class TokenIssued(Aggregate.Event):
         token_id: str
         token_hash: str
+        issued_at: datetime
+        expires_at: datetime
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Tokens issued before they expired: valid for the default term from their issue.
+            state["issued_at"] = state["timestamp"]
+            state["expires_at"] = state["timestamp"] + timedelta(days=TOKEN_DAYS)
 
     class TokenRevoked(Aggregate.Event):
         token_id: str
@@ -59,39 +106,65 @@ class User(Aggregate):
         self.email = email
         self.role = role
         self.password_hash = password_hash
-        self.tokens: dict[str, str] = {}
+        self.tokens: dict[str, ApiToken] = {}
         self.active = True
+        # Sessions remember the generation they began in: a new password or a deactivation
+        # starts the next one, which ends every earlier session.
+        self.session_generation = 0
 
     def check_password(self, password: str) -> bool:
+        """The hash is checked even for a deactivated user, so that the time taken does not
+        tell which accounts are deactivated."""
         try:
-            return self.active and _HASHER.verify(self.password_hash, password)
+            matches = _HASHER.verify(self.password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
+        return self.active and matches
 
     @event(PasswordChanged)
     def change_password(self, password_hash: str) -> None:
         self.password_hash = password_hash
+        self.session_generation += 1
 
-    def issue_token(self) -> str:
-        """A new personal token `fondo_<user>_<secret>`; only its hash is recorded."""
+    def issue_token(self, now: datetime, days: int = TOKEN_DAYS) -> str:
+        """A new personal token `fondo_<user>_<id>.<secret>`, valid for `days`; only its hash
+        is recorded, so it is shown once."""
+        if days < 1:
+            raise InvalidInputError("a token is valid for at least one day",
+                                    {"days": ["at least 1"]})
         token_id = secrets.token_hex(4)
         secret = secrets.token_urlsafe(32)
-        self._token_issued(token_id=token_id, token_hash=token_digest(secret))
-        return f"fondo_{self.id.hex}_{token_id}.{secret}"
+        self._token_issued(token_id=token_id, token_hash=token_digest(secret), issued_at=now,
+                           expires_at=now + timedelta(days=days))
+        return f"{token_reference(self.id, token_id)}.{secret}"
 
     @event(TokenIssued)
-    def _token_issued(self, token_id: str, token_hash: str) -> None:
-        self.tokens[token_id] = token_hash
+    def _token_issued(self, token_id: str, token_hash: str, issued_at: datetime,
+                      expires_at: datetime) -> None:
+        self.tokens[token_id] = ApiToken(token_id, token_hash, issued_at, expires_at)
+
+    def revoke_token(self, token_id: str) -> bool:
+        """False when it was revoked already; NotFoundError when it never existed."""
+        token = self.tokens.get(token_id)
+        if token is None:
+            raise NotFoundError(f"no token {token_reference(self.id, token_id)}")
+        if token.revoked:
+            return False
+        self._token_revoked(token_id=token_id)
+        return True
 
     @event(TokenRevoked)
-    def revoke_token(self, token_id: str) -> None:
-        self.tokens.pop(token_id, None)
+    def _token_revoked(self, token_id: str) -> None:
+        token = self.tokens[token_id]
+        self.tokens[token_id] = ApiToken(token.token_id, token.token_hash, token.issued_at,
+                                         token.expires_at, revoked=True)
 
-    def accepts_token(self, token_id: str, secret: str) -> bool:
-        expected = self.tokens.get(token_id)
-        return self.active and expected is not None and hmac.compare_digest(
-            expected, token_digest(secret))
+    def accepts_token(self, token_id: str, secret: str, now: datetime) -> bool:
+        token = self.tokens.get(token_id)
+        return (self.active and token is not None and token.state(now) == "active"
+                and hmac.compare_digest(token.token_hash, token_digest(secret)))
 
     @event(Deactivated)
     def deactivate(self) -> None:
         self.active = False
+        self.session_generation += 1

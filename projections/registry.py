@@ -246,6 +246,14 @@ def _donor_dict(row: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(PUBLIC_COLUMNS, row, strict=True))
 
 
+_ESCAPE = "ESCAPE '\\'"
+
+
+def _literal(text: str) -> str:
+    """`%` and `_` typed in a search are characters to find, not LIKE wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def search_donors(session: Session, text: str, limit: int = 100) -> list[dict[str, Any]]:
     """By name, e-mail, phone (any way it is written) or tax code."""
     needle = " ".join(text.split()).lower()
@@ -258,15 +266,17 @@ def search_donors(session: Session, text: str, limit: int = 100) -> list[dict[st
                    normalize_quietly(DonorDetails.parse, tax_code=text)):
         if normal is not None:
             keys += list(normal.identity_keys())
-    like = f"%{needle}%"
+    like = f"%{_literal(needle)}%"
     marks = ",".join("?" * len(keys)) or "''"
     rows = session.query(
         f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM registry_donors WHERE erased = 0 AND ("
-        "LOWER(display_name) LIKE ? OR LOWER(first_name || ' ' || last_name) LIKE ? OR "
-        "LOWER(email) LIKE ? OR LOWER(tax_code) LIKE ? OR REPLACE(phone, '+39', '') LIKE ? "
+        f"LOWER(display_name) LIKE ? {_ESCAPE} OR "
+        f"LOWER(first_name || ' ' || last_name) LIKE ? {_ESCAPE} OR "
+        f"LOWER(email) LIKE ? {_ESCAPE} OR LOWER(tax_code) LIKE ? {_ESCAPE} OR "
+        f"REPLACE(phone, '+39', '') LIKE ? {_ESCAPE} "
         f"OR donor_id IN (SELECT donor_id FROM registry_keys WHERE identity_key IN ({marks})))"
         " ORDER BY display_name LIMIT ?",
-        (like, like, like, like, f"%{needle.replace(' ', '')}%", *keys, limit))
+        (like, like, like, like, f"%{_literal(needle.replace(' ', ''))}%", *keys, limit))
     return [_donor_dict(row) for row in rows]
 
 

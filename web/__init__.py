@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
 from projections.store import LedgerStore
 
@@ -83,8 +83,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.after_request
     def security_headers(response: Any) -> Any:
         response.headers.setdefault("Content-Security-Policy", policy)
+        # For browsers that predate frame-ancestors; a view that may be framed sets its own.
+        response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config.get("LEDGER_HTTPS"):
+            response.headers.setdefault("Strict-Transport-Security",
+                                        "max-age=31536000; includeSubDomains")
+        if response.status_code == 405 and "Allow" not in response.headers:
+            # The error page replaced werkzeug's answer, and the methods it listed with it.
+            methods = app.url_map.bind_to_environ(request.environ).allowed_methods()
+            response.headers["Allow"] = ", ".join(sorted(methods))
         return response
 
     return app

@@ -283,14 +283,21 @@ class EraseForm(FlaskForm):
     force = BooleanField("Forza anche se i dati vanno conservati (solo amministratori)")
 
 
-@bp.get("/registry")
+class SearchForm(FlaskForm):
+    q = StringField("Cerca per nome, e-mail, telefono o codice fiscale")
+
+
+@bp.route("/registry", methods=["GET", "POST"])
 @roles_required(*BACK_OFFICE)
-def registry_search() -> str:
+def registry_search() -> Any:
+    """Searched by POST: e-mails, phones and tax codes never travel in a URL, so they stay
+    out of access logs, proxies and browser history. A GET lists the registry."""
     store().runner.catch_up()
-    text = request.args.get("q", "")
+    form = SearchForm()  # CSRFProtect has already refused a POST without its token
+    text = (form.q.data or "") if request.method == "POST" else ""
     with store().database.reading() as session:
         found = registry.search_donors(session, text)
-    return render_template("admin/registry.html", donors=found, q=text)
+    return render_template("admin/registry.html", donors=found, form=form)
 
 
 @bp.get("/registry/duplicates")
@@ -328,13 +335,24 @@ def _uuid(text: str) -> UUID:
         abort(404, description=f"no donor {text}")
 
 
+def _known_donor(donor_id: str) -> UUID:
+    """The id of a donor the registry holds; an unknown id is a 404 before anything is
+    recorded (the registry entry's aggregate would otherwise be made up on the spot)."""
+    store().runner.catch_up()
+    with store().database.reading() as session:
+        if registry.donor(session, donor_id) is None:
+            raise NotFoundError(f"no donor {donor_id}")
+    return _uuid(donor_id)
+
+
 @bp.post("/registry/<donor_id>/consent")
 @roles_required(*BACK_OFFICE)
 def change_consent(donor_id: str) -> Any:
+    known = _known_donor(donor_id)
     form = ConsentForm()
     if not form.validate_on_submit():
         raise InvalidInputError("say how and when the consent was given", form.errors)
-    store().app.change_consent(_uuid(donor_id), bool(form.privacy.data),
+    store().app.change_consent(known, bool(form.privacy.data),
                                bool(form.marketing.data), form.how.data or "",
                                form.on.data or date.today(), current_user.email)
     flash(tr("Consenso aggiornato.", "Consent updated."), "ok")
@@ -344,6 +362,7 @@ def change_consent(donor_id: str) -> Any:
 @bp.post("/registry/<donor_id>/merge")
 @roles_required(*BACK_OFFICE)
 def merge(donor_id: str) -> Any:
+    known = _known_donor(donor_id)
     form = MergeForm()
     if not form.validate_on_submit():
         raise InvalidInputError("which donor does this one merge into?", form.errors)
@@ -352,7 +371,7 @@ def merge(donor_id: str) -> Any:
         if registry.donor(session, registry.resolve(session, into)) is None:
             raise NotFoundError(f"no donor {into}")
         into = registry.resolve(session, into)
-    store().app.merge_donors(_uuid(donor_id), _uuid(into), current_user.email)
+    store().app.merge_donors(known, _uuid(into), current_user.email)
     flash(tr("Donatori uniti.", "Donors merged."), "ok")
     return redirect(url_for("admin.donor", donor_id=into))
 

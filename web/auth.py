@@ -1,8 +1,10 @@
 """Sign-in: sessions for pages (flask-login, CSRF by flask-wtf), bearer tokens for the JSON API."""
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from flask import (
@@ -11,6 +13,7 @@ from flask import (
     Request,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -22,11 +25,12 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, Se
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email
 
 from ledger.application import UserInfo
-from web import store, throttle
+from web import sessions, store, throttle
 from web.errors import wants_json
 from web.i18n import tr
 
@@ -34,43 +38,64 @@ bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 F = TypeVar("F", bound=Callable[..., Any])
+API_PREFIX = "/api/"
 
 
 class SignedInUser(UserMixin):
-    def __init__(self, info: UserInfo) -> None:
+    def __init__(self, info: UserInfo, via_token: bool = False) -> None:
         self.info = info
         self.id = str(info.id)
         self.email = info.email
         self.role = info.role
+        self.via_token = via_token
+
+
+def _idle_and_max_seconds() -> tuple[int, int]:
+    """How long a session may sit unused, and how long it may last at all."""
+    return (int(current_app.config["LEDGER_SESSION_IDLE_MINUTES"]) * 60,
+            int(current_app.permanent_session_lifetime.total_seconds()))
 
 
 @login_manager.user_loader
 def load_user(user_id: str) -> SignedInUser | None:
+    """A session holds while its row does (see web/sessions.py) and the user's session
+    generation is the one it began in (a new password or a deactivation ends it)."""
+    session_id = session.get("sid")
     try:
         info = store().app.get_user(UUID(user_id))
     except ValueError:
+        info = None
+    if (info is None or not isinstance(session_id, str)
+            or session.get("generation") != info.session_generation
+            or not sessions.holds(store().database, session_id, user_id,
+                                  *_idle_and_max_seconds())):
+        session.clear()
         return None
-    return SignedInUser(info) if info else None
+    return SignedInUser(info)
 
 
 def _bearer(req: Any) -> str | None:
-    header = req.headers.get("Authorization", "")
-    return header[len("Bearer "):].strip() if header.startswith("Bearer ") else None
+    """The token of `Authorization: Bearer …` (the scheme is case-insensitive, RFC 7235)."""
+    scheme, _space, token = req.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
 
 
-@login_manager.request_loader
-def load_user_from_token(req: Any) -> SignedInUser | None:
-    token = _bearer(req)
+def sign_in_by_bearer() -> None:
+    """A bearer request is signed in by its token alone, before flask-login would look at a
+    cookie (its remember-me cookie, even a stale one, would otherwise win over the token)."""
+    token = _bearer(request)
     if token is None:
-        return None
-    info = store().app.user_for_token(token)
-    return SignedInUser(info) if info else None
+        return
+    info = store().app.user_for_token(token) if token else None
+    login_manager._update_request_context_with_user(  # noqa: SLF001 - flask-login's own way
+        SignedInUser(info, via_token=True) if info else None)
 
 
 class TokenRequestSessions(SecureCookieSessionInterface):
     """A request with a bearer token is signed in by the token alone: it neither reads nor
     writes the session cookie. Otherwise a cookie kept from an earlier answer (a CSRF token,
-    no sign-in) trips flask-login's strong session protection and the token is ignored."""
+    no sign-in) trips flask-login's strong session protection and the token is ignored; and
+    a junk token beside a session cookie leaves the request signed out, never half-checked."""
 
     def open_session(self, app: Flask, req: Request) -> SecureCookieSession | None:
         if _bearer(req) is not None:
@@ -96,13 +121,19 @@ def public_endpoint(view: F) -> F:
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:
-    """401 without a session or token, 403 with the wrong role; the mark lists the roles."""
+    """401 without a session or token, 403 with the wrong role, or with a token outside the
+    JSON API (tokens never open the back office's pages or exports); the mark lists the
+    roles."""
 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
                 return unauthorized()
+            if current_user.via_token and not request.path.startswith(API_PREFIX):
+                abort(403, description=tr(
+                    "I token API aprono solo l'API JSON (/api/v1): accedi con la password.",
+                    "API tokens open the JSON API (/api/v1) only: sign in with your password."))
             if current_user.role not in roles:
                 abort(403, description=tr("Non hai i permessi per questa pagina.",
                                           "You are not allowed to see this page."))
@@ -114,15 +145,29 @@ def roles_required(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
+def signed_in_by_token() -> bool:
+    """True only for a request a valid token signed in: a junk Authorization header is not
+    a reason to skip anything."""
+    return bool(current_user.is_authenticated and current_user.via_token)
+
+
 class LoginForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(), Email()])
     password = PasswordField("Password", validators=[DataRequired()])
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("public.home")
+def safe_next(target: str | None) -> str:
+    """`next=` only ever leads to a path on this site. Browsers drop tabs and line breaks
+    and read `\\` as `/`, so `/%09/evil.example` or `/\\evil.example` would leave it."""
+    home = url_for("public.home")
+    if not target or not target.startswith("/") or "\\" in target:
+        return home
+    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in target):
+        return home
+    parts = urlsplit(target)
+    if target.startswith("//") or parts.scheme or parts.netloc:
+        return home
+    return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -133,19 +178,20 @@ def login() -> Any:
         account = (form.email.data or "").strip().lower()
         address = request.remote_addr or ""
         database = store().database
-        wait = throttle.seconds_blocked(database, account, address)
+        wait = throttle.begin_attempt(database, account, address)
         if wait:
             flash(tr(f"Troppi tentativi non riusciti: riprova tra {wait // 60 + 1} minuti.",
                      f"Too many failed attempts: try again in {wait // 60 + 1} minutes."),
                   "error")
-            return render_template("login.html", form=form), 429
+            return render_template("login.html", form=form), 429, {"Retry-After": str(wait)}
         info = store().app.authenticate(account, form.password.data or "")
         if info is not None:
-            throttle.forget(database, account)
+            throttle.succeeded(database, account, address)
             session.clear()  # a fresh session on sign-in (no fixation)
+            session["sid"] = sessions.start(database, str(info.id), *_idle_and_max_seconds())
+            session["generation"] = info.session_generation
             login_user(SignedInUser(info))
-            return redirect(_safe_next(request.args.get("next")))
-        throttle.record_failure(database, account, address)
+            return redirect(safe_next(request.args.get("next")))
         flash(tr("E-mail o password non corretti.", "Wrong e-mail or password."), "error")
         return render_template("login.html", form=form), 401
     return render_template("login.html", form=form), 422 if form.is_submitted() else 200
@@ -154,14 +200,45 @@ def login() -> Any:
 @bp.route("/logout", methods=["POST"])
 @public_endpoint
 def logout() -> Any:
+    """Ends the session on the server too: a copy of the cookie no longer signs anyone in."""
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        sessions.end(store().database, session_id)
     logout_user()
+    session.clear()
     return redirect(url_for("public.home"))
 
 
+def _whole_number(app: Flask, name: str, default: int, minimum: int) -> int:
+    """A setting from the app's config (tests) or the environment, refused when it is not
+    a whole number of at least `minimum`."""
+    value = app.config.get(name, os.environ.get(name) or default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise RuntimeError(f"{name} must be a whole number, not {value!r}") from None
+    if number < minimum:
+        raise RuntimeError(f"{name} must be at least {minimum}, not {number}")
+    return number
+
+
 def init_app(app: Flask) -> None:
+    app.config["LEDGER_SESSION_IDLE_MINUTES"] = _whole_number(
+        app, "LEDGER_SESSION_IDLE_MINUTES", 30, minimum=1)
+    app.config.setdefault("LEDGER_HTTPS", os.environ.get("LEDGER_HTTPS") == "1")
+    proxies = _whole_number(app, "LEDGER_TRUSTED_PROXIES", 0, minimum=0)
+    if proxies:
+        # The client's address (for the sign-in limits) and scheme as the proxies saw them;
+        # X-Forwarded-For is read only as deep as there are proxies, so a client cannot
+        # choose its own address.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies)
     app.session_interface = TokenRequestSessions()
     login_manager.session_protection = "strong"
-    throttle.create_table(app.extensions["ledger_store"].database)
+    database = app.extensions["ledger_store"].database
+    throttle.create_table(database)
+    sessions.create_table(database)
     login_manager.init_app(app)
+    app.before_request(sign_in_by_bearer)
     csrf.init_app(app)
     app.register_blueprint(bp)

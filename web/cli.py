@@ -28,6 +28,7 @@ from ledger.csv_import import ImportReport, import_donations
 from ledger.dates import parse_date
 from ledger.errors import LedgerError
 from ledger.money import format_eur, parse_cents
+from ledger.user import TOKEN_DAYS
 from projections.backup import back_up
 from projections.backup import restore as restore_backup
 from projections.database import TRANSIENT_ERRORS
@@ -426,13 +427,53 @@ def users_deactivate(email: str) -> None:
     click.echo(f"user {email.strip().lower()} deactivated")
 
 
+def _token_days() -> int:
+    text = os.environ.get("LEDGER_TOKEN_DAYS") or str(TOKEN_DAYS)
+    if not text.isdigit() or int(text) < 1:
+        raise LedgerError(f"LEDGER_TOKEN_DAYS must be a whole number of days, not {text!r}")
+    return int(text)
+
+
 @users.command("token")
 @click.argument("email")
+@click.option("--days", type=click.IntRange(min=1),
+              help="Days it stays valid (default LEDGER_TOKEN_DAYS, else 90).")
 @fails_cleanly
-def users_token(email: str) -> None:
-    """Print a new personal API token for EMAIL (only its hash is kept)."""
+def users_token(email: str, days: int | None) -> None:
+    """Print a new personal API token for EMAIL: shown this once, only its hash is kept."""
     with opened_store() as store:
-        click.echo(store.app.issue_token(email))
+        token = store.app.issue_token(email, days or _token_days())
+        listed = {t.reference: t for t in store.app.user_tokens(email)}
+    reference = token.partition(".")[0]
+    click.echo(token)
+    err.print(f"id {reference}, valid until {listed[reference].expires_at:%d/%m/%Y %H:%M} UTC; "
+              "it opens the JSON API only and is not shown again", highlight=False)
+
+
+@users.command("tokens")
+@click.argument("email")
+@fails_cleanly
+def users_tokens(email: str) -> None:
+    """List EMAIL's API tokens: id, issued, expires, state (never the secret)."""
+    with opened_store() as store:
+        tokens = store.app.user_tokens(email)
+    for token in tokens:
+        click.echo(f"{token.reference}\t{token.issued_at:%Y-%m-%d %H:%M}\t"
+                   f"{token.expires_at:%Y-%m-%d %H:%M}\t{token.state}")
+    if not tokens:
+        err.print(f"{email.strip().lower()} has no tokens", highlight=False)
+
+
+@users.command("revoke-token")
+@click.argument("token")
+@fails_cleanly
+def users_revoke_token(token: str) -> None:
+    """Revoke a token, named by its id (from `users tokens`) or given whole."""
+    with opened_store() as store:
+        revoked = store.app.revoke_token(token)
+    reference = token.strip().partition(".")[0]
+    click.echo(f"token {reference} revoked" if revoked else
+               f"token {reference} was already revoked")
 
 
 @main.command("export")

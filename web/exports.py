@@ -9,6 +9,9 @@ from datetime import date
 from typing import IO, Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from projections.database import Database
 from projections.store import LedgerStore
@@ -21,6 +24,14 @@ DONATION_COLUMNS = ("date", "campaign", "channel", "method", "amount", "donors",
                     "email")
 MONEY = {"total_cents", "amount", "refunded"}
 DATES = {"last_gift", "date"}
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection);
+# names reach the exports from imports, stands and Stripe, so from outside.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(text: str) -> str:
+    """Text a spreadsheet would read as a formula, kept as text by a leading quote."""
+    return "'" + text if text.startswith(FORMULA_LEADS) else text
 
 
 @dataclass(frozen=True)
@@ -123,7 +134,22 @@ def _cell(column: str, value: Any, italian: bool) -> Any:
         return day.strftime("%d/%m/%Y") if italian else day
     if column in ("privacy_consent", "marketing_consent"):
         return ("sì" if value else "no") if italian else bool(value)
-    return value
+    return neutralised(value) if italian and isinstance(value, str) else value
+
+
+def _xlsx_cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
+    """A formula-led text as a string cell with Excel's quote prefix: shown as typed
+    (`+39…` stays readable), never evaluated, and still text after an edit."""
+    if not isinstance(value, str):
+        return value
+    # Control characters XML cannot carry would abort the whole export half-way.
+    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    if not value.startswith(FORMULA_LEADS):
+        return value
+    cell = WriteOnlyCell(sheet, value)
+    cell.data_type = "s"
+    cell.quotePrefix = True
+    return cell
 
 
 def csv_lines(database: Database, sql: str, params: list[Any],
@@ -147,7 +173,8 @@ def xlsx_file(database: Database, sql: str, params: list[Any],
     sheet = workbook.create_sheet("Fondo")
     sheet.append([column.replace("_cents", "") for column in columns])
     for row in database.stream(sql, params):
-        sheet.append([_cell(c, v, False) for c, v in zip(columns, row, strict=True)])
+        sheet.append([_xlsx_cell(sheet, _cell(c, v, False))
+                      for c, v in zip(columns, row, strict=True)])
     output = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
     workbook.save(output)
     output.seek(0)

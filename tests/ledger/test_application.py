@@ -126,7 +126,8 @@ def test_tokens_authenticate_until_revoked(store: LedgerStore) -> None:
     assert store.app.user_for_token("garbage") is None
     assert store.app.authenticate("staff@example.org", "una-password-lunga") == user
     assert store.app.authenticate("staff@example.org", "sbagliata-sbagliata") is None
-    store.app.revoke_token(token)
+    assert store.app.revoke_token(token) is True
     assert store.app.user_for_token(token) is None
+    assert store.app.revoke_token(token) is False  # already revoked: nothing more to do
     with pytest.raises(NotFoundError):
-        store.app.revoke_token(token)
+        store.app.revoke_token("fondo_" + "0" * 32 + "_00000000")

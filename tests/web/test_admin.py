@@ -109,7 +109,7 @@ def test_refund_and_correction_are_new_events_with_a_reason(office: Flask) -> No
 
 def test_registry_search_donor_page_and_merge(office: Flask) -> None:
     client = signed_in(office, "staff")
-    page = client.get("/admin/registry?q=366 207 6513").get_data(as_text=True)
+    page = client.post("/admin/registry", data={"q": "366 207 6513"}).get_data(as_text=True)
     assert "simonebarbieri35@example.net" in page
     first, second = donor_id(office, "CLMMRA43A53D150K"), donor_id(office, "DLCGPP57H16B898S")
     donor_page = client.get(f"/admin/registry/{first}").get_data(as_text=True)
