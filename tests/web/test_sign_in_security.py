@@ -316,7 +316,11 @@ def test_parallel_attempts_cannot_slip_under_the_limit(store: LedgerStore) -> No
 def test_next_refuses_anything_but_a_local_path(site: Flask, target: str) -> None:
     response = site.test_client().post(f"/login?next={target}", data={
         "email": "staff@example.org", "password": PASSWORD})
-    assert response.status_code == 302 and response.headers["Location"] == "/"
+    if any(code in target.lower() for code in ("%09", "%0a", "%0d", "%7f")):
+        # A control character in any query parameter is refused before sign-in is tried.
+        assert response.status_code == 422 and "Location" not in response.headers
+    else:
+        assert response.status_code == 302 and response.headers["Location"] == "/"
 
 
 def test_next_keeps_a_local_path_with_its_query(site: Flask) -> None:
