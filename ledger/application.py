@@ -578,7 +578,8 @@ class LedgerApplication(Application[UUID]):
 
     def notify_payment(self, source_key: str, notice: PaymentNotice) -> bool:
         """Apply a notice to its payment's gift, or park it until the gift is recorded (and,
-        for a refund or a lost dispute, confirmed). True when it was applied now."""
+        for a refund or a lost dispute, confirmed, with room for it). True when it was
+        applied now."""
         target = self.gift_key_for(source_key)
         if self._apply_notice(target, notice):
             return True
@@ -591,10 +592,11 @@ class LedgerApplication(Application[UUID]):
 
     def _apply_notice(self, source_key: str, notice: PaymentNotice) -> bool:
         """Apply a notice to the gift under `source_key`; False when there is no gift yet, or
-        when the notice takes money back from a payment that is not confirmed."""
+        when the notice takes money back that must wait (see Donation.money_back_waits)."""
         for attempt in range(3):
             donation = self.find_donation(source_key)
-            if donation is None or (notice.takes_money_back and not donation.money_can_leave):
+            if donation is None or (notice.takes_money_back and donation.money_back_waits(
+                    notice.reference, notice.amount_cents)):
                 return False
             was_confirmed = donation.money_can_leave
             if notice.kind == CONFIRMED:
@@ -614,14 +616,17 @@ class LedgerApplication(Application[UUID]):
                 donation.learn_method(notice.reference)
             else:
                 raise InvalidInputError(f"unknown payment notice {notice.kind!r}")
+            changed = bool(donation.pending_events)
             try:
                 self.save(donation)
             except IntegrityError:
                 if attempt == 2:
                     raise ConflictError(f"{source_key} keeps changing; try again") from None
                 continue
-            if donation.money_can_leave and not was_confirmed:
-                self._release_parked(source_key)  # refunds that waited for the confirmation
+            if changed and (notice.kind == REFUND_FAILED or
+                            (donation.money_can_leave and not was_confirmed)):
+                # Refunds that waited for the confirmation, or for the room a failed one left.
+                self._release_parked(source_key)
             return True
         return False  # pragma: no cover - the loop returns or raises
 

@@ -193,6 +193,15 @@ class Donation(Aggregate):
         confirmed there is nothing to take back from raised."""
         return self.status == CONFIRMED
 
+    def money_back_waits(self, reference: str, amount_cents: int) -> bool:
+        """Whether a refund or lost dispute not seen before must wait rather than apply: the
+        payment is not confirmed yet, or it does not fit beside what was taken back so far
+        (an earlier refund that is about to fail still counts)."""
+        known = (reference in self.refunds or reference in self.failed_refunds
+                 or self.disputes.get(reference) in ("won", "lost"))
+        return not known and (not self.money_can_leave or
+                              self.taken_back_cents + amount_cents > self.amount_cents)
+
     def _check_money_back(self, amount_cents: int, what: str) -> None:
         if not self.money_can_leave:
             raise ConflictError(f"the payment is {self.status}, not confirmed: no {what} yet")

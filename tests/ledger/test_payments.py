@@ -107,6 +107,20 @@ def test_a_failed_debit_takes_nothing_back_from_raised(store: LedgerStore) -> No
     assert (got["raised_cents"], got["refunded_cents"], got["disputed_cents"]) == (0, 0, 0)
 
 
+def test_a_refund_that_fits_only_after_an_earlier_one_failed_waits_for_that_failure(
+        store: LedgerStore) -> None:
+    start_campaigns(store)
+    store.app.receive_payment(gift("stripe:pi_full", 5000))
+    assert store.app.notify_payment("stripe:pi_full", PaymentNotice(REFUNDED, DAY, "re_a", 5000))
+    # Stripe accepted re_b after re_a failed; its notice overtook the failure's.
+    assert not store.app.notify_payment("stripe:pi_full",
+                                        PaymentNotice(REFUNDED, DAY, "re_b", 4000))
+    assert figures(store)["refunded_cents"] == 5000
+    store.app.notify_payment("stripe:pi_full", PaymentNotice(REFUND_FAILED, DAY, "re_a"))
+    got = figures(store)
+    assert (got["raised_cents"], got["refunded_cents"]) == (1000, 4000)
+
+
 def play_monthly_step(store: LedgerStore, step: str, number: int) -> None:
     """One delivery of a monthly payment's story: the invoice's gift, the InvoicePayment's
     link, and notices that name only the payment."""
