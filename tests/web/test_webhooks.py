@@ -234,6 +234,25 @@ def test_refunds_and_disputes_of_a_monthly_payment_apply_to_its_month(
         assert all(row[0].startswith("stripe:in_") for row in gift_rows(hook))
 
 
+@pytest.mark.parametrize("link_first", [False, True])
+def test_an_invoice_naming_its_payment_and_an_invoice_payment_make_one_month(
+        hook: FlaskClient, link_first: bool) -> None:
+    story = StripeStory()
+    events = story.monthly_gift(2500, mario(story), months=1, cancelled=False,
+                                new_invoice_shape=False)
+    invoice = next(e for e in events if e["type"] == "invoice.paid")["data"]["object"]
+    link = story.event("invoice_payment.paid", {
+        "id": "inpay_both", "object": "invoice_payment", "invoice": invoice["id"],
+        "status": "paid", "payment": {"type": "payment_intent",
+                                      "payment_intent": invoice["payment_intent"]}})
+    refund = story.event("refund.created", story.refund(invoice["payment_intent"], 1000))
+    deliveries = [refund, link, *events] if link_first else [*events, link, refund]
+    for event in deliveries * 2:
+        assert post(hook, event).get_json()["outcome"] == "handled"
+    got = figures(hook)
+    assert (got["gifts"], got["raised_cents"], got["refunded_cents"]) == (1, 1500, 1000)
+
+
 def test_a_refund_failed_before_it_was_created_is_never_counted(hook: FlaskClient) -> None:
     story = StripeStory()
     session, paid = story.card_gift(5000, mario(story))
