@@ -139,6 +139,9 @@ class Donation(Aggregate):
         amount_cents: int
         on: date
 
+    class MethodLearned(Aggregate.Event):
+        method: str
+
     @staticmethod
     def create_id(source_key: str) -> UUID:  # type: ignore[override]
         return natural_id("donation", source_key)
@@ -172,16 +175,18 @@ class Donation(Aggregate):
         self.stand = stand
         self.status = status
         self.sealed_donor = sealed_donor
+        self.received_method = method
         self.refunds: dict[str, int] = {}
         self.failed_refunds: set[str] = set()
         self.fees_cents = 0
         self.disputes: dict[str, str] = {}
+        self.lost_disputes: dict[str, int] = {}
 
     def same_money_as(self, gift: Gift) -> bool:
         """Whether a resent gift says what this donation first said (personal data aside;
         later corrections do not make the original input a conflict)."""
         return (
-            self.campaign, self.received[0], self.donors, self.channel, self.method,
+            self.campaign, self.received[0], self.donors, self.channel, self.received_method,
             self.received[1], self.identified,
         ) == (
             gift.campaign, gift.amount_cents, gift.donors, gift.channel, gift.method,
@@ -191,6 +196,36 @@ class Donation(Aggregate):
     @property
     def refunded_cents(self) -> int:
         return sum(self.refunds.values())
+
+    @property
+    def taken_back_cents(self) -> int:
+        """Money that left the gift again: refunds and lost disputes."""
+        return self.refunded_cents + sum(self.lost_disputes.values())
+
+    @property
+    def money_can_leave(self) -> bool:
+        """Only money that arrived can be refunded or lost in a dispute: until the payment is
+        confirmed there is nothing to take back from raised."""
+        return self.status == CONFIRMED
+
+    def money_back_waits(self, reference: str, amount_cents: int) -> bool:
+        """Whether a refund or lost dispute not seen before must wait rather than apply: the
+        payment is not confirmed yet, or it does not fit beside what was taken back so far
+        (an earlier refund that is about to fail still counts)."""
+        known = (reference in self.refunds or reference in self.failed_refunds
+                 or self.disputes.get(reference) in ("won", "lost"))
+        return not known and (not self.money_can_leave or
+                              self.taken_back_cents + amount_cents > self.amount_cents)
+
+    def _check_money_back(self, amount_cents: int, what: str) -> None:
+        check_amount("amount", amount_cents)
+        if not self.money_can_leave:
+            raise ConflictError(f"the payment is {self.status}, not confirmed: no {what} yet")
+        if self.taken_back_cents + amount_cents > self.amount_cents:
+            raise ConflictError(
+                f"refunds and lost disputes would exceed the gift: "
+                f"{self.taken_back_cents + amount_cents} > {self.amount_cents} cents"
+            )
 
     def confirm_payment(self, on: date) -> None:
         if self.status == CONFIRMED:
@@ -219,14 +254,9 @@ class Donation(Aggregate):
         if refund_id in self.refunds or refund_id in self.failed_refunds:
             return False
         check_text("refund_id", refund_id)
-        check_amount("amount", amount_cents)
         check_date("on", on)
         check_text("reason", reason, multiline=True)
-        if self.refunded_cents + amount_cents > self.amount_cents:
-            raise ConflictError(
-                f"refunds would exceed the gift: {self.refunded_cents + amount_cents} > "
-                f"{self.amount_cents} cents"
-            )
+        self._check_money_back(amount_cents, "refund")
         self._refunded(refund_id=refund_id, amount_cents=amount_cents, on=on, reason=reason)
         return True
 
@@ -239,8 +269,9 @@ class Donation(Aggregate):
         check_amount("amount", amount_cents)
         check_date("value_date", value_date)
         check_text("reason", reason, multiline=True)
-        if amount_cents < self.refunded_cents:
-            raise ConflictError("the corrected amount is below what was already refunded")
+        if amount_cents < self.taken_back_cents:
+            raise ConflictError("the corrected amount is below what was already refunded "
+                                "or lost in disputes")
         if not reason.strip():
             raise InvalidInputError("a correction needs its reason", {"reason": ["required"]})
         if (amount_cents, value_date) == (self.amount_cents, self.value_date):
@@ -254,15 +285,16 @@ class Donation(Aggregate):
         self.value_date = value_date
 
     def fail_refund(self, refund_id: str, on: date) -> bool:
-        """A refund the bank could not make: the money stays raised."""
-        if refund_id not in self.refunds:
+        """A refund the bank could not make: the money stays raised. Recorded even before the
+        refund itself is known, because a refund id known as failed never counts later."""
+        if refund_id in self.failed_refunds:
             return False
         self._refund_failed(refund_id=refund_id, on=on)
         return True
 
     @event(RefundFailed)
     def _refund_failed(self, refund_id: str, on: date) -> None:
-        self.refunds.pop(refund_id)
+        self.refunds.pop(refund_id, None)
         self.failed_refunds.add(refund_id)
 
     def record_fee(self, fee_cents: int, source: str) -> bool:
@@ -296,6 +328,8 @@ class Donation(Aggregate):
             return False
         check_text("dispute_id", dispute_id)
         check_amount("amount", amount_cents, least=0)
+        if outcome == "lost":
+            self._check_money_back(amount_cents, "lost dispute")
         self._dispute_closed(dispute_id=dispute_id, outcome=outcome, amount_cents=amount_cents,
                              on=on)
         return True
@@ -303,3 +337,19 @@ class Donation(Aggregate):
     @event(DisputeClosed)
     def _dispute_closed(self, dispute_id: str, outcome: str, amount_cents: int, on: date) -> None:
         self.disputes[dispute_id] = outcome
+        if outcome == "lost":
+            self.lost_disputes[dispute_id] = amount_cents
+
+    def learn_method(self, method: str) -> bool:
+        """The provider says how the donor really paid (a monthly payment is recorded before
+        its charge says card or SEPA); False when it is what we had."""
+        if method not in METHODS:
+            raise InvalidInputError(f"unknown method {method!r} (one of {', '.join(METHODS)})")
+        if method == self.method:
+            return False
+        self._method_learned(method=method)
+        return True
+
+    @event(MethodLearned)
+    def _method_learned(self, method: str) -> None:
+        self.method = method

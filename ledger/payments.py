@@ -12,6 +12,7 @@ from ledger.keys import natural_id
 # What a notice about a payment can say; the donation applies each idempotently.
 CONFIRMED, FAILED, REFUNDED, REFUND_FAILED = "confirmed", "failed", "refunded", "refund_failed"
 DISPUTE_OPENED, DISPUTE_CLOSED = "dispute_opened", "dispute_closed"
+METHOD = "method"  # how the donor really paid; `reference` holds the method
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,11 @@ class PaymentNotice:
     outcome: str = ""  # disputes: won or lost
     reason: str = ""
 
+    @property
+    def takes_money_back(self) -> bool:
+        """A refund or a lost dispute: it waits until the payment is confirmed."""
+        return self.kind == REFUNDED or (self.kind == DISPUTE_CLOSED and self.outcome == "lost")
+
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "on": self.on.isoformat(), "reference": self.reference,
                 "amount_cents": self.amount_cents, "outcome": self.outcome,
@@ -36,8 +42,9 @@ class PaymentNotice:
 
 
 class ParkedNotices(Aggregate):
-    """Notices about a payment that is not recorded yet (a refund before its payment):
-    kept here under the payment's key until the payment arrives."""
+    """Notices about a payment that is not recorded yet (a refund before its payment), or not
+    confirmed yet (a refund of a pending SEPA debit): kept here under the gift's key until
+    they can apply."""
 
     class Opened(Aggregate.Created):
         source_key: str
@@ -65,13 +72,39 @@ class ParkedNotices(Aggregate):
     def waiting(self) -> list[PaymentNotice]:
         return [PaymentNotice.from_dict(n) for n in self.notices[self.released:]]
 
-    def release(self) -> None:
-        if self.released < len(self.notices):
-            self._released(count=len(self.notices))
+    def is_waiting(self, notice: PaymentNotice) -> bool:
+        return notice.to_dict() in self.notices[self.released:]
+
+    def release(self, kept: list[PaymentNotice]) -> None:
+        """The waiting notices were handled, except `kept`, which wait again."""
+        count = len(self.notices)
+        if self.released < count:
+            for notice in kept:
+                self.park(notice.to_dict())
+            self._released(count=count)
 
     @event(Released)
     def _released(self, count: int) -> None:
         self.released = count
+
+
+class PaymentLink(Aggregate):
+    """A payment (a PaymentIntent) that is the money of a gift recorded under another key: a
+    month of a monthly gift is keyed by its invoice, while refunds and disputes name only the
+    payment. Recorded once; the same link again is a no-op."""
+
+    class Linked(Aggregate.Created):
+        payment_key: str
+        gift_key: str
+
+    @staticmethod
+    def create_id(payment_key: str) -> UUID:  # type: ignore[override]
+        return natural_id("payment-link", payment_key)
+
+    @event(Linked)
+    def __init__(self, payment_key: str, gift_key: str) -> None:
+        self.payment_key = payment_key
+        self.gift_key = gift_key
 
 
 class RecurringGift(Aggregate):

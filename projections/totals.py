@@ -110,6 +110,9 @@ class CampaignTotals(Projection):
                             "WHERE donation_id = ?", (event.amount_cents,
                                                       event.value_date.isoformat(),
                                                       str(event.originator_id)))
+        elif isinstance(event, Donation.MethodLearned):
+            session.execute("UPDATE gifts_view SET method = ? WHERE donation_id = ?",
+                            (event.method, str(event.originator_id)))
         elif isinstance(event, Donation.FeeRecorded):
             session.execute("UPDATE gifts_view SET fees_cents = ? WHERE donation_id = ?",
                             (event.fee_cents, str(event.originator_id)))

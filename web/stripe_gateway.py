@@ -11,17 +11,19 @@ import stripe
 
 from ledger.application import LedgerApplication
 from ledger.donation import CONFIRMED, PENDING, Gift
-from ledger.errors import ConflictError, InvalidInputError, LedgerError
+from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
 from ledger.identity import DonorDetails
 from ledger.payments import CONFIRMED as PAYMENT_CONFIRMED
 from ledger.payments import (
     DISPUTE_CLOSED,
     DISPUTE_OPENED,
     FAILED,
+    METHOD,
     REFUND_FAILED,
     REFUNDED,
     PaymentNotice,
 )
+from web.stripe_shapes import MalformedEvent, check_event
 
 log = logging.getLogger(__name__)
 ROME = ZoneInfo("Europe/Rome")
@@ -116,7 +118,7 @@ def _donor(details: dict[str, Any] | None, metadata: dict[str, Any]) -> DonorDet
                                   email=details.get("email"))
 
 
-def _gift(source_key: str, metadata: dict[str, Any], amount: int, created: int | None,
+def _gift(source_key: str, metadata: dict[str, Any], amount: int, created: int,
           details: dict[str, Any] | None, status: str, method: str,
           default_campaign: Callable[[], str]) -> Gift:
     return Gift(
@@ -129,127 +131,174 @@ def _gift(source_key: str, metadata: dict[str, Any], amount: int, created: int |
 
 
 class StripeEvents:
-    """Turns a verified Stripe event into ledger commands; never calls Stripe."""
+    """Turns a verified Stripe event into ledger commands; never calls Stripe.
+
+    How the donor paid: a session paid at checkout was paid by card, one completed `unpaid`
+    and every `async_payment_*` by SEPA debit (the delayed method of the two the form offers);
+    a monthly payment is recorded as card until its charge (`charge.pending` /
+    `charge.succeeded`, `payment_method_details.type`) says otherwise, which also corrects any
+    guess about a one-off payment."""
 
     def __init__(self, app: LedgerApplication, default_campaign: Callable[[], str]) -> None:
         self.app = app
         self.default_campaign = default_campaign
 
     def handle(self, event: dict[str, Any]) -> str:
-        """What was done, for the log; unknown types are ignored."""
-        handler = getattr(self, "_" + event.get("type", "").replace(".", "_"), None)
+        """What was done, for the log; unknown types are ignored. MalformedEvent (nothing
+        recorded) when the event is not shaped as Stripe documents it."""
+        event = check_event(event)
+        handler = getattr(self, "_" + event["type"].replace(".", "_"), None)
         if handler is None:
             return "ignored"
-        obj = event["data"]["object"]
         try:
-            handler(obj, event.get("created"))
+            handler(event["data"]["object"], event["created"])
         except ConflictError as conflict:
             # Stripe would retry for days; what contradicts the ledger is logged, not retried.
-            log.warning("stripe event %s not applied: %s", event.get("id"), conflict)
+            log.warning("stripe event %s not applied: %s", event["id"], conflict)
             return "conflict"
+        except (InvalidInputError, NotFoundError) as refused:
+            # Refused before anything was saved: Gift and the campaign are checked first.
+            raise MalformedEvent(str(refused)) from None
         return "handled"
 
     # Checkout
 
-    def _session_gift(self, session: dict[str, Any], status: str) -> Gift | None:
-        if session.get("mode") != "payment" or not session.get("payment_intent"):
+    def _session_gift(self, session: dict[str, Any], status: str, method: str) -> Gift | None:
+        if session["mode"] != "payment" or not session.get("payment_intent"):
             return None
-        method = "sepa_debit" if session.get("payment_status") == "unpaid" or (
-            session.get("payment_method_types") == ["sepa_debit"]) else "card"
         return _gift(payment_key(_id(session["payment_intent"])), session.get("metadata") or {},
-                     int(session["amount_total"]), session.get("created"),
+                     session["amount_total"], session["created"],
                      session.get("customer_details"), status, method, self.default_campaign)
 
-    def _checkout_session_completed(self, session: dict[str, Any], created: int | None) -> None:
-        if session.get("mode") == "subscription" and session.get("subscription"):
+    def _checkout_session_completed(self, session: dict[str, Any], created: int) -> None:
+        if session["mode"] == "subscription" and session.get("subscription"):
             metadata = session.get("metadata") or {}
             self.app.start_recurring(payment_key(_id(session["subscription"])),
                                      metadata.get("campaign") or self.default_campaign(),
-                                     int(session.get("amount_total") or 0), day_of(created))
+                                     session["amount_total"], day_of(created))
             return
-        paid = session.get("payment_status") == "paid"
-        gift = self._session_gift(session, CONFIRMED if paid else PENDING)
-        if gift is not None and session.get("payment_status") != "no_payment_required":
+        paid = session["payment_status"] == "paid"
+        if session["payment_status"] not in ("paid", "unpaid"):
+            return  # no_payment_required: nothing was given
+        gift = self._session_gift(session, CONFIRMED if paid else PENDING,
+                                  "card" if paid else "sepa_debit")
+        if gift is not None:
             self.app.receive_payment(gift)
 
     def _checkout_session_async_payment_succeeded(self, session: dict[str, Any],
-                                                  created: int | None) -> None:
-        gift = self._session_gift(session, PENDING)
+                                                  created: int) -> None:
+        gift = self._session_gift(session, PENDING, "sepa_debit")
         if gift is not None:
-            self.app.receive_payment(gift, PaymentNotice(PAYMENT_CONFIRMED, day_of(created)))
+            self.app.settle_payment(gift, PaymentNotice(PAYMENT_CONFIRMED, day_of(created)))
 
     def _checkout_session_async_payment_failed(self, session: dict[str, Any],
-                                               created: int | None) -> None:
-        gift = self._session_gift(session, PENDING)
+                                               created: int) -> None:
+        gift = self._session_gift(session, PENDING, "sepa_debit")
         if gift is not None:
-            self.app.receive_payment(gift, PaymentNotice(FAILED, day_of(created),
-                                                         reason="async payment failed"))
+            self.app.settle_payment(gift, PaymentNotice(FAILED, day_of(created),
+                                                        reason="async payment failed"))
 
     # Monthly gifts
 
-    def _invoice_paid(self, invoice: dict[str, Any], created: int | None) -> None:
-        amount = int(invoice.get("amount_paid") or 0)
+    def _invoice_paid(self, invoice: dict[str, Any], created: int) -> None:
+        amount = invoice["amount_paid"]
         if amount <= 0:
             return
-        intent = invoice.get("payment_intent") or _invoice_intent(invoice)
         metadata = _invoice_metadata(invoice)
         details = {"name": invoice.get("customer_name"), "email": invoice.get("customer_email"),
                    "phone": invoice.get("customer_phone"),
                    "address": invoice.get("customer_address")}
-        paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or invoice.get(
-            "created") or created
-        self.app.receive_payment(_gift(
-            payment_key(_id(intent) if intent else invoice["id"]), metadata, amount, paid_at,
-            details, CONFIRMED, "card", self.default_campaign))
+        paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or invoice["created"]
+        if invoice.get("payment_intent"):
+            # API versions before 2025-03-31 name the payment: the month is keyed by it, as it
+            # always was, unless an InvoicePayment already tied the payment to the invoice.
+            key = self.app.gift_key_for(payment_key(_id(invoice["payment_intent"])))
+            intent = None
+        else:
+            # Newer versions name no payment: the month is keyed by its invoice, and
+            # `invoice_payment.paid` (or an expanded `payments` list) says which payment it was.
+            key = payment_key(invoice["id"])
+            intent = _invoice_intent(invoice)
+        self.app.receive_payment(_gift(key, metadata, amount, paid_at, details, CONFIRMED,
+                                       "card", self.default_campaign))
+        if intent:
+            self.app.link_payment(payment_key(intent), key)
+
+    def _invoice_payment_paid(self, invoice_payment: dict[str, Any], created: int) -> None:
+        payment = invoice_payment["payment"]
+        if payment["type"] == "payment_intent" and payment.get("payment_intent"):
+            self.app.link_payment(payment_key(_id(payment["payment_intent"])),
+                                  payment_key(_id(invoice_payment["invoice"])))
 
     def _customer_subscription_deleted(self, subscription: dict[str, Any],
-                                       created: int | None) -> None:
+                                       created: int) -> None:
         metadata = subscription.get("metadata") or {}
         items = (subscription.get("items") or {}).get("data") or []
-        amount = int(((items[0].get("price") or {}).get("unit_amount") or 0) if items else 0)
+        amount = ((items[0].get("price") or {}).get("unit_amount") or 0) if items else 0
         self.app.cancel_recurring(payment_key(subscription["id"]),
                                   metadata.get("campaign") or self.default_campaign(), amount,
                                   day_of(subscription.get("canceled_at") or created))
 
+    # Charges: how the donor really paid
+
+    def _charge_method(self, charge: dict[str, Any], created: int) -> None:
+        method = (charge.get("payment_method_details") or {}).get("type")
+        if charge.get("payment_intent") and method in ("card", "sepa_debit"):
+            self.app.notify_payment(payment_key(_id(charge["payment_intent"])), PaymentNotice(
+                METHOD, day_of(charge["created"]), reference=method))
+
+    _charge_succeeded = _charge_method
+    _charge_pending = _charge_method
+
     # Refunds and disputes
 
-    def _refund(self, refund: dict[str, Any], created: int | None) -> None:
+    def _refund(self, refund: dict[str, Any], created: int) -> None:
         intent = refund.get("payment_intent")
         if not intent:
-            log.warning("refund %s names no payment intent: not applied", refund.get("id"))
+            log.warning("refund %s names no payment intent: not applied", refund["id"])
             return
-        status = refund.get("status")
+        status = refund["status"]
         if status in ("succeeded", "pending", "requires_action"):
-            notice = PaymentNotice(REFUNDED, day_of(refund.get("created") or created),
-                                   refund["id"], int(refund["amount"]),
-                                   reason=refund.get("reason") or "")
+            notice = PaymentNotice(REFUNDED, day_of(refund["created"]), refund["id"],
+                                   refund["amount"], reason=refund.get("reason") or "")
         elif status in ("failed", "canceled"):
             notice = PaymentNotice(REFUND_FAILED, day_of(created), refund["id"])
         else:
             return
         self.app.notify_payment(payment_key(_id(intent)), notice)
 
-    def _charge_refunded(self, charge: dict[str, Any], created: int | None) -> None:
+    def _charge_refunded(self, charge: dict[str, Any], created: int) -> None:
+        # Since API version 2022-11-15 the refunds list is not sent: refund.* events carry them.
         for refund in (charge.get("refunds") or {}).get("data") or []:
-            self._refund({"payment_intent": charge.get("payment_intent"), **refund}, created)
+            self._refund({**refund, "payment_intent": refund.get("payment_intent")
+                          or charge.get("payment_intent")}, created)
 
     _refund_created = _refund
     _refund_updated = _refund
+    _refund_failed = _refund
     _charge_refund_updated = _refund
 
-    def _charge_dispute_created(self, dispute: dict[str, Any], created: int | None) -> None:
-        if dispute.get("payment_intent"):
-            self.app.notify_payment(payment_key(_id(dispute["payment_intent"])), PaymentNotice(
-                DISPUTE_OPENED, day_of(dispute.get("created") or created), dispute["id"],
-                int(dispute["amount"])))
-
-    def _charge_dispute_closed(self, dispute: dict[str, Any], created: int | None) -> None:
+    def _dispute(self, dispute: dict[str, Any], created: int, closed: bool = False) -> None:
+        """Any dispute event says what the dispute is now: open, or won or lost."""
         if not dispute.get("payment_intent"):
+            log.warning("dispute %s names no payment intent: not applied", dispute["id"])
             return
-        outcome = "lost" if dispute.get("status") == "lost" else "won"
-        self.app.notify_payment(payment_key(_id(dispute["payment_intent"])), PaymentNotice(
-            DISPUTE_CLOSED, day_of(created), dispute["id"], int(dispute["amount"]),
-            outcome=outcome))
+        status = dispute["status"]
+        if closed or status in ("won", "lost"):
+            notice = PaymentNotice(DISPUTE_CLOSED, day_of(created), dispute["id"],
+                                   dispute["amount"], outcome="lost" if status == "lost" else "won")
+        else:
+            notice = PaymentNotice(DISPUTE_OPENED, day_of(dispute["created"]), dispute["id"],
+                                   dispute["amount"])
+        self.app.notify_payment(payment_key(_id(dispute["payment_intent"])), notice)
+
+    _charge_dispute_created = _dispute
+    _charge_dispute_updated = _dispute
+    _charge_dispute_funds_withdrawn = _dispute
+    _charge_dispute_funds_reinstated = _dispute
+
+    def _charge_dispute_closed(self, dispute: dict[str, Any], created: int) -> None:
+        self._dispute(dispute, created, closed=True)
 
 
 def _id(value: Any) -> str:

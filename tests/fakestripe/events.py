@@ -44,15 +44,16 @@ class StripeStory:
                             "state": "CR" if postcode else None, "country": "IT"}}
 
     def session(self, amount: int, details: dict[str, Any], payment_status: str = "paid",
-                mode: str = "payment", method: str = "card",
+                mode: str = "payment",
                 metadata: dict[str, str] | None = None) -> dict[str, Any]:
+        """A session as /donate creates it: the donor chooses card or SEPA at Stripe."""
         intent = self._id("pi") if mode == "payment" else None
         return {
             "id": self._id("cs_test"), "object": "checkout.session", "livemode": False,
             "amount_subtotal": amount, "amount_total": amount, "currency": "eur",
             "created": self._tick(), "customer": self._id("cus"), "customer_details": details,
             "metadata": metadata or self.metadata(), "mode": mode, "payment_intent": intent,
-            "payment_method_types": [method], "payment_status": payment_status,
+            "payment_method_types": ["card", "sepa_debit"], "payment_status": payment_status,
             "status": "complete", "submit_type": "donate" if mode == "payment" else None,
             "subscription": self._id("sub") if mode == "subscription" else None,
             "invoice": self._id("in") if mode == "subscription" else None, "url": None,
@@ -71,14 +72,24 @@ class StripeStory:
 
     def sepa_gift(self, amount: int, details: dict[str, Any],
                   succeeds: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        session = self.session(amount, details, payment_status="unpaid", method="sepa_debit")
+        session = self.session(amount, details, payment_status="unpaid")
         later = {**session, "payment_status": "paid" if succeeds else "unpaid"}
         outcome = "succeeded" if succeeds else "failed"
         return session, [self.event("checkout.session.completed", session),
                          self.event(f"checkout.session.async_payment_{outcome}", later)]
 
+    def charge(self, intent: str, amount: int, method: str,
+               status: str = "succeeded") -> dict[str, Any]:
+        return {"id": "ch_" + intent.removeprefix("pi_"), "object": "charge", "amount": amount,
+                "currency": "eur", "payment_intent": intent, "created": self._tick(),
+                "status": status, "paid": status == "succeeded",
+                "payment_method_details": {"type": method, method: {}}}
+
     def monthly_gift(self, amount: int, details: dict[str, Any], months: int,
-                     cancelled: bool, new_invoice_shape: bool) -> list[dict[str, Any]]:
+                     cancelled: bool, new_invoice_shape: bool,
+                     method: str = "card") -> list[dict[str, Any]]:
+        """Each month: the charge, then the paid invoice; in the current API shape (from
+        2025-03-31.basil) the invoice names no payment and an InvoicePayment links the two."""
         metadata = self.metadata(frequency="monthly")
         session = self.session(amount, details, payment_status="paid", mode="subscription",
                                metadata=metadata)
@@ -96,17 +107,23 @@ class StripeStory:
                 "customer_phone": details["phone"], "customer_address": details["address"],
                 "status": "paid", "status_transitions": {"paid_at": paid_at},
             }
-            if new_invoice_shape:  # 2025 API versions: no payment_intent field on invoices
+            events.append(self.event("charge.succeeded", self.charge(intent, amount, method)))
+            if new_invoice_shape:  # no payment_intent; `payments` is not sent in webhooks
                 invoice["parent"] = {"type": "subscription_details", "subscription_details": {
                     "metadata": metadata, "subscription": session["subscription"]}}
-                invoice["payments"] = {"object": "list", "data": [{
-                    "id": self._id("inpay"), "object": "invoice_payment", "status": "paid",
-                    "payment": {"type": "payment_intent", "payment_intent": intent}}]}
+                events.append(self.event("invoice.paid", invoice))
+                events.append(self.event("invoice_payment.paid", {
+                    "id": self._id("inpay"), "object": "invoice_payment", "amount_paid": amount,
+                    "amount_requested": amount, "created": paid_at, "currency": "eur",
+                    "invoice": invoice_id, "is_default": True, "livemode": False,
+                    "status": "paid", "status_transitions": {"canceled_at": None,
+                                                             "paid_at": paid_at},
+                    "payment": {"type": "payment_intent", "payment_intent": intent}}))
             else:
                 invoice["payment_intent"] = intent
                 invoice["subscription"] = session["subscription"]
                 invoice["subscription_details"] = {"metadata": metadata}
-            events.append(self.event("invoice.paid", invoice))
+                events.append(self.event("invoice.paid", invoice))
         if cancelled:
             events.append(self.event("customer.subscription.deleted", {
                 "id": session["subscription"], "object": "subscription", "status": "canceled",
