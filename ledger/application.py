@@ -31,7 +31,7 @@ from ledger.payments import (
 )
 from ledger.privacy import KeyVault, MemoryKeyVault, new_key, seal, unseal
 from ledger.stand import CLOSED, BankDeposit, NamedGift, StandCollection, invalid_field
-from ledger.user import ROLES, User, hash_password
+from ledger.user import ROLES, User, hash_password, user_email
 
 # Saving many aggregates in one save() is one transaction and one table lock on PostgreSQL.
 SAVE_BATCH = 200
@@ -307,10 +307,11 @@ class LedgerApplication(Application[UUID]):
     # Users
 
     def add_user(self, email: str, role: str, password: str) -> UserInfo:
-        address = email.strip().lower()
         problems: dict[str, list[str]] = {}
-        if "@" not in address or address.startswith("@") or address.endswith("@"):
-            problems["email"] = [f"not an e-mail address: {email!r}"]
+        try:
+            address = user_email(email)
+        except InvalidInputError as error:
+            address, problems = "", dict(error.fields)
         if role not in ROLES:
             problems["role"] = [f"one of {', '.join(ROLES)}"]
         if problems:

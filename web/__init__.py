@@ -36,6 +36,16 @@ def _secret_key(instance_path: str) -> str:
     return path.read_text().strip()
 
 
+def instance_path() -> str:
+    """The instance folder of this package, as Flask finds it: create_app keeps its store and
+    secret there, and the `ledger` CLI finds the same store from any working directory."""
+    return Flask(__name__, instance_relative_config=True).instance_path
+
+
+def default_database_url(instance: str) -> str:
+    return f"sqlite:///{Path(instance) / 'ledger.sqlite3'}"
+
+
 def _origin(url: str | None) -> str:
     if not url:
         return ""
@@ -48,7 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(
         LEDGER_DATABASE_URL=os.environ.get("LEDGER_DATABASE_URL")
-        or f"sqlite:///{Path(app.instance_path) / 'ledger.sqlite3'}",
+        or default_database_url(app.instance_path),
         STRIPE_SECRET_KEY=os.environ.get("STRIPE_SECRET_KEY"),
         STRIPE_WEBHOOK_SECRET=os.environ.get("STRIPE_WEBHOOK_SECRET"),
         STRIPE_API_BASE=os.environ.get("STRIPE_API_BASE"),

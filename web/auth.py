@@ -23,9 +23,11 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Email
+from wtforms.validators import DataRequired, ValidationError
 
 from ledger.application import UserInfo
+from ledger.errors import InvalidInputError
+from ledger.user import user_email
 from web import store, throttle
 from web.errors import wants_json
 from web.i18n import tr
@@ -114,8 +116,17 @@ def roles_required(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
+def _user_email(_form: FlaskForm, field: Any) -> None:
+    """The rule `ledger users add` applies: an address it refuses cannot sign in either."""
+    try:
+        user_email(field.data or "")
+    except InvalidInputError:
+        raise ValidationError(tr("Indirizzo e-mail non valido.", "Not a valid e-mail address.")
+                              ) from None
+
+
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    email = EmailField("E-mail", validators=[DataRequired(), _user_email])
     password = PasswordField("Password", validators=[DataRequired()])
 
 

@@ -40,6 +40,7 @@ def test_hundred_thousand_rows_import_and_export_in_flat_memory(tmp_path: Path) 
     for rows in (1_000, ROWS):
         url = f"sqlite:///{tmp_path / f'{rows}.sqlite3'}"
         path = write_donations_csv(tmp_path / f"{rows}.csv", rows)
+        assert ledger(url, "init").returncode == 0
         added = ledger(url, "campaigns", "add", "fare-legami-anni-2-3", "--name", "Anni 2-3",
                        "--target", "336000")
         assert added.returncode == 0, added.stderr

@@ -55,6 +55,7 @@ def test_hundred_thousand_donors_export_as_csv_and_xlsx_in_flat_memory(tmp_path:
     csv_peaks, xlsx_peaks = {}, {}
     for donors in (1_000, DONORS):
         url = f"sqlite:///{tmp_path / f'{donors}.sqlite3'}"
+        assert ledger(url, "init").returncode == 0
         assert ledger(url, "campaigns", "add", "fare-legami-anni-2-3", "--name", "Anni 2-3",
                       "--target", "336000").returncode == 0
         source = write_distinct_donors_csv(tmp_path / f"{donors}.csv", donors)
