@@ -462,7 +462,8 @@ class LedgerApplication(Application[UUID]):
 
     def close_stand(self, stand_id: UUID) -> dict[str, Any]:
         """Close and record the gifts in the same transaction: the named ones, and one
-        anonymous tally of (counted − named) cash from the tallied givers."""
+        anonymous tally of (counted − named) cash from the tallied givers, whichever of the
+        two is zero (see Gift.tally)."""
         stand = self.get_stand(stand_id)
         anonymous_cents, tallied = stand.close()
         subjects = {entry: Donation.create_id(stand.gift_key(entry)) for entry in stand.named}
@@ -479,10 +480,10 @@ class LedgerApplication(Application[UUID]):
                 privacy_consent=bool(donor.get("privacy_consent")),
                 marketing_consent=bool(donor.get("marketing_consent")),
                 district=stand.district, stand=stand.place))
-        if anonymous_cents > 0:
+        if anonymous_cents or tallied:
             gifts.append(Gift(source_key=stand.tally_key, campaign=stand.campaign,
                               amount_cents=anonymous_cents, value_date=stand.day,
-                              channel="stand", method="cash", donors=max(tallied, 1),
+                              channel="stand", method="cash", donors=tallied, tally=True,
                               district=stand.district, stand=stand.place))
         try:
             self.save(stand, *self.donations_for(gifts))

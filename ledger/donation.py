@@ -33,12 +33,18 @@ class Gift:
     district: str = ""
     stand: str = ""
     status: str = CONFIRMED
+    # The anonymous tally of a closed stand: the cash beyond the named gifts and the people
+    # tapped. Either may be zero (every coin came from named givers; nobody was tapped), so
+    # that closing never drops a tallied person nor invents one; both zero is no gift.
+    tally: bool = False
 
     def __post_init__(self) -> None:
         problems: dict[str, list[str]] = {}
-        if self.amount_cents <= 0:
+        if self.tally:
+            problems.update(self._tally_problems())
+        elif self.amount_cents <= 0:
             problems["amount"] = ["the amount must be more than zero"]
-        if self.donors < 1:
+        if self.donors < 1 and not self.tally:
             problems["donors"] = ["a gift has at least one donor"]
         elif self.donors > 1 and self.details.has_any_personal_data:
             problems["donors"] = ["more than one donor only on anonymous rows (no identity fields)"]
@@ -59,6 +65,17 @@ class Gift:
             raise InvalidInputError(
                 "; ".join(f"{name}: {m}" for name, ms in problems.items() for m in ms), problems
             )
+
+    def _tally_problems(self) -> dict[str, list[str]]:
+        problems: dict[str, list[str]] = {}
+        if self.amount_cents < 0 or self.donors < 0:
+            problems["amount"] = ["a stand's tally cannot be negative"]
+        elif self.amount_cents == 0 and self.donors == 0:
+            problems["amount"] = ["a tally of nobody and no cash is no gift"]
+        if (self.channel, self.method) != ("stand", "cash") or (
+                self.details.has_any_personal_data):
+            problems["donors"] = ["a tally is the anonymous cash of a stand"]
+        return problems
 
     @property
     def donation_id(self) -> UUID:
