@@ -1,5 +1,5 @@
 """Online giving end to end: the form in Chromium to the fake checkout, and a paid delivery
-showing in the progress API within two seconds under gunicorn."""
+showing in the progress API under gunicorn (how fast: ./scripts/bench delivery)."""
 
 import json
 import time
@@ -36,8 +36,19 @@ def progress(base: str) -> dict[str, Any]:
         return dict(json.load(r))
 
 
+def wait_for(base: str, expected: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The progress figures once they say what is expected, or the last ones after a minute
+    (a bound on a broken follower, not a speed check)."""
+    deadline = time.monotonic() + 60
+    figures = progress(base)
+    while not expected(figures) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        figures = progress(base)
+    return figures
+
+
 @pytest.mark.slow
-def test_paid_delivery_shows_in_progress_within_two_seconds(
+def test_paid_delivery_shows_in_progress_with_its_figures(
         store_url: str, fake_stripe: FakeStripe, live_server: Callable[..., str],
         follower: Callable[[dict[str, str]], None]) -> None:
     base, env = serve(store_url, fake_stripe, live_server)
@@ -51,11 +62,10 @@ def test_paid_delivery_shows_in_progress_within_two_seconds(
             "Stripe-Signature": sign(payload, SECRET), "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
-    acknowledged = time.monotonic()
-    while progress(base)["raised_cents"] == before["raised_cents"]:
-        assert time.monotonic() - acknowledged < 2.0, "progress did not move within 2 s"
-        time.sleep(0.05)
-    after = progress(base)
+    # The totals and the registry are separate read models: wait for every figure asserted.
+    after = wait_for(base, lambda now: (
+        now["raised_cents"] - before["raised_cents"], now["contacts"] - before["contacts"],
+    ) == (4200, 1))
     assert after["raised_cents"] - before["raised_cents"] == 4200
     assert after["contacts"] - before["contacts"] == 1
     report = run_ledger(env, "report", "progress", "--campaign", "fare-legami-anni-2-3", "--json")
