@@ -406,7 +406,7 @@ class LedgerApplication(Application[UUID]):
         if problems:
             raise InvalidInputError(
                 "; ".join(f"{k}: {m}" for k, ms in problems.items() for m in ms), problems)
-        self._campaign(campaign)
+        self._campaign(campaign).check_gift_day(day)
         stand = StandCollection(campaign, place.strip(), comune.strip(), district, day, names)
         # Already opened: the natural key makes a resent opening a no-op.
         with contextlib.suppress(IntegrityError):

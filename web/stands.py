@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired
 
+from ledger.dates import today
 from ledger.donation import DISTRICTS
 from ledger.errors import ConflictError
 from ledger.identity import DonorDetails
@@ -218,7 +219,8 @@ class DepositForm(FlaskForm):
 
 def _open_campaign_choices() -> list[SelectChoice]:
     with store().database.reading() as session:
-        return [SelectChoice(c.slug, c.name) for c in list_campaigns(session) if not c.ended_on]
+        return [SelectChoice(c.slug, c.name) for c in list_campaigns(session)
+                if c.takes_gifts_on(today())]
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -232,10 +234,15 @@ def index() -> Any:
                                           form.comune.data or "", form.district.data or "",
                                           form.day.data or date.today(), volunteers)
         return redirect(url_for("stands.stand", stand_id=stand_id))
+    if form.campaign.errors:
+        form.campaign.errors = [tr(
+            "Questa campagna non raccoglie più donazioni: scegline un'altra.",
+            "This campaign no longer takes gifts: please choose another.")]
     store().runner.catch_up()
     with store().database.reading() as session:
         stands = list_stands(session)
-    return render_template("stands/index.html", form=form, stands=stands)
+    return render_template("stands/index.html", form=form, stands=stands), (
+        422 if form.is_submitted() else 200)
 
 
 @bp.get("/<uuid:stand_id>")
