@@ -8,6 +8,7 @@ from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, u
 from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from marshmallow import Schema, ValidationError, fields, validate, validates
 from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired
@@ -243,6 +244,14 @@ def index() -> Any:
         stands = list_stands(session)
     return render_template("stands/index.html", form=form, stands=stands), (
         422 if form.is_submitted() else 200)
+
+
+@bp.get("/csrf-token")
+@roles_required(*STAND_ROLES)
+def csrf_token() -> Any:
+    """A fresh CSRF token for a stand page open all day: its first one expires, or goes stale
+    when the volunteer signs in again, while taps are still waiting in the phone."""
+    return jsonify(csrf_token=generate_csrf())
 
 
 @bp.get("/<uuid:stand_id>")

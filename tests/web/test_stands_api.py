@@ -221,3 +221,16 @@ def test_the_open_stand_page_offers_only_campaigns_running_today(
         "district": "Crema", "day": today().isoformat(), "volunteers": "Anna"})
     assert refused.status_code == 422
     assert "non raccoglie più donazioni" in refused.get_data(as_text=True)
+
+
+def test_a_stand_page_renews_its_csrf_token_while_signed_in(
+        client: FlaskClient, volunteer: dict[str, str]) -> None:
+    json_only = {"Accept": "application/json"}
+    assert client.get("/stands/csrf-token", headers=json_only).status_code == 401
+    signed_in(client, "volunteer")
+    client.application.config["WTF_CSRF_ENABLED"] = True
+    stale = client.post("/api/v1/stands", json=OPENING, headers={"X-CSRFToken": "stale"})
+    assert stale.status_code == 400
+    fresh = client.get("/stands/csrf-token", headers=json_only).get_json()["csrf_token"]
+    renewed = client.post("/api/v1/stands", json=OPENING, headers={"X-CSRFToken": fresh})
+    assert renewed.status_code == 201 and renewed.get_json()["place"] == "Piazza Duomo"
