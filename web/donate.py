@@ -97,9 +97,10 @@ def form() -> Any:
     donation = DonationForm()
     donation.campaign.choices = [SelectChoice(c.slug, c.name) for c in campaigns]
     if not donation.is_submitted() and campaigns:
-        preferred = default_campaign()
+        # The configured campaign when it is running, else the newest one running today.
         offered = [c.slug for c in campaigns]
-        donation.campaign.data = preferred if preferred in offered else offered[0]
+        configured = current_app.config.get("LEDGER_DEFAULT_CAMPAIGN")
+        donation.campaign.data = configured if configured in offered else offered[0]
     status = 200
     if configured and donation.validate_on_submit():
         cents, tax_code = _amount_cents(donation), _tax_code(donation)
