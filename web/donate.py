@@ -99,7 +99,7 @@ def form() -> Any:
     if not donation.is_submitted() and campaigns:
         # The configured campaign when it is running, else the newest one running today.
         offered = [c.slug for c in campaigns]
-        configured = current_app.config.get("LEDGER_DEFAULT_CAMPAIGN")
+        configured = str(current_app.config.get("LEDGER_DEFAULT_CAMPAIGN") or "")
         donation.campaign.data = configured if configured in offered else offered[0]
     status = 200
     if configured and donation.validate_on_submit():
