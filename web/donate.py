@@ -99,8 +99,8 @@ def form() -> Any:
     if not donation.is_submitted() and campaigns:
         # The configured campaign when it is running, else the newest one running today.
         offered = [c.slug for c in campaigns]
-        configured = str(current_app.config.get("LEDGER_DEFAULT_CAMPAIGN") or "")
-        donation.campaign.data = configured if configured in offered else offered[0]
+        preferred = str(current_app.config.get("LEDGER_DEFAULT_CAMPAIGN") or "")
+        donation.campaign.data = preferred if preferred in offered else offered[0]
     status = 200
     if configured and donation.validate_on_submit():
         cents, tax_code = _amount_cents(donation), _tax_code(donation)

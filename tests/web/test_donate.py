@@ -203,12 +203,14 @@ def test_only_campaigns_running_today_in_rome_are_offered(
     client = app.test_client()
     page = client.get("/donate/").get_data(as_text=True)
     assert 'value="finisce-oggi"' in page and f'value="{CURRENT}"' in page
+    assert "non sono disponibili" not in page
     assert 'value="fare-legami-anni-2-3"' not in page  # ended on 30/06/2018
     assert client.post("/donate/", data={**VALID, "campaign": "finisce-oggi"}).status_code == 303
 
     monkeypatch.setenv("LEDGER_TIMEZONE", "Pacific/Kiritimati")
     page = client.get("/donate/").get_data(as_text=True)
     assert 'value="finisce-oggi"' not in page and f'value="{CURRENT}"' in page
+    assert f'<option selected value="{CURRENT}">' in page
     for ended in ("finisce-oggi", "fare-legami-anni-2-3"):
         refused = client.post("/donate/", data={**VALID, "campaign": ended})
         assert refused.status_code == 422
