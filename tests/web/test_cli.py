@@ -296,3 +296,10 @@ def test_one_rule_for_new_users_and_sign_in(sign_in_app: Flask, address: str) ->
     except InvalidInputError:
         accepted = False
     assert accepted == _sign_in_accepts(sign_in_app, address)
+
+
+def test_a_missing_postgres_database_is_an_error_too(postgres_server: str) -> None:
+    missing = postgres_server.rsplit("/", 1)[0] + "/fondo_never_created"
+    result = CliRunner(env={"LEDGER_DATABASE_URL": missing}).invoke(main, ["campaigns", "list"])
+    assert result.exit_code == 3
+    assert "cannot use the database" in result.stderr and "Traceback" not in result.stderr
