@@ -49,6 +49,7 @@ from ledger.user import (
     hash_password,
     spend_password_work,
     token_reference,
+    user_email,
 )
 
 # Saving many aggregates in one save() is one transaction and one table lock on PostgreSQL.
@@ -370,10 +371,11 @@ class LedgerApplication(Application[UUID]):
     # Users
 
     def add_user(self, email: str, role: str, password: str) -> UserInfo:
-        address = email.strip().lower()
         problems: dict[str, list[str]] = {}
-        if "@" not in address or address.startswith("@") or address.endswith("@"):
-            problems["email"] = [f"not an e-mail address: {email!r}"]
+        try:
+            address = user_email(email)
+        except InvalidInputError as error:
+            address, problems = "", dict(error.fields)
         if role not in ROLES:
             problems["role"] = [f"one of {', '.join(ROLES)}"]
         if problems:
@@ -492,7 +494,7 @@ class LedgerApplication(Application[UUID]):
         if problems:
             raise InvalidInputError(
                 "; ".join(f"{k}: {m}" for k, ms in problems.items() for m in ms), problems)
-        self._campaign(campaign)
+        self._campaign(campaign).check_gift_day(day)
         stand = StandCollection(campaign, place.strip(), comune.strip(), district, day, names)
         # Already opened: the natural key makes a resent opening a no-op.
         with contextlib.suppress(IntegrityError):
@@ -546,7 +548,8 @@ class LedgerApplication(Application[UUID]):
 
     def close_stand(self, stand_id: UUID) -> dict[str, Any]:
         """Close and record the gifts in the same transaction: the named ones, and one
-        anonymous tally of (counted − named) cash from the tallied givers."""
+        anonymous tally of (counted − named) cash from the tallied givers, whichever of the
+        two is zero (see Gift.tally)."""
         stand = self.get_stand(stand_id)
         anonymous_cents, tallied = stand.close()
         subjects = {entry: Donation.create_id(stand.gift_key(entry)) for entry in stand.named}
@@ -563,10 +566,10 @@ class LedgerApplication(Application[UUID]):
                 privacy_consent=bool(donor.get("privacy_consent")),
                 marketing_consent=bool(donor.get("marketing_consent")),
                 district=stand.district, stand=stand.place))
-        if anonymous_cents > 0:
+        if anonymous_cents or tallied:
             gifts.append(Gift(source_key=stand.tally_key, campaign=stand.campaign,
                               amount_cents=anonymous_cents, value_date=stand.day,
-                              channel="stand", method="cash", donors=max(tallied, 1),
+                              channel="stand", method="cash", donors=tallied, tally=True,
                               district=stand.district, stand=stand.place))
         try:
             self.save(stand, *self.donations_for(gifts))

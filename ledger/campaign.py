@@ -96,6 +96,26 @@ class Campaign(Aggregate):
     def is_open(self) -> bool:
         return self.ended_on is None
 
+    def check_gift_day(self, day: date) -> None:
+        """Refuse a stand dated outside the campaign (see `takes_gifts_on`)."""
+        if takes_gifts_on(day, self.starts_on, self.ends_on, self.ended_on):
+            return
+        if self.starts_on and day < self.starts_on:
+            when = f"inizia il {self.starts_on:%d/%m/%Y} (it starts on {self.starts_on})"
+        else:
+            last = min(d for d in (self.ends_on, self.ended_on) if d is not None)
+            when = f"è finita il {last:%d/%m/%Y} (it ended on {last})"
+        raise InvalidInputError(f"campaign: la campagna {self.slug} {when}",
+                                {"campaign": [f"la campagna {when}"]})
+
+
+def takes_gifts_on(day: date, starts_on: date | None, ends_on: date | None,
+                   ended_on: date | None) -> bool:
+    """A campaign takes gifts from its start to its planned end, and not after the day it was
+    ended: the one rule for what /donate offers and which campaigns a new stand may serve."""
+    return not ((starts_on and day < starts_on) or (ends_on and day > ends_on)
+                or (ended_on and day > ended_on))
+
 
 def check_campaign(slug: str, name: str, target_cents: int, starts_on: date | None,
                    ends_on: date | None) -> None:

@@ -1,7 +1,9 @@
 """Calendar dates as people write them in Italy (`dd/mm/yyyy`) or as ISO 8601."""
 
+import os
 import re
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from ledger.errors import InvalidInputError
 
@@ -22,3 +24,8 @@ def parse_date(text: str) -> date:
         return date(year, month, day)
     except ValueError as error:
         raise InvalidInputError(f"not a calendar date: {text!r}") from error
+
+
+def today() -> date:
+    """The foundation's today: the date in LEDGER_TIMEZONE (Europe/Rome unless configured)."""
+    return datetime.now(ZoneInfo(os.environ.get("LEDGER_TIMEZONE") or "Europe/Rome")).date()

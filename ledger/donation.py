@@ -43,17 +43,24 @@ class Gift:
     district: str = ""
     stand: str = ""
     status: str = CONFIRMED
+    # The anonymous tally of a closed stand: the cash beyond the named gifts and the people
+    # tapped. Either may be zero (every coin came from named givers; nobody was tapped), so
+    # that closing never drops a tallied person nor invents one; both zero is no gift.
+    tally: bool = False
 
     def __post_init__(self) -> None:
         problems: dict[str, list[str]] = {}
-        if problem := amount_problem(self.amount_cents):
+        least = 0 if self.tally else 1  # a stand's tally may be no cash, or nobody tapped
+        if problem := amount_problem(self.amount_cents, least=least):
             problems["amount"] = [problem]
         if problem := date_problem(self.value_date):
             problems["date"] = [problem]
         for name in ("source_key", "campaign", "stand"):
             if problem := text_problem(getattr(self, name)):
                 problems["reference" if name == "source_key" else name] = [problem]
-        if problem := count_problem(self.donors, 1, MAX_DONORS):
+        if self.tally:
+            problems.update(self._tally_problems())
+        if problem := count_problem(self.donors, least, MAX_DONORS):
             problems["donors"] = [f"the people behind one gift go {problem}"]
         elif self.donors > 1 and self.details.has_any_personal_data:
             problems["donors"] = ["more than one donor only on anonymous rows (no identity fields)"]
@@ -74,6 +81,15 @@ class Gift:
             raise InvalidInputError(
                 "; ".join(f"{name}: {m}" for name, ms in problems.items() for m in ms), problems
             )
+
+    def _tally_problems(self) -> dict[str, list[str]]:
+        problems: dict[str, list[str]] = {}
+        if self.amount_cents == 0 and self.donors == 0:
+            problems["amount"] = ["a tally of nobody and no cash is no gift"]
+        if (self.channel, self.method) != ("stand", "cash") or (
+                self.details.has_any_personal_data):
+            problems["donors"] = ["a tally is the anonymous cash of a stand"]
+        return problems
 
     @property
     def donation_id(self) -> UUID:

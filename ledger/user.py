@@ -12,6 +12,7 @@ from uuid import UUID
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
 from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import InvalidInputError, NotFoundError
@@ -40,6 +41,19 @@ def spend_password_work(password: str) -> None:
     sign-in then takes as long whether the account exists or not (no enumeration)."""
     with contextlib.suppress(VerificationError, InvalidHashError):
         _HASHER.verify(_dummy_hash(), password)
+
+
+def user_email(text: str) -> str:
+    """The address a user is known and signs in by, lower-cased: the one rule for adding a
+    user and for the sign-in form, so that nobody is created who could never sign in."""
+    address = (text or "").strip().lower()
+    try:
+        # Deliverability needs DNS: a user is added and signs in without looking it up.
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InvalidInputError(f"not an e-mail address: {text!r} ({error})",
+                                {"email": [str(error)]}) from None
+    return address
 
 
 def token_digest(secret: str) -> str:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from ledger.campaign import takes_gifts_on
 from ledger.errors import NotFoundError
 from projections.database import Database, Session
 
@@ -18,6 +19,10 @@ class CampaignRow:
     starts_on: str | None
     ends_on: str | None
     ended_on: str | None
+
+    def takes_gifts_on(self, day: date) -> bool:
+        return takes_gifts_on(day, *(date.fromisoformat(d) if d else None
+                                     for d in (self.starts_on, self.ends_on, self.ended_on)))
 
 
 def list_campaigns(session: Session) -> list[CampaignRow]:

@@ -1,4 +1,4 @@
-"""Import and projection throughput, and memory, at two file sizes side by side on both stores.
+"""Import, projection and export throughput and memory, at two sizes side by side on both stores.
 
 Each measurement runs in a child process so that its peak memory (ru_maxrss) is its own.
 """
@@ -55,6 +55,32 @@ def child(url: str, csv_path: str) -> dict[str, float]:
     return result
 
 
+# Runs `ledger` and prints the peak memory of that process alone.
+MEASURED_CLI = """
+import resource, sys
+from web.cli import main
+try:
+    main(sys.argv[1:])
+finally:
+    print("MAXRSS_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+"""
+
+
+def export_peaks(url: str, tmp: str) -> dict[str, float]:
+    """Peak memory (MB) of `ledger export donations` (CSV) and `export donors` (XLSX)."""
+    peaks = {}
+    for key, args in (("export_csv_mb", ["export", "donations"]),
+                      ("export_xlsx_mb", ["export", "donors", "--format", "xlsx"])):
+        out = Path(tmp) / f"export-{uuid.uuid4().hex}"
+        result = subprocess.run([sys.executable, "-c", MEASURED_CLI, *args, "--out", str(out)],
+                                cwd=ROOT, env={**os.environ, "LEDGER_DATABASE_URL": url},
+                                check=True, capture_output=True, text=True)
+        line = next(ln for ln in result.stderr.splitlines() if ln.startswith("MAXRSS_KB"))
+        peaks[key] = int(line.split()[1]) / 1024
+        out.unlink()
+    return peaks
+
+
 def postgres_database() -> tuple[str, str]:
     name = f"fondo_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
@@ -84,22 +110,25 @@ def main() -> None:
         files = {size: str(write_donations_csv(Path(tmp) / f"{size}.csv", size))
                  for size in (args.small, args.large)}
         print(f"{'store':9} {'rows':>8} {'import s':>9} {'rows/s':>8} {'re-import s':>11} "
-              f"{'project s':>9} {'extra RSS MB':>12}")
+              f"{'project s':>9} {'extra RSS MB':>12} {'export CSV MB':>13} "
+              f"{'export XLSX MB':>14}")
         for kind in args.stores.split(","):
             results = {}
             for size, path in files.items():
                 if kind == "sqlite":
-                    results[size] = child(f"sqlite:///{tmp}/{size}.sqlite3", path)
+                    url = f"sqlite:///{tmp}/{size}.sqlite3"
+                    results[size] = child(url, path) | export_peaks(url, tmp)
                 else:
                     name, url = postgres_database()
                     try:
-                        results[size] = child(url, path)
+                        results[size] = child(url, path) | export_peaks(url, tmp)
                     finally:
                         drop(name)
                 r = results[size]
                 print(f"{kind:9} {size:>8} {r['import_s']:>9.1f} {size / r['import_s']:>8.0f} "
                       f"{r['reimport_s']:>11.1f} {r['project_s']:>9.1f} "
-                      f"{r['extra_rss_mb']:>12.1f}")
+                      f"{r['extra_rss_mb']:>12.1f} {r['export_csv_mb']:>13.1f} "
+                      f"{r['export_xlsx_mb']:>14.1f}")
             small, large = results[args.small], results[args.large]
             scale = args.large / args.small
             per_row_bytes = ((large["extra_rss_mb"] - small["extra_rss_mb"]) * 1024 * 1024
@@ -108,6 +137,8 @@ def main() -> None:
                   f"import time x{large['import_s'] / small['import_s']:.1f}, "
                   f"projection time x{large['project_s'] / small['project_s']:.1f}, "
                   f"extra memory x{_ratio(large['extra_rss_mb'], small['extra_rss_mb']):.1f}, "
+                  f"export peak memory x{large['export_csv_mb'] / small['export_csv_mb']:.2f} "
+                  f"(CSV), x{large['export_xlsx_mb'] / small['export_xlsx_mb']:.2f} (XLSX), "
                   f"{per_row_bytes:.0f} bytes a row (rows are never held; each keeps only its "
                   "key, to find a reference repeated in the file)")
 

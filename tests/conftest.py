@@ -100,5 +100,10 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def cli(store_url: str) -> CliRunner:
-    """Runs `ledger` in-process with LEDGER_DATABASE_URL pointing at the test store."""
-    return CliRunner(env={"LEDGER_DATABASE_URL": store_url})
+    """Runs `ledger` in-process with LEDGER_DATABASE_URL pointing at the test store, created
+    by `ledger init` as every new ledger is."""
+    from web.cli import main
+
+    runner = CliRunner(env={"LEDGER_DATABASE_URL": store_url})
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    return runner

@@ -1,7 +1,9 @@
 """Fondo's web side: the Flask app factory, its blueprints and the `ledger` CLI."""
 
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -12,16 +14,36 @@ from projections.store import LedgerStore
 
 
 def _secret_key(instance_path: str) -> str:
-    """LEDGER_SECRET_KEY, or one generated into instance/ on first run and kept there."""
+    """LEDGER_SECRET_KEY, or one generated into instance/ on first run and kept there.
+
+    Several workers start at once: each writes a candidate to its own temporary file and
+    links it into place, which fails when the file exists, so the first writer wins and every
+    process reads the same secret (never a half-written file)."""
     configured = os.environ.get("LEDGER_SECRET_KEY")
     if configured:
         return configured
     path = Path(instance_path) / "secret_key"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        descriptor, candidate = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")
+        try:
+            with os.fdopen(descriptor, "w") as out:
+                out.write(secrets.token_hex(32))
+            with contextlib.suppress(FileExistsError):
+                os.link(candidate, path)
+        finally:
+            os.unlink(candidate)
     return path.read_text().strip()
+
+
+def instance_path() -> str:
+    """The instance folder of this package, as Flask finds it: create_app keeps its store and
+    secret there, and the `ledger` CLI finds the same store from any working directory."""
+    return Flask(__name__, instance_relative_config=True).instance_path
+
+
+def default_database_url(instance: str) -> str:
+    return f"sqlite:///{Path(instance) / 'ledger.sqlite3'}"
 
 
 def _origin(url: str | None) -> str:
@@ -36,7 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(
         LEDGER_DATABASE_URL=os.environ.get("LEDGER_DATABASE_URL")
-        or f"sqlite:///{Path(app.instance_path) / 'ledger.sqlite3'}",
+        or default_database_url(app.instance_path),
         STRIPE_SECRET_KEY=os.environ.get("STRIPE_SECRET_KEY"),
         STRIPE_WEBHOOK_SECRET=os.environ.get("STRIPE_WEBHOOK_SECRET"),
         STRIPE_API_BASE=os.environ.get("STRIPE_API_BASE"),

@@ -27,9 +27,11 @@ from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Email
+from wtforms.validators import DataRequired, ValidationError
 
 from ledger.application import UserInfo
+from ledger.errors import InvalidInputError
+from ledger.user import user_email
 from web import sessions, store, throttle
 from web.errors import wants_json
 from web.i18n import tr
@@ -151,8 +153,17 @@ def signed_in_by_token() -> bool:
     return bool(current_user.is_authenticated and current_user.via_token)
 
 
+def _user_email(_form: FlaskForm, field: Any) -> None:
+    """The rule `ledger users add` applies: an address it refuses cannot sign in either."""
+    try:
+        user_email(field.data or "")
+    except InvalidInputError:
+        raise ValidationError(tr("Indirizzo e-mail non valido.", "Not a valid e-mail address.")
+                              ) from None
+
+
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Email()])
+    email = EmailField("E-mail", validators=[DataRequired(), _user_email])
     password = PasswordField("Password", validators=[DataRequired()])
 
 

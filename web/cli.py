@@ -35,10 +35,10 @@ from projections.database import TRANSIENT_ERRORS
 from projections.reports import progress as progress_report
 from projections.runner import ReadModelStalledError, Stall
 from projections.store import LedgerStore
+from web import default_database_url, instance_path
 from web.exports import ExportFilters, audited_export, csv_lines, xlsx_file
 from web.stripe_gateway import stripe_client, sync_fees
 
-DEFAULT_DATABASE_URL = "sqlite:///instance/ledger.sqlite3"
 DEMO = Path(__file__).parent / "demo" / "year1" / "donations.csv"
 DEMO_CAMPAIGNS = (
     ("fare-legami-anno-1", "Fare Legami — anno 1", 0, date(2015, 7, 1), date(2016, 5, 31)),
@@ -51,15 +51,29 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def database_url() -> str:
-    url = os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
+    """LEDGER_DATABASE_URL, or the store `./scripts/serve` and create_app use by default."""
+    return os.environ.get("LEDGER_DATABASE_URL") or default_database_url(instance_path())
+
+
+def _sqlite_path(url: str) -> Path | None:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    return url
+        return Path(url[len("sqlite:///"):])
+    return None
 
 
 @contextmanager
-def opened_store(create_tables: bool = True) -> Iterator[LedgerStore]:
-    store = LedgerStore.open(database_url(), create_tables=create_tables)
+def opened_store(create_tables: bool = True, new: bool = False) -> Iterator[LedgerStore]:
+    """The ledger's store; only `new` (ledger init) may create a SQLite file that is missing,
+    so a command run with the wrong settings never starts an empty ledger of its own."""
+    url = database_url()
+    path = _sqlite_path(url)
+    if path is not None:
+        if new:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.exists():
+            raise LedgerError(f"no ledger at {path.resolve()}: run `ledger init` to create it, "
+                              "or set LEDGER_DATABASE_URL to the ledger you mean")
+    store = LedgerStore.open(url, create_tables=create_tables)
     try:
         yield store
     finally:
@@ -148,7 +162,7 @@ def main() -> None:
 @fails_cleanly
 def init(demo: bool) -> None:
     """Create the tables (run once before starting web workers)."""
-    with opened_store() as store:
+    with opened_store(new=True) as store:
         empty = not store.app.recorder.max_notification_id()
         if demo and empty:
             for slug, name, target, starts, ends in DEMO_CAMPAIGNS:

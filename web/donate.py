@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired
 
+from ledger.dates import today
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.identity import normalize_tax_code
 from ledger.money import format_eur, parse_cents
@@ -47,15 +48,29 @@ class DonationForm(FlaskForm):
 
 
 def _amount_cents(form: DonationForm) -> int | None:
-    """The chosen amount within the configured bounds, or None with the error on the form."""
+    """The chosen amount within the configured bounds, or None with the error on the form.
+
+    A typed amount is what the donor means: with a preset still selected (a browser without
+    our script), the two must agree, or the donor would be charged what they did not type."""
     low, high = current_app.config["DONATION_MIN_CENTS"], current_app.config["DONATION_MAX_CENTS"]
+    typed = (form.other_amount.data or "").strip()
     try:
-        cents = (parse_cents(form.other_amount.data or "") if form.amount.data == "other"
-                 else int(form.amount.data or 0))
-    except (InvalidInputError, ValueError):
+        typed_cents = parse_cents(typed) if typed else None
+    except InvalidInputError:
+        typed_cents = None
+    if (typed or form.amount.data == "other") and typed_cents is None:
         form.other_amount.errors = [tr("Scrivi un importo in euro, per esempio 15 o 15,50.",
                                        "Write an amount in euro, e.g. 15 or 15.50.")]
         return None
+    preset = None if form.amount.data == "other" else int(form.amount.data or 0)
+    if preset is not None and typed_cents is not None and typed_cents != preset:
+        form.other_amount.errors = [tr(
+            f"Hai scelto {format_eur(preset)} ma scritto {format_eur(typed_cents)}: scegli "
+            "«Altro» per donare l'importo scritto, oppure cancellalo.",
+            f"You chose {format_eur(preset, 'en')} but typed {format_eur(typed_cents, 'en')}: "
+            "choose “Other” to give the amount you typed, or clear it.")]
+        return None
+    cents = preset if preset is not None else typed_cents or 0
     if not low <= cents <= high:
         form.other_amount.errors = [tr(f"L'importo va da {format_eur(low)} a {format_eur(high)}.",
                                        f"The amount goes from {format_eur(low, 'en')} to "
@@ -78,11 +93,14 @@ def _tax_code(form: DonationForm) -> str | None:
 def form() -> Any:
     configured = bool(current_app.config.get("STRIPE_SECRET_KEY"))
     with store().database.reading() as session:
-        campaigns = [c for c in list_campaigns(session) if not c.ended_on]
+        campaigns = [c for c in list_campaigns(session) if c.takes_gifts_on(today())]
     donation = DonationForm()
     donation.campaign.choices = [SelectChoice(c.slug, c.name) for c in campaigns]
     if not donation.is_submitted() and campaigns:
-        donation.campaign.data = default_campaign()
+        # The configured campaign when it is running, else the newest one running today.
+        offered = [c.slug for c in campaigns]
+        preferred = str(current_app.config.get("LEDGER_DEFAULT_CAMPAIGN") or "")
+        donation.campaign.data = preferred if preferred in offered else offered[0]
     status = 200
     if configured and donation.validate_on_submit():
         cents, tax_code = _amount_cents(donation), _tax_code(donation)
@@ -107,6 +125,10 @@ def form() -> Any:
                 status = 503
     if donation.is_submitted() and status == 200:
         status = 422 if configured else 503
+        if donation.campaign.errors:
+            donation.campaign.errors = [tr(
+                "Questa campagna non raccoglie più donazioni: scegline un'altra.",
+                "This campaign no longer takes gifts: please choose another.")]
         if donation.privacy_consent.errors:
             donation.privacy_consent.errors = [tr(
                 "Serve il consenso al trattamento dei dati.", "Privacy consent is required.")]

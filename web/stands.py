@@ -8,11 +8,13 @@ from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, u
 from flask.views import MethodView
 from flask_smorest import Blueprint as ApiBlueprint
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import generate_csrf
 from marshmallow import Schema, ValidationError, fields, validate, validates
 from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired
 
 from ledger.bounds import MAX_PIECES
+from ledger.dates import today
 from ledger.donation import DISTRICTS
 from ledger.errors import ConflictError
 from ledger.identity import DonorDetails
@@ -219,7 +221,8 @@ class DepositForm(FlaskForm):
 
 def _open_campaign_choices() -> list[SelectChoice]:
     with store().database.reading() as session:
-        return [SelectChoice(c.slug, c.name) for c in list_campaigns(session) if not c.ended_on]
+        return [SelectChoice(c.slug, c.name) for c in list_campaigns(session)
+                if c.takes_gifts_on(today())]
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -233,10 +236,23 @@ def index() -> Any:
                                           form.comune.data or "", form.district.data or "",
                                           form.day.data or date.today(), volunteers)
         return redirect(url_for("stands.stand", stand_id=stand_id))
+    if form.campaign.errors:
+        form.campaign.errors = [tr(
+            "Questa campagna non raccoglie più donazioni: scegline un'altra.",
+            "This campaign no longer takes gifts: please choose another.")]
     store().runner.catch_up()
     with store().database.reading() as session:
         stands = list_stands(session)
-    return render_template("stands/index.html", form=form, stands=stands)
+    return render_template("stands/index.html", form=form, stands=stands), (
+        422 if form.is_submitted() else 200)
+
+
+@bp.get("/csrf-token")
+@roles_required(*STAND_ROLES)
+def csrf_token() -> Any:
+    """A fresh CSRF token for a stand page open all day: its first one expires, or goes stale
+    when the volunteer signs in again, while taps are still waiting in the phone."""
+    return jsonify(csrf_token=generate_csrf())
 
 
 @bp.get("/<uuid:stand_id>")

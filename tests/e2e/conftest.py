@@ -99,18 +99,25 @@ def demo_site(sqlite_url: str, live_server: Callable[..., str]
 
 
 @pytest.fixture
-def follower() -> Iterator[Callable[[dict[str, str]], None]]:
-    """`follow(env)` runs `ledger project --follow` beside the server, as scripts/serve does."""
-    started: list[subprocess.Popen[bytes]] = []
+def follower(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], None]]:
+    """`follow(env)` runs `ledger project --follow` beside the server, as scripts/serve does;
+    a follower that died before the end of the test fails it, with what it said."""
+    started: list[tuple[subprocess.Popen[bytes], Path]] = []
 
     def follow(env: dict[str, str]) -> None:
-        started.append(subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "project", "--follow"], cwd=ROOT,
-            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        log = tmp_path / f"follower-{len(started)}.log"
+        with log.open("wb") as out:
+            started.append((subprocess.Popen(
+                [sys.executable, "-m", "web.cli", "project", "--follow"], cwd=ROOT,
+                env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=out), log))
 
     yield follow
-    for process in started:
+    died = [(process.returncode, log) for process, log in started if process.poll() is not None]
+    for process, _log in started:
         _stop(process)
+    if died:
+        pytest.fail("the follower died: " + "; ".join(
+            f"exit {code}: {log.read_text()}" for code, log in died))
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -53,19 +54,14 @@ def test_parallel_closes_one_wins_the_other_gets_409(postgres_url: str,
             call(base, path + "/counts", token,
                  {"counter": counter, "denominations": {"1000": 2}})
         barrier = threading.Barrier(2)
-        answers: list[tuple[int, dict[str, Any]]] = []
 
-        def close(close_path: str, start: threading.Barrier,
-                  into: list[tuple[int, dict[str, Any]]]) -> None:
-            start.wait()
-            into.append(call(base, close_path, token))
+        def close(close_path: str, start: threading.Barrier) -> tuple[int, dict[str, Any]]:
+            start.wait(timeout=30)
+            return call(base, close_path, token)
 
-        phones = [threading.Thread(target=close, args=(path + "/close", barrier, answers))
-                  for _ in range(2)]
-        for phone in phones:
-            phone.start()
-        for phone in phones:
-            phone.join()
+        with ThreadPoolExecutor(2) as phones:
+            closes = [phones.submit(close, path + "/close", barrier) for _ in range(2)]
+        answers = [answer.result() for answer in closes]  # a phone's failure fails the test
         assert sorted(status for status, _ in answers) == [200, 409], answers
         refused = next(body for status, body in answers if status == 409)
         assert refused["state"]["status"] == "closed" and refused["message"]

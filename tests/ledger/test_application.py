@@ -1,6 +1,6 @@
 """LedgerApplication commands: natural keys make every resend a no-op, never a duplicate."""
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -64,13 +64,9 @@ def test_parallel_resends_never_duplicate(store_url: str) -> None:
     start_campaigns(stores[0])
     gifts = [gift(f"same-{i}", details=DonorDetails.parse(email=f"d{i}@example.org"))
              for i in range(60)]
-    outcomes = []
-    threads = [threading.Thread(target=lambda s=s: outcomes.append(s.app.record_gifts(gifts)))
-               for s in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(len(stores)) as pool:
+        runs = [pool.submit(s.app.record_gifts, gifts) for s in stores]
+    outcomes = [run.result() for run in runs]  # a failure in a thread fails the test
     assert sum(o.added for o in outcomes) == 60
     assert sum(o.already_recorded for o in outcomes) == 120
     got = figures(stores[0])

@@ -4,11 +4,14 @@ import uuid
 from datetime import date
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ledger.donation import Gift
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.identity import DonorDetails
-from ledger.stand import NamedGift
-from projections.stands import reconciliation
+from ledger.stand import DENOMINATIONS, NamedGift
+from projections.stands import list_stands, reconciliation
 from projections.store import LedgerStore
 from tests.ledger.test_csv_import import figures, start_campaigns
 
@@ -137,3 +140,149 @@ def test_a_deposit_needs_closed_stands(store: LedgerStore) -> None:
     stand = open_stand(store)
     with pytest.raises(ConflictError):
         store.app.record_deposit("CRO-1", 100, DAY, [stand])
+
+
+def in_notes_and_coins(cents: int) -> dict[int, int]:
+    """Cash as a volunteer counts it: the fewest notes and coins that make `cents`."""
+    pieces = {}
+    for value in DENOMINATIONS:
+        pieces[value], cents = divmod(cents, value)
+    return {value: n for value, n in pieces.items() if n}
+
+
+def close_with(store: LedgerStore, stand: uuid.UUID, counted: int) -> dict:
+    for counter in ("Anna", "Bruno"):
+        store.app.count_cash(stand, counter, in_notes_and_coins(counted))
+    return dict(store.app.close_stand(stand)["closing"])
+
+
+def stand_figures(store: LedgerStore, stand: uuid.UUID, slug: str) -> dict:
+    got = figures(store, slug)
+    with store.database.reading() as session:
+        [row] = [s for s in list_stands(session) if s["stand_id"] == str(stand)]
+    return {"raised": got["raised_cents"], "donors": got["donors"], "gifts": got["gifts"],
+            "contacts": got["contacts"], "anonymous": got["anonymous_people"],
+            "stand_channel": got["by_channel"].get("stand", {"raised_cents": 0, "gifts": 0}),
+            "listed_tallied": row["tallied"], "listed_status": row["status"]}
+
+
+def test_all_cash_from_named_givers_keeps_every_tallied_person(store: LedgerStore) -> None:
+    stand = open_stand(store)
+    for _ in range(4):
+        store.app.tally_gift(stand, str(uuid.uuid4()))
+    store.app.log_named_gift(stand, named("carla@example.org", 2000))
+    closing = close_with(store, stand, 2000)
+    assert (closing["anonymous_cents"], closing["tallied"]) == (0, 4)
+    got = stand_figures(store, stand, "fare-legami-anni-2-3")
+    assert (got["raised"], got["donors"], got["contacts"], got["anonymous"]) == (2000, 5, 1, 4)
+    assert got["stand_channel"] == {"raised_cents": 2000, "gifts": 5}
+
+
+def test_tapped_givers_count_when_nothing_was_counted(store: LedgerStore) -> None:
+    stand = open_stand(store)
+    for _ in range(3):
+        store.app.tally_gift(stand, str(uuid.uuid4()))
+    close_with(store, stand, 0)
+    got = stand_figures(store, stand, "fare-legami-anni-2-3")
+    assert (got["raised"], got["donors"], got["gifts"]) == (0, 3, 3)
+
+
+def test_cash_without_taps_is_raised_from_nobody_invented(store: LedgerStore) -> None:
+    stand = open_stand(store)
+    tap = str(uuid.uuid4())
+    store.app.tally_gift(stand, tap)
+    store.app.undo_tally(stand, tap)
+    close_with(store, stand, 1550)
+    got = stand_figures(store, stand, "fare-legami-anni-2-3")
+    assert (got["raised"], got["donors"], got["gifts"], got["anonymous"]) == (1550, 0, 0, 0)
+
+
+def test_an_empty_stand_closes_with_no_gift(store: LedgerStore) -> None:
+    stand = open_stand(store)
+    assert close_with(store, stand, 0)["counted_cents"] == 0
+    store.runner.catch_up()
+    got = stand_figures(store, stand, "fare-legami-anni-2-3")
+    assert (got["raised"], got["donors"], got["listed_status"]) == (0, 0, "closed")
+    assert store.app.find_donation(store.app.get_stand(stand).tally_key) is None
+
+
+def test_a_tally_gift_is_only_the_anonymous_cash_of_a_stand() -> None:
+    base = dict(source_key="stand:x:tally", campaign="c", value_date=DAY, channel="stand",
+                method="cash", tally=True)
+    assert Gift(**base, amount_cents=0, donors=7).donors == 7
+    assert Gift(**base, amount_cents=500, donors=0).amount_cents == 500
+    for wrong in (dict(amount_cents=0, donors=0), dict(amount_cents=-1, donors=2),
+                  dict(amount_cents=100, donors=-1)):
+        with pytest.raises(InvalidInputError):
+            Gift(**base, **wrong)
+    with pytest.raises(InvalidInputError):
+        Gift(**{**base, "channel": "online", "method": "card"}, amount_cents=0, donors=2)
+    with pytest.raises(InvalidInputError):
+        Gift(**base, amount_cents=0, donors=2,
+             details=DonorDetails.parse(email="a@example.org"))
+    for not_a_tally in (dict(amount_cents=0, donors=1), dict(amount_cents=100, donors=0)):
+        with pytest.raises(InvalidInputError):
+            Gift(**{**base, "tally": False}, **not_a_tally)
+
+
+# A stand's day as a story: taps (some resent), undos of earlier taps (some resent), named
+# givers, then the agreed count, written relative to the named cash so that short counts occur.
+STORY = st.tuples(
+    st.lists(st.one_of(
+        st.tuples(st.just("tap"), st.booleans()),
+        st.tuples(st.just("undo"), st.integers(0, 40)),
+        st.tuples(st.just("named"), st.integers(1, 20_000))), max_size=40),
+    st.one_of(st.integers(-3000, -1), st.just(0), st.integers(1, 60_000)),
+)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(story=STORY)
+def test_closing_figures_follow_taps_undos_named_gifts_and_the_count(
+        store: LedgerStore, story: tuple[list[tuple[str, object]], int]) -> None:
+    steps, extra = story
+    slug = f"stand-{uuid.uuid4().hex[:12]}"
+    store.app.start_campaign(slug, "Banchetti", 0)
+    stand = store.app.open_stand(slug, "Piazza Roma", "Crema", "Crema", DAY, ["Anna"])
+    taps: list[str] = []
+    undone: set[str] = set()
+    named_cash = named_people = 0
+    for kind, value in steps:
+        if kind == "tap":
+            if value and taps:  # a resend of the last tap: the phone did not hear back
+                assert store.app.tally_gift(stand, taps[-1]) is False
+            else:
+                taps.append(str(uuid.uuid4()))
+                assert store.app.tally_gift(stand, taps[-1]) is True
+        elif kind == "undo" and taps:
+            tap = taps[int(value) % len(taps)]
+            assert store.app.undo_tally(stand, tap) is (tap not in undone)
+            undone.add(tap)
+        elif kind == "named":
+            store.app.log_named_gift(stand, named(f"giver{named_people}@example.org",
+                                                  int(value)))
+            named_cash += int(value)
+            named_people += 1
+    tallied = len(taps) - len(undone)
+    counted = max(named_cash + extra, 0)
+
+    if counted < named_cash:
+        with pytest.raises(ConflictError, match="meno dei doni nominativi"):
+            close_with(store, stand, counted)
+        expected = {"raised": 0, "donors": 0, "gifts": 0, "contacts": 0, "anonymous": 0,
+                    "stand_channel": {"raised_cents": 0, "gifts": 0},
+                    "listed_tallied": tallied, "listed_status": "open"}
+    else:
+        assert close_with(store, stand, counted) == {
+            "counted_cents": counted, "named_cents": named_cash,
+            "anonymous_cents": counted - named_cash, "tallied": tallied,
+            "named": named_people}
+        people = named_people + tallied
+        expected = {"raised": counted, "donors": people, "gifts": people,
+                    "contacts": named_people, "anonymous": tallied,
+                    "stand_channel": {"raised_cents": counted, "gifts": people},
+                    "listed_tallied": tallied, "listed_status": "closed"}
+        if counted == 0 and people == 0:
+            expected["stand_channel"] = {"raised_cents": 0, "gifts": 0}
+    assert stand_figures(store, stand, slug) == expected

@@ -1,6 +1,6 @@
 """Read models: exactly-once tracking, catch-up, rebuild identical to incremental."""
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
 
@@ -80,11 +80,11 @@ def test_runners_in_parallel_do_not_double_count(store_url: str) -> None:
     start_campaigns(first)
     import_donations(first.app, YEAR1 / "donations.csv")
     others = [LedgerStore.open(store_url) for _ in range(3)]
-    threads = [threading.Thread(target=s.runner.catch_up) for s in others]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with ThreadPoolExecutor(len(others)) as pool:
+        runs = [pool.submit(s.runner.catch_up) for s in others]
+    # .result() raises what a runner raised: a failing runner fails the test.
+    applied = [run.result() for run in runs]
+    assert all(count >= 0 for count in applied)
     got = figures(first, "fare-legami-anno-1")
     assert (got["raised_cents"], got["gifts"], got["contacts"]) == (4270800, 2413, 324)
     for s in [first, *others]:

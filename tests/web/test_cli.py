@@ -1,16 +1,26 @@
 """The `ledger` command line: contracts of DESIGN.md, clear errors, no tracebacks."""
 
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ledger.errors import InvalidInputError
+from ledger.user import user_email
 from projections.audit import audit_entries
 from projections.reports import list_campaigns
 from projections.store import LedgerStore
-from tests.conftest import YEAR1
+from tests.conftest import ROOT, YEAR1
 from tests.ledger.test_csv_import import row, write_csv
-from web.cli import main
+from web.cli import database_url, main
 
 YEAR1_CSV = str(YEAR1 / "donations.csv")
 
@@ -191,3 +201,105 @@ def test_ended_campaign_and_deactivated_user(cli: CliRunner, store_url: str) -> 
         ended = {c.slug: c.ended_on for c in list_campaigns(session)}
     ledger_store.close()
     assert ended == {"fare-legami-anno-1": "2016-05-31", "fare-legami-anni-2-3": None}
+
+
+def test_default_store_is_the_served_one_from_any_folder(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # ./scripts/serve runs from the project root with sqlite:///$PWD/instance/ledger.sqlite3.
+    monkeypatch.delenv("LEDGER_DATABASE_URL", raising=False)
+    served = f"sqlite:///{ROOT / 'instance' / 'ledger.sqlite3'}"
+    for folder in (tmp_path, ROOT, ROOT / "web"):
+        monkeypatch.chdir(folder)
+        assert database_url() == served
+
+
+def test_a_missing_store_is_an_error_except_for_init(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    missing = tmp_path / "nowhere" / "ledger.sqlite3"
+    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{missing}"}
+
+    def ledger(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "web.cli", *args], cwd=elsewhere, env={
+            **env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, check=False)
+
+    for args in (["campaigns", "list"], ["report", "progress"], ["project"],
+                 ["users", "add", "anna@example.org", "--role", "staff"]):
+        result = ledger(*args)
+        assert result.returncode == 1, (args, result.stderr)
+        message = result.stderr.replace("\n", "")  # rich wraps long lines at 80 columns
+        assert f"no ledger at {missing}" in message and "ledger init" in message
+        assert "Traceback" not in result.stderr
+        assert not missing.exists() and not missing.parent.exists()
+        assert list(elsewhere.iterdir()) == []
+    created = ledger("init")
+    assert created.returncode == 0, created.stderr
+    assert missing.exists()
+    listed = ledger("campaigns", "list")
+    assert listed.returncode == 0, listed.stderr
+
+
+ADDRESSES = ["anna@example.org", "Anna.Rossi+fondo@Example.org", "anna@localhost",
+             "anna@example", "anna@@example.org", "anna@example..org", "anna @example.org",
+             "@example.org", "anna@", "anna", "anna@exa_mple.org", "anna@.example.org",
+             "a\x00nna@example.org", "bruno@example.org\n", "annà@esempio.it",
+             "anna@xn--esmpio-bva.it", "\"anna rossi\"@example.org", "anna@example.test"]
+
+
+def _sign_in_accepts(app: Flask, address: str) -> bool:
+    from web.auth import LoginForm
+
+    with app.test_request_context(method="POST", data={"email": address, "password": "x"}):
+        form = LoginForm(meta={"csrf": False})
+        form.validate()
+        return not form.email.errors
+
+
+@pytest.fixture
+def sign_in_app(sqlite_url: str) -> Iterator[Flask]:
+    from web import create_app
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": sqlite_url})
+    yield app
+    app.extensions["ledger_store"].close()
+
+
+def test_users_add_refuses_exactly_what_sign_in_refuses(cli: CliRunner, store_url: str,
+                                                        sign_in_app: Flask) -> None:
+    for address in ADDRESSES:
+        added = cli.invoke(main, ["users", "add", address, "--role", "staff",
+                                  "--password-stdin"], input="una-password-lunga\n")
+        assert (added.exit_code == 0) == _sign_in_accepts(sign_in_app, address), (
+            address, added.stderr)
+        if added.exit_code:
+            assert added.stderr.startswith("error:") and "email" in added.stderr
+    ledger_store = LedgerStore.open(store_url)
+    accepted = [a for a in ADDRESSES if _sign_in_accepts(sign_in_app, a)]
+    # Every user the CLI added can sign in with the address as typed.
+    assert all(ledger_store.app.authenticate(a.strip().lower(), "una-password-lunga")
+               for a in accepted)
+    ledger_store.close()
+    assert {"anna@example.org", "annà@esempio.it"} <= {a.lower() for a in accepted}
+    assert not {"anna@localhost", "anna@@example.org", "anna @example.org", "anna@",
+                "anna@example.test"} & set(accepted)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(address=st.one_of(st.emails(), st.text(max_size=40),
+                         st.builds(lambda a, b: f"{a}@{b}", st.text(max_size=12),
+                                   st.text(max_size=12))))
+def test_one_rule_for_new_users_and_sign_in(sign_in_app: Flask, address: str) -> None:
+    try:
+        user_email(address)
+        accepted = True
+    except InvalidInputError:
+        accepted = False
+    assert accepted == _sign_in_accepts(sign_in_app, address)
+
+
+def test_a_missing_postgres_database_is_an_error_too(postgres_server: str) -> None:
+    missing = postgres_server.rsplit("/", 1)[0] + "/fondo_never_created"
+    result = CliRunner(env={"LEDGER_DATABASE_URL": missing}).invoke(main, ["campaigns", "list"])
+    assert result.exit_code == 3
+    assert "cannot use the database" in result.stderr and "Traceback" not in result.stderr

@@ -7,7 +7,10 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from ledger.dates import today
 from tests.e2e.conftest import free_port
 from tests.fakestripe import FakeStripe, StripeStory
 from tests.ledger.test_csv_import import start_campaigns
@@ -15,7 +18,9 @@ from tests.web.test_webhooks import SECRET, deliver, figures
 from web import create_app, store
 from web.cli import main
 
-VALID = {"amount": "2500", "frequency": "once", "campaign": "fare-legami-anni-2-3",
+# The demo campaigns ended in 2016 and 2018: the form offers only a campaign running today.
+CURRENT = "legami-in-corso"
+VALID = {"amount": "2500", "frequency": "once", "campaign": CURRENT,
          "tax_code": "", "privacy_consent": "y"}
 
 
@@ -24,6 +29,7 @@ def make_app(store_url: str, **config: Any) -> Flask:
                       "WTF_CSRF_ENABLED": False, **config})
     with app.app_context():
         start_campaigns(store())
+        store().app.start_campaign(CURRENT, "Legami in corso", 1_000_000)
         store().runner.catch_up()  # as `ledger project --follow` does beside the server
     return app
 
@@ -51,7 +57,7 @@ def test_one_off_gift_goes_to_checkout_with_the_campaign(donate: FlaskClient,
     assert response.headers["Location"] == session["url"]
     assert (session["mode"], session["submit_type"], session["amount_total"]) == (
         "payment", "donate", 2500)
-    assert session["metadata"] == {"campaign": "fare-legami-anni-2-3",
+    assert session["metadata"] == {"campaign": CURRENT,
                                    "tax_code": "RSSMRA80A01D150J", "privacy_consent": "true",
                                    "marketing_consent": "true", "frequency": "once"}
 
@@ -148,4 +154,78 @@ def test_amount_bounds_come_from_the_environment(store_url: str, fake_stripe: Fa
     assert "€ 5,00 a € 50,00" in high.get_data(as_text=True)
     assert client.post("/donate/", data={**VALID, "amount": "other",
                                          "other_amount": "5"}).status_code == 303
+    app.extensions["ledger_store"].close()
+
+
+@pytest.mark.parametrize(("preset", "typed", "message"), [
+    ("2500", "35", "Hai scelto € 25,00 ma scritto € 35,00"),
+    ("10000", "99,99", "Hai scelto € 100,00 ma scritto € 99,99"),
+    ("1000", "dieci", "Scrivi un importo"),
+])
+def test_a_typed_amount_that_disagrees_with_the_preset_is_refused(
+        donate: FlaskClient, fake_stripe: FakeStripe, preset: str, typed: str,
+        message: str) -> None:
+    # What a browser without the page's script sends when the donor types but does not click.
+    response = donate.post("/donate/", data={**VALID, "amount": preset, "other_amount": typed})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True).replace("&#39;", "'")
+    assert fake_stripe.sessions == {}
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(preset=st.sampled_from(["1000", "2500", "5000", "10000", "other"]),
+       typed=st.one_of(st.none(), st.integers(100, 1_000_000)))
+def test_the_amount_charged_is_the_one_selected_and_typed(
+        donate: FlaskClient, fake_stripe: FakeStripe, preset: str, typed: int | None) -> None:
+    fake_stripe.sessions.clear()
+    written = "" if typed is None else f"{typed // 100},{typed % 100:02d}"
+    response = donate.post("/donate/", data={**VALID, "amount": preset,
+                                             "other_amount": written})
+    charged = typed if preset == "other" else int(preset)
+    if charged is None or (typed is not None and charged != typed):
+        assert response.status_code == 422 and fake_stripe.sessions == {}
+    else:
+        [session] = fake_stripe.sessions.values()
+        assert response.status_code == 303 and session["amount_total"] == charged
+
+
+def test_only_campaigns_running_today_in_rome_are_offered(
+        store_url: str, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app(store_url, STRIPE_SECRET_KEY="sk_test_x",
+                   STRIPE_API_BASE=fake_stripe.base_url)
+    # Pago Pago (UTC-11) and Kiritimati (UTC+14) are never on the same date.
+    monkeypatch.setenv("LEDGER_TIMEZONE", "Pacific/Pago_Pago")
+    last_day = today()
+    with app.app_context():
+        store().app.start_campaign("finisce-oggi", "Finisce oggi", 100_000, None, last_day)
+        store().runner.catch_up()
+    client = app.test_client()
+    page = client.get("/donate/").get_data(as_text=True)
+    assert 'value="finisce-oggi"' in page and f'value="{CURRENT}"' in page
+    assert "non sono disponibili" not in page
+    assert 'value="fare-legami-anni-2-3"' not in page  # ended on 30/06/2018
+    assert client.post("/donate/", data={**VALID, "campaign": "finisce-oggi"}).status_code == 303
+
+    monkeypatch.setenv("LEDGER_TIMEZONE", "Pacific/Kiritimati")
+    page = client.get("/donate/").get_data(as_text=True)
+    assert 'value="finisce-oggi"' not in page and f'value="{CURRENT}"' in page
+    assert f'<option selected value="{CURRENT}">' in page
+    for ended in ("finisce-oggi", "fare-legami-anni-2-3"):
+        refused = client.post("/donate/", data={**VALID, "campaign": ended})
+        assert refused.status_code == 422
+        assert "non raccoglie più donazioni" in refused.get_data(as_text=True)
+    assert len(fake_stripe.sessions) == 1
+    app.extensions["ledger_store"].close()
+
+
+def test_with_no_campaign_running_the_form_says_so(store_url: str) -> None:
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": store_url,
+                      "WTF_CSRF_ENABLED": False, "STRIPE_SECRET_KEY": "sk_test_x"})
+    with app.app_context():
+        start_campaigns(store())  # both ended long ago
+        store().runner.catch_up()
+    page = app.test_client().get("/donate/")
+    assert page.status_code == 200
+    assert "Nessuna campagna raccoglie donazioni" in page.get_data(as_text=True)
     app.extensions["ledger_store"].close()

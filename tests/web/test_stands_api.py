@@ -1,11 +1,13 @@
 """The stands API: contracts of DESIGN.md, 422 field errors, 409 conflicts, roles."""
 
 import uuid
+from datetime import date
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
+from ledger.dates import today
 from tests.ledger.test_csv_import import start_campaigns
 from web import store
 
@@ -180,3 +182,55 @@ def test_staff_record_a_deposit_on_the_reconciliation_page(
         follow_redirects=True)
     page = done.get_data(as_text=True)
     assert done.status_code == 200 and "CRO1" in page and "-€ 0,50" in page
+
+
+@pytest.mark.parametrize(("campaign", "day", "message"), [
+    ("fare-legami-anni-2-3", "2018-07-01", "è finita il 30/06/2018"),
+    ("fare-legami-anni-2-3", "2016-06-30", "inizia il 01/07/2016"),
+    ("fare-legami-anno-1", "2016-09-10", "è finita il 31/05/2016"),
+])
+def test_a_stand_outside_its_campaign_is_422_on_the_campaign(
+        client: FlaskClient, volunteer: dict[str, str], campaign: str, day: str,
+        message: str) -> None:
+    response = client.post("/api/v1/stands", headers=volunteer,
+                           json={**OPENING, "campaign": campaign, "day": day})
+    assert response.status_code == 422, response.get_json()
+    assert message in response.get_json()["errors"]["campaign"][0]
+
+
+def test_a_campaign_ended_early_takes_no_stand_after_its_end(
+        client: FlaskClient, volunteer: dict[str, str]) -> None:
+    with client.application.app_context():
+        store().app.end_campaign("fare-legami-anni-2-3", date(2017, 1, 31))
+    late = client.post("/api/v1/stands", headers=volunteer, json={**OPENING, "day": "2017-02-01"})
+    assert late.status_code == 422 and "31/01/2017" in str(late.get_json()["errors"])
+    last = client.post("/api/v1/stands", headers=volunteer, json={**OPENING, "day": "2017-01-31"})
+    assert last.status_code == 201
+
+
+def test_the_open_stand_page_offers_only_campaigns_running_today(
+        client: FlaskClient, volunteer: dict[str, str]) -> None:
+    with client.application.app_context():
+        store().app.start_campaign("in-piazza-oggi", "In piazza oggi", 100_000, None, today())
+        store().runner.catch_up()
+    page = signed_in(client, "volunteer").get("/stands/").get_data(as_text=True)
+    assert 'value="in-piazza-oggi"' in page
+    assert 'value="fare-legami-anni-2-3"' not in page and 'value="fare-legami-anno-1"' not in page
+    refused = client.post("/stands/", data={
+        "campaign": "fare-legami-anni-2-3", "place": "Piazza Roma", "comune": "Crema",
+        "district": "Crema", "day": today().isoformat(), "volunteers": "Anna"})
+    assert refused.status_code == 422
+    assert "non raccoglie più donazioni" in refused.get_data(as_text=True)
+
+
+def test_a_stand_page_renews_its_csrf_token_while_signed_in(
+        client: FlaskClient, volunteer: dict[str, str]) -> None:
+    json_only = {"Accept": "application/json"}
+    assert client.get("/stands/csrf-token", headers=json_only).status_code == 401
+    signed_in(client, "volunteer")
+    client.application.config["WTF_CSRF_ENABLED"] = True
+    stale = client.post("/api/v1/stands", json=OPENING, headers={"X-CSRFToken": "stale"})
+    assert stale.status_code == 400
+    fresh = client.get("/stands/csrf-token", headers=json_only).get_json()["csrf_token"]
+    renewed = client.post("/api/v1/stands", json=OPENING, headers={"X-CSRFToken": fresh})
+    assert renewed.status_code == 201 and renewed.get_json()["place"] == "Piazza Duomo"

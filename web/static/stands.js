@@ -1,11 +1,16 @@
 // Stand page: every tap gets its entry id here, before sending, and waits in a queue kept in
 // localStorage until the server has it; the queue is sent in order whenever the network is back.
+// Nothing leaves the queue unless the server took it or refused it as invalid (422): an expired
+// CSRF token is renewed and the entry sent again; an expired session, a closed stand or a
+// server in trouble keep the queue, with the problem in view, until it is sent.
 (function () {
   "use strict";
   var root = document.getElementById("stand");
   if (!root) { return; }
   var api = root.dataset.api;
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var csrfUrl = root.dataset.csrfUrl;
+  var loginUrl = root.dataset.login;
   var queueKey = "fondo-queue-" + root.dataset.stand;
   var tapsKey = "fondo-taps-" + root.dataset.stand;
   var it = document.documentElement.lang !== "en";
@@ -70,9 +75,48 @@
   function post(path, body) {
     return fetch(api + path, {
       method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrf },
       body: body === undefined ? undefined : JSON.stringify(body)
     });
+  }
+
+  // A fresh CSRF token; null when it came, otherwise the answer that refused it (401: the
+  // session has expired and only signing in again helps).
+  async function renewCsrf() {
+    var response = await fetch(csrfUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } });
+    if (!response.ok) { return response; }
+    csrf = (await response.json()).csrf_token;
+    return null;
+  }
+
+  // POST; a 400 is the CSRF check refusing this page's token (invalid input is 422), so the
+  // token is renewed and the request sent once more.
+  async function send(path, body) {
+    var response = await post(path, body);
+    if (response.status !== 400) { return response; }
+    return (await renewCsrf()) || post(path, body);
+  }
+
+  function showProblem(text, signIn) {
+    var el = document.getElementById("queue-problem");
+    el.textContent = text;
+    if (signIn) {
+      var link = document.createElement("a");
+      link.href = loginUrl;
+      link.textContent = it ? "Accedi di nuovo" : "Sign in again";
+      el.appendChild(document.createTextNode(" "));
+      el.appendChild(link);
+    }
+    el.hidden = !text;
+  }
+
+  function kept(response, message) {
+    var waiting = load(queueKey).length;
+    if (response.status === 401) {
+      return it ? "Sessione scaduta: " + waiting + " in coda restano sul telefono e partono appena accedi di nuovo."
+        : "Session expired: " + waiting + " waiting stay on this phone and are sent once you sign in again.";
+    }
+    return (it ? "Non inviato, resta in coda (" : "Not sent, kept in the queue (") + response.status + "): " + message;
   }
 
   function say(id, text, isError) {
@@ -89,7 +133,21 @@
     } catch (e) { return response.statusText; }
   }
 
-  // Send the queue in order; stop at the first network failure and try again later.
+  // The first entry leaves the queue; a tap refused as invalid takes its waiting undo along.
+  function dequeue(item, refused) {
+    var queue = load(queueKey);
+    queue.shift();
+    if (refused && item.path === "/tallies") {
+      var id = item.body.entry_id;
+      queue = queue.filter(function (other) {
+        return !(other.path === "/tallies/undo" && other.body.entry_id === id);
+      });
+      keep(tapsKey, load(tapsKey).filter(function (tap) { return tap !== id; }));
+    }
+    keep(queueKey, queue);
+  }
+
+  // Send the queue in order; stop at the first failure and try again later.
   async function flush() {
     if (sending) { return; }
     sending = true;
@@ -97,17 +155,19 @@
       for (var queue = load(queueKey); queue.length; queue = load(queueKey)) {
         var item = queue[0];
         var response;
-        try { response = await post(item.path, item.body); } catch (e) { network(false); return; }
+        try { response = await send(item.path, item.body); } catch (e) { network(false); return; }
         network(true);
-        if (response.status >= 500 || response.status === 429) { return; }
-        queue = load(queueKey);
-        queue.shift();
-        keep(queueKey, queue);
         if (response.ok) {
+          dequeue(item, false);
+          showProblem("");
           render(await response.json());
-        } else {
+        } else if (response.status === 422) {
+          dequeue(item, true);
           say(item.path === "/named-gifts" ? "named-message" : "close-message",
               (it ? "Non registrato: " : "Not recorded: ") + await problem(response), true);
+        } else {
+          showProblem(kept(response, await problem(response)), response.status === 401);
+          return;
         }
       }
     } finally {
@@ -200,7 +260,7 @@
       if (n) { denominations[input.dataset.cents] = n; }
     });
     try {
-      var response = await post("/counts", { counter: countForm.counter.value, denominations: denominations });
+      var response = await send("/counts", { counter: countForm.counter.value, denominations: denominations });
       if (response.ok) {
         render(await response.json());
         countForm.reset();
@@ -208,6 +268,7 @@
         say("close-message", it ? "Conteggio registrato." : "Count recorded.", false);
       } else {
         say("close-message", await problem(response), true);
+        if (response.status === 401) { showProblem(kept(response, ""), true); }
       }
     } catch (e) {
       network(false);
@@ -223,7 +284,7 @@
       return;
     }
     try {
-      var response = await post("/close");
+      var response = await send("/close");
       var body = await response.json();
       if (response.ok) {
         render(body);
@@ -231,6 +292,7 @@
       } else {
         if (body.state) { render(body.state); }
         say("close-message", body.message, true);
+        if (response.status === 401) { showProblem(kept(response, ""), true); }
       }
     } catch (e) {
       network(false);
