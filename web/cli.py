@@ -366,7 +366,7 @@ def backup(file: Path) -> None:
 @fails_cleanly
 def restore(file: Path) -> None:
     """Restore a backup FILE into an empty database and rebuild the read models."""
-    with opened_store() as store, _bar("Ripristino") as (bar, task):
+    with opened_store(new=True) as store, _bar("Ripristino") as (bar, task):
         summary = restore_backup(store, file, progress=lambda done, head: bar.update(
             task, completed=done, total=head))
     click.echo(f"restored {file}: {summary.events} events, {summary.keys} keys")

@@ -78,6 +78,7 @@ def test_amounts_above_the_bounds_are_refused_with_the_line_number(
 
 def test_the_gift_maximum_follows_ledger_max_gift_eur(store_url: str, tmp_path: Path) -> None:
     cli = CliRunner(env={"LEDGER_DATABASE_URL": store_url, "LEDGER_MAX_GIFT_EUR": "5000"})
+    assert cli.invoke(main, ["init"]).exit_code == 0  # a new ledger starts with init
     add_campaigns(cli)
     path = write_csv(tmp_path, row(amount="5.000,00"), row(amount="5.000,01"))
     result = cli.invoke(main, ["import", "donations", str(path)])
