@@ -187,26 +187,25 @@ class LedgerApplication(Application[UUID]):
     def record_gifts(self, gifts: Sequence[Gift]) -> RecordOutcome:
         """Record gifts in few transactions; a resent gift is recognised and left as it was.
 
-        New gifts are saved optimistically, a batch at a time; only a batch that meets an
-        existing id is checked gift by gift, so the common case costs no reads.
+        A key given twice in `gifts` is one gift when both say the same, and a ConflictError
+        before anything is saved when they differ. New gifts are saved optimistically, a batch
+        at a time; only a batch that meets an existing id is checked gift by gift, so the
+        common case costs no reads.
         """
-        added = already = 0
-        known_campaigns: set[str] = set()
-        for start in range(0, len(gifts), SAVE_BATCH):
-            batch = gifts[start:start + SAVE_BATCH]
-            donations = self.donations_for(batch, known_campaigns)
+        donations = self.donations_for(gifts)
+        first_of: dict[UUID, Gift] = {}
+        for gift in gifts:
+            first_of.setdefault(gift.donation_id, gift)
+        added = 0
+        for start in range(0, len(donations), SAVE_BATCH):
+            batch = donations[start:start + SAVE_BATCH]
             try:
-                self._save_new(*donations)
+                self._save_new(*batch)
             except IntegrityError:
-                for gift in batch:
-                    if self._record_one(gift):
-                        added += 1
-                    else:
-                        already += 1
+                added += sum(self._record_one(first_of[donation.id]) for donation in batch)
                 continue
-            added += len(donations)
-            already += len(batch) - len(donations)
-        return RecordOutcome(added, already)
+            added += len(batch)
+        return RecordOutcome(added, len(gifts) - added)
 
     def record_gift(self, gift: Gift) -> bool:
         """Record one gift; False when it was a resend."""
@@ -233,6 +232,12 @@ class LedgerApplication(Application[UUID]):
         donations: dict[UUID, Donation] = {}
         for gift in gifts:
             if gift.donation_id in donations:
+                first = donations[gift.donation_id]
+                if not first.same_money_as(gift):
+                    raise ConflictError(
+                        f"{gift.source_key!r} is given twice with other figures "
+                        f"({first.amount_cents} cents on {first.value_date.isoformat()}, then "
+                        f"{gift.amount_cents} cents on {gift.value_date.isoformat()})")
                 continue
             if gift.campaign not in known:
                 self._campaign(gift.campaign)
