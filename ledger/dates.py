@@ -1,5 +1,6 @@
 """Calendar dates as people write them in Italy (`dd/mm/yyyy`) or as ISO 8601."""
 
+import calendar
 import re
 from datetime import date
 
@@ -22,3 +23,10 @@ def parse_date(text: str) -> date:
         return date(year, month, day)
     except ValueError as error:
         raise InvalidInputError(f"not a calendar date: {text!r}") from error
+
+
+def years_after(day: date, years: int) -> date:
+    """The same day `years` later; a 29 February ends on the last day of that February, as
+    the civil code counts a term (art. 2963 c.c.: a day the final month lacks is its last)."""
+    year = day.year + years
+    return day.replace(year=year, day=min(day.day, calendar.monthrange(year, day.month)[1]))
