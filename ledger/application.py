@@ -1,7 +1,7 @@
 """LedgerApplication: the commands that record what happened, and the queries of the write side."""
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,6 +17,7 @@ from ledger.campaign import Campaign, check_campaign
 from ledger.donation import DISTRICTS, Donation, Gift
 from ledger.donor import Donor, retention_reason
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.event_store import one_transaction
 from ledger.identity import DonorDetails
 from ledger.payments import (
     CONFIRMED,
@@ -78,6 +79,11 @@ def store_env(database_url: str, create_table: bool = True) -> dict[str, str]:
         f"LEDGER_DATABASE_URL must be sqlite:///path or postgresql://user@host:port/db, "
         f"not {database_url!r}"
     )
+
+
+def needs_sealing(gift: Gift) -> bool:
+    """Whether the gift carries personal data (consents included) to seal with its own key."""
+    return gift.details.has_any_personal_data or gift.privacy_consent or gift.marketing_consent
 
 
 @dataclass(frozen=True)
@@ -207,6 +213,23 @@ class LedgerApplication(Application[UUID]):
             added += len(batch)
         return RecordOutcome(added, len(gifts) - added)
 
+    def record_in_one_transaction(self, batches: Iterable[Sequence[Gift]]) -> int:
+        """Record every gift of every batch in one database transaction: all, or none on any
+        error or a kill. Only one batch is held at a time, so any number of gifts fits in flat
+        memory. Every gift must be new and its sealing key already in the vault (make them
+        first with `sealing_keys`: on SQLite the vault cannot write while this transaction
+        holds the database). A gift recorded meanwhile by another process fails the whole
+        transaction with eventsourcing's IntegrityError. Returns how many were recorded."""
+        known_campaigns: set[str] = set()
+        added = 0
+        with one_transaction(self.recorder) as append:
+            for batch in batches:
+                donations = self.donations_for(batch, known_campaigns, make_keys=False)
+                append([self.mapper.to_stored_event(event)
+                        for donation in donations for event in donation.collect_events()])
+                added += len(donations)
+        return added
+
     def record_gift(self, gift: Gift) -> bool:
         """Record one gift; False when it was a resend."""
         return self.record_gifts([gift]).added == 1
@@ -221,14 +244,16 @@ class LedgerApplication(Application[UUID]):
             return False
         return True
 
-    def donations_for(self, gifts: Sequence[Gift],
-                      known_campaigns: set[str] | None = None) -> list[Donation]:
+    def donations_for(self, gifts: Sequence[Gift], known_campaigns: set[str] | None = None,
+                      make_keys: bool = True) -> list[Donation]:
         """New, unsaved Donations for `gifts` (their keys already in the vault), to be saved by
-        the caller, possibly with other aggregates in the same transaction."""
+        the caller, possibly with other aggregates in the same transaction. With `make_keys`
+        off, a missing key is an error instead of a write to the vault."""
         known = known_campaigns if known_campaigns is not None else set()
-        keys = self.sealing_keys(
-            [g.donation_id for g in gifts if g.details.has_any_personal_data or
-             g.privacy_consent or g.marketing_consent])
+        subjects = [g.donation_id for g in gifts if needs_sealing(g)]
+        keys = self.sealing_keys(subjects) if make_keys else self.vault.keys_for(subjects)
+        if len(keys) < len(set(subjects)):
+            raise ConflictError("a sealing key went missing meanwhile (an erasure?): try again")
         donations: dict[UUID, Donation] = {}
         for gift in gifts:
             if gift.donation_id in donations:
