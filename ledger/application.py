@@ -14,6 +14,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 
 from ledger.audit import AuditEntry
 from ledger.campaign import Campaign, check_campaign
+from ledger.dates import today as foundation_today
 from ledger.donation import DISTRICTS, Donation, Gift
 from ledger.donor import Donor, retention_reason
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
@@ -682,7 +683,7 @@ class LedgerApplication(Application[UUID]):
         """Make the donor's personal data unreadable everywhere (their gifts' keys are
         destroyed); refused while the law wants it kept, unless forced (admins only, a
         reason recorded). Returns how many keys were destroyed."""
-        keep = retention_reason(has_tax_code, last_gift_on, today or date.today())
+        keep = retention_reason(has_tax_code, last_gift_on, today or foundation_today())
         if keep and not force:
             raise ConflictError(f"cancellazione rifiutata: {keep}")
         donor = self._registry_entry(donor_id)

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ledger.csv_import import ImportReport, import_donations
-from ledger.dates import parse_date
+from ledger.dates import parse_date, today
 from ledger.errors import LedgerError
 from ledger.money import format_eur, parse_cents
 from projections.reports import progress as progress_report
@@ -172,7 +172,7 @@ def campaigns_target(slug: str, target: str) -> None:
 def campaigns_end(slug: str, on: str | None) -> None:
     """End a campaign: the donation form no longer offers it."""
     with opened_store() as store:
-        store.app.end_campaign(slug, _date_option(on) or date.today())
+        store.app.end_campaign(slug, _date_option(on) or today())
         _catch_up(store)
     click.echo(f"campaign {slug} ended")
 

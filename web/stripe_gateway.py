@@ -3,13 +3,13 @@
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import stripe
 
 from ledger.application import LedgerApplication
+from ledger.dates import local_day, today
 from ledger.donation import CONFIRMED, PENDING, Gift
 from ledger.errors import ConflictError, InvalidInputError, LedgerError
 from ledger.identity import DonorDetails
@@ -24,7 +24,6 @@ from ledger.payments import (
 )
 
 log = logging.getLogger(__name__)
-ROME = ZoneInfo("Europe/Rome")
 YES = ("true", "1", "yes", "sì", "si", "on")
 
 
@@ -37,10 +36,10 @@ def stripe_client(secret_key: str, api_base: str | None) -> stripe.StripeClient:
 
 
 def day_of(timestamp: int | None) -> date:
-    """The calendar day in Italy of a Stripe `created` timestamp."""
+    """The foundation's calendar day (LEDGER_TIMEZONE) of a Stripe `created` timestamp."""
     if not timestamp:
-        return datetime.now(ROME).date()
-    return datetime.fromtimestamp(int(timestamp), ROME).date()
+        return today()
+    return local_day(int(timestamp))
 
 
 def payment_key(reference: str) -> str:
