@@ -251,14 +251,16 @@ class LedgerApplication(Application[UUID]):
         the caller, possibly with other aggregates in the same transaction. With `make_keys`
         off, a missing key is an error instead of a write to the vault."""
         known = known_campaigns if known_campaigns is not None else set()
-        subjects = [g.donation_id for g in gifts if needs_sealing(g)]
+        ids = [gift.donation_id for gift in gifts]  # a uuid5 each: computed once
+        subjects = [subject for subject, gift in zip(ids, gifts, strict=True)
+                    if needs_sealing(gift)]
         keys = self.sealing_keys(subjects) if make_keys else self.vault.keys_for(subjects)
         if len(keys) < len(set(subjects)):
             raise ConflictError("a sealing key went missing meanwhile (an erasure?): try again")
         donations: dict[UUID, Donation] = {}
-        for gift in gifts:
-            if gift.donation_id in donations:
-                first = donations[gift.donation_id]
+        for donation_id, gift in zip(ids, gifts, strict=True):
+            if donation_id in donations:
+                first = donations[donation_id]
                 if not first.same_money_as(gift):
                     raise ConflictError(
                         f"{gift.source_key!r} is given twice with other figures "
@@ -269,13 +271,13 @@ class LedgerApplication(Application[UUID]):
                 self._campaign(gift.campaign)
                 known.add(gift.campaign)
             sealed = None
-            if gift.donation_id in keys:
-                sealed = seal(keys[gift.donation_id], gift.donation_id, {
+            if donation_id in keys:
+                sealed = seal(keys[donation_id], donation_id, {
                     "donor": gift.details.to_dict(),
                     "privacy_consent": gift.privacy_consent,
                     "marketing_consent": gift.marketing_consent,
                 })
-            donations[gift.donation_id] = Donation(
+            donations[donation_id] = Donation(
                 source_key=gift.source_key, campaign=gift.campaign,
                 amount_cents=gift.amount_cents, donors=gift.donors, identified=gift.identified,
                 channel=gift.channel, method=gift.method, value_date=gift.value_date,

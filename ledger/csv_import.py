@@ -12,7 +12,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.application import SAVE_BATCH, LedgerApplication, needs_sealing
 from ledger.dates import parse_date
-from ledger.donation import DISTRICTS, Gift
+from ledger.donation import DISTRICTS, Donation, Gift
 from ledger.errors import ConflictError, LedgerError
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents
@@ -27,6 +27,8 @@ DETAIL_FIELDS = ("first_name", "last_name", "organization", "email", "phone", "a
                  "postcode", "city", "province", "tax_code")
 # Gifts per statement inside the one import transaction (the round trips, not the atomicity).
 WRITE_BATCH = SAVE_BATCH
+# What the check notes of a data row: recorded already (or bad), new, new with personal data.
+NEW, NEW_SEALED = 1, 2
 # A concurrent writer of the same keys rolls the import back whole; then it is checked again.
 WRITE_ATTEMPTS = 3
 YES = {"sì", "si", "sí", "yes", "y", "true", "1", "x"}
@@ -196,8 +198,9 @@ def import_donations(app: LedgerApplication, path: Path, dry_run: bool = False,
     import adds nothing.
 
     Three passes over the file, so that no pass holds more than a batch of rows: check every
-    row (noting which are new, one byte a row), make the sealing keys of the new ones, then
-    record them all in one transaction (see LedgerApplication.record_in_one_transaction).
+    row (noting in one byte a row whether it is new and has personal data), make the sealing
+    keys of the new ones (reading only their keys), then record them all in one transaction
+    (see LedgerApplication.record_in_one_transaction).
     """
     attempt = 1
     while True:
@@ -221,7 +224,8 @@ def import_donations(app: LedgerApplication, path: Path, dry_run: bool = False,
 
 def _check(app: LedgerApplication, path: Path, on_row: Callable[[int], None] | None
            ) -> tuple[ImportReport, bytearray]:
-    """The report of every row, and a byte per data row: 1 where the gift is new."""
+    """The report of every row, and a byte per data row: NEW or NEW_SEALED where the gift is
+    new, 0 otherwise."""
     report = ImportReport()
     new_rows = bytearray()
     first_line_of: dict[str, int] = {}
@@ -246,7 +250,7 @@ def _check(app: LedgerApplication, path: Path, on_row: Callable[[int], None] | N
             else:
                 report.new += 1
                 report.raised_cents += gift.amount_cents
-                new_rows[-1] = 1
+                new_rows[-1] = NEW_SEALED if needs_sealing(gift) else NEW
         except LedgerError as error:
             report.errors.append(RowError(line, str(error)))
     return report, new_rows
@@ -256,12 +260,15 @@ def _make_keys(app: LedgerApplication, path: Path, new_rows: bytearray) -> None:
     """Store the sealing keys of the new gifts before the transaction that uses them: a crash
     in between leaves unused keys, which seal nothing and are used by the next import."""
     subjects = []
-    for index, (_line, gift, _problem) in enumerate(_gifts(path, None)):
-        if new_rows[index] and gift is not None and needs_sealing(gift):
-            subjects.append(gift.donation_id)
-            if len(subjects) == WRITE_BATCH:
-                app.sealing_keys(subjects)
-                subjects = []
+    occurrences: dict[str, int] = {}
+    with _open_text(path) as stream:
+        for index, (_line, row) in enumerate(read_rows(stream)):
+            key = row_key(row, occurrences)  # called for every row, as in _gifts
+            if new_rows[index] == NEW_SEALED:
+                subjects.append(Donation.create_id(key))
+                if len(subjects) == WRITE_BATCH:
+                    app.sealing_keys(subjects)
+                    subjects = []
     app.sealing_keys(subjects)
 
 
