@@ -204,12 +204,13 @@ def import_donations(app: LedgerApplication, path: Path, dry_run: bool = False,
     """
     attempt = 1
     while True:
+        checked = _fingerprint(path)
         report, new_rows = _check(app, path, on_row)
         if dry_run or report.errors or report.new == 0:
             return report
         _make_keys(app, path, new_rows)
         try:
-            app.record_in_one_transaction(_new_gifts(path, new_rows, on_row))
+            app.record_in_one_transaction(_new_gifts(path, new_rows, on_row, checked))
         except IntegrityError:
             # Another process recorded one of these gifts between the check and the write.
             # The transaction rolled back whole; a new check sees it as a resend or conflict.
@@ -264,7 +265,7 @@ def _make_keys(app: LedgerApplication, path: Path, new_rows: bytearray) -> None:
     with _open_text(path) as stream:
         for index, (_line, row) in enumerate(read_rows(stream)):
             key = row_key(row, occurrences)  # called for every row, as in _gifts
-            if new_rows[index] == NEW_SEALED:
+            if index < len(new_rows) and new_rows[index] == NEW_SEALED:
                 subjects.append(Donation.create_id(key))
                 if len(subjects) == WRITE_BATCH:
                     app.sealing_keys(subjects)
@@ -272,14 +273,25 @@ def _make_keys(app: LedgerApplication, path: Path, new_rows: bytearray) -> None:
     app.sealing_keys(subjects)
 
 
-def _new_gifts(path: Path, new_rows: bytearray, on_row: Callable[[int], None] | None
-               ) -> Iterator[list[Gift]]:
-    """The new gifts of the file, a batch at a time."""
+def _fingerprint(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
+
+
+def _new_gifts(path: Path, new_rows: bytearray, on_row: Callable[[int], None] | None,
+               checked: tuple[int, int]) -> Iterator[list[Gift]]:
+    """The new gifts of the file, a batch at a time; a FileError, so nothing is committed,
+    when the file is no longer the one that was checked."""
+    changed = FileError("the file changed while it was being imported: nothing was imported")
     batch: list[Gift] = []
     for index, (_line, gift, _problem) in enumerate(_gifts(path, on_row)):
+        if index >= len(new_rows) or (new_rows[index] and gift is None):
+            raise changed
         if new_rows[index] and gift is not None:
             batch.append(gift)
             if len(batch) == WRITE_BATCH:
                 yield batch
                 batch = []
     yield batch
+    if _fingerprint(path) != checked:
+        raise changed

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from ledger.csv_import import WRITE_BATCH, import_donations
+from ledger.csv_import import WRITE_BATCH, FileError, import_donations
 from ledger.donation import Gift
 from projections.store import LedgerStore
 from tests.conftest import ROOT
@@ -95,6 +95,23 @@ def test_a_clashing_write_between_check_and_commit_leaves_nothing_of_the_file(
     head, after = state(store)
     assert head == (before[0] or 0) + 1  # the other desk's gift, and nothing of the file
     assert after["raised_cents"] == before[1]["raised_cents"] + 1
+
+
+def test_a_file_changed_while_it_is_imported_is_not_imported(
+        store: LedgerStore, tmp_path: Path) -> None:
+    before = ledger_before(store)
+    path = write_donations_csv(tmp_path / "gifts.csv", ROWS)
+    ticks = [0]
+
+    def edit(_line: int) -> None:
+        ticks[0] += 1
+        if ticks[0] == ROWS + 1:  # writing has begun: someone saves the file with a new amount
+            text = path.read_text(encoding="utf-8-sig")
+            path.write_text(text.replace(";50,00;", ";90,00;", 1), encoding="utf-8-sig")
+
+    with pytest.raises(FileError, match="changed"):
+        import_donations(store.app, path, on_row=edit)
+    assert state(store) == before
 
 
 KILLS = 4
