@@ -107,3 +107,15 @@ def test_an_older_row_imported_after_a_withdrawal_does_not_bring_marketing_back(
         assert "anna@example.org" in newsletter()
     finally:
         store.close()
+
+
+def test_merged_donors_keep_the_latest_consent_of_either(store: LedgerStore) -> None:
+    start_campaigns(store)
+    record(store, "later@example.org", [(False, date(2016, 11, 1), True, True)])
+    record(store, "earlier@example.org", [(False, date(2016, 10, 1), True, False)])
+    with store.database.reading() as session:
+        [later] = registry.search_donors(session, "later@example.org")
+        [earlier] = registry.search_donors(session, "earlier@example.org")
+    store.app.merge_donors(uuid.UUID(later["donor_id"]), uuid.UUID(earlier["donor_id"]),
+                           "staff@example.org")
+    assert consent_of(store, "earlier@example.org") == (1, 1, "2016-11-01")
