@@ -1,7 +1,7 @@
 """LedgerApplication: the commands that record what happened, and the queries of the write side."""
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,9 +21,11 @@ from ledger.bounds import (
     text_problem,
 )
 from ledger.campaign import Campaign, check_campaign, check_campaign_day, target_problem
+from ledger.dates import today as foundation_today
 from ledger.donation import DISTRICTS, Donation, Gift
 from ledger.donor import Donor, retention_reason
 from ledger.errors import ChangedMeanwhileError, ConflictError, InvalidInputError, NotFoundError
+from ledger.event_store import one_transaction
 from ledger.identity import DonorDetails
 from ledger.payments import (
     CONFIRMED,
@@ -102,6 +104,11 @@ def store_env(database_url: str, create_table: bool = True) -> dict[str, str]:
         f"LEDGER_DATABASE_URL must be sqlite:///path or postgresql://user@host:port/db, "
         f"not {database_url!r}"
     )
+
+
+def needs_sealing(gift: Gift) -> bool:
+    """Whether the gift carries personal data (consents included) to seal with its own key."""
+    return gift.details.has_any_personal_data or gift.privacy_consent or gift.marketing_consent
 
 
 @dataclass(frozen=True)
@@ -226,26 +233,42 @@ class LedgerApplication(Application[UUID]):
     def record_gifts(self, gifts: Sequence[Gift]) -> RecordOutcome:
         """Record gifts in few transactions; a resent gift is recognised and left as it was.
 
-        New gifts are saved optimistically, a batch at a time; only a batch that meets an
-        existing id is checked gift by gift, so the common case costs no reads.
+        A key given twice in `gifts` is one gift when both say the same, and a ConflictError
+        before anything is saved when they differ. New gifts are saved optimistically, a batch
+        at a time; only a batch that meets an existing id is checked gift by gift, so the
+        common case costs no reads.
         """
-        added = already = 0
-        known_campaigns: set[str] = set()
-        for start in range(0, len(gifts), SAVE_BATCH):
-            batch = gifts[start:start + SAVE_BATCH]
-            donations = self.donations_for(batch, known_campaigns)
+        donations = self.donations_for(gifts)
+        first_of: dict[UUID, Gift] = {}
+        for gift in gifts:
+            first_of.setdefault(gift.donation_id, gift)
+        added = 0
+        for start in range(0, len(donations), SAVE_BATCH):
+            batch = donations[start:start + SAVE_BATCH]
             try:
-                self._save_new(*donations)
+                self._save_new(*batch)
             except IntegrityError:
-                for gift in batch:
-                    if self._record_one(gift):
-                        added += 1
-                    else:
-                        already += 1
+                added += sum(self._record_one(first_of[donation.id]) for donation in batch)
                 continue
-            added += len(donations)
-            already += len(batch) - len(donations)
-        return RecordOutcome(added, already)
+            added += len(batch)
+        return RecordOutcome(added, len(gifts) - added)
+
+    def record_in_one_transaction(self, batches: Iterable[Sequence[Gift]]) -> int:
+        """Record every gift of every batch in one database transaction: all, or none on any
+        error or a kill. Only one batch is held at a time, so any number of gifts fits in flat
+        memory. Every gift must be new and its sealing key already in the vault (make them
+        first with `sealing_keys`: on SQLite the vault cannot write while this transaction
+        holds the database). A gift recorded meanwhile by another process fails the whole
+        transaction with eventsourcing's IntegrityError. Returns how many were recorded."""
+        known_campaigns: set[str] = set()
+        added = 0
+        with one_transaction(self.recorder) as append:
+            for batch in batches:
+                donations = self.donations_for(batch, known_campaigns, make_keys=False)
+                append([self.mapper.to_stored_event(event)
+                        for donation in donations for event in donation.collect_events()])
+                added += len(donations)
+        return added
 
     def record_gift(self, gift: Gift) -> bool:
         """Record one gift; False when it was a resend."""
@@ -261,29 +284,39 @@ class LedgerApplication(Application[UUID]):
             return False
         return True
 
-    def donations_for(self, gifts: Sequence[Gift],
-                      known_campaigns: set[str] | None = None) -> list[Donation]:
+    def donations_for(self, gifts: Sequence[Gift], known_campaigns: set[str] | None = None,
+                      make_keys: bool = True) -> list[Donation]:
         """New, unsaved Donations for `gifts` (their keys already in the vault), to be saved by
-        the caller, possibly with other aggregates in the same transaction."""
+        the caller, possibly with other aggregates in the same transaction. With `make_keys`
+        off, a missing key is an error instead of a write to the vault."""
         known = known_campaigns if known_campaigns is not None else set()
-        keys = self.sealing_keys(
-            [g.donation_id for g in gifts if g.details.has_any_personal_data or
-             g.privacy_consent or g.marketing_consent])
+        ids = [gift.donation_id for gift in gifts]  # a uuid5 each: computed once
+        subjects = [subject for subject, gift in zip(ids, gifts, strict=True)
+                    if needs_sealing(gift)]
+        keys = self.sealing_keys(subjects) if make_keys else self.vault.keys_for(subjects)
+        if len(keys) < len(set(subjects)):
+            raise ConflictError("a sealing key went missing meanwhile (an erasure?): try again")
         donations: dict[UUID, Donation] = {}
-        for gift in gifts:
-            if gift.donation_id in donations:
+        for donation_id, gift in zip(ids, gifts, strict=True):
+            if donation_id in donations:
+                first = donations[donation_id]
+                if not first.same_money_as(gift):
+                    raise ConflictError(
+                        f"{gift.source_key!r} is given twice with other figures "
+                        f"({first.amount_cents} cents on {first.value_date.isoformat()}, then "
+                        f"{gift.amount_cents} cents on {gift.value_date.isoformat()})")
                 continue
             if gift.campaign not in known:
                 self._campaign(gift.campaign)
                 known.add(gift.campaign)
             sealed = None
-            if gift.donation_id in keys:
-                sealed = seal(keys[gift.donation_id], gift.donation_id, {
+            if donation_id in keys:
+                sealed = seal(keys[donation_id], donation_id, {
                     "donor": gift.details.to_dict(),
                     "privacy_consent": gift.privacy_consent,
                     "marketing_consent": gift.marketing_consent,
                 })
-            donations[gift.donation_id] = Donation(
+            donations[donation_id] = Donation(
                 source_key=gift.source_key, campaign=gift.campaign,
                 amount_cents=gift.amount_cents, donors=gift.donors, identified=gift.identified,
                 channel=gift.channel, method=gift.method, value_date=gift.value_date,
@@ -824,7 +857,7 @@ class LedgerApplication(Application[UUID]):
         """Make the donor's personal data unreadable everywhere (their gifts' keys are
         destroyed); refused while the law wants it kept, unless forced (admins only, a
         reason recorded). Returns how many keys were destroyed."""
-        keep = retention_reason(has_tax_code, last_gift_on, today or date.today())
+        keep = retention_reason(has_tax_code, last_gift_on, today or foundation_today())
         if keep and not force:
             raise ConflictError(f"cancellazione rifiutata: {keep}")
         donor = self._registry_entry(donor_id)

@@ -9,6 +9,8 @@ import re
 from datetime import date
 from functools import lru_cache
 
+from ledger.dates import today as foundation_today
+from ledger.dates import years_after
 from ledger.errors import InvalidInputError
 from ledger.money import format_eur, parse_cents
 
@@ -76,20 +78,12 @@ def count_problem(count: object, least: int, most: int) -> str | None:
     return None
 
 
-def years_later(day: date, years: int) -> date:
-    """The same day `years` later (28 February for a 29 February that does not recur)."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
-
-
 def date_problem(day: object, years_ahead: int = YEARS_AHEAD,
                  today: date | None = None) -> str | None:
     """Why `day` is outside 2000-01-01 .. today + `years_ahead` years."""
     if not isinstance(day, date):
         return "not a date"
-    latest = years_later(today or date.today(), years_ahead)
+    latest = years_after(today or foundation_today(), years_ahead)
     if not EARLIEST_DATE <= day <= latest:
         return (f"dates go from {EARLIEST_DATE.strftime('%d/%m/%Y')} to "
                 f"{latest.strftime('%d/%m/%Y')}")

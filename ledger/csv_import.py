@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from ledger.application import SAVE_BATCH, LedgerApplication
+from eventsourcing.persistence import IntegrityError
+
+from ledger.application import SAVE_BATCH, LedgerApplication, needs_sealing
 from ledger.dates import parse_date
-from ledger.donation import DISTRICTS, Gift
-from ledger.errors import LedgerError
+from ledger.donation import DISTRICTS, Donation, Gift
+from ledger.errors import ConflictError, LedgerError
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents
 
@@ -23,6 +25,12 @@ COLUMNS = (
 REQUIRED = ("date", "campaign", "channel", "method", "amount")
 DETAIL_FIELDS = ("first_name", "last_name", "organization", "email", "phone", "address",
                  "postcode", "city", "province", "tax_code")
+# Gifts per statement inside the one import transaction (the round trips, not the atomicity).
+WRITE_BATCH = SAVE_BATCH
+# What the check notes of a data row: recorded already (or bad), new, new with personal data.
+NEW, NEW_SEALED = 1, 2
+# A concurrent writer of the same keys rolls the import back whole; then it is checked again.
+WRITE_ATTEMPTS = 3
 YES = {"sì", "si", "sí", "yes", "y", "true", "1", "x"}
 NO = {"no", "n", "false", "0", ""}
 
@@ -186,12 +194,46 @@ def _gifts(path: Path, on_row: Callable[[int], None] | None
 
 def import_donations(app: LedgerApplication, path: Path, dry_run: bool = False,
                      on_row: Callable[[int], None] | None = None) -> ImportReport:
-    """Check every row first; write only when all are good. A second import adds nothing."""
+    """Check every row first; write only when all are good, in one transaction. A second
+    import adds nothing.
+
+    Three passes over the file, so that no pass holds more than a batch of rows: check every
+    row (noting in one byte a row whether it is new and has personal data), make the sealing
+    keys of the new ones (reading only their keys), then record them all in one transaction
+    (see LedgerApplication.record_in_one_transaction).
+    """
+    attempt = 1
+    while True:
+        checked = _fingerprint(path)
+        report, new_rows = _check(app, path, on_row)
+        if dry_run or report.errors or report.new == 0:
+            return report
+        _make_keys(app, path, new_rows)
+        try:
+            app.record_in_one_transaction(_new_gifts(path, new_rows, on_row, checked))
+        except IntegrityError:
+            # Another process recorded one of these gifts between the check and the write.
+            # The transaction rolled back whole; a new check sees it as a resend or conflict.
+            if attempt == WRITE_ATTEMPTS:
+                raise ConflictError("other writers keep recording gifts of this file "
+                                    "meanwhile: nothing was imported, try again") from None
+            attempt += 1
+            continue
+        report.written = True
+        return report
+
+
+def _check(app: LedgerApplication, path: Path, on_row: Callable[[int], None] | None
+           ) -> tuple[ImportReport, bytearray]:
+    """The report of every row, and a byte per data row: NEW or NEW_SEALED where the gift is
+    new, 0 otherwise."""
     report = ImportReport()
+    new_rows = bytearray()
     first_line_of: dict[str, int] = {}
     known_campaigns: set[str] = set()
     for line, gift, problem in _gifts(path, on_row):
         report.rows += 1
+        new_rows.append(0)
         if gift is None:
             report.errors.append(RowError(line, problem or "unreadable row"))
             continue
@@ -209,17 +251,47 @@ def import_donations(app: LedgerApplication, path: Path, dry_run: bool = False,
             else:
                 report.new += 1
                 report.raised_cents += gift.amount_cents
+                new_rows[-1] = NEW_SEALED if needs_sealing(gift) else NEW
         except LedgerError as error:
             report.errors.append(RowError(line, str(error)))
-    if dry_run or report.errors or report.new == 0:
-        return report
+    return report, new_rows
+
+
+def _make_keys(app: LedgerApplication, path: Path, new_rows: bytearray) -> None:
+    """Store the sealing keys of the new gifts before the transaction that uses them: a crash
+    in between leaves unused keys, which seal nothing and are used by the next import."""
+    subjects = []
+    occurrences: dict[str, int] = {}
+    with _open_text(path) as stream:
+        for index, (_line, row) in enumerate(read_rows(stream)):
+            key = row_key(row, occurrences)  # called for every row, as in _gifts
+            if index < len(new_rows) and new_rows[index] == NEW_SEALED:
+                subjects.append(Donation.create_id(key))
+                if len(subjects) == WRITE_BATCH:
+                    app.sealing_keys(subjects)
+                    subjects = []
+    app.sealing_keys(subjects)
+
+
+def _fingerprint(path: Path) -> tuple[int, int]:
+    status = path.stat()
+    return status.st_size, status.st_mtime_ns
+
+
+def _new_gifts(path: Path, new_rows: bytearray, on_row: Callable[[int], None] | None,
+               checked: tuple[int, int]) -> Iterator[list[Gift]]:
+    """The new gifts of the file, a batch at a time; a FileError, so nothing is committed,
+    when the file is no longer the one that was checked."""
+    changed = FileError("the file changed while it was being imported: nothing was imported")
     batch: list[Gift] = []
-    for _line, gift, _problem in _gifts(path, None):
-        assert gift is not None  # the first pass found every row good
-        batch.append(gift)
-        if len(batch) == SAVE_BATCH:
-            app.record_gifts(batch)
-            batch = []
-    app.record_gifts(batch)
-    report.written = True
-    return report
+    for index, (_line, gift, _problem) in enumerate(_gifts(path, on_row)):
+        if index >= len(new_rows) or (new_rows[index] and gift is None):
+            raise changed
+        if new_rows[index] and gift is not None:
+            batch.append(gift)
+            if len(batch) == WRITE_BATCH:
+                yield batch
+                batch = []
+    yield batch
+    if _fingerprint(path) != checked:
+        raise changed

@@ -6,6 +6,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from ledger.bounds import check_date, check_text
+from ledger.dates import years_after
 from ledger.errors import ConflictError, InvalidInputError
 
 # Italian bookkeeping (art. 2220 c.c.) and the tax rules on deductible gifts: ten years.
@@ -16,7 +17,7 @@ def retention_reason(has_tax_code: bool, last_gift_on: date | None, today: date)
     """Why a donor's data must still be kept, or None when it may be erased."""
     if not has_tax_code or last_gift_on is None:
         return None
-    keep_until = last_gift_on.replace(year=last_gift_on.year + RETENTION_YEARS)
+    keep_until = years_after(last_gift_on, RETENTION_YEARS)
     if today < keep_until:
         return (f"i dati di un donatore con codice fiscale vanno conservati per "
                 f"{RETENTION_YEARS} anni dall'ultima donazione, fino al "

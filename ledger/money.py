@@ -1,7 +1,7 @@
 """Euro amounts as integer cents: parsing what people type and formatting it the Italian way."""
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from babel.numbers import format_currency
 
@@ -10,44 +10,64 @@ from ledger.errors import InvalidInputError
 _CLEAN = re.compile(r"[\s\u00a0\u202f€]|EUR", re.IGNORECASE)
 
 
-def _is_grouped(text: str, separator: str) -> bool:
-    """True when `text` is digits grouped by threes with `separator` (1.234 / 1.234.567)."""
-    return re.fullmatch(r"\d{1,3}(" + re.escape(separator) + r"\d{3})+", text) is not None
+_AMBIGUOUS = ("importo ambiguo {text!r}: per mille e più scrivi 1.234 o 1234, per i centesimi "
+              "1,23 (ambiguous amount: write 1.234 or 1234 for a thousand and more, 1,23 "
+              "for cents)")
+
+
+def _grouped(integer: str, separator: str) -> bool:
+    """`1.234`, `12.345.678`: a first group of one to three digits, not starting with 0 (a
+    leading `0.` or `0,` is a decimal mark, never a group), then groups of exactly three."""
+    group = r"[1-9][0-9]{0,2}(" + re.escape(separator) + r"[0-9]{3})+"
+    return re.fullmatch(group, integer) is not None
+
+
+def _split(raw: str, text: str) -> tuple[str, str, str | None]:
+    """(integer part, its thousands separator or '', decimal part or None when no decimal
+    mark is written) by the rule in the README."""
+    commas, dots = raw.count(","), raw.count(".")
+    if commas and dots:
+        # Both marks: the last one is the decimal mark, the other groups thousands.
+        decimal_mark = "," if raw.rfind(",") > raw.rfind(".") else "."
+        if raw.count(decimal_mark) > 1:
+            raise InvalidInputError(f"not an amount: {text!r}")
+        integer, _, fraction = raw.partition(decimal_mark)
+        return integer, "." if decimal_mark == "," else ",", fraction
+    if not commas and not dots:
+        return raw, "", None
+    mark = "," if commas else "."
+    head, _, tail = raw.rpartition(mark)
+    if raw.count(mark) == 1 and len(tail) != 3:
+        return head, "", tail
+    if len(tail) == 3 and (mark == "," or not _grouped(raw, ".")):
+        # `1,234`, `0,500`, `0.500`: three decimals in one convention, a thousands group in
+        # the other. A lone dot that groups correctly is Italian thousands (`1.234`).
+        raise InvalidInputError(_AMBIGUOUS.format(text=text))
+    return raw, mark, None
 
 
 def parse_cents(text: str) -> int:
-    """Parse `1.234,50`, `1234,50`, `1234.50`, `€ 1.234,50` or `20` into cents.
-
-    The last of `.`/`,` is the decimal separator when both appear; a lone separator followed by
-    exactly three-digit groups is a thousands separator (Italian `1.234` is one thousand ...).
-    """
+    """Parse an amount in euro as people write it into cents; the accepted forms are listed
+    in the README (Italian `1.234,50`, international `1,234.50`, `€`, grouping optional)."""
     raw = _CLEAN.sub("", text or "")
     if not raw:
         raise InvalidInputError(f"amount is empty: {text!r}")
     sign = ""
     if raw[0] in "+-":
         sign, raw = raw[0], raw[1:]
-    if "," in raw and "." in raw:
-        decimal_sep = "," if raw.rfind(",") > raw.rfind(".") else "."
-        thousands_sep = "." if decimal_sep == "," else ","
-        integer, _, fraction = raw.rpartition(decimal_sep)
-        if not _is_grouped(integer, thousands_sep) and not integer.isdigit():
-            raise InvalidInputError(f"not an amount: {text!r}")
-        normal = integer.replace(thousands_sep, "") + "." + fraction
-    elif "," in raw or "." in raw:
-        separator = "," if "," in raw else "."
-        if _is_grouped(raw, separator):
-            normal = raw.replace(separator, "")
-        else:
-            normal = raw.replace(",", ".")
-    else:
-        normal = raw
-    if not re.fullmatch(r"\d+(\.\d{1,2})?", normal):
+    if not re.fullmatch(r"[0-9.,]+", raw):
+        raise InvalidInputError(f"not an amount: {text!r}")
+    integer, separator, fraction = _split(raw, text)
+    if separator and separator in integer:
+        if not _grouped(integer, separator):
+            raise InvalidInputError(
+                f"thousands groups are three digits each (1.234.567,89 or 1,234,567.89): "
+                f"{text!r}")
+        integer = integer.replace(separator, "")
+    fraction = fraction if fraction is not None else "00"
+    if not re.fullmatch(r"[0-9]+", integer) or not re.fullmatch(r"[0-9]{1,2}", fraction):
         raise InvalidInputError(f"not an amount in euro with at most two decimals: {text!r}")
-    try:
-        cents = int((Decimal(normal) * 100).to_integral_exact())
-    except InvalidOperation as error:  # pragma: no cover - the regex above admits only digits
-        raise InvalidInputError(f"not an amount: {text!r}") from error
+    cents = int(integer) * 100 + int(fraction.ljust(2, "0"))
     return -cents if sign == "-" else cents
 
 

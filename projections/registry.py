@@ -23,7 +23,7 @@ class Registry(Projection):
     and a gift that links two donors merges them (the older one stays, the other redirects)."""
 
     name = "registry"
-    version = 2
+    version = 3
     tables = ("registry_donors", "registry_keys", "registry_gifts", "registry_aliases",
               "registry_consents")
 
@@ -50,7 +50,8 @@ class Registry(Projection):
             privacy INTEGER NOT NULL,
             marketing INTEGER NOT NULL,
             how TEXT NOT NULL,
-            by_whom TEXT NOT NULL
+            by_whom TEXT NOT NULL,
+            is_change INTEGER NOT NULL
         )""")
         session.execute("CREATE INDEX registry_consents_donor ON registry_consents (donor_id)")
         session.execute("""CREATE TABLE registry_keys (
@@ -102,13 +103,9 @@ class Registry(Projection):
                 self._merge(session, merged, into)
         elif isinstance(event, Donor.ConsentChanged):
             donor_id = resolve(session, str(event.originator_id))
-            session.execute(
-                "UPDATE registry_donors SET privacy_consent = ?, marketing_consent = ?, "
-                "consent_on = ?, consent_how = ? WHERE donor_id = ?",
-                (int(event.privacy), int(event.marketing), event.on.isoformat(), event.how,
-                 donor_id))
-            self._consent_history(session, position, donor_id, event.on.isoformat(),
-                                  event.privacy, event.marketing, event.how, event.by)
+            self._consent_given(session, position, donor_id, event.on.isoformat(),
+                                event.privacy, event.marketing, event.how, event.by,
+                                is_change=True)
         elif isinstance(event, Donor.Erased):
             self._erase(session, event, position)
 
@@ -152,12 +149,16 @@ class Registry(Projection):
         for table in ("registry_keys", "registry_consents"):
             session.execute(f"DELETE FROM {table} WHERE donor_id = ?", (donor_id,))
 
-    def _consent_history(self, session: Session, position: int, donor_id: str, on: str,
-                         privacy: bool, marketing: bool, how: str, by: str) -> None:
+    def _consent_given(self, session: Session, position: int, donor_id: str, on: str,
+                       privacy: bool, marketing: bool, how: str, by: str,
+                       is_change: bool) -> None:
+        """Keep a consent fact (a gift's, or a change staff recorded) in the history, then let
+        the donor's consent follow time."""
         session.execute(
             "INSERT INTO registry_consents (position, donor_id, on_date, privacy, marketing, "
-            "how, by_whom) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (position, donor_id, on, int(privacy), int(marketing), how, by))
+            "how, by_whom, is_change) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (position, donor_id, on, int(privacy), int(marketing), how, by, int(is_change)))
+        _follow_consent(session, donor_id)
 
     def _register(self, session: Session, event: Any, position: int,
                   sealed: dict[str, Any]) -> None:
@@ -190,7 +191,7 @@ class Registry(Projection):
 
     def _update_details(self, session: Session, donor_id: str, details: DonorDetails,
                         sealed: dict[str, Any], event: Any, position: int) -> None:
-        """The newest gift's non-blank details win; consent is as the newest gift gave it."""
+        """The newest gift's non-blank details win; its consent joins the donor's history."""
         known: dict[str, str] = {
             column: value for column, value in details.to_dict().items() if value}
         assignments = [f"{column} = ?" for column in known]
@@ -201,17 +202,14 @@ class Registry(Projection):
         merged = DonorDetails(first_name=known.get("first_name") or first,
                               last_name=known.get("last_name") or last,
                               organization=known.get("organization") or organization)
-        assignments += ["display_name = ?", "privacy_consent = ?", "marketing_consent = ?",
-                        "consent_on = ?", "consent_how = ?"]
-        values += [merged.display_name, int(bool(sealed.get("privacy_consent"))),
-                   int(bool(sealed.get("marketing_consent"))), event.value_date.isoformat(),
-                   f"{event.channel}:{event.source_key}"]
+        assignments.append("display_name = ?")
+        values.append(merged.display_name)
         session.execute(f"UPDATE registry_donors SET {', '.join(assignments)} WHERE donor_id = ?",
                         (*values, donor_id))
-        self._consent_history(session, position, donor_id, event.value_date.isoformat(),
-                              bool(sealed.get("privacy_consent")),
-                              bool(sealed.get("marketing_consent")),
-                              f"{event.channel}:{event.source_key}", "")
+        self._consent_given(session, position, donor_id, event.value_date.isoformat(),
+                            bool(sealed.get("privacy_consent")),
+                            bool(sealed.get("marketing_consent")),
+                            f"{event.channel}:{event.source_key}", "", is_change=False)
 
     def _merge(self, session: Session, other: str, into: str) -> None:
         """`other` turns out to be `into`: move its keys and gifts, keep its id as an alias."""
@@ -230,6 +228,22 @@ class Registry(Projection):
         session.execute("INSERT INTO registry_aliases (old_id, donor_id) VALUES (?, ?)",
                         (other, into))
         session.execute("DELETE FROM registry_donors WHERE donor_id = ?", (other,))
+        _follow_consent(session, into)
+
+
+def _follow_consent(session: Session, donor_id: str) -> None:
+    """The donor's consent is the one given most recently by its own date (a gift's value
+    date, a change's date), whatever order the facts were recorded or projected in. On the
+    same day a change staff recorded outranks a gift's form, and then a withdrawal outranks
+    a grant; the text of `how` only settles which of two equal facts is shown."""
+    latest = session.one(
+        "SELECT privacy, marketing, on_date, how FROM registry_consents WHERE donor_id = ? "
+        "ORDER BY on_date DESC, is_change DESC, marketing ASC, privacy ASC, how DESC LIMIT 1",
+        (donor_id,))
+    if latest is not None:
+        session.execute("UPDATE registry_donors SET privacy_consent = ?, marketing_consent = ?, "
+                        "consent_on = ?, consent_how = ? WHERE donor_id = ?",
+                        (*latest, donor_id))
 
 
 def resolve(session: Session, donor_id: str) -> str:
@@ -304,7 +318,7 @@ def donor_gifts(session: Session, donor_id: str) -> list[dict[str, Any]]:
 def donor_consents(session: Session, donor_id: str) -> list[dict[str, Any]]:
     columns = ("on_date", "privacy", "marketing", "how", "by_whom")
     rows = session.query(f"SELECT {', '.join(columns)} FROM registry_consents WHERE donor_id = ?"
-                         " ORDER BY position", (donor_id,))
+                         " ORDER BY on_date, position", (donor_id,))
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 

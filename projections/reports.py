@@ -5,6 +5,7 @@ from datetime import date
 from typing import Any
 
 from ledger.campaign import takes_gifts_on
+from ledger.dates import today
 from ledger.errors import NotFoundError
 from projections.database import Database, Session
 
@@ -96,7 +97,7 @@ def campaign_progress(session: Session, campaign: CampaignRow, as_of: date) -> d
 def progress(database: Database, slug: str | None = None,
              as_of: date | None = None) -> list[dict[str, Any]]:
     """One figure set per campaign (or the one asked for), as of a value date (default today)."""
-    day = as_of or date.today()
+    day = as_of or today()
     with database.reading() as session:
         campaigns = list_campaigns(session)
         if slug is not None:

@@ -32,7 +32,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Optional
 
-from ledger.dates import parse_date
+from ledger.dates import parse_date, today
 from ledger.donation import CHANNELS, DISTRICTS, Gift
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.identity import DonorDetails
@@ -113,7 +113,7 @@ def dashboard() -> str:
 
 class BankTransferForm(FlaskForm):
     reference = StringField("Riferimento bancario (CRO/TRN)", validators=[DataRequired()])
-    value_date = DateField("Data valuta", validators=[DataRequired()], default=date.today)
+    value_date = DateField("Data valuta", validators=[DataRequired()], default=today)
     campaign = SelectField("Campagna", validators=[DataRequired()])
     amount = StringField("Importo (€)", validators=[DataRequired()])
     district = SelectField("Distretto", choices=[SelectChoice("", "—")]
@@ -134,7 +134,7 @@ class BankTransferForm(FlaskForm):
 class RefundForm(FlaskForm):
     refund_id = HiddenField()
     amount = StringField("Importo da rimborsare (€)", validators=[DataRequired()])
-    on = DateField("Data", validators=[DataRequired()], default=date.today)
+    on = DateField("Data", validators=[DataRequired()], default=today)
     reason = StringField("Motivo", validators=[DataRequired()])
 
 
@@ -195,7 +195,7 @@ def new_bank_transfer() -> Any:
             gift = Gift(source_key="bank:" + (form.reference.data or "").strip().upper(),
                         campaign=form.campaign.data or "",
                         amount_cents=parse_cents(form.amount.data or ""),
-                        value_date=form.value_date.data or date.today(),
+                        value_date=form.value_date.data or today(),
                         channel="bank", method="bank_transfer", details=details,
                         privacy_consent=bool(form.privacy_consent.data),
                         marketing_consent=bool(form.marketing_consent.data),
@@ -246,7 +246,7 @@ def refund(donation_id: UUID) -> Any:
     if not form.validate_on_submit():
         raise InvalidInputError("importo, data e motivo sono necessari", form.errors)
     store().app.refund(gift["source_key"], f"manual:{form.refund_id.data}",
-                       parse_cents(form.amount.data or ""), form.on.data or date.today(),
+                       parse_cents(form.amount.data or ""), form.on.data or today(),
                        f"{form.reason.data} ({current_user.email})")
     flash(tr("Rimborso registrato.", "Refund recorded."), "ok")
     return redirect(url_for("admin.donation", donation_id=donation_id))
@@ -259,7 +259,7 @@ def correct(donation_id: UUID) -> Any:
     if not form.validate_on_submit():
         raise InvalidInputError("importo, data e motivo sono necessari", form.errors)
     store().app.correct_gift(gift["source_key"], parse_cents(form.amount.data or ""),
-                             form.value_date.data or date.today(), form.reason.data or "",
+                             form.value_date.data or today(), form.reason.data or "",
                              current_user.email)
     flash(tr("Correzione registrata.", "Correction recorded."), "ok")
     return redirect(url_for("admin.donation", donation_id=donation_id))
@@ -271,7 +271,7 @@ class ConsentForm(FlaskForm):
     privacy = BooleanField("Consenso privacy")
     marketing = BooleanField("Consenso a ricevere notizie")
     how = StringField("Come (modulo firmato, e-mail del …)", validators=[DataRequired()])
-    on = DateField("Data", validators=[DataRequired()], default=date.today)
+    on = DateField("Data", validators=[DataRequired()], default=today)
 
 
 class MergeForm(FlaskForm):
@@ -354,7 +354,7 @@ def change_consent(donor_id: str) -> Any:
         raise InvalidInputError("say how and when the consent was given", form.errors)
     store().app.change_consent(known, bool(form.privacy.data),
                                bool(form.marketing.data), form.how.data or "",
-                               form.on.data or date.today(), current_user.email)
+                               form.on.data or today(), current_user.email)
     flash(tr("Consenso aggiornato.", "Consent updated."), "ok")
     return redirect(url_for("admin.donor", donor_id=donor_id))
 
@@ -445,7 +445,7 @@ def export(kind: str, fmt: str) -> Any:
     store().runner.catch_up()
     plan = audited_export(store(), kind, fmt, _filters(), current_user.email)
     database = store().database
-    name = f"fondo-{kind}-{date.today().isoformat()}.{fmt}"
+    name = f"fondo-{kind}-{today().isoformat()}.{fmt}"
     if fmt == "xlsx":
         return send_file(xlsx_file(database, plan.sql, plan.params, plan.columns),
                          as_attachment=True, download_name=name,

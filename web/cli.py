@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ledger.bounds import check_text
 from ledger.csv_import import ImportReport, import_donations
-from ledger.dates import parse_date
+from ledger.dates import parse_date, today
 from ledger.errors import LedgerError
 from ledger.money import format_eur, parse_cents
 from ledger.user import TOKEN_DAYS
@@ -214,7 +214,7 @@ def campaigns_target(slug: str, target: str) -> None:
 def campaigns_end(slug: str, on: str | None) -> None:
     """End a campaign: the donation form no longer offers it."""
     with opened_store() as store:
-        store.app.end_campaign(slug, _date_option(on) or date.today())
+        store.app.end_campaign(slug, _date_option(on) or today())
         _catch_up(store)
     click.echo(f"campaign {slug} ended")
 

@@ -4,10 +4,9 @@ import csv
 import io
 import os
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -26,6 +25,7 @@ from wtforms import BooleanField, DateField, IntegerField, StringField
 from wtforms.validators import DataRequired, NumberRange
 
 from ledger.agenzia import agenzia_file, choose_transmission
+from ledger.dates import today as foundation_today
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.fundraising import record_expense
 from ledger.mail import request_receipt_mail
@@ -42,11 +42,6 @@ from web import store as current_store
 from web.auth import roles_required
 from web.i18n import tr
 from web.pdf import Foundation, fundraising_pdf, receipt_pdf, statement_pdf
-
-
-def foundation_today() -> date:
-    """Today where the foundation is (LEDGER_TIMEZONE, Europe/Rome by default)."""
-    return datetime.now(ZoneInfo(os.environ.get("LEDGER_TIMEZONE") or "Europe/Rome")).date()
 
 
 def issue_year(store: LedgerStore, year: int, on: date,

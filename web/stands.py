@@ -1,6 +1,5 @@
 """Piazza stands for volunteers: phone pages under /stands and the /api/v1/stands JSON API."""
 
-from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -207,7 +206,7 @@ class OpenStandForm(FlaskForm):
     place = StringField("Luogo (piazza)", validators=[DataRequired()])
     comune = StringField("Comune", validators=[DataRequired()])
     district = SelectField("Distretto", choices=[SelectChoice(d) for d in DISTRICTS])
-    day = DateField("Giorno", validators=[DataRequired()], default=date.today)
+    day = DateField("Giorno", validators=[DataRequired()], default=today)
     volunteers = StringField("Volontari presenti (separati da virgola)",
                              validators=[DataRequired()])
 
@@ -215,7 +214,7 @@ class OpenStandForm(FlaskForm):
 class DepositForm(FlaskForm):
     reference = StringField("Riferimento bancario (CRO/TRN)", validators=[DataRequired()])
     amount = StringField("Importo versato (€)", validators=[DataRequired()])
-    day = DateField("Data del versamento", validators=[DataRequired()], default=date.today)
+    day = DateField("Data del versamento", validators=[DataRequired()], default=today)
     stands = SelectMultipleField("Banchetti", validators=[DataRequired()])
 
 
@@ -234,7 +233,7 @@ def index() -> Any:
         volunteers = [name.strip() for name in (form.volunteers.data or "").split(",")]
         stand_id = store().app.open_stand(form.campaign.data or "", form.place.data or "",
                                           form.comune.data or "", form.district.data or "",
-                                          form.day.data or date.today(), volunteers)
+                                          form.day.data or today(), volunteers)
         return redirect(url_for("stands.stand", stand_id=stand_id))
     if form.campaign.errors:
         form.campaign.errors = [tr(
@@ -274,7 +273,7 @@ def reconcile() -> Any:
                            for s in closed]
     if form.validate_on_submit():
         store().app.record_deposit(form.reference.data or "", parse_cents(form.amount.data or ""),
-                                   form.day.data or date.today(),
+                                   form.day.data or today(),
                                    [UUID(value) for value in form.stands.data or []])
         flash(tr("Versamento registrato.", "Deposit recorded."), "ok")
         return redirect(url_for("stands.reconcile"))

@@ -3,13 +3,13 @@
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import stripe
 
 from ledger.application import LedgerApplication
+from ledger.dates import local_day, today
 from ledger.donation import CONFIRMED, PENDING, Gift
 from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
 from ledger.identity import DonorDetails
@@ -26,7 +26,6 @@ from ledger.payments import (
 from web.stripe_shapes import MalformedEvent, check_event
 
 log = logging.getLogger(__name__)
-ROME = ZoneInfo("Europe/Rome")
 YES = ("true", "1", "yes", "sì", "si", "on")
 
 
@@ -39,10 +38,10 @@ def stripe_client(secret_key: str, api_base: str | None) -> stripe.StripeClient:
 
 
 def day_of(timestamp: int | None) -> date:
-    """The calendar day in Italy of a Stripe `created` timestamp."""
+    """The foundation's calendar day (LEDGER_TIMEZONE) of a Stripe `created` timestamp."""
     if not timestamp:
-        return datetime.now(ROME).date()
-    return datetime.fromtimestamp(int(timestamp), ROME).date()
+        return today()
+    return local_day(int(timestamp))
 
 
 def payment_key(reference: str) -> str:

@@ -4,7 +4,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from ledger.application import LedgerApplication
 from ledger.donation import PENDING, Gift
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.identity import DonorDetails
@@ -127,3 +130,60 @@ def test_tokens_authenticate_until_revoked(store: LedgerStore) -> None:
     assert store.app.revoke_token(token) is False  # already revoked: nothing more to do
     with pytest.raises(NotFoundError):
         store.app.revoke_token("fondo_" + "0" * 32 + "_00000000")
+
+
+def test_one_key_twice_with_other_figures_in_one_batch_is_a_conflict_and_saves_nothing(
+        store: LedgerStore) -> None:
+    start_campaigns(store)
+    head = store.app.recorder.max_notification_id()
+    batch = [gift("k1"), gift("stripe:pi_2", amount=2500), gift("k3"),
+             gift("stripe:pi_2", amount=2600)]
+    with pytest.raises(ConflictError, match="pi_2"):
+        store.app.record_gifts(batch)
+    assert store.app.recorder.max_notification_id() == head
+    assert figures(store)["raised_cents"] == 0
+
+
+def test_one_key_twice_with_the_same_figures_in_one_batch_is_one_gift(
+        store: LedgerStore) -> None:
+    start_campaigns(store)
+    outcome = store.app.record_gifts([gift("k1", amount=700), gift("k2"),
+                                      gift("k1", amount=700)])
+    assert (outcome.added, outcome.already_recorded) == (2, 1)
+    assert figures(store)["raised_cents"] == 1700
+    assert figures(store)["gifts"] == 2
+
+
+@pytest.mark.parametrize("other", [
+    {"value_date": date(2016, 9, 2)}, {"channel": "bank", "method": "bank_transfer"},
+    {"donors": 3}, {"campaign": "fare-legami-anno-1"},
+])
+def test_any_other_figure_under_the_same_key_in_one_batch_conflicts(
+        store: LedgerStore, other: dict[str, object]) -> None:
+    start_campaigns(store)
+    with pytest.raises(ConflictError):
+        store.app.record_gifts([gift("k1"), gift("k1", **other)])
+    assert store.app.find_donation("k1") is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([1000, 1000, 1000, 2500])),
+                min_size=1, max_size=12))
+def test_a_batch_is_either_all_its_distinct_gifts_or_a_conflict(
+        entries: list[tuple[int, int]]) -> None:
+    app = LedgerApplication()
+    app.start_campaign("fare-legami-anni-2-3", "Anni 2-3", 0)
+    amounts: dict[int, set[int]] = {}
+    for key, amount in entries:
+        amounts.setdefault(key, set()).add(amount)
+    batch = [gift(f"k{key}", amount=amount) for key, amount in entries]
+    if any(len(given_amounts) > 1 for given_amounts in amounts.values()):
+        with pytest.raises(ConflictError):
+            app.record_gifts(batch)
+        assert all(app.find_donation(f"k{key}") is None for key in amounts)
+        return
+    outcome = app.record_gifts(batch)
+    assert (outcome.added, outcome.already_recorded) == (len(amounts), len(entries) - len(amounts))
+    for key, (amount,) in amounts.items():
+        donation = app.find_donation(f"k{key}")
+        assert donation is not None and donation.amount_cents == amount

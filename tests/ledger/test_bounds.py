@@ -15,9 +15,10 @@ from ledger.bounds import (
     MAX_TARGET_CENTS,
     max_gift_cents,
     text_problem,
-    years_later,
 )
 from ledger.campaign import check_campaign
+from ledger.dates import today as foundation_today
+from ledger.dates import years_after
 from ledger.donation import Donation, Gift
 from ledger.donor import Donor
 from ledger.errors import InvalidInputError
@@ -25,8 +26,8 @@ from ledger.identity import DonorDetails
 from ledger.stand import NamedGift, StandCollection
 
 DAY = date(2016, 9, 10)
-TODAY = date.today()
-LATEST = years_later(TODAY, 1)
+TODAY = foundation_today()
+LATEST = years_after(TODAY, 1)
 DETAIL_FIELDS = ("first_name", "last_name", "organization", "email", "phone", "address",
                  "postcode", "city", "province", "tax_code")
 # A control character: C0, DEL, C1 (category Cc) or a lone UTF-16 surrogate (Cs).
@@ -176,15 +177,15 @@ def test_refund_correction_consent_and_stand_dates_keep_the_same_bounds(day: dat
 
 
 def test_campaign_dates_may_be_planned_five_years_ahead() -> None:
-    check_campaign("c", "C", 0, TODAY, years_later(TODAY, 5))
-    refused(lambda: check_campaign("c", "C", 0, TODAY, years_later(TODAY, 5) + timedelta(1)),
+    check_campaign("c", "C", 0, TODAY, years_after(TODAY, 5))
+    refused(lambda: check_campaign("c", "C", 0, TODAY, years_after(TODAY, 5) + timedelta(1)),
             "ends")
     refused(lambda: check_campaign("c", "C", 0, date(1999, 12, 31), None), "starts")
 
 
 def test_a_29_february_bound_falls_back_to_the_28th() -> None:
-    assert years_later(date(2024, 2, 29), 1) == date(2025, 2, 28)
-    assert years_later(date(2024, 2, 29), 4) == date(2028, 2, 29)
+    assert years_after(date(2024, 2, 29), 1) == date(2025, 2, 28)
+    assert years_after(date(2024, 2, 29), 4) == date(2028, 2, 29)
 
 
 # Text

@@ -4,7 +4,10 @@ from datetime import date
 from uuid import uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from ledger.dates import years_after
 from ledger.donor import Donor, retention_reason
 from ledger.errors import ConflictError, InvalidInputError
 
@@ -14,6 +17,22 @@ def test_a_donor_with_a_tax_code_is_kept_ten_years_from_the_last_gift() -> None:
     assert reason is not None and "02/05/2027" in reason and "10 anni" in reason
     assert retention_reason(True, date(2017, 5, 2), date(2027, 5, 2)) is None
     assert retention_reason(False, date(2017, 5, 2), date(2018, 1, 1)) is None
+
+
+def test_a_gift_on_29_february_is_kept_until_28_february_ten_years_on() -> None:
+    reason = retention_reason(True, date(2016, 2, 29), date(2026, 2, 27))
+    assert reason is not None and "28/02/2026" in reason
+    assert retention_reason(True, date(2016, 2, 29), date(2026, 2, 28)) is None
+    # A leap day that lands on a leap year again stays a 29 February.
+    assert years_after(date(2012, 2, 29), 12) == date(2024, 2, 29)
+
+
+@given(st.dates(date(1900, 1, 1), date(2200, 12, 31)), st.integers(0, 50))
+def test_years_after_keeps_the_month_and_the_day_or_the_last_day_of_the_month(
+        day: date, years: int) -> None:
+    later = years_after(day, years)
+    assert (later.year, later.month) == (day.year + years, day.month)
+    assert later.day == day.day or (day.day == 29 and day.month == 2 and later.day == 28)
 
 
 def test_a_merged_donor_takes_no_more_changes_and_cannot_merge_into_itself() -> None:

@@ -170,3 +170,25 @@ def test_access_request_and_erasure(office: Flask) -> None:
     assert forced.status_code == 302
     audit = staff.get("/admin/audit").get_data(as_text=True)
     assert "access_request" in audit and audit.count("erasure") == 2
+
+
+@pytest.mark.parametrize(("day", "status", "kept_until"), [
+    ("2016-02-29", 302, None), ("2020-02-29", 409, "28/02/2030"),
+])
+def test_erasing_a_donor_whose_last_gift_is_on_29_february(
+        office: Flask, day: str, status: int, kept_until: str | None) -> None:
+    staff = signed_in(office, "staff")
+    recorded = staff.post("/admin/donations/new", data={
+        "reference": f"CRO-LEAP-{day}", "value_date": day, "campaign": "fare-legami-anni-2-3",
+        "amount": "50", "tax_code": "RSSMRA80A01D150J", "privacy_consent": "y"})
+    assert recorded.status_code == 302
+    target = donor_id(office, "RSSMRA80A01D150J")
+    erased = staff.post(f"/admin/registry/{target}/erase", data={"reason": "richiesta"})
+    assert erased.status_code == status
+    if kept_until:
+        assert kept_until in erased.get_data(as_text=True)
+    with office.app_context():
+        store().runner.catch_up()
+    with office.app_context(), store().database.reading() as session:
+        entry = registry.donor(session, target)
+    assert entry is not None and entry["erased"] == (status == 302)
