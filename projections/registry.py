@@ -12,7 +12,7 @@ from ledger.keys import natural_id
 from ledger.privacy import unseal
 from projections.database import Session
 from projections.runner import Projection
-from projections.vault import fetch_keys
+from vault.keys import fetch_keys
 
 DETAIL_COLUMNS = ("first_name", "last_name", "organization", "email", "phone", "address",
                   "postcode", "city", "province", "tax_code")

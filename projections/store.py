@@ -13,7 +13,7 @@ from projections.registry import Registry
 from projections.runner import Projection, ProjectionRunner
 from projections.stands import Stands
 from projections.totals import CampaignTotals
-from projections.vault import SQLKeyVault
+from vault.keys import SQLKeyVault
 
 
 def read_models() -> list[Projection]:

@@ -29,12 +29,12 @@ from ledger.dates import parse_date, today
 from ledger.errors import LedgerError
 from ledger.money import format_eur, parse_cents
 from ledger.user import TOKEN_DAYS
-from projections.backup import back_up
-from projections.backup import restore as restore_backup
 from projections.database import TRANSIENT_ERRORS
 from projections.reports import progress as progress_report
 from projections.runner import ReadModelStalledError, Stall
 from projections.store import LedgerStore
+from vault.backup import back_up
+from vault.backup import restore as restore_backup
 from web import default_database_url, instance_path
 from web.exports import ExportFilters, audited_export, csv_lines, xlsx_file
 from web.stripe_gateway import stripe_client, sync_fees

@@ -6,6 +6,9 @@ from uuid import UUID
 
 from projections.database import Database, Session
 
+# Every table of the vault: no read model may own one, so no rebuild or version change drops it.
+TABLES = ("personal_keys",)
+
 SCHEMA = """CREATE TABLE IF NOT EXISTS personal_keys (
     subject TEXT PRIMARY KEY,
     secret TEXT NOT NULL

@@ -13,10 +13,11 @@ from click.testing import CliRunner
 
 from ledger.donation import Donation, Gift
 from ledger.identity import DonorDetails
-from projections.backup import back_up, restore
-from projections.store import LedgerStore
+from projections.store import LedgerStore, read_models
 from tests.ledger.test_csv_import import start_campaigns
 from tests.projections.test_registry_gdpr import erase, find
+from vault.backup import back_up, restore
+from vault.keys import TABLES as VAULT_TABLES
 from web.cli import main
 
 ANNO_1 = "fare-legami-anno-1"
@@ -56,7 +57,7 @@ def what_the_foundation_sees(url: str, tmp_path: Path, label: str) -> dict[str, 
     }
 
 
-def test_backup_wiped_and_restored_gives_the_same_figures_registry_and_exports(
+def test_backup_restored_into_a_new_database_gives_the_same_registry_before_and_after_rebuild(
         store_url: str, fresh_url: str, tmp_path: Path) -> None:
     ledger(store_url, "init", "--demo")
     source = LedgerStore.open(store_url)
@@ -82,6 +83,10 @@ def test_backup_wiped_and_restored_gives_the_same_figures_registry_and_exports(
     # The erased donor stays erased: their key is not in the backup either.
     assert entry["email"].encode() not in after["donations"]  # type: ignore[operator]
     assert restored_out.split(": ")[1] == out.split(": ")[1]
+    # The keys came back with the events, so rebuilding the read models again on the new
+    # database unseals the same registry.
+    ledger(fresh_url, "rebuild")
+    assert what_the_foundation_sees(fresh_url, tmp_path, "rebuilt") == before
 
 
 def test_restore_refuses_a_database_that_already_has_events(
@@ -141,3 +146,30 @@ def test_a_backup_taken_while_gifts_are_recorded_holds_each_wholly_or_not_at_all
             [Donation.create_id("bank:BK-0")])
     finally:
         target.close()
+
+
+def personal_keys(store: LedgerStore) -> list[tuple[str, str]]:
+    with store.database.reading() as session:
+        return [(str(s), str(k)) for s, k in session.query(
+            "SELECT subject, secret FROM personal_keys ORDER BY subject")]
+
+
+def test_no_read_model_owns_a_table_of_the_key_vault() -> None:
+    owned = {table for model in read_models() for table in model.tables}
+    assert owned & set(VAULT_TABLES) == set()
+
+
+def test_rebuilding_the_read_models_leaves_every_key_as_it_was(store: LedgerStore) -> None:
+    start_campaigns(store)
+    store.app.record_gifts([identified_gift(n) for n in range(12)])
+    store.runner.catch_up()
+    keys = personal_keys(store)
+    assert len(keys) == 12
+
+    rebuilt = store.runner.rebuild()
+
+    # Every read model applied every event again.
+    assert rebuilt == len(read_models()) * (store.app.recorder.max_notification_id() or 0)
+    assert personal_keys(store) == keys
+    entry = find(store, "lia.neri.7@example.org")
+    assert (entry["email"], entry["last_name"]) == ("lia.neri.7@example.org", "Neri 7")
