@@ -1,6 +1,7 @@
 """One small SQL session over SQLite or PostgreSQL, for the read models and the key vault."""
 
 import contextlib
+import re
 import select
 import sqlite3
 import threading
@@ -22,14 +23,32 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     psycopg.OperationalError, StoreOperationalError, StoreInterfaceError)
 
 
+_INDEX_NAME = re.compile(r"(CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)(\w+)",
+                         re.IGNORECASE)
+
+
 class Session:
     """Runs SQL written with `?` placeholders on either database, inside one transaction."""
 
-    def __init__(self, connection: Any, dialect: str) -> None:
+    def __init__(self, connection: Any, dialect: str, tables: dict[str, str] | None = None,
+                 suffix: str = "") -> None:
         self._connection = connection
         self.dialect = dialect
+        self._tables = tables or {}
+        self._suffix = suffix
+        self._names = (re.compile(r"\b(" + "|".join(map(re.escape, self._tables)) + r")\b")
+                       if self._tables else None)
+
+    def renamed(self, tables: dict[str, str], suffix: str) -> "Session":
+        """The same transaction, with SQL naming `tables` reaching their new names instead, and
+        the indexes it creates named with `suffix`: how a read model's next version is built
+        beside the one that serves, by the same code."""
+        return Session(self._connection, self.dialect, tables, suffix)
 
     def _sql(self, sql: str) -> str:
+        if self._names is not None:
+            sql = _INDEX_NAME.sub(lambda found: found[1] + found[2] + self._suffix, sql)
+            sql = self._names.sub(lambda found: self._tables[found[1]], sql)
         return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 from eventsourcing.persistence import Notification
@@ -18,6 +19,8 @@ from ledger.errors import LedgerError
 from projections.database import TRANSIENT_ERRORS, Database, Session
 
 BATCH = 500
+# Separates a read model's name from the tag of its next build in projection_positions.
+NEXT = "@"
 log = logging.getLogger(__name__)
 
 POSITIONS = """CREATE TABLE IF NOT EXISTS projection_positions (
@@ -102,6 +105,33 @@ class Projection(ABC):
             session.execute(f"DROP TABLE IF EXISTS {table}")
 
 
+@dataclass(frozen=True)
+class _Build:
+    """Where a batch goes: the serving read model, or its next build beside it.
+
+    A next build is tracked by its own row in projection_positions, named `name@tag`, and
+    its tables are the read model's tables with `__tag` appended; the serving tables keep
+    their plain names, so every query reads whichever version is active without knowing it.
+    """
+
+    row: str
+    tag: str = ""
+
+    @classmethod
+    def next_of(cls, projection: Projection) -> "_Build":
+        return cls.of_row(f"{projection.name}{NEXT}v{projection.version}_{uuid4().hex[:6]}")
+
+    @classmethod
+    def of_row(cls, row: str) -> "_Build":
+        return cls(row, row.partition(NEXT)[2])
+
+    def session(self, session: Session, projection: Projection) -> Session:
+        if not self.tag:
+            return session
+        return session.renamed({t: f"{t}__{self.tag}" for t in projection.tables},
+                               f"__{self.tag}")
+
+
 class ProjectionRunner:
     """Applies events to each projection with its tracking position in the same transaction."""
 
@@ -112,76 +142,135 @@ class ProjectionRunner:
         self.projections = list(projections)
 
     def setup(self) -> None:
-        """Create missing tables; a projection whose version changed is rebuilt from scratch."""
+        """Create missing tables. A read model whose version changed gets its new version built
+        beside the one that serves (see `catch_up`), which keeps answering until the swap; a
+        read model left by newer code than this is left alone."""
         for projection in self.projections:
             with self.database.transaction() as session:
                 session.execute(POSITIONS)
                 session.execute(STALLS)
                 row = session.one("SELECT version FROM projection_positions WHERE name = ?",
                                   (projection.name,))
-                if row is not None and row[0] == projection.version:
-                    continue
-                projection.drop_tables(session)
-                projection.create_tables(session)
-                session.execute("DELETE FROM projection_positions WHERE name = ?",
-                                (projection.name,))
-                session.execute("DELETE FROM projection_stalls WHERE name = ?",
-                                (projection.name,))
-                session.execute(
-                    "INSERT INTO projection_positions (name, version, position) VALUES (?, ?, 0)",
-                    (projection.name, projection.version),
-                )
+                if row is None:
+                    # Nothing served yet: build in place.
+                    self._discard_next(session, projection)
+                    projection.drop_tables(session)
+                    projection.create_tables(session)
+                    session.execute("DELETE FROM projection_stalls WHERE name = ?",
+                                    (projection.name,))
+                    session.execute("INSERT INTO projection_positions (name, version, position) "
+                                    "VALUES (?, ?, 0)", (projection.name, projection.version))
+                elif row[0] < projection.version and not self._building(session, projection):
+                    self._start_next(session, projection)
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Drop every read model and build it again from the events."""
-        with self.database.transaction() as session:
-            session.execute(POSITIONS)
-            session.execute(STALLS)
-            for projection in self.projections:
-                projection.drop_tables(session)
-            session.execute("DELETE FROM projection_positions")
-            session.execute("DELETE FROM projection_stalls")
+        """Build every read model again from the events, beside the one that serves, and swap
+        each in when it has caught up: the figures stay readable throughout."""
         self.setup()
+        for projection in self.projections:
+            with self.database.transaction() as session:
+                self._start_next(session, projection)
         return self.catch_up(progress=progress)
+
+    def _building(self, session: Session, projection: Projection) -> bool:
+        """Whether a next build of this version is under way; one of another version is
+        abandoned (its tables dropped)."""
+        rows = session.query("SELECT name, version FROM projection_positions WHERE name LIKE ?",
+                             (f"{projection.name}{NEXT}%",))
+        if any(version == projection.version for _, version in rows):
+            return True
+        self._discard_next(session, projection)
+        return False
+
+    def _discard_next(self, session: Session, projection: Projection) -> None:
+        for (row,) in session.query("SELECT name FROM projection_positions WHERE name LIKE ?",
+                                    (f"{projection.name}{NEXT}%",)):
+            projection.drop_tables(_Build.of_row(row).session(session, projection))
+            session.execute("DELETE FROM projection_positions WHERE name = ?", (row,))
+            session.execute("DELETE FROM projection_stalls WHERE name = ?", (row,))
+
+    def _start_next(self, session: Session, projection: Projection) -> None:
+        self._discard_next(session, projection)
+        build = _Build.next_of(projection)
+        renamed = build.session(session, projection)
+        projection.drop_tables(renamed)
+        projection.create_tables(renamed)
+        session.execute("INSERT INTO projection_positions (name, version, position) "
+                        "VALUES (?, ?, 0)", (build.row, projection.version))
+
+    def _swap(self, projection: Projection, build: _Build, head: int) -> None:
+        """In one transaction: the caught-up build replaces the serving tables and their row."""
+        with self.database.transaction() as session:
+            lock = " FOR UPDATE" if session.dialect == "postgresql" else ""
+            position = session.scalar(
+                f"SELECT position FROM projection_positions WHERE name = ?{lock}", (build.row,))
+            if position is None or position < head:
+                return  # swapped by another process already, or not caught up
+            session.one(f"SELECT 1 FROM projection_positions WHERE name = ?{lock}",
+                        (projection.name,))
+            projection.drop_tables(session)
+            for table in projection.tables:
+                session.execute(f"ALTER TABLE {table}__{build.tag} RENAME TO {table}")
+            session.execute("DELETE FROM projection_positions WHERE name = ?",
+                            (projection.name,))
+            session.execute("UPDATE projection_positions SET name = ? WHERE name = ?",
+                            (projection.name, build.row))
+            session.execute("DELETE FROM projection_stalls WHERE name = ?", (projection.name,))
+        log.info("read model %s: version %s now serves", projection.name, projection.version)
 
     def lag(self) -> int:
         """How many notifications the slowest projection still has to apply."""
         head = self.app.recorder.max_notification_id() or 0
         with self.database.reading() as session:
-            lowest = session.scalar("SELECT MIN(position) FROM projection_positions", default=0)
+            lowest = session.scalar("SELECT MIN(position) FROM projection_positions "
+                                    "WHERE name NOT LIKE ?", (f"%{NEXT}%",), default=0)
         return max(0, head - lowest)
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None,
                  retry_stalled: bool = False) -> int:
         """Apply every event committed before this call; returns how many were applied.
 
+        A read model whose version changed is built from the first event beside the serving
+        one, which keeps answering with the figures it has, and swapped in once caught up.
         A read model that meets an event it cannot apply stops just before it, records why
         (see `stalls`) and waits, while the others go on: pages keep the figures they have. It
         resumes when the event is set aside, or when asked to `retry_stalled`.
         """
         head = self.app.recorder.max_notification_id() or 0
         with self.database.reading() as session:
-            positions: dict[str, int] = dict(
-                session.query("SELECT name, position FROM projection_positions"))
+            rows = session.query("SELECT name, version, position FROM projection_positions")
             stalled: dict[str, int] = dict(
                 session.query("SELECT name, position FROM projection_stalls"))
+        versions = {name: (version, position) for name, version, position in rows}
+        work: list[tuple[Projection, _Build]] = []
+        for projection in self.projections:
+            builds = [_Build.of_row(name) for name, (version, _) in versions.items()
+                      if name.partition(NEXT)[0] == projection.name and NEXT in name
+                      and version == projection.version]
+            version, position = versions.get(projection.name, (None, 0))
+            if builds:
+                work.append((projection, builds[0]))
+            elif version == projection.version and position < head:
+                # Only the version this code writes: tables of another wait for their build.
+                work.append((projection, _Build(projection.name)))
         # Up to date already: no write lock taken (pages call this on every request).
-        behind = [p for p in self.projections if positions.get(p.name, 0) < head]
-        if not behind:
+        if not work:
             return 0
         set_aside = self.app.set_aside_positions()
         applied = 0
-        for projection in behind:
-            stopped_at = stalled.get(projection.name)
+        for projection, build in work:
+            stopped_at = stalled.get(build.row)
             if stopped_at is not None and stopped_at not in set_aside and not retry_stalled:
                 continue
             while True:
-                done, stopped = self._apply_batch(projection, head, set_aside)
+                done, stopped = self._apply_batch(projection, build, head, set_aside)
                 applied += done
                 if done and progress is not None:
                     progress(applied, head)
                 if stopped or not done:
                     break
+            if build.tag and not stopped:
+                self._swap(projection, build, head)
         return applied
 
     def stalls(self) -> list[Stall]:
@@ -192,14 +281,14 @@ class ProjectionRunner:
         return [Stall(name, int(position), topic, reason, since)
                 for name, position, topic, reason, since in rows]
 
-    def _apply_batch(self, projection: Projection, head: int,
+    def _apply_batch(self, projection: Projection, build: _Build, head: int,
                      set_aside: frozenset[int]) -> tuple[int, bool]:
         """Apply the next batch: (events passed, whether the read model stopped).
 
         When the batch fails, its events are applied again one per transaction, so that those
         before the culprit are kept and the culprit's position is known exactly."""
         try:
-            return self._apply(projection, head, set_aside, BATCH, []), False
+            return self._apply(projection, build, head, set_aside, BATCH, []), False
         except INFRASTRUCTURE:
             raise
         except Exception:
@@ -208,27 +297,27 @@ class ProjectionRunner:
         while True:
             selected: list[Notification] = []
             try:
-                done = self._apply(projection, head, set_aside, 1, selected)
+                done = self._apply(projection, build, head, set_aside, 1, selected)
             except INFRASTRUCTURE:
                 raise
             except Exception as error:
                 if not selected:
                     raise
-                self._record_stall(projection, selected[0], error)
+                self._record_stall(build, selected[0], error)
                 return applied, True
             if not done:
                 return applied, False
             applied += done
 
-    def _apply(self, projection: Projection, head: int, set_aside: frozenset[int], limit: int,
-               selected: list[Notification]) -> int:
+    def _apply(self, projection: Projection, build: _Build, head: int,
+               set_aside: frozenset[int], limit: int, selected: list[Notification]) -> int:
         with self.database.transaction(pipeline=True) as session:
             lock = " FOR UPDATE" if session.dialect == "postgresql" else ""
             position = session.scalar(
                 f"SELECT position FROM projection_positions WHERE name = ?{lock}",
-                (projection.name,), default=0,
+                (build.row,), default=None,
             )
-            if position >= head:
+            if position is None or position >= head:  # None: swapped by another process
                 return 0
             notifications = self.app.recorder.select_notifications(
                 start=position + 1, limit=limit, stop=head
@@ -238,19 +327,20 @@ class ProjectionRunner:
             selected.extend(notifications)
             kept = [n for n in notifications if n.id not in set_aside]
             events = [self._decode(n) for n in kept]
-            projection.prepare(session, events)
+            tables = build.session(session, projection)
+            projection.prepare(tables, events)
             for notification, event in zip(kept, events, strict=True):
-                projection.apply(session, event, notification.id)
+                projection.apply(tables, event, notification.id)
             last = notifications[-1].id
             session.execute("UPDATE projection_positions SET position = ? WHERE name = ?",
-                            (last, projection.name))
+                            (last, build.row))
             session.execute("DELETE FROM projection_stalls WHERE name = ? AND position <= ?",
-                            (projection.name, last))
+                            (build.row, last))
             return len(notifications)
 
-    def _record_stall(self, projection: Projection, notification: Notification,
+    def _record_stall(self, build: _Build, notification: Notification,
                       error: Exception) -> None:
-        stall = Stall(projection.name, notification.id, notification.topic, _describe(error),
+        stall = Stall(build.row, notification.id, notification.topic, _describe(error),
                       datetime.now(UTC).isoformat(timespec="seconds"))
         log.error("%s", stall, exc_info=error)
         with self.database.transaction() as session:

@@ -1,5 +1,6 @@
 """Read models: exactly-once tracking, catch-up, rebuild identical to incremental."""
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
@@ -7,8 +8,10 @@ from typing import Any
 import pytest
 
 from ledger.csv_import import import_donations
+from projections import runner as runner_module
 from projections.database import Session
 from projections.registry import Registry
+from projections.reports import progress
 from projections.runner import ProjectionRunner
 from projections.store import LedgerStore
 from projections.totals import CampaignTotals
@@ -91,22 +94,109 @@ def test_runners_in_parallel_do_not_double_count(store_url: str) -> None:
         s.close()
 
 
-def test_a_new_projection_version_is_rebuilt_from_the_events(store_url: str) -> None:
+class NextTotals(CampaignTotals):
+    """The campaign totals as the next release would ship them: same tables, a new version."""
+
+    version = CampaignTotals.version + 1
+
+
+def served(store: LedgerStore) -> dict[str, tuple[int, int]]:
+    """The rows of projection_positions: name → (version, position)."""
+    with store.database.reading() as session:
+        return {name: (version, position) for name, version, position in
+                session.query("SELECT name, version, position FROM projection_positions")}
+
+
+def tables(store: LedgerStore) -> set[str]:
+    sql = ("SELECT name FROM sqlite_master WHERE type = 'table'"
+           if store.database.dialect == "sqlite" else
+           "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    with store.database.reading() as session:
+        return {name for (name,) in session.query(sql)}
+
+
+def year1(store: LedgerStore) -> tuple[int, int, int]:
+    """The year-1 figures as the pages read them, without catching up first."""
+    [row] = progress(store.database, "fare-legami-anno-1", date(2030, 1, 1))
+    return row["raised_cents"], row["donors"], row["contacts"]
+
+
+def test_a_new_projection_version_is_built_beside_the_old_one_then_swapped_in(
+        store_url: str) -> None:
     store = LedgerStore.open(store_url)
     start_campaigns(store)
     import_donations(store.app, YEAR1 / "donations.csv")
     store.runner.catch_up()
+    head = store.app.recorder.max_notification_id() or 0
+    before = tables(store)
     store.close()
-
-    class NextTotals(CampaignTotals):
-        version = CampaignTotals.version + 1
 
     reopened = LedgerStore.open(store_url)
     reopened.runner.projections[0] = NextTotals()
     reopened.runner.setup()
-    with reopened.database.reading() as session:
-        assert session.scalar("SELECT COUNT(*) FROM gifts_view") == 0
-    reopened.runner.catch_up()
-    assert figures(reopened, "fare-legami-anno-1")["raised_cents"] == 4270800
+    # The old version still serves its figures while the new one is built beside it.
+    assert served(reopened)["campaign_totals"] == (CampaignTotals.version, head)
+    [building] = [name for name in served(reopened) if name.startswith("campaign_totals@")]
+    assert served(reopened)[building] == (NextTotals.version, 0)
+    assert year1(reopened) == (4_270_800, 2_289, 324)
+    assert len(tables(reopened) - before) == len(CampaignTotals.tables)
+
+    assert reopened.runner.catch_up() == head
+    assert served(reopened)["campaign_totals"] == (NextTotals.version, head)
+    assert [name for name in served(reopened) if "@" in name] == []
+    assert tables(reopened) == before
+    assert year1(reopened) == (4_270_800, 2_289, 324)
     reopened.close()
+
+
+def test_readers_see_the_old_figures_until_the_swap_and_never_an_empty_total(
+        store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = LedgerStore.open(store_url)
+    start_campaigns(store)
+    import_donations(store.app, YEAR1 / "donations.csv")
+    store.runner.catch_up()
+    expected = year1(store)
+    store.close()
+    # Small batches: the new version takes many transactions to build, readers between them.
+    monkeypatch.setattr(runner_module, "BATCH", 40)
+    bumped = LedgerStore.open(store_url)
+    bumped.runner.projections[0] = NextTotals()
+    bumped.runner.setup()
+
+    seen: list[tuple[int, int, int]] = []
+    read = threading.Condition()
+    building = threading.Event()
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            figures_now = year1(bumped)
+            with read:
+                seen.append(figures_now)
+                read.notify_all()
+
+    def after_each_batch(applied: int, _head: int) -> None:
+        building.set()
+        # Let the readers in between two batches of the build.
+        with read:
+            wanted = len(seen) + 2
+            read.wait_for(lambda: len(seen) >= wanted, timeout=30)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        readers = [pool.submit(reader) for _ in range(3)]
+        try:
+            applied = bumped.runner.catch_up(progress=after_each_batch)
+        finally:
+            done.set()
+        for future in readers:
+            future.result()
+
+    head = bumped.app.recorder.max_notification_id() or 0
+    assert building.is_set() and applied == head
+    assert len(seen) >= 2 * (head // 40)
+    assert set(seen) == {expected}
+    assert expected == (4_270_800, 2_289, 324)
+    assert served(bumped)["campaign_totals"] == (NextTotals.version, head)
+    bumped.close()
+
 
