@@ -196,3 +196,26 @@ def choose_transmission(app: Application[UUID], donor_id: str, year: int, oppose
         return False
     app.save(choice)
     return True
+
+
+# An opposition stated on a gift (a row of an import) names the gift, not a registry entry:
+# which donor gave it is the registry's business, and it is known only once the gift is in.
+GIFT_PREFIX = "gift:"
+
+
+def oppose_on_gift(donation_id: UUID, year: int, how: str, by: str) -> TransmissionChoice:
+    """The unsaved opposition of the donor of one gift to sending `year`; the AdE file counts
+    it for whichever registry donor the gift belongs to."""
+    choice = TransmissionChoice(f"{GIFT_PREFIX}{donation_id}", year)
+    choice.change(True, how, by)
+    return choice
+
+
+def opposition_recorded(app: Application[UUID], donation_id: UUID, year: int) -> bool:
+    """Whether the gift's opposition to sending `year` is recorded already."""
+    try:
+        choice: TransmissionChoice = app.repository.get(
+            TransmissionChoice.create_id(f"{GIFT_PREFIX}{donation_id}", year))
+    except AggregateNotFoundError:
+        return False
+    return choice.opposed

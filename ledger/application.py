@@ -253,20 +253,24 @@ class LedgerApplication(Application[UUID]):
             added += len(batch)
         return RecordOutcome(added, len(gifts) - added)
 
-    def record_in_one_transaction(self, batches: Iterable[Sequence[Gift]]) -> int:
-        """Record every gift of every batch in one database transaction: all, or none on any
-        error or a kill. Only one batch is held at a time, so any number of gifts fits in flat
-        memory. Every gift must be new and its sealing key already in the vault (make them
-        first with `sealing_keys`: on SQLite the vault cannot write while this transaction
-        holds the database). A gift recorded meanwhile by another process fails the whole
-        transaction with eventsourcing's IntegrityError. Returns how many were recorded."""
+    def record_in_one_transaction(self, batches: Iterable[Sequence[Gift | Aggregate]]) -> int:
+        """Record every gift of every batch, and any new aggregate given beside them, in one
+        database transaction: all, or none on any error or a kill. Only one batch is held at a
+        time, so any number of gifts fits in flat memory. Every gift must be new and its
+        sealing key already in the vault (make them first with `sealing_keys`: on SQLite the
+        vault cannot write while this transaction holds the database). A gift or aggregate
+        recorded meanwhile by another process fails the whole transaction with
+        eventsourcing's IntegrityError. Returns how many gifts were recorded."""
         known_campaigns: set[str] = set()
         added = 0
         with one_transaction(self.recorder) as append:
             for batch in batches:
-                donations = self.donations_for(batch, known_campaigns, make_keys=False)
+                gifts = [item for item in batch if isinstance(item, Gift)]
+                others = [item for item in batch if not isinstance(item, Gift)]
+                donations = self.donations_for(gifts, known_campaigns, make_keys=False)
                 append([self.mapper.to_stored_event(event)
-                        for donation in donations for event in donation.collect_events()])
+                        for aggregate in (*donations, *others)
+                        for event in aggregate.collect_events()])
                 added += len(donations)
         return added
 
@@ -321,7 +325,7 @@ class LedgerApplication(Application[UUID]):
                 amount_cents=gift.amount_cents, donors=gift.donors, identified=gift.identified,
                 channel=gift.channel, method=gift.method, value_date=gift.value_date,
                 district=gift.district, stand=gift.stand, status=gift.status,
-                sealed_donor=sealed,
+                sealed_donor=sealed, instalment=gift.instalment,
             )
         return list(donations.values())
 

@@ -10,6 +10,7 @@ from typing import IO
 
 from eventsourcing.persistence import IntegrityError
 
+from ledger.agenzia import TransmissionChoice, oppose_on_gift, opposition_recorded
 from ledger.application import SAVE_BATCH, LedgerApplication, needs_sealing
 from ledger.dates import parse_date
 from ledger.donation import DISTRICTS, Donation, Gift
@@ -17,18 +18,24 @@ from ledger.errors import ConflictError, LedgerError
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents
 
-COLUMNS = (
+# The columns a row without reference is keyed by: a column added later stays out of the key,
+# so files imported before it existed are still recognised.
+KEYED_COLUMNS = (
     "date", "campaign", "channel", "method", "amount", "donors", "first_name", "last_name",
     "organization", "email", "phone", "address", "postcode", "city", "province", "tax_code",
     "privacy_consent", "marketing_consent", "stand", "district", "reference",
 )
+# ade_opposition: the row's donor opposes sending the gifts of the row's year to the Agenzia
+# delle Entrate (optional; sì records it, no or blank records nothing).
+COLUMNS = (*KEYED_COLUMNS, "ade_opposition")
 REQUIRED = ("date", "campaign", "channel", "method", "amount")
 DETAIL_FIELDS = ("first_name", "last_name", "organization", "email", "phone", "address",
                  "postcode", "city", "province", "tax_code")
 # Gifts per statement inside the one import transaction (the round trips, not the atomicity).
 WRITE_BATCH = SAVE_BATCH
-# What the check notes of a data row: recorded already (or bad), new, new with personal data.
-NEW, NEW_SEALED = 1, 2
+# What the check notes of a data row, as bits: a new gift, one with personal data to seal, an
+# opposition to the AdE transmission not recorded yet. 0: nothing to write (or a bad row).
+NEW, SEALED, OPPOSES = 1, 2, 4
 # A concurrent writer of the same keys rolls the import back whole; then it is checked again.
 WRITE_ATTEMPTS = 3
 YES = {"sì", "si", "sí", "yes", "y", "true", "1", "x"}
@@ -49,6 +56,7 @@ class ImportReport:
     new: int = 0
     already_recorded: int = 0
     raised_cents: int = 0
+    oppositions: int = 0
     errors: list[RowError] = field(default_factory=list)
     written: bool = False
 
@@ -129,14 +137,15 @@ def row_key(row: dict[str, str], occurrences: dict[str, int]) -> str:
     reference = row.get("reference", "").strip()
     if reference:
         return f"csv:{reference}"
-    content = "\x1f".join(row.get(name, "").strip() for name in COLUMNS)
+    content = "\x1f".join(row.get(name, "").strip() for name in KEYED_COLUMNS)
     digest = hashlib.sha256(content.encode()).hexdigest()[:32]
     occurrences[digest] = occurrences.get(digest, 0) + 1
     return f"csv-row:{digest}:{occurrences[digest]}"
 
 
-def parse_row(row: dict[str, str], source_key: str) -> Gift:
-    """A row as a Gift; raises LedgerError naming every problem of the row."""
+def parse_row(row: dict[str, str], source_key: str) -> tuple[Gift, bool]:
+    """A row as a Gift, and whether its donor opposes the AdE transmission of the row's year;
+    raises LedgerError naming every problem of the row."""
     if "__error__" in row:
         raise LedgerError(row["__error__"])
     problems: list[str] = []
@@ -159,10 +168,15 @@ def parse_row(row: dict[str, str], source_key: str) -> Gift:
                                                           "privacy_consent"))
     marketing = attempt("marketing_consent", lambda: _consent(row.get("marketing_consent", ""),
                                                               "marketing_consent"))
+    opposes = attempt("ade_opposition", lambda: _consent(row.get("ade_opposition", ""),
+                                                        "ade_opposition"))
+    if opposes and isinstance(details, DonorDetails) and not details.is_identified:
+        problems.append("ade_opposition: sì only on a row that identifies the donor (tax code, "
+                        "e-mail, phone or address with postcode)")
     if problems:
         raise LedgerError("; ".join(problems))
     assert isinstance(details, DonorDetails)
-    return Gift(
+    gift = Gift(
         source_key=source_key,
         campaign=row["campaign"].strip(),
         amount_cents=amount,  # type: ignore[arg-type]
@@ -176,20 +190,30 @@ def parse_row(row: dict[str, str], source_key: str) -> Gift:
         district=_district(row.get("district", "")),
         stand=row.get("stand", "").strip(),
     )
+    return gift, bool(opposes)
 
 
 def _gifts(path: Path, on_row: Callable[[int], None] | None
-           ) -> Iterator[tuple[int, Gift | None, str | None]]:
-    """(line, gift or None, problem or None) for every data row of the file."""
+           ) -> Iterator[tuple[int, Gift | None, bool, str | None]]:
+    """(line, gift or None, opposes, problem or None) for every data row of the file."""
     occurrences: dict[str, int] = {}
     with _open_text(path) as stream:
         for line, row in read_rows(stream):
             if on_row is not None:
                 on_row(line)
             try:
-                yield line, parse_row(row, row_key(row, occurrences)), None
+                gift, opposes = parse_row(row, row_key(row, occurrences))
             except LedgerError as error:
-                yield line, None, str(error)
+                yield line, None, False, str(error)
+                continue
+            yield line, gift, opposes, None
+
+
+def _opposition(gift: Gift) -> TransmissionChoice:
+    """The opposition a row states, keyed by its gift: recorded once however often the file
+    is imported, and counted for the gift's donor by the AdE file."""
+    return oppose_on_gift(gift.donation_id, gift.value_date.year,
+                          how=f"importazione CSV ({gift.source_key})", by="csv-import")
 
 
 def import_donations(app: LedgerApplication, path: Path, dry_run: bool = False,
@@ -206,7 +230,7 @@ def import_donations(app: LedgerApplication, path: Path, dry_run: bool = False,
     while True:
         checked = _fingerprint(path)
         report, new_rows = _check(app, path, on_row)
-        if dry_run or report.errors or report.new == 0:
+        if dry_run or report.errors or not (report.new or report.oppositions):
             return report
         _make_keys(app, path, new_rows)
         try:
@@ -225,13 +249,13 @@ def import_donations(app: LedgerApplication, path: Path, dry_run: bool = False,
 
 def _check(app: LedgerApplication, path: Path, on_row: Callable[[int], None] | None
            ) -> tuple[ImportReport, bytearray]:
-    """The report of every row, and a byte per data row: NEW or NEW_SEALED where the gift is
-    new, 0 otherwise."""
+    """The report of every row, and a byte per data row: what it has to write (NEW, SEALED,
+    OPPOSES bits)."""
     report = ImportReport()
     new_rows = bytearray()
     first_line_of: dict[str, int] = {}
     known_campaigns: set[str] = set()
-    for line, gift, problem in _gifts(path, on_row):
+    for line, gift, opposes, problem in _gifts(path, on_row):
         report.rows += 1
         new_rows.append(0)
         if gift is None:
@@ -251,7 +275,12 @@ def _check(app: LedgerApplication, path: Path, on_row: Callable[[int], None] | N
             else:
                 report.new += 1
                 report.raised_cents += gift.amount_cents
-                new_rows[-1] = NEW_SEALED if needs_sealing(gift) else NEW
+                new_rows[-1] = NEW | (SEALED if needs_sealing(gift) else 0)
+            # An opposition added to a row imported before is recorded too: it is news.
+            if opposes and not opposition_recorded(app, gift.donation_id,
+                                                   gift.value_date.year):
+                report.oppositions += 1
+                new_rows[-1] |= OPPOSES
         except LedgerError as error:
             report.errors.append(RowError(line, str(error)))
     return report, new_rows
@@ -265,7 +294,7 @@ def _make_keys(app: LedgerApplication, path: Path, new_rows: bytearray) -> None:
     with _open_text(path) as stream:
         for index, (_line, row) in enumerate(read_rows(stream)):
             key = row_key(row, occurrences)  # called for every row, as in _gifts
-            if index < len(new_rows) and new_rows[index] == NEW_SEALED:
+            if index < len(new_rows) and new_rows[index] & SEALED:
                 subjects.append(Donation.create_id(key))
                 if len(subjects) == WRITE_BATCH:
                     app.sealing_keys(subjects)
@@ -279,19 +308,22 @@ def _fingerprint(path: Path) -> tuple[int, int]:
 
 
 def _new_gifts(path: Path, new_rows: bytearray, on_row: Callable[[int], None] | None,
-               checked: tuple[int, int]) -> Iterator[list[Gift]]:
-    """The new gifts of the file, a batch at a time; a FileError, so nothing is committed,
-    when the file is no longer the one that was checked."""
+               checked: tuple[int, int]) -> Iterator[list[Gift | TransmissionChoice]]:
+    """The new gifts and oppositions of the file, a batch at a time; a FileError, so nothing
+    is committed, when the file is no longer the one that was checked."""
     changed = FileError("the file changed while it was being imported: nothing was imported")
-    batch: list[Gift] = []
-    for index, (_line, gift, _problem) in enumerate(_gifts(path, on_row)):
-        if index >= len(new_rows) or (new_rows[index] and gift is None):
+    batch: list[Gift | TransmissionChoice] = []
+    for index, (_line, gift, opposes, _problem) in enumerate(_gifts(path, on_row)):
+        if index >= len(new_rows) or (new_rows[index] and gift is None) or (
+                new_rows[index] & OPPOSES and not opposes):
             raise changed
-        if new_rows[index] and gift is not None:
+        if gift is not None and new_rows[index] & NEW:
             batch.append(gift)
-            if len(batch) == WRITE_BATCH:
-                yield batch
-                batch = []
+        if gift is not None and new_rows[index] & OPPOSES:
+            batch.append(_opposition(gift))
+        if len(batch) >= WRITE_BATCH:
+            yield batch
+            batch = []
     yield batch
     if _fingerprint(path) != checked:
         raise changed

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -24,6 +25,9 @@ CHANNELS = ("stand", "online", "bank", "event", "other")
 METHODS = ("cash", "card", "bank_transfer", "sepa_debit", "postal", "paypal", "cheque")
 DISTRICTS = ("Cremona", "Crema", "Casalmaggiore")
 CONFIRMED, PENDING, FAILED = "confirmed", "pending", "failed"
+# Which month of a monthly gift a gift is: the first, a later one, or none (a one-off gift).
+FIRST_MONTH, LATER_MONTH = "first", "later"
+INSTALMENTS = ("", FIRST_MONTH, LATER_MONTH)
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Gift:
     # tapped. Either may be zero (every coin came from named givers; nobody was tapped), so
     # that closing never drops a tallied person nor invents one; both zero is no gift.
     tally: bool = False
+    instalment: str = ""
 
     def __post_init__(self) -> None:
         problems: dict[str, list[str]] = {}
@@ -73,6 +78,8 @@ class Gift:
             problems["district"] = [
                 f"unknown district {self.district!r} (one of {', '.join(DISTRICTS)})"
             ]
+        if self.instalment not in INSTALMENTS:
+            problems["instalment"] = ["the first or a later month of a monthly gift, or blank"]
         if self.status not in (CONFIRMED, PENDING):
             problems["status"] = ["a new gift is either confirmed or pending"]
         if not self.source_key:
@@ -116,6 +123,14 @@ class Donation(Aggregate):
         stand: str
         status: str
         sealed_donor: str | None
+        instalment: str
+
+        # Version 2 says which month of a monthly gift it is; earlier gifts did not know.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["instalment"] = ""
 
     class PaymentConfirmed(Aggregate.Event):
         on: date
@@ -177,6 +192,7 @@ class Donation(Aggregate):
         stand: str,
         status: str,
         sealed_donor: str | None,
+        instalment: str = "",
     ) -> None:
         self.source_key = source_key
         self.campaign = campaign
@@ -191,6 +207,7 @@ class Donation(Aggregate):
         self.stand = stand
         self.status = status
         self.sealed_donor = sealed_donor
+        self.instalment = instalment
         self.received_method = method
         self.refunds: dict[str, int] = {}
         self.failed_refunds: set[str] = set()

@@ -8,6 +8,17 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
+from ledger.donation import LATER_MONTH, Donation
+
+
+def thanked_by_mail(gift: Donation.Received) -> bool:
+    """Whether a gift is thanked by e-mail with its receipt: an online gift of one identified
+    person, once confirmed. Of a monthly gift only the first month is: its mail says that the
+    later months come together in the annual statement, and a mail every month would be noise
+    (the donor's bank statement already shows each one)."""
+    return (gift.channel == "online" and gift.identified and gift.donors == 1
+            and gift.instalment != LATER_MONTH)
+
 
 class ReceiptMailRequested(Aggregate):
     """Staff asked to send a receipt to its donor again (once per request)."""

@@ -4,7 +4,7 @@ oppositions, and every amount left out with the reason (for the accountant)."""
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.agenzia import DonorTotal, Refund, TransmissionChoice
+from ledger.agenzia import GIFT_PREFIX, DonorTotal, Refund, TransmissionChoice
 from ledger.receipt_book import UNTRACEABLE_METHODS
 from projections.database import Session
 from projections.registry import resolve
@@ -14,10 +14,11 @@ GIFT, REFUND = "erogazione", "rimborso"
 
 
 class Oppositions(Projection):
-    """Donors who opposed the transmission of a year's gifts (the latest choice wins)."""
+    """Donors' choices about the transmission of a year's gifts, each with the position of
+    its latest change: the latest choice about a donor wins."""
 
     name = "ade_oppositions"
-    version = 1
+    version = 2
     tables = ("ade_oppositions",)
 
     def create_tables(self, session: Session) -> None:
@@ -26,23 +27,36 @@ class Oppositions(Projection):
             donor_id TEXT NOT NULL,
             year INTEGER NOT NULL,
             opposed INTEGER NOT NULL DEFAULT 0,
-            how TEXT NOT NULL DEFAULT ''
+            how TEXT NOT NULL DEFAULT '',
+            position BIGINT NOT NULL
         )""")
 
     def apply(self, session: Session, event: Any, position: int) -> None:
         if isinstance(event, TransmissionChoice.Opened):
-            session.execute("INSERT INTO ade_oppositions (choice_id, donor_id, year) "
-                            "VALUES (?, ?, ?)", (str(event.originator_id), event.donor_id,
-                                                 event.year))
+            session.execute("INSERT INTO ade_oppositions (choice_id, donor_id, year, position) "
+                            "VALUES (?, ?, ?, ?)", (str(event.originator_id), event.donor_id,
+                                                    event.year, position))
         elif isinstance(event, TransmissionChoice.Changed):
-            session.execute("UPDATE ade_oppositions SET opposed = ?, how = ? WHERE choice_id = ?",
-                            (int(event.opposed), event.how, str(event.originator_id)))
+            session.execute("UPDATE ade_oppositions SET opposed = ?, how = ?, position = ? "
+                            "WHERE choice_id = ?", (int(event.opposed), event.how, position,
+                                                    str(event.originator_id)))
 
 
 def opposed_donors(session: Session, year: int) -> set[str]:
-    """Registry ids (after merges) of the donors who oppose for `year`."""
-    return {resolve(session, row[0]) for row in session.query(
-        "SELECT donor_id FROM ade_oppositions WHERE year = ? AND opposed = 1", (year,))}
+    """Registry ids (after merges) of the donors who oppose for `year`: a choice made on a
+    gift (an import row) counts for the donor of that gift; a donor's latest choice wins."""
+    latest: dict[str, tuple[int, bool]] = {}
+    for donor_id, opposed, position in session.query(
+            "SELECT donor_id, opposed, position FROM ade_oppositions WHERE year = ?", (year,)):
+        if donor_id.startswith(GIFT_PREFIX):
+            donor_id = session.scalar("SELECT donor_id FROM registry_gifts WHERE "
+                                      "donation_id = ?", (donor_id[len(GIFT_PREFIX):],))
+            if donor_id is None:
+                continue  # a gift the registry does not hold (anonymous)
+        donor = resolve(session, str(donor_id))
+        if donor not in latest or latest[donor][0] < int(position):
+            latest[donor] = (int(position), bool(opposed))
+    return {donor for donor, (_position, opposed) in latest.items() if opposed}
 
 
 def is_company(tax_code: str) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 
 from ledger.donation import CONFIRMED, Donation
-from ledger.mail import ReceiptMailRequested
+from ledger.mail import ReceiptMailRequested, thanked_by_mail
 from projections.database import Database, Session
 from projections.runner import Projection
 
@@ -34,8 +34,8 @@ ATTEMPTS = ("""CREATE TABLE IF NOT EXISTS mail_attempts (
 
 
 class Outbox(Projection):
-    """A thank-you for each confirmed online gift (once per gift), and each re-send asked
-    for in the back office."""
+    """A thank-you for each confirmed online gift that gets one (once per gift; see
+    ledger.mail.thanked_by_mail), and each re-send asked for in the back office."""
 
     name = "mail_outbox"
     version = 1
@@ -55,8 +55,7 @@ class Outbox(Projection):
         )""")
 
     def apply(self, session: Session, event: Any, position: int) -> None:
-        if isinstance(event, Donation.Received) and event.channel == "online" and (
-                event.identified and event.donors == 1):
+        if isinstance(event, Donation.Received) and thanked_by_mail(event):
             session.execute(
                 "INSERT INTO mail_outbox (mail_key, position, kind, donation_id, status, "
                 "requested_at) VALUES (?, ?, 'thanks', ?, ?, ?)",

@@ -270,7 +270,9 @@ def import_donations_command(file: Path, dry_run: bool) -> None:
             _catch_up(store)
     verb = "would add" if dry_run else "added"
     click.echo(f"{report.rows} rows: {verb} {report.new} gifts "
-               f"({format_eur(report.raised_cents)}), {report.already_recorded} already recorded")
+               f"({format_eur(report.raised_cents)}), {report.already_recorded} already recorded"
+               + (f", {verb} {report.oppositions} AdE opposition(s)" if report.oppositions
+                  else ""))
 
 
 def _text_report(figures: dict[str, Any]) -> str:

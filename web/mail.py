@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
-from ledger.donation import Donation
+from ledger.donation import FIRST_MONTH, Donation
 from ledger.errors import InvalidInputError, LedgerError
 from ledger.money import format_eur
 from ledger.receipts import Receipts
@@ -76,10 +76,12 @@ def thank_you(store: LedgerStore, donation_id: UUID, number: str | None, on: dat
         (f"Gentile {name},\n\n" if name else "Gentile donatrice, gentile donatore,\n\n")
         + f"grazie di cuore per la tua donazione di {format_eur(receipt.amount_cents)} del "
         f"{day(receipt.value_date)} a favore di «{campaign}».\n\n"
-        f"In allegato trovi la ricevuta n. {receipt.number}. Se la tua donazione è mensile, "
-        "questa è la prima ricevuta: a inizio anno riceverai il riepilogo annuale di tutte "
-        "le donazioni.\n\n"
-        f"Con gratitudine,\n{foundation.name}\n{foundation.address}\n")
+        f"In allegato trovi la ricevuta n. {receipt.number}."
+        + (" È la prima ricevuta della tua donazione mensile: per le mensilità successive non "
+           "riceverai un'e-mail ogni mese, le troverai tutte nel riepilogo annuale delle "
+           "donazioni che ti invieremo a inizio anno.\n\n"
+           if donation.instalment == FIRST_MONTH else "\n\n")
+        + f"Con gratitudine,\n{foundation.name}\n{foundation.address}\n")
     message.add_attachment(receipt_pdf(receipt, foundation, campaign), maintype="application",
                            subtype="pdf",
                            filename=f"ricevuta-{receipt.number.replace('/', '-')}.pdf")

@@ -10,7 +10,7 @@ import stripe
 
 from ledger.application import LedgerApplication
 from ledger.dates import local_day, today
-from ledger.donation import CONFIRMED, PENDING, Gift
+from ledger.donation import CONFIRMED, FIRST_MONTH, LATER_MONTH, PENDING, Gift
 from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
 from ledger.identity import DonorDetails
 from ledger.payments import CONFIRMED as PAYMENT_CONFIRMED
@@ -119,14 +119,25 @@ def _donor(details: dict[str, Any] | None, metadata: dict[str, Any]) -> DonorDet
 
 def _gift(source_key: str, metadata: dict[str, Any], amount: int, created: int,
           details: dict[str, Any] | None, status: str, method: str,
-          default_campaign: Callable[[], str]) -> Gift:
+          default_campaign: Callable[[], str], instalment: str = "") -> Gift:
     return Gift(
         source_key=source_key, campaign=metadata.get("campaign") or default_campaign(),
         amount_cents=amount, value_date=day_of(created), channel="online", method=method,
         details=_donor(details, metadata),
         privacy_consent=str(metadata.get("privacy_consent", "")).lower() in YES,
         marketing_consent=str(metadata.get("marketing_consent", "")).lower() in YES,
-        status=status)
+        status=status, instalment=instalment)
+
+
+def _instalment(invoice: dict[str, Any]) -> str:
+    """Which month of a monthly gift an invoice is, by its `billing_reason`: the invoice that
+    creates the subscription is the first month, every other subscription invoice (cycle,
+    update, threshold) a later one; an invoice outside a subscription (manual, a quote) is
+    no monthly gift at all."""
+    reason = str(invoice.get("billing_reason") or "")
+    if reason == "subscription_create":
+        return FIRST_MONTH
+    return LATER_MONTH if reason.startswith("subscription") else ""
 
 
 class StripeEvents:
@@ -219,7 +230,7 @@ class StripeEvents:
             key = payment_key(invoice["id"])
             intent = _invoice_intent(invoice)
         self.app.receive_payment(_gift(key, metadata, amount, paid_at, details, CONFIRMED,
-                                       "card", self.default_campaign))
+                                       "card", self.default_campaign, _instalment(invoice)))
         if intent:
             self.app.link_payment(payment_key(intent), key)
 

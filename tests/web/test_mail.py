@@ -20,9 +20,11 @@ from projections import receipts as receipts_view
 from projections.outbox import MailAttempts, mail_attempts, mail_status
 from projections.store import LedgerStore
 from tests.e2e.conftest import free_port
+from tests.fakestripe.events import StripeStory
 from tests.ledger.test_csv_import import start_campaigns
 from web.mail import SmtpSettings, send_due
-from web.receipts import issue_year
+from web.receipts import issue_year, statement_document
+from web.stripe_gateway import StripeEvents
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -87,7 +89,8 @@ def test_a_confirmed_online_gift_gets_one_thank_you_with_its_receipt(
     plain = message.get_body(("plain",))
     assert plain is not None
     body = plain.get_content()
-    assert "Gentile Maria" in body and "€ 25,00" in body and "riepilogo annuale" in body
+    assert "Gentile Maria" in body and "€ 25,00" in body
+    assert "mensile" not in body  # a one-off gift: no annual statement to announce
     text = attachment_text(message, tmp_path)
     assert "Ricevuta di erogazione liberale n. 2026/000001" in text and "€ 25,00" in text
 
@@ -174,3 +177,44 @@ def test_a_stripe_refund_voids_the_receipt_at_the_next_issue_and_reissues_it(
     assert [(r["number"], r["status"], r["amount_cents"]) for r in rows] == [
         ("2026/000001", "void", 2500), ("2026/000002", "issued", 1500)]
     assert rows[0]["void_reason"] == "importo cambiato dopo l'emissione (rimborso)"
+
+
+@pytest.mark.parametrize("new_shape", [False, True])
+@pytest.mark.parametrize("order", ["as sent", "reversed"])
+def test_a_monthly_gift_is_thanked_once_and_its_later_months_wait_for_the_statement(
+        ready: LedgerStore, smtp: tuple[Inbox, SmtpSettings], tmp_path: Path,
+        new_shape: bool, order: str) -> None:
+    inbox, settings = smtp
+    story = StripeStory()
+    details = story.customer_details("Mario Rossi", "mario.rossi@example.org")
+    events = story.monthly_gift(1500, details, months=3, cancelled=False,
+                                new_invoice_shape=new_shape)
+    gateway = StripeEvents(ready.app, lambda: "fare-legami-anni-2-3")
+    for event in (events if order == "as sent" else events[::-1]) * 2:  # Stripe resends
+        gateway.handle(event)
+        send_due(ready, settings, now=lambda: T0)
+    assert send_due(ready, settings, now=lambda: T0 + timedelta(days=30))["sent"] == 0
+    [message] = inbox.messages
+    assert message["To"] == "mario.rossi@example.org"
+    plain = message.get_body(("plain",))
+    assert plain is not None
+    body = " ".join(plain.get_content().split())
+    first_paid = min(e["data"]["object"]["status_transitions"]["paid_at"] for e in events
+                     if e["type"] == "invoice.paid")
+    first_day = datetime.fromtimestamp(first_paid).strftime("%d/%m/%Y")
+    assert f"€ 15,00 del {first_day}" in body
+    assert "prima ricevuta della tua donazione mensile" in body
+    assert "riepilogo annuale" in body
+    text = attachment_text(message, tmp_path)
+    assert "€ 15,00" in text and first_day in text
+    # The later months are receipted by the yearly batch and add up on the statement.
+    outcome = issue_year(ready, 2016, date(2017, 1, 15))
+    assert len(outcome.issued) == 2
+    with ready.database.reading() as session:
+        rows = receipts_view.list_receipts(session, 2016)
+    assert [(r["status"], r["amount_cents"]) for r in rows] == [("issued", 1500)] * 3
+    _name, statement = statement_document(ready, 2016, "mario.rossi@example.org")
+    (tmp_path / "riepilogo.pdf").write_bytes(statement)
+    summary = " ".join(subprocess.run(["pdftotext", str(tmp_path / "riepilogo.pdf"), "-"],
+                                      check=True, capture_output=True, text=True).stdout.split())
+    assert "€ 45,00" in summary
