@@ -98,6 +98,11 @@ def fails_cleanly(command: F) -> F:
             err.print(f"[bold red]error:[/] cannot use the database {database_url()}: {error}",
                       highlight=False)
             sys.exit(3)
+        except BrokenPipeError:
+            # The reader went away (`ledger receipts list | head`): stop as Unix tools do,
+            # without a message, and keep Python from reporting the unflushed rest at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except OSError as error:
             err.print(f"[bold red]error:[/] {error}", highlight=False)
             sys.exit(3)

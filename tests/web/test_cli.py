@@ -303,3 +303,17 @@ def test_a_missing_postgres_database_is_an_error_too(postgres_server: str) -> No
     result = CliRunner(env={"LEDGER_DATABASE_URL": missing}).invoke(main, ["campaigns", "list"])
     assert result.exit_code == 3
     assert "cannot use the database" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"}
+    ledger = [sys.executable, "-m", "web.cli"]
+    subprocess.run([*ledger, "init", "--demo"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    # `ledger export donations | head -1`: the reader closes its end before the export writes.
+    reader, writer = os.pipe()
+    os.close(reader)
+    result = subprocess.run([*ledger, "export", "donations"], cwd=ROOT, env=env, stdout=writer,
+                            stderr=subprocess.PIPE, text=True, check=False)
+    os.close(writer)
+    assert result.returncode == 141 and result.stderr == "", result.stderr
