@@ -101,7 +101,7 @@ def money_after_the_fact(store: LedgerStore, history: History, first: int, last:
             history.raised_cents += 1_000
 
 
-def registry_work(store: LedgerStore, history: History) -> None:
+def registry_work(store: LedgerStore) -> None:
     """Merges, consent changes and erasures on donors the registry holds by now."""
     store.runner.catch_up()
     with store.database.reading() as session:
@@ -174,20 +174,19 @@ def build_history(url: str, tmp_path: Path, rng: random.Random) -> History:
     """EVENTS imported gifts and some 4% more events, with work for every read model among
     them; then the read models are dropped, so that the follower starts from nothing."""
     history = History()
-    rows = EVENTS
-    half = rows // 2
+    half = EVENTS // 2
     store = LedgerStore.open(url)
     try:
         start_campaigns(store)
         store.app.change_target(CAMPAIGN, 34_000_000)
         store.app.end_campaign("fare-legami-anno-1", date(2016, 5, 31))
         import_rows(store, write_rows(tmp_path / "first.csv", 0, half, rng, history))
-        registry_work(store, history)
+        registry_work(store)
         money_after_the_fact(store, history, 0, half)
-        online_payments(store, history, max(rows // 200, 10))
+        online_payments(store, history, max(EVENTS // 200, 10))
         a_stand(store, history)
-        import_rows(store, write_rows(tmp_path / "second.csv", half, rows, rng, history))
-        money_after_the_fact(store, history, half, rows)
+        import_rows(store, write_rows(tmp_path / "second.csv", half, EVENTS, rng, history))
+        money_after_the_fact(store, history, half, EVENTS)
         history.events = store.app.recorder.max_notification_id() or 0
         with store.database.transaction() as session:
             for projection in store.runner.projections:
