@@ -8,16 +8,10 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from ledger.donation import Gift
-from ledger.errors import ConflictError, InvalidInputError
+from ledger.errors import ConflictError
 from ledger.gifts import Gifts
 from ledger.payments import (
-    CONFIRMED,
-    DISPUTE_CLOSED,
-    DISPUTE_OPENED,
-    FAILED,
-    METHOD,
     REFUND_FAILED,
-    REFUNDED,
     ParkedNotices,
     PaymentLink,
     PaymentNotice,
@@ -106,23 +100,7 @@ class OnlinePayments(Gifts):
                     notice.reference, notice.amount_cents)):
                 return False
             was_confirmed = donation.money_can_leave
-            if notice.kind == CONFIRMED:
-                donation.confirm_payment(notice.on)
-            elif notice.kind == FAILED:
-                donation.fail_payment(notice.on, notice.reason)
-            elif notice.kind == REFUNDED:
-                donation.refund(notice.reference, notice.amount_cents, notice.on, notice.reason)
-            elif notice.kind == REFUND_FAILED:
-                donation.fail_refund(notice.reference, notice.on)
-            elif notice.kind == DISPUTE_OPENED:
-                donation.open_dispute(notice.reference, notice.amount_cents, notice.on)
-            elif notice.kind == DISPUTE_CLOSED:
-                donation.close_dispute(notice.reference, notice.outcome, notice.amount_cents,
-                                       notice.on)
-            elif notice.kind == METHOD:
-                donation.learn_method(notice.reference)
-            else:
-                raise InvalidInputError(f"unknown payment notice {notice.kind!r}")
+            notice.apply_to(donation)
             changed = bool(donation.pending_events)
             try:
                 self.save(donation)

@@ -9,18 +9,12 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from ledger.bounds import (
-    MAX_TARGET_CENTS,
-    amount_problem,
-    date_problem,
-    text_problem,
-)
-from ledger.donation import DISTRICTS, Donation, Gift
-from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.donation import Donation, Gift
+from ledger.errors import ConflictError, NotFoundError
 from ledger.gifts import Gifts
 from ledger.identity import DonorDetails
 from ledger.privacy import seal, unseal
-from ledger.stand import CLOSED, BankDeposit, NamedGift, StandCollection, invalid_field
+from ledger.stand import BankDeposit, NamedGift, StandCollection, check_deposit, check_opening
 
 
 class Stands(Gifts):
@@ -29,25 +23,7 @@ class Stands(Gifts):
     def open_stand(self, campaign: str, place: str, comune: str, district: str, day: date,
                    volunteers: list[str]) -> UUID:
         """Open a stand; the same opening sent again returns the same stand."""
-        problems: dict[str, list[str]] = {}
-        if not place.strip():
-            problems["place"] = ["where is the stand? (piazza)"]
-        if not comune.strip():
-            problems["comune"] = ["which comune?"]
-        if district not in DISTRICTS:
-            problems["district"] = [f"one of {', '.join(DISTRICTS)}"]
-        names = [v.strip() for v in volunteers if v.strip()]
-        if not names:
-            problems["volunteers"] = ["at least one volunteer"]
-        for field, problem in [("campaign", text_problem(campaign)),
-                               ("place", text_problem(place)),
-                               ("comune", text_problem(comune)), ("day", date_problem(day)),
-                               *(("volunteers", text_problem(v)) for v in volunteers)]:
-            if problem:
-                problems[field] = [problem]
-        if problems:
-            raise InvalidInputError(
-                "; ".join(f"{k}: {m}" for k, ms in problems.items() for m in ms), problems)
+        names = check_opening(campaign, place, comune, district, day, volunteers)
         self._campaign(campaign).check_gift_day(day)
         stand = StandCollection(campaign, place.strip(), comune.strip(), district, day, names)
         # Already opened: the natural key makes a resent opening a no-op.
@@ -83,11 +59,7 @@ class Stands(Gifts):
 
     def log_named_gift(self, stand_id: UUID, gift: NamedGift) -> bool:
         """A giver who wants a receipt or news: sealed with the key of the gift-to-be."""
-        if not gift.privacy_consent:
-            raise invalid_field("privacy_consent",
-                           "serve il consenso privacy per tenere il contatto; altrimenti usa +1")
-        if not gift.details.is_identified:
-            raise invalid_field("email", "an e-mail, a phone or a codice fiscale is needed")
+        gift.check_contact()
         stand = self.get_stand(stand_id)
         subject = Donation.create_id(stand.gift_key(gift.entry_id))
         key = self.sealing_keys([subject])[subject]
@@ -135,24 +107,9 @@ class Stands(Gifts):
     def record_deposit(self, reference: str, amount_cents: int, on: date,
                        stand_ids: list[UUID]) -> UUID:
         """Record a bank deposit once; the same reference again with other figures conflicts."""
-        problems: dict[str, list[str]] = {}
-        if problem := text_problem(reference):
-            problems["reference"] = [problem]
-        elif not reference.strip():
-            problems["reference"] = ["the bank's reference (CRO/TRN) of the deposit"]
-        # One deposit may pool the cash of many stands: bounded like a campaign's target.
-        if problem := amount_problem(amount_cents, most=MAX_TARGET_CENTS):
-            problems["amount_cents"] = [problem]
-        if problem := date_problem(on):
-            problems["on"] = [problem]
-        if not stand_ids:
-            problems["stands"] = ["choose the stands whose cash was deposited"]
-        if problems:
-            raise InvalidInputError(
-                "; ".join(f"{k}: {m}" for k, ms in problems.items() for m in ms), problems)
-        for stand in (self.get_stand(stand_id) for stand_id in stand_ids):
-            if stand.status != CLOSED:
-                raise ConflictError(f"close the stand {stand.place} before its deposit")
+        check_deposit(reference, amount_cents, on, stand_ids)
+        for stand_id in stand_ids:
+            self.get_stand(stand_id).require_closed_for_deposit()
         deposit = BankDeposit(reference.strip(), amount_cents, on,
                               sorted(str(stand_id) for stand_id in stand_ids))
         try:

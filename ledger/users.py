@@ -8,16 +8,15 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.errors import ConflictError, NotFoundError
 from ledger.service import LedgerService
 from ledger.user import (
-    ROLES,
     TOKEN_DAYS,
     User,
+    check_new_user,
     hash_password,
     spend_password_work,
     token_reference,
-    user_email,
 )
 
 
@@ -47,16 +46,7 @@ class Users(LedgerService):
     """The people who use the back office, the stands and the API, and their tokens."""
 
     def add_user(self, email: str, role: str, password: str) -> UserInfo:
-        problems: dict[str, list[str]] = {}
-        try:
-            address = user_email(email)
-        except InvalidInputError as error:
-            address, problems = "", dict(error.fields)
-        if role not in ROLES:
-            problems["role"] = [f"one of {', '.join(ROLES)}"]
-        if problems:
-            raise InvalidInputError(
-                "; ".join(f"{k}: {m}" for k, ms in problems.items() for m in ms), problems)
+        address = check_new_user(email, role)
         user = User(address, role, hash_password(password))
         try:
             self.save(user)
