@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from ledger.dates import today as foundation_today
 from ledger.dates import years_after
-from ledger.errors import InvalidInputError
+from ledger.errors import InvalidInputError, invalid_field
 from ledger.money import format_eur, parse_cents
 
 # A gift above this is far more likely a typing mistake (cents typed as euro, a pasted IBAN)
@@ -110,7 +110,7 @@ def control_character_at(text: str, multiline: bool = False) -> int | None:
 def check(field: str, problem: str | None) -> None:
     """Raise the InvalidInputError naming `field` when there is a problem."""
     if problem is not None:
-        raise InvalidInputError(f"{field}: {problem}", {field: [problem]})
+        raise invalid_field(field, problem)
 
 
 def check_amount(field: str, cents: object, least: int = 1, most: int | None = None) -> None:

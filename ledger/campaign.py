@@ -13,7 +13,7 @@ from ledger.bounds import (
     date_problem,
     text_problem,
 )
-from ledger.errors import InvalidInputError
+from ledger.errors import InvalidInputError, raise_problems
 from ledger.keys import natural_id
 
 
@@ -78,9 +78,7 @@ class Campaign(Aggregate):
             problems["what"] = [problem]
         elif not what.strip():
             problems["what"] = ["say what was paid for"]
-        if problems:
-            raise InvalidInputError(
-                "; ".join(f"{k}: {m}" for k, ms in problems.items() for m in ms), problems)
+        raise_problems(problems)
         if (on, " ".join(what.split()), amount_cents) in self.expenses:
             return False
         self._expense_recorded(slug=self.slug, amount_cents=amount_cents, on=on,
@@ -134,10 +132,7 @@ def check_campaign(slug: str, name: str, target_cents: int, starts_on: date | No
             problems[field] = [problem]
     if starts_on and ends_on and ends_on < starts_on:
         problems["ends"] = ["the campaign ends before it starts"]
-    if problems:
-        raise InvalidInputError(
-            "; ".join(f"{field}: {m}" for field, ms in problems.items() for m in ms), problems
-        )
+    raise_problems(problems)
 
 
 def target_problem(target_cents: object) -> str | None:

@@ -11,10 +11,11 @@ from typing import IO
 from eventsourcing.persistence import IntegrityError
 
 from ledger.agenzia import TransmissionChoice, oppose_on_gift, opposition_recorded
-from ledger.application import SAVE_BATCH, LedgerApplication, needs_sealing
+from ledger.application import LedgerApplication
 from ledger.dates import parse_date
 from ledger.donation import DISTRICTS, Donation, Gift
 from ledger.errors import ConflictError, LedgerError
+from ledger.gifts import SAVE_BATCH, needs_sealing
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents
 

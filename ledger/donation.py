@@ -17,7 +17,7 @@ from ledger.bounds import (
     date_problem,
     text_problem,
 )
-from ledger.errors import ConflictError, InvalidInputError
+from ledger.errors import ConflictError, InvalidInputError, raise_problems
 from ledger.identity import DonorDetails
 from ledger.keys import natural_id
 
@@ -84,10 +84,7 @@ class Gift:
             problems["status"] = ["a new gift is either confirmed or pending"]
         if not self.source_key:
             problems["reference"] = ["a gift needs a key that makes a resend a no-op"]
-        if problems:
-            raise InvalidInputError(
-                "; ".join(f"{name}: {m}" for name, ms in problems.items() for m in ms), problems
-            )
+        raise_problems(problems)
 
     def _tally_problems(self) -> dict[str, list[str]]:
         problems: dict[str, list[str]] = {}

@@ -27,3 +27,21 @@ class ChangedMeanwhileError(ConflictError, IntegrityError):
     """Another command changed the same aggregate first (optimistic concurrency). It is still an
     IntegrityError, so code that expects one (a natural key already recorded) is unchanged; where
     nothing catches it, it reaches the user as a conflict to retry, never as a crash."""
+
+
+def invalid_input(problems: dict[str, list[str]]) -> InvalidInputError:
+    """One error for every problem found, field by field, so that a form shows them all at once
+    and a message names each field."""
+    return InvalidInputError(
+        "; ".join(f"{field}: {m}" for field, ms in problems.items() for m in ms), problems)
+
+
+def raise_problems(problems: dict[str, list[str]]) -> None:
+    """Raise one InvalidInputError listing `problems`, when there are any."""
+    if problems:
+        raise invalid_input(problems)
+
+
+def invalid_field(field: str, message: str) -> InvalidInputError:
+    """The error for one field's one problem."""
+    return invalid_input({field: [message]})

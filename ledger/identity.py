@@ -8,7 +8,7 @@ import phonenumbers
 from stdnum.it import codicefiscale, iva
 
 from ledger.bounds import text_problem
-from ledger.errors import InvalidInputError
+from ledger.errors import InvalidInputError, raise_problems
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SPACES = re.compile(r"\s+")
@@ -94,9 +94,7 @@ class DonorDetails:
                     problems[field.name] = [str(error)]
             else:
                 values[field.name] = _SPACES.sub(" ", (text or "").strip())
-        if problems:
-            raise InvalidInputError(
-                "; ".join(f"{name}: {m}" for name, ms in problems.items() for m in ms), problems)
+        raise_problems(problems)
         return cls(**values)
 
     @classmethod

@@ -2,12 +2,16 @@
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.errors import InvalidInputError
 from ledger.keys import natural_id
+
+if TYPE_CHECKING:
+    from ledger.donation import Donation
 
 # What a notice about a payment can say; the donation applies each idempotently.
 CONFIRMED, FAILED, REFUNDED, REFUND_FAILED = "confirmed", "failed", "refunded", "refund_failed"
@@ -39,6 +43,25 @@ class PaymentNotice:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "PaymentNotice":
         return cls(**{**data, "on": date.fromisoformat(data["on"])})
+
+    def apply_to(self, donation: "Donation") -> None:
+        """What this notice changes on the gift; each change is idempotent."""
+        if self.kind == CONFIRMED:
+            donation.confirm_payment(self.on)
+        elif self.kind == FAILED:
+            donation.fail_payment(self.on, self.reason)
+        elif self.kind == REFUNDED:
+            donation.refund(self.reference, self.amount_cents, self.on, self.reason)
+        elif self.kind == REFUND_FAILED:
+            donation.fail_refund(self.reference, self.on)
+        elif self.kind == DISPUTE_OPENED:
+            donation.open_dispute(self.reference, self.amount_cents, self.on)
+        elif self.kind == DISPUTE_CLOSED:
+            donation.close_dispute(self.reference, self.outcome, self.amount_cents, self.on)
+        elif self.kind == METHOD:
+            donation.learn_method(self.reference)
+        else:
+            raise InvalidInputError(f"unknown payment notice {self.kind!r}")
 
 
 class ParkedNotices(Aggregate):

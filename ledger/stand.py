@@ -9,23 +9,23 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.bounds import (
     MAX_PIECES,
+    MAX_TARGET_CENTS,
     amount_problem,
     check_amount,
     check_text,
     count_problem,
+    date_problem,
     max_gift_cents,
+    text_problem,
 )
-from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.donation import DISTRICTS
+from ledger.errors import ConflictError, NotFoundError, invalid_field, raise_problems
 from ledger.identity import DonorDetails
 from ledger.keys import natural_id
 
 # Notes from €500 down to 1-cent coins, in cents.
 DENOMINATIONS = (50000, 20000, 10000, 5000, 2000, 1000, 500, 200, 100, 50, 20, 10, 5, 2, 1)
 OPEN, CLOSED = "open", "closed"
-
-
-def invalid_field(field: str, message: str) -> InvalidInputError:
-    return InvalidInputError(f"{field}: {message}", {field: [message]})
 
 
 def count_total(denominations: dict[int, int]) -> int:
@@ -216,6 +216,11 @@ class StandCollection(Aggregate):
         self.closing = {"counted_cents": counted_cents, "named_cents": named_cents,
                         "anonymous_cents": anonymous_cents, "tallied": tallied, "named": named}
 
+    def require_closed_for_deposit(self) -> None:
+        """Cash goes to the bank only from a stand whose count is closed."""
+        if self.status != CLOSED:
+            raise ConflictError(f"close the stand {self.place} before its deposit")
+
     def state(self) -> dict[str, Any]:
         """What a phone needs to show, as plain data."""
         return {
@@ -226,6 +231,30 @@ class StandCollection(Aggregate):
             "counts": [{"counter": c, "total_cents": t} for c, _d, t in self.counts],
             "closing": dict(self.closing) or None,
         }
+
+
+def check_opening(campaign: str, place: str, comune: str, district: str, day: date,
+                  volunteers: list[str]) -> list[str]:
+    """The rules a stand's opening must meet, all reported at once; returns the volunteers'
+    names as the stand keeps them."""
+    problems: dict[str, list[str]] = {}
+    if not place.strip():
+        problems["place"] = ["where is the stand? (piazza)"]
+    if not comune.strip():
+        problems["comune"] = ["which comune?"]
+    if district not in DISTRICTS:
+        problems["district"] = [f"one of {', '.join(DISTRICTS)}"]
+    names = [v.strip() for v in volunteers if v.strip()]
+    if not names:
+        problems["volunteers"] = ["at least one volunteer"]
+    for field, problem in [("campaign", text_problem(campaign)),
+                           ("place", text_problem(place)),
+                           ("comune", text_problem(comune)), ("day", date_problem(day)),
+                           *(("volunteers", text_problem(v)) for v in volunteers)]:
+        if problem:
+            problems[field] = [problem]
+    raise_problems(problems)
+    return names
 
 
 class BankDeposit(Aggregate):
@@ -250,6 +279,23 @@ class BankDeposit(Aggregate):
         self.stands = stands
 
 
+def check_deposit(reference: str, amount_cents: int, on: date, stand_ids: list[UUID]) -> None:
+    """The rules a bank deposit must meet, all reported at once."""
+    problems: dict[str, list[str]] = {}
+    if problem := text_problem(reference):
+        problems["reference"] = [problem]
+    elif not reference.strip():
+        problems["reference"] = ["the bank's reference (CRO/TRN) of the deposit"]
+    # One deposit may pool the cash of many stands: bounded like a campaign's target.
+    if problem := amount_problem(amount_cents, most=MAX_TARGET_CENTS):
+        problems["amount_cents"] = [problem]
+    if problem := date_problem(on):
+        problems["on"] = [problem]
+    if not stand_ids:
+        problems["stands"] = ["choose the stands whose cash was deposited"]
+    raise_problems(problems)
+
+
 @dataclass(frozen=True)
 class NamedGift:
     entry_id: str
@@ -261,3 +307,11 @@ class NamedGift:
     def __post_init__(self) -> None:
         check_text("entry_id", self.entry_id)
         check_amount("amount_cents", self.amount_cents)
+
+    def check_contact(self) -> None:
+        """A named gift is kept only to stay in touch: with consent, and a way to reach them."""
+        if not self.privacy_consent:
+            raise invalid_field("privacy_consent",
+                           "serve il consenso privacy per tenere il contatto; altrimenti usa +1")
+        if not self.details.is_identified:
+            raise invalid_field("email", "an e-mail, a phone or a codice fiscale is needed")

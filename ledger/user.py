@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from eventsourcing.domain import Aggregate, event
 
-from ledger.errors import InvalidInputError, NotFoundError
+from ledger.errors import InvalidInputError, NotFoundError, raise_problems
 from ledger.keys import natural_id
 
 ROLES = ("admin", "staff", "volunteer")
@@ -53,6 +53,20 @@ def user_email(text: str) -> str:
     except EmailNotValidError as error:
         raise InvalidInputError(f"not an e-mail address: {text!r} ({error})",
                                 {"email": [str(error)]}) from None
+    return address
+
+
+def check_new_user(email: str, role: str) -> str:
+    """The address a new user signs in by, once the e-mail and the role meet the rules (every
+    problem reported at once)."""
+    problems: dict[str, list[str]] = {}
+    try:
+        address = user_email(email)
+    except InvalidInputError as error:
+        address, problems = "", dict(error.fields)
+    if role not in ROLES:
+        problems["role"] = [f"one of {', '.join(ROLES)}"]
+    raise_problems(problems)
     return address
 
 

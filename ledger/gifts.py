@@ -1,0 +1,226 @@
+"""Gift commands: recording gifts in batches (resends recognised), sealing donors' data,
+refunds, fees and corrections."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from ledger.campaigns import Campaigns
+from ledger.donation import Donation, Gift
+from ledger.errors import ConflictError, NotFoundError
+from ledger.event_store import one_transaction
+from ledger.identity import DonorDetails
+from ledger.privacy import new_key, seal, unseal
+from ledger.receipt_book import ReceiptBook
+
+# Saving many aggregates in one save() is one transaction and one table lock on PostgreSQL.
+SAVE_BATCH = 200
+
+
+def needs_sealing(gift: Gift) -> bool:
+    """Whether the gift carries personal data (consents included) to seal with its own key."""
+    return gift.details.has_any_personal_data or gift.privacy_consent or gift.marketing_consent
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What recording a batch of gifts did: new ones added, resends recognised."""
+
+    added: int
+    already_recorded: int
+
+
+class Gifts(Campaigns):
+    """Gifts, one Donation each, whatever the channel; their personal data sealed apart."""
+
+    def find_donation(self, source_key: str) -> Donation | None:
+        try:
+            donation: Donation = self.repository.get(Donation.create_id(source_key))
+        except AggregateNotFoundError:
+            return None
+        return donation
+
+    def check_resend(self, gift: Gift) -> bool:
+        """True when `gift` is already recorded as it is; a ConflictError when it differs."""
+        donation = self.find_donation(gift.source_key)
+        if donation is None:
+            return False
+        if not donation.same_money_as(gift):
+            raise ConflictError(
+                f"{gift.source_key!r} is already recorded with other figures "
+                f"({donation.amount_cents} cents on {donation.value_date.isoformat()})"
+            )
+        return True
+
+    def record_gifts(self, gifts: Sequence[Gift]) -> RecordOutcome:
+        """Record gifts in few transactions; a resent gift is recognised and left as it was.
+
+        A key given twice in `gifts` is one gift when both say the same, and a ConflictError
+        before anything is saved when they differ. New gifts are saved optimistically, a batch
+        at a time; only a batch that meets an existing id is checked gift by gift, so the
+        common case costs no reads.
+        """
+        donations = self.donations_for(gifts)
+        first_of: dict[UUID, Gift] = {}
+        for gift in gifts:
+            first_of.setdefault(gift.donation_id, gift)
+        added = 0
+        for start in range(0, len(donations), SAVE_BATCH):
+            batch = donations[start:start + SAVE_BATCH]
+            try:
+                self._save_new(*batch)
+            except IntegrityError:
+                added += sum(self._record_one(first_of[donation.id]) for donation in batch)
+                continue
+            added += len(batch)
+        return RecordOutcome(added, len(gifts) - added)
+
+    def record_in_one_transaction(self, batches: Iterable[Sequence[Gift | Aggregate]]) -> int:
+        """Record every gift of every batch, and any new aggregate given beside them, in one
+        database transaction: all, or none on any error or a kill. Only one batch is held at a
+        time, so any number of gifts fits in flat memory. Every gift must be new and its
+        sealing key already in the vault (make them first with `sealing_keys`: on SQLite the
+        vault cannot write while this transaction holds the database). A gift or aggregate
+        recorded meanwhile by another process fails the whole transaction with
+        eventsourcing's IntegrityError. Returns how many gifts were recorded."""
+        known_campaigns: set[str] = set()
+        added = 0
+        with one_transaction(self.recorder) as append:
+            for batch in batches:
+                gifts = [item for item in batch if isinstance(item, Gift)]
+                others = [item for item in batch if not isinstance(item, Gift)]
+                donations = self.donations_for(gifts, known_campaigns, make_keys=False)
+                append([self.mapper.to_stored_event(event)
+                        for aggregate in (*donations, *others)
+                        for event in aggregate.collect_events()])
+                added += len(donations)
+        return added
+
+    def record_gift(self, gift: Gift) -> bool:
+        """Record one gift; False when it was a resend."""
+        return self.record_gifts([gift]).added == 1
+
+    def _record_one(self, gift: Gift) -> bool:
+        if self.check_resend(gift):
+            return False
+        try:
+            self._save_new(*self.donations_for([gift], set()))
+        except IntegrityError:
+            self.check_resend(gift)  # recorded meanwhile by another process: same, or conflict
+            return False
+        return True
+
+    def donations_for(self, gifts: Sequence[Gift], known_campaigns: set[str] | None = None,
+                      make_keys: bool = True) -> list[Donation]:
+        """New, unsaved Donations for `gifts` (their keys already in the vault), to be saved by
+        the caller, possibly with other aggregates in the same transaction. With `make_keys`
+        off, a missing key is an error instead of a write to the vault."""
+        known = known_campaigns if known_campaigns is not None else set()
+        ids = [gift.donation_id for gift in gifts]  # a uuid5 each: computed once
+        subjects = [subject for subject, gift in zip(ids, gifts, strict=True)
+                    if needs_sealing(gift)]
+        keys = self.sealing_keys(subjects) if make_keys else self.vault.keys_for(subjects)
+        if len(keys) < len(set(subjects)):
+            raise ConflictError("a sealing key went missing meanwhile (an erasure?): try again")
+        donations: dict[UUID, Donation] = {}
+        for donation_id, gift in zip(ids, gifts, strict=True):
+            if donation_id in donations:
+                first = donations[donation_id]
+                if not first.same_money_as(gift):
+                    raise ConflictError(
+                        f"{gift.source_key!r} is given twice with other figures "
+                        f"({first.amount_cents} cents on {first.value_date.isoformat()}, then "
+                        f"{gift.amount_cents} cents on {gift.value_date.isoformat()})")
+                continue
+            if gift.campaign not in known:
+                self._campaign(gift.campaign)
+                known.add(gift.campaign)
+            sealed = None
+            if donation_id in keys:
+                sealed = seal(keys[donation_id], donation_id, {
+                    "donor": gift.details.to_dict(),
+                    "privacy_consent": gift.privacy_consent,
+                    "marketing_consent": gift.marketing_consent,
+                })
+            donations[donation_id] = Donation(
+                source_key=gift.source_key, campaign=gift.campaign,
+                amount_cents=gift.amount_cents, donors=gift.donors, identified=gift.identified,
+                channel=gift.channel, method=gift.method, value_date=gift.value_date,
+                district=gift.district, stand=gift.stand, status=gift.status,
+                sealed_donor=sealed, instalment=gift.instalment,
+            )
+        return list(donations.values())
+
+    def sealing_keys(self, subjects: Sequence[UUID]) -> dict[UUID, bytes]:
+        """The key each subject's personal data is sealed with, made where missing.
+
+        Keys are stored before any event that uses them (a crash leaves an unused key, never
+        unreadable data), and read back: when two processes make a key for the same subject at
+        once, the vault keeps the first, and both must seal with that one."""
+        if not subjects:
+            return {}
+        keys = self.vault.keys_for(subjects)
+        missing = {subject: new_key() for subject in subjects if subject not in keys}
+        if missing:
+            self.vault.store(missing)
+            keys = self.vault.keys_for(subjects)
+        return keys
+
+    def donor_of(self, donation: Donation) -> dict[str, Any] | None:
+        """The sealed personal data of a gift, or None when it has none or it was erased."""
+        if donation.sealed_donor is None:
+            return None
+        key = self.vault.keys_for([donation.id]).get(donation.id)
+        return unseal(key, donation.id, donation.sealed_donor)
+
+    def details_of(self, donation: Donation) -> DonorDetails | None:
+        sealed = self.donor_of(donation)
+        return DonorDetails.from_dict(sealed["donor"]) if sealed else None
+
+    def _donation(self, source_key: str) -> Donation:
+        donation = self.find_donation(source_key)
+        if donation is None:
+            raise NotFoundError(f"no gift recorded under {source_key!r}")
+        return donation
+
+    def refund(self, source_key: str, refund_id: str, amount_cents: int, on: date,
+               reason: str = "") -> bool:
+        donation = self._donation(source_key)
+        self._require_no_receipt(donation)
+        if donation.refund(refund_id, amount_cents, on, reason):
+            self.save(donation)
+            return True
+        return False
+
+    def _require_no_receipt(self, donation: Donation) -> None:
+        """A receipted gift changes only once its receipt is voided (it is receipted anew
+        afterwards), so that no receipt in force states an amount the ledger no longer holds."""
+        try:
+            book: ReceiptBook = self.repository.get(
+                ReceiptBook.create_id(donation.value_date.year))
+        except AggregateNotFoundError:
+            return
+        entry = book.receipt_for(donation.id)
+        if entry is not None:
+            raise ConflictError(f"la donazione ha la ricevuta {entry.number}: annullala prima "
+                                f"(void receipt {entry.number} first)")
+
+    def record_fee(self, source_key: str, fee_cents: int, source: str) -> bool:
+        donation = self._donation(source_key)
+        if donation.record_fee(fee_cents, source):
+            self.save(donation)
+            return True
+        return False
+
+    def correct_gift(self, source_key: str, amount_cents: int, value_date: date, reason: str,
+                     by: str) -> None:
+        donation = self._donation(source_key)
+        self._require_no_receipt(donation)
+        donation.correct(amount_cents, value_date, reason, by)
+        self.save(donation)
