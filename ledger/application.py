@@ -745,7 +745,8 @@ class LedgerApplication(Application[UUID]):
                 self.save(donation)
             except IntegrityError:
                 if attempt == 2:
-                    raise ConflictError(f"{source_key} keeps changing; try again") from None
+                    raise ChangedMeanwhileError(
+                        f"{source_key} keeps changing; try again") from None
                 continue
             if changed and (notice.kind == REFUND_FAILED or
                             (donation.money_can_leave and not was_confirmed)):
@@ -768,7 +769,7 @@ class LedgerApplication(Application[UUID]):
                 return
             except IntegrityError:
                 continue
-        raise ConflictError(f"notices for {source_key} keep changing; try again")
+        raise ChangedMeanwhileError(f"notices for {source_key} keep changing; try again")
 
     def _release_parked(self, source_key: str) -> None:
         """Apply the notices parked under `source_key` that can apply now; when the key turned
@@ -789,6 +790,10 @@ class LedgerApplication(Application[UUID]):
                     self.notify_payment(target, notice)
                 elif not self._apply_notice(source_key, notice):
                     kept.append(notice)
+            except ChangedMeanwhileError:
+                # Lost a race, not a contradiction: it waits for the next release, or for
+                # Stripe's next delivery of its own event.
+                kept.append(notice)
             except ConflictError as conflict:
                 # It contradicts the ledger now and would for ever: reported, not kept.
                 conflicts.append(conflict)
