@@ -192,7 +192,7 @@ def clean_in_order(url: str, events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(max(300, DELIVERIES // 8))
+@pytest.mark.timeout(max(300, DELIVERIES // 2))
 def test_chaotic_delivery_through_gunicorn_gives_the_clean_in_order_ledger(
         store_url: str, tmp_path: Path,
         gunicorn: Callable[[dict[str, str], int], subprocess.Popen[bytes]],
