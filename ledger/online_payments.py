@@ -8,7 +8,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from ledger.donation import Gift
-from ledger.errors import ConflictError
+from ledger.errors import ChangedMeanwhileError, ConflictError
 from ledger.gifts import Gifts
 from ledger.payments import (
     REFUND_FAILED,
@@ -106,7 +106,8 @@ class OnlinePayments(Gifts):
                 self.save(donation)
             except IntegrityError:
                 if attempt == 2:
-                    raise ConflictError(f"{source_key} keeps changing; try again") from None
+                    raise ChangedMeanwhileError(
+                        f"{source_key} keeps changing; try again") from None
                 continue
             if changed and (notice.kind == REFUND_FAILED or
                             (donation.money_can_leave and not was_confirmed)):
@@ -129,7 +130,7 @@ class OnlinePayments(Gifts):
                 return
             except IntegrityError:
                 continue
-        raise ConflictError(f"notices for {source_key} keep changing; try again")
+        raise ChangedMeanwhileError(f"notices for {source_key} keep changing; try again")
 
     def _release_parked(self, source_key: str) -> None:
         """Apply the notices parked under `source_key` that can apply now; when the key turned
@@ -150,6 +151,10 @@ class OnlinePayments(Gifts):
                     self.notify_payment(target, notice)
                 elif not self._apply_notice(source_key, notice):
                     kept.append(notice)
+            except ChangedMeanwhileError:
+                # Lost a race, not a contradiction: it waits for the next release, or for
+                # Stripe's next delivery of its own event.
+                kept.append(notice)
             except ConflictError as conflict:
                 # It contradicts the ledger now and would for ever: reported, not kept.
                 conflicts.append(conflict)

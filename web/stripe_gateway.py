@@ -11,7 +11,13 @@ import stripe
 from ledger.application import LedgerApplication
 from ledger.dates import local_day, today
 from ledger.donation import CONFIRMED, FIRST_MONTH, LATER_MONTH, PENDING, Gift
-from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
+from ledger.errors import (
+    ChangedMeanwhileError,
+    ConflictError,
+    InvalidInputError,
+    LedgerError,
+    NotFoundError,
+)
 from ledger.identity import DonorDetails
 from ledger.payments import CONFIRMED as PAYMENT_CONFIRMED
 from ledger.payments import (
@@ -162,6 +168,8 @@ class StripeEvents:
             return "ignored"
         try:
             handler(event["data"]["object"], event["created"])
+        except ChangedMeanwhileError:
+            raise  # a lost race, not a contradiction: the caller asks Stripe to resend
         except ConflictError as conflict:
             # Stripe would retry for days; what contradicts the ledger is logged, not retried.
             log.warning("stripe event %s not applied: %s", event["id"], conflict)

@@ -6,6 +6,7 @@ from typing import Any
 import stripe
 from flask import Blueprint, Flask, abort, current_app, jsonify, request
 
+from ledger.errors import ChangedMeanwhileError
 from web import store
 from web.auth import csrf, public_endpoint
 from web.donate import default_campaign
@@ -40,6 +41,10 @@ def stripe_webhook() -> Any:
         abort(400, description="the body is not a JSON event")
     try:
         outcome = StripeEvents(store().app, default_campaign).handle(event)
+    except ChangedMeanwhileError:
+        # Other deliveries of the same payment kept winning the race. Each notice applies once
+        # by its Stripe id, so the resend Stripe makes on a 5xx finishes what this one began.
+        return jsonify(received=event["id"], outcome="retry"), 503, {"Retry-After": "1"}
     except MalformedEvent as malformed:
         # Signed but not shaped as Stripe documents: refused whole, with the reason that
         # Stripe's dashboard shows beside the delivery.

@@ -435,3 +435,35 @@ def test_replayed_shuffled_deliveries_end_as_one_in_order_delivery(store_url: st
     reference, replayed = states
     assert replayed == reference
     assert reference["figures"]["raised_cents"] > 0 and reference["figures"]["refunded_cents"] > 0
+
+
+def test_a_refund_that_keeps_losing_the_race_is_503_and_applies_once_when_resent(
+        hook: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Other deliveries of the same payment win every save: Stripe must resend, not be told
+    the event was handled (a 200 'conflict' would lose the refund for ever)."""
+    from eventsourcing.persistence import IntegrityError
+
+    story = StripeStory()
+    session, paid = story.card_gift(5000, mario(story))
+    for event in paid:
+        deliver(hook, event)
+    refund = story.event("refund.created", story.refund(session["payment_intent"], 2500))
+    with hook.application.app_context():
+        ledger = store().app
+    saved = ledger.save
+    lost = []
+
+    def losing_save(*objs: Any, **kwargs: Any) -> Any:
+        if any(type(event).__name__ == "Refunded"
+               for obj in objs for event in getattr(obj, "pending_events", [])):
+            lost.append(objs)
+            raise IntegrityError("another worker saved this donation first")
+        return saved(*objs, **kwargs)
+
+    monkeypatch.setattr(ledger, "save", losing_save)
+    assert deliver(hook, refund) == 503
+    assert len(lost) == 3 and figures(hook)["raised_cents"] == 5000
+    monkeypatch.setattr(ledger, "save", saved)
+    assert [deliver(hook, refund) for _copy in range(2)] == [200, 200]
+    got = figures(hook)
+    assert (got["raised_cents"], got["refunded_cents"]) == (2500, 2500)
