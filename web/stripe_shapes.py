@@ -20,8 +20,13 @@ def text(value: Any, path: str) -> str | None:
     return None if isinstance(value, str) else f"{path}: must be a string"
 
 
+# 9999-12-31 23:59:59 UTC: a later timestamp has no calendar day (and no C time_t).
+LAST_TIMESTAMP = 253_402_300_799
+
+
 def timestamp(value: Any, path: str) -> str | None:
-    return None if _whole(value) and value >= 0 else f"{path}: must be a Unix timestamp"
+    return (None if _whole(value) and 0 <= value <= LAST_TIMESTAMP
+            else f"{path}: must be a Unix timestamp")
 
 
 def cents(value: Any, path: str) -> str | None:
