@@ -333,6 +333,10 @@ def malformed_events() -> list[tuple[str, Any]]:
         ("data.object.id", changed(invoice, id=GONE)),
         ("amount_paid", changed(invoice, amount_paid=None)),
         ("the body", nested),
+        ("currency", changed(completed, currency="usd")),
+        ("currency", changed(invoice, currency="gbp")),
+        ("currency", changed(refund, currency="usd")),
+        ("currency", changed(dispute, currency="chf")),
     ]
 
 
