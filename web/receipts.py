@@ -192,7 +192,7 @@ def _number(year: str, sequence: str) -> str:
 
 
 def _year_of(text: str) -> int:
-    if not text.isdigit() or not 2000 <= int(text) <= 2999:
+    if not (text.isascii() and text.isdigit()) or not 2000 <= int(text) <= 2999:
         raise InvalidInputError(tr("Anno non valido.", "Not a valid year."),
                                 {"year": ["YYYY"]})
     return int(text)
