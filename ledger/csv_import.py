@@ -161,7 +161,7 @@ def parse_row(row: dict[str, str], source_key: str) -> tuple[Gift, bool]:
     value_date = attempt("date", lambda: parse_date(row["date"]))
     amount = attempt("amount", lambda: parse_cents(row["amount"]))
     donors_text = row.get("donors", "").strip() or "1"
-    if not donors_text.isdigit():
+    if not (donors_text.isascii() and donors_text.isdigit()):  # not "²", not "١٢"
         problems.append(f"donors: not a whole number: {donors_text!r}")
     details = attempt("donor", lambda: DonorDetails.parse(
         **{name: row.get(name, "") for name in DETAIL_FIELDS}))

@@ -44,8 +44,9 @@ def today() -> date:
     return local_day(now())
 
 
-_ITALIAN = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})")
-_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+# ASCII digits only: `\d` alone also takes Arabic-Indic and full-width digits.
+_ITALIAN = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})", re.ASCII)
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 
 
 def parse_date(text: str) -> date:

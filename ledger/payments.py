@@ -7,6 +7,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from ledger.bounds import check, check_amount, check_date, check_text
 from ledger.errors import InvalidInputError
 from ledger.keys import natural_id
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 CONFIRMED, FAILED, REFUNDED, REFUND_FAILED = "confirmed", "failed", "refunded", "refund_failed"
 DISPUTE_OPENED, DISPUTE_CLOSED = "dispute_opened", "dispute_closed"
 METHOD = "method"  # how the donor really paid; `reference` holds the method
+KINDS = (CONFIRMED, FAILED, REFUNDED, REFUND_FAILED, DISPUTE_OPENED, DISPUTE_CLOSED, METHOD)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,18 @@ class PaymentNotice:
     amount_cents: int = 0
     outcome: str = ""  # disputes: won or lost
     reason: str = ""
+
+    def __post_init__(self) -> None:
+        # Checked here, where a notice enters, rather than only when it applies: a notice that
+        # waits for its payment would otherwise be stored unchecked and refused only once the
+        # payment arrives, failing that delivery instead of its own.
+        if self.kind not in KINDS:
+            check("kind", f"not a payment notice: {self.kind!r}")
+        check_date("on", self.on)
+        check_text("reference", self.reference)
+        check_amount("amount", self.amount_cents, least=0)
+        check_text("outcome", self.outcome)
+        check_text("reason", self.reason, multiline=True)
 
     @property
     def takes_money_back(self) -> bool:

@@ -96,8 +96,11 @@ class StandCollection(Aggregate):
             raise ConflictError("il banchetto è già chiuso (the stand is closed)")
 
     def tally(self, entry_id: str, amount_cents: int | None = None) -> bool:
-        """One more giver; False when this entry was already received."""
+        """One more giver; False when this entry was already received, a ConflictError when it
+        was received with another amount (a resend never changes what a tap said)."""
         if entry_id in self.tallies:
+            if self.tallies[entry_id] != amount_cents:
+                raise ConflictError(f"tap {entry_id} was received with another amount")
             return False
         self._require_open()
         check_text("entry_id", entry_id)
@@ -139,6 +142,9 @@ class StandCollection(Aggregate):
     def log_named_gift(self, entry_id: str, amount_cents: int, identified: bool,
                        sealed_donor: str) -> bool:
         if entry_id in self.named:
+            # The sealed details differ on every sealing: the figures say if it is a resend.
+            if self.named[entry_id][:2] != (amount_cents, identified):
+                raise ConflictError(f"named gift {entry_id} was received with other figures")
             return False
         self._require_open()
         self._named_gift_logged(entry_id=entry_id, amount_cents=amount_cents,

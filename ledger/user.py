@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from eventsourcing.domain import Aggregate, event
 
+from ledger.bounds import check, count_problem
 from ledger.errors import InvalidInputError, NotFoundError, raise_problems
 from ledger.keys import natural_id
 
@@ -22,6 +23,7 @@ ROLES = ("admin", "staff", "volunteer")
 _HASHER = PasswordHasher()
 MIN_PASSWORD = 10
 TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 3650
 
 
 def hash_password(password: str) -> str:
@@ -157,9 +159,9 @@ class User(Aggregate):
     def issue_token(self, now: datetime, days: int = TOKEN_DAYS) -> str:
         """A new personal token `fondo_<user>_<id>.<secret>`, valid for `days`; only its hash
         is recorded, so it is shown once."""
-        if days < 1:
-            raise InvalidInputError("a token is valid for at least one day",
-                                    {"days": ["at least 1"]})
+        # A token is a password that lives in a program: a term past ten years is a typing
+        # mistake (and past year 9999 no date can hold it).
+        check("days", count_problem(days, 1, MAX_TOKEN_DAYS))
         token_id = secrets.token_hex(4)
         secret = secrets.token_urlsafe(32)
         self._token_issued(token_id=token_id, token_hash=token_digest(secret), issued_at=now,

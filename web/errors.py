@@ -8,9 +8,12 @@ from werkzeug.exceptions import HTTPException
 from ledger.bounds import control_character_at
 from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
 from projections.database import TRANSIENT_ERRORS
+from projections.runner import ReadModelStalledError
 from web.i18n import tr
 
-STATUS = {NotFoundError: 404, ConflictError: 409, InvalidInputError: 422}
+# A stalled read model is the server's state, not the request's fault: 503, as /healthz says.
+STATUS = {NotFoundError: 404, ConflictError: 409, InvalidInputError: 422,
+          ReadModelStalledError: 503}
 
 
 def wants_json() -> bool:

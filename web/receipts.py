@@ -37,6 +37,7 @@ from projections.agenzia import Line, agenzia_lines, file_records
 from projections.fundraising import fundraising_report
 from projections.outbox import mail_status
 from projections.reports import list_campaigns
+from projections.runner import ReadModelStalledError
 from projections.store import LedgerStore
 from web import store as current_store
 from web.auth import roles_required
@@ -48,7 +49,7 @@ def issue_year(store: LedgerStore, year: int, on: date,
                progress: Callable[[int, int], None] | None = None) -> IssueOutcome:
     """Receipt every identified, confirmed gift of `year` that has none in force; first void
     the receipts whose gift was refunded since, so that they are issued anew."""
-    store.runner.catch_up()
+    caught_up(store)
     receipts = Receipts(store.app)
     with store.database.reading() as session:
         stale = receipts_view.receipts_out_of_date(session, year)
@@ -79,7 +80,7 @@ def receipt_document(store: LedgerStore, number: str) -> tuple[str, bytes]:
 
 def statement_document(store: LedgerStore, year: int, donor: str) -> tuple[str, bytes]:
     """The annual statement of the donor with this tax code or e-mail (or registry id)."""
-    store.runner.catch_up()
+    caught_up(store)
     with store.database.reading() as session:
         donor_id = (donor if receipts_view.is_registry_id(session, donor)
                     else receipts_view.find_donor(session, donor))
@@ -93,9 +94,18 @@ def statement_document(store: LedgerStore, year: int, donor: str) -> tuple[str, 
             statement_pdf(year, details, receipts, Foundation.from_env(), foundation_today()))
 
 
+def caught_up(store: LedgerStore) -> None:
+    """Catch the read models up, refusing when one stopped at an event: a receipt run, the
+    AdE file or a signed report from it would silently leave gifts out."""
+    store.runner.catch_up()
+    stalls = store.runner.stalls()
+    if stalls:
+        raise ReadModelStalledError(stalls)
+
+
 def agenzia_export(store: LedgerStore, year: int) -> tuple[str, list[Line]]:
     """The year's AdE file and the lines behind it (for the accountant's CSV)."""
-    store.runner.catch_up()
+    caught_up(store)
     with store.database.reading() as session:
         lines = agenzia_lines(session, year)
     donors, refunds = file_records(lines)
@@ -125,7 +135,7 @@ def fundraising_documents(store: LedgerStore, slug: str, use_of_funds: str
                           ) -> tuple[bytes, str]:
     """The campaign's rendiconto as PDF and as CSV (Italian Excel)."""
     name = store.app.get_campaign(slug).name
-    store.runner.catch_up()
+    caught_up(store)
     with store.database.reading() as session:
         report = fundraising_report(session, slug)
     pdf = fundraising_pdf(name, report, use_of_funds, Foundation.from_env(), foundation_today())
@@ -192,7 +202,7 @@ def _number(year: str, sequence: str) -> str:
 
 
 def _year_of(text: str) -> int:
-    if not text.isdigit() or not 2000 <= int(text) <= 2999:
+    if not (text.isascii() and text.isdigit()) or not 2000 <= int(text) <= 2999:
         raise InvalidInputError(tr("Anno non valido.", "Not a valid year."),
                                 {"year": ["YYYY"]})
     return int(text)

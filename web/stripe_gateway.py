@@ -45,7 +45,7 @@ def stripe_client(secret_key: str, api_base: str | None) -> stripe.StripeClient:
 
 def day_of(timestamp: int | None) -> date:
     """The foundation's calendar day (LEDGER_TIMEZONE) of a Stripe `created` timestamp."""
-    if not timestamp:
+    if timestamp is None:
         return today()
     return local_day(int(timestamp))
 

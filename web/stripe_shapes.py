@@ -20,8 +20,13 @@ def text(value: Any, path: str) -> str | None:
     return None if isinstance(value, str) else f"{path}: must be a string"
 
 
+# 9999-12-31 23:59:59 UTC: a later timestamp has no calendar day (and no C time_t).
+LAST_TIMESTAMP = 253_402_300_799
+
+
 def timestamp(value: Any, path: str) -> str | None:
-    return None if _whole(value) and value >= 0 else f"{path}: must be a Unix timestamp"
+    return (None if _whole(value) and 0 <= value <= LAST_TIMESTAMP
+            else f"{path}: must be a Unix timestamp")
 
 
 def cents(value: Any, path: str) -> str | None:
@@ -30,6 +35,12 @@ def cents(value: Any, path: str) -> str | None:
 
 def positive_cents(value: Any, path: str) -> str | None:
     return None if _whole(value) and value > 0 else f"{path}: must be whole cents, more than 0"
+
+
+def euro(value: Any, path: str) -> str | None:
+    """The ledger counts euro cents: an amount in another currency (a payment link or another
+    integration on the same Stripe account) must not be added to raised as if it were euro."""
+    return None if value is None or value == "eur" else f"{path}: only euro (eur) is counted"
 
 
 def ident(value: Any, path: str) -> str | None:
@@ -87,7 +98,7 @@ ADDRESS = optional(record(line1=optional(text), line2=optional(text),
 METADATA = optional(labels)
 
 CHECKOUT_SESSION = record(
-    id=text, mode=text, created=timestamp, payment_status=text, metadata=METADATA,
+    id=text, mode=text, currency=euro, created=timestamp, payment_status=text, metadata=METADATA,
     payment_intent=optional(ident), subscription=optional(ident),
     customer_details=optional(record(name=optional(text), email=optional(text),
                                      phone=optional(text), address=ADDRESS)))
@@ -102,7 +113,7 @@ def checkout_session(value: Any, path: str) -> str | None:
 
 
 INVOICE = record(
-    id=text, amount_paid=cents, created=timestamp, metadata=METADATA,
+    id=text, amount_paid=cents, currency=euro, created=timestamp, metadata=METADATA,
     payment_intent=optional(ident), customer_name=optional(text),
     customer_email=optional(text), customer_phone=optional(text), customer_address=ADDRESS,
     status_transitions=optional(record(paid_at=optional(timestamp))),
@@ -114,14 +125,14 @@ INVOICE = record(
 INVOICE_PAYMENT = record(id=text, invoice=ident,
                          payment=record(type=text, payment_intent=optional(ident)))
 
-REFUND = record(id=text, amount=positive_cents, status=text, created=timestamp,
+REFUND = record(id=text, amount=positive_cents, currency=euro, status=text, created=timestamp,
                 payment_intent=optional(ident), reason=optional(text))
 
 CHARGE = record(id=text, created=timestamp, payment_intent=optional(ident),
                 refunds=optional(listing(REFUND)),
                 payment_method_details=optional(record(type=text)))
 
-DISPUTE = record(id=text, amount=positive_cents, status=text, created=timestamp,
+DISPUTE = record(id=text, amount=positive_cents, currency=euro, status=text, created=timestamp,
                  payment_intent=optional(ident))
 
 SUBSCRIPTION = record(id=text, metadata=METADATA, canceled_at=optional(timestamp),

@@ -173,3 +173,26 @@ def test_value_dates_drive_as_of(store: LedgerStore, tmp_path: Path) -> None:
     late = progress(store.database, "fare-legami-anni-2-3", date(2016, 9, 2))[0]
     assert (early["raised_cents"], early["contacts"]) == (1000, 0)
     assert (late["raised_cents"], late["contacts"]) == (1500, 1)
+
+
+def test_digits_of_other_scripts_are_refused_with_their_line(store: LedgerStore,
+                                                             tmp_path: Path) -> None:
+    """`isdigit` and `\\d` take superscripts and Arabic-Indic digits; a spreadsheet cell
+    holding them is a typing or encoding accident, never a number of people or a date."""
+    start_campaigns(store)
+    path = write_csv(
+        tmp_path,
+        row(donors="²", reference="superscript"),
+        row(donors="١٢", reference="arabic-indic"),
+        row(date="٠١/٠٩/٢٠١٦", reference="arabic-date"),
+        row(date="０１/０９/２０１６", reference="fullwidth-date"),
+        row(donors="3", reference="ok"),
+    )
+    head = store.app.recorder.max_notification_id()
+    report = import_donations(store.app, path)
+    messages = {e.line: e.message for e in report.errors}
+    assert sorted(messages) == [2, 3, 4, 5]
+    assert all("donors" in messages[line] for line in (2, 3))
+    assert all("date" in messages[line] for line in (4, 5))
+    assert not report.written
+    assert store.app.recorder.max_notification_id() == head

@@ -1,6 +1,7 @@
 """Piazza stands: taps, named givers, the two-person count and the close that records the gifts."""
 
 import uuid
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -286,3 +287,25 @@ def test_closing_figures_follow_taps_undos_named_gifts_and_the_count(
         if counted == 0 and people == 0:
             expected["stand_channel"] = {"raised_cents": 0, "gifts": 0}
     assert stand_figures(store, stand, slug) == expected
+
+
+def test_a_tap_or_named_gift_resent_with_other_figures_is_a_conflict(store: LedgerStore) -> None:
+    stand = open_stand(store)
+    tap, typed, giver = (str(uuid.uuid4()) for _ in range(3))
+    assert store.app.tally_gift(stand, tap) is True
+    assert store.app.tally_gift(stand, typed, 500) is True
+    assert store.app.log_named_gift(stand, replace(named("a@example.org", 2000),
+                                                   entry_id=giver)) is True
+    for resend in (lambda: store.app.tally_gift(stand, tap, 500),
+                   lambda: store.app.tally_gift(stand, typed, 700),
+                   lambda: store.app.tally_gift(stand, typed),
+                   lambda: store.app.log_named_gift(stand, replace(
+                       named("a@example.org", 2500), entry_id=giver))):
+        with pytest.raises(ConflictError):
+            resend()
+    # The same content again is still a resend.
+    assert store.app.tally_gift(stand, typed, 500) is False
+    assert store.app.log_named_gift(stand, replace(named("a@example.org", 2000),
+                                                   entry_id=giver)) is False
+    got = store.app.get_stand(stand)
+    assert (got.tallied, got.named_cents, got.tallies[typed]) == (2, 2000, 500)

@@ -53,3 +53,15 @@ def test_a_token_issued_before_tokens_expired_lasts_ninety_days_from_its_issue(
     assert store.app.user_for_token(token, now=written + timedelta(days=90)) is None
     [listed] = store.app.user_tokens("staff@example.org", now=written)
     assert (listed.issued_at, listed.expires_at) == (written, written + timedelta(days=90))
+
+
+@pytest.mark.parametrize("days", [0, -1, 3651, 3_000_000, 99_999_999_999])
+def test_a_token_lasts_from_one_day_to_ten_years(store: LedgerStore, days: int) -> None:
+    store.app.add_user("staff@example.org", "staff", "una-password-lunga")
+    events = store.app.recorder.max_notification_id()
+    with pytest.raises(InvalidInputError) as refused:
+        store.app.issue_token("staff@example.org", days)
+    assert "days" in refused.value.fields
+    assert store.app.recorder.max_notification_id() == events
+    token = store.app.issue_token("staff@example.org", 3650)
+    assert store.app.user_for_token(token) is not None

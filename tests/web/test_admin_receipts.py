@@ -69,3 +69,11 @@ def test_volunteers_cannot_see_receipts(office: Flask) -> None:  # noqa: F811
     client = signed_in(office, "volunteer")
     assert client.get("/admin/receipts/").status_code == 403
     assert office.test_client().get("/admin/receipts/").status_code in (302, 401)
+
+
+@pytest.mark.parametrize("year", ["²⁰¹⁵", "٢٠١٥", "2015x", "99999999999999999999"])
+def test_a_year_that_is_not_four_plain_digits_is_422(office: Flask,  # noqa: F811
+                                                     year: str) -> None:
+    client = signed_in(office, "staff")
+    assert client.get("/admin/receipts/", query_string={"year": year}).status_code == 422
+    assert client.get(f"/admin/receipts/agenzia-entrate/{year}.csv").status_code == 422

@@ -156,6 +156,10 @@ def test_a_stalled_read_model_shows_in_healthz_and_the_back_office_banner(
     home = anonymous.get("/")
     assert home.status_code == 200 and "campaign_totals" not in home.get_data(as_text=True)
     assert anonymous.get("/api/v1/campaigns/fare-legami-anni-2-3/progress").status_code == 200
+    # The AdE file would leave gifts out: refused, saying why, until the event is set aside.
+    filing = staff.get("/admin/receipts/agenzia-entrate/2016.txt")
+    assert filing.status_code == 503
+    assert f"ledger events set-aside {position}" in filing.get_data(as_text=True)
     with office.app_context():
         store().app.set_aside_event(position, "importo impossibile", "admin@example.org")
     assert staff.get("/admin/").status_code == 200

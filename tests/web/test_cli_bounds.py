@@ -113,3 +113,23 @@ def test_control_characters_in_cli_arguments_are_refused(cli: CliRunner, option:
     assert f"{option}: contains a control character (U+{ord(control):04X})" in said(
         result.stderr)
     assert cli.invoke(main, ["campaigns", "list"]).stdout == ""
+
+
+def test_receipts_the_agenzia_file_and_fundraising_reports_wait_for_a_stalled_read_model(
+        cli: CliRunner, store_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """They read the read models too: from one that stopped they would leave gifts out of a
+    filing or a signed report, so they refuse like `report` and `export` do."""
+    monkeypatch.setenv("LEDGER_FOUNDATION_TAX_CODE", "93012345678")
+    position = stall_a_read_model(cli, store_url)
+    outputs = [tmp_path / "erogazioni.txt", tmp_path / "rendiconto.pdf"]
+    for command in (["export", "agenzia-entrate", "--year", "2016", "--out", str(outputs[0])],
+                    ["report", "fundraising", "fare-legami-anni-2-3", "--out", str(outputs[1])],
+                    ["receipts", "issue", "--year", "2016"]):
+        result = cli.invoke(main, command)
+        assert result.exit_code == 1, (command, result.output)
+        assert f"event {position}" in said(result.stderr), command
+        assert "Traceback" not in result.stderr
+    assert not any(path.exists() for path in outputs)
+    assert json.loads(cli.invoke(main, ["receipts", "list", "--year", "2016", "--json"]
+                                 ).stdout) == []

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from ledger.bounds import max_gift_cents
 from projections.reports import progress
 from tests.fakestripe import StripeStory, sign
 from tests.ledger.test_csv_import import start_campaigns
@@ -332,6 +333,10 @@ def malformed_events() -> list[tuple[str, Any]]:
         ("data.object.id", changed(invoice, id=GONE)),
         ("amount_paid", changed(invoice, amount_paid=None)),
         ("the body", nested),
+        ("currency", changed(completed, currency="usd")),
+        ("currency", changed(invoice, currency="gbp")),
+        ("currency", changed(refund, currency="usd")),
+        ("currency", changed(dispute, currency="chf")),
     ]
 
 
@@ -467,3 +472,51 @@ def test_a_refund_that_keeps_losing_the_race_is_503_and_applies_once_when_resent
     assert [deliver(hook, refund) for _copy in range(2)] == [200, 200]
     got = figures(hook)
     assert (got["raised_cents"], got["refunded_cents"]) == (2500, 2500)
+
+
+def money_back_out_of_bounds(story: StripeStory, intent: str) -> list[tuple[str, Any]]:
+    """Refunds and lost disputes that name a payment not recorded yet and that no gift could
+    ever take: each would otherwise wait among the payment's notices."""
+    too_much = max_gift_cents() + 1
+    refund = story.refund(intent, 500)
+    dispute = {"id": "dp_big", "object": "dispute", "amount": 2**64, "currency": "eur",
+               "created": story.clock, "payment_intent": intent, "status": "lost"}
+    return [
+        ("amount", story.event("refund.created", {**refund, "amount": too_much})),
+        ("amount", story.event("charge.dispute.closed", dispute)),
+        ("on", story.event("refund.created", {**refund, "created": 0})),
+        ("created", story.event("refund.created", {**refund, "created": 10**30})),
+        ("on", story.event("refund.created", {**refund, "created": 4_102_444_800})),  # 2100
+        ("reference", story.event("refund.created", {**refund, "id": "re_\x1b[2J"})),
+    ]
+
+
+def test_money_back_out_of_bounds_is_refused_before_it_waits_for_its_payment(
+        hook: FlaskClient) -> None:
+    story = StripeStory()
+    session, paid = story.card_gift(2500, mario(story))
+    before = events_recorded(hook)
+    for field, event in money_back_out_of_bounds(story, session["payment_intent"]):
+        response = post(hook, event)
+        assert response.status_code == 400, (field, response.get_data())
+        assert field in response.get_json()["message"]
+        assert events_recorded(hook) == before
+    # The payment itself still arrives, counts, and takes its own refund.
+    assert [post(hook, event).status_code for event in paid] == [200, 200]
+    assert post(hook, story.event("refund.created", story.refund(
+        session["payment_intent"], 500))).status_code == 200
+    got = figures(hook)
+    assert (got["raised_cents"], got["refunded_cents"], got["gifts"]) == (2000, 500, 1)
+
+
+@pytest.mark.parametrize("created", [-1, 10**12, 10**30])
+def test_a_gift_dated_outside_any_calendar_is_400_and_records_nothing(
+        hook: FlaskClient, created: int) -> None:
+    story = StripeStory()
+    _session, (_intent, completed) = story.card_gift(2500, mario(story))
+    completed["data"]["object"]["created"] = created
+    before = events_recorded(hook)
+    response = post(hook, completed)
+    assert response.status_code == 400
+    assert "created" in response.get_json()["message"]
+    assert events_recorded(hook) == before
