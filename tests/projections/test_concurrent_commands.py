@@ -13,7 +13,7 @@ from projections import registry
 from projections.store import LedgerStore
 from tests.ledger.test_csv_import import start_campaigns
 
-RACERS = 6
+RACERS = 4  # each racer is a whole store with its own connections
 
 
 def two_donors(store: LedgerStore) -> tuple[uuid.UUID, uuid.UUID]:
