@@ -37,13 +37,14 @@ from ledger.donation import CHANNELS, DISTRICTS, Gift
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents
-from projections import registry
+from projections import registry, totals
 from projections.audit import audit_entries
-from projections.reports import list_campaigns, progress
+from projections.exports import ExportFilters
+from projections.reports import list_campaigns, progress, raised_over_time
 from web import store
 from web.auth import roles_required
 from web.charts import bars, cumulative
-from web.exports import ExportFilters, audited_export, csv_lines, xlsx_file
+from web.exports import audited_export, csv_lines, xlsx_file
 from web.i18n import tr
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -64,37 +65,13 @@ def _optional_date(name: str) -> date | None:
 
 # Dashboard
 
-def _series(slug: str) -> tuple[list[tuple[date, int]], dict[str, list[tuple[str, int]]]]:
-    """Cumulative raised by value date, and raised by channel, district and month."""
-    with store().database.reading() as session:
-        daily = session.query(
-            "SELECT value_date, SUM(amount_cents) FROM gifts_view WHERE campaign = ? AND "
-            "status = 'confirmed' GROUP BY value_date", (slug,))
-        taken = session.query(
-            "SELECT on_date, -SUM(amount_cents) FROM money_movements WHERE campaign = ? "
-            "GROUP BY on_date", (slug,))
-        months = session.query(
-            "SELECT SUBSTR(value_date, 1, 7), SUM(amount_cents) FROM gifts_view WHERE "
-            "campaign = ? AND status = 'confirmed' GROUP BY SUBSTR(value_date, 1, 7) "
-            "ORDER BY 1", (slug,))
-    by_day: dict[str, int] = {}
-    for day_text, cents in [*daily, *taken]:
-        by_day[day_text] = by_day.get(day_text, 0) + int(cents)
-    total, points = 0, []
-    for day_text in sorted(by_day):
-        total += by_day[day_text]
-        points.append((date.fromisoformat(day_text), total))
-    month_items = [(f"{m[5:7]}/{m[:4]}", int(c)) for m, c in months]
-    return points, {"months": month_items}
-
-
 @bp.get("/")
 @roles_required(*BACK_OFFICE)
 def dashboard() -> str:
     store().runner.catch_up()
     campaigns = []
     for figures in progress(store().database):
-        points, breakdowns = _series(figures["campaign"])
+        points, months = raised_over_time(store().database, figures["campaign"])
         title = tr(f"Raccolto nel tempo: {figures['name']}", f"Raised over time: {figures['name']}")
         campaigns.append({
             **figures,
@@ -104,7 +81,7 @@ def dashboard() -> str:
             "by_district": bars([(k or "—", v["raised_cents"])
                                  for k, v in figures["by_district"].items()],
                                 tr("Per distretto", "By district")),
-            "by_month": bars(breakdowns["months"], tr("Per mese", "By month")),
+            "by_month": bars(months, tr("Per mese", "By month")),
         })
     return render_template("admin/dashboard.html", campaigns=campaigns)
 
@@ -144,39 +121,14 @@ class CorrectionForm(FlaskForm):
     reason = StringField("Motivo", validators=[DataRequired()])
 
 
-GIFT_COLUMNS = ("donation_id", "source_key", "campaign", "value_date", "channel", "method",
-                "district", "stand", "amount_cents", "people", "identified", "status",
-                "refunded_cents", "fees_cents")
-
-
 @bp.get("/donations")
 @roles_required(*BACK_OFFICE)
 def donations() -> str:
     store().runner.catch_up()
-    conditions, params = ["1 = 1"], []
-    campaign, channel = request.args.get("campaign", ""), request.args.get("channel", "")
-    donor_id = request.args.get("donor", "").strip()
-    if campaign:
-        conditions.append("v.campaign = ?")
-        params.append(campaign)
-    if channel:
-        conditions.append("v.channel = ?")
-        params.append(channel)
-    for name, operator in (("from", ">="), ("to", "<=")):
-        when = _optional_date(name)
-        if when:
-            conditions.append(f"v.value_date {operator} ?")
-            params.append(when.isoformat())
-    if donor_id:
-        conditions.append("v.donation_id IN (SELECT donation_id FROM registry_gifts WHERE "
-                          "donor_id = ?)")
-        params.append(donor_id)
     with store().database.reading() as session:
-        rows = session.query(
-            f"SELECT {', '.join('v.' + c for c in GIFT_COLUMNS)} FROM gifts_view v "
-            f"WHERE {' AND '.join(conditions)} ORDER BY v.value_date DESC, v.source_key "
-            "LIMIT 500", params)
-    gifts = [dict(zip(GIFT_COLUMNS, row, strict=True)) for row in rows]
+        gifts = totals.list_gifts(session, request.args.get("campaign", ""),
+                                  request.args.get("channel", ""), _optional_date("from"),
+                                  _optional_date("to"), request.args.get("donor", "").strip())
     return render_template("admin/donations.html", gifts=gifts, channels=CHANNELS,
                            campaigns=_campaign_choices(), args=request.args)
 
@@ -221,13 +173,10 @@ def new_bank_transfer() -> Any:
 def _gift(donation_id: UUID) -> dict[str, Any]:
     store().runner.catch_up()
     with store().database.reading() as session:
-        row = session.one(f"SELECT {', '.join(GIFT_COLUMNS)} FROM gifts_view "
-                          "WHERE donation_id = ?", (str(donation_id),))
-        if row is None:
-            raise NotFoundError(f"no gift {donation_id}")
-        donor_id = session.scalar("SELECT donor_id FROM registry_gifts WHERE donation_id = ?",
-                                  (str(donation_id),))
-    return {**dict(zip(GIFT_COLUMNS, row, strict=True)), "donor_id": donor_id}
+        found = totals.gift(session, str(donation_id))
+    if found is None:
+        raise NotFoundError(f"no gift {donation_id}")
+    return found
 
 
 @bp.get("/donations/<uuid:donation_id>")
