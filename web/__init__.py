@@ -76,6 +76,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        # Pages read what `ledger project --follow` applied (README, "Keeping the read models
+        # caught up"); the back office says so when an event waits longer than this.
+        LEDGER_LAG_NOTICE_SECONDS=float(os.environ.get("LEDGER_LAG_NOTICE_SECONDS") or 30),
     )
     if config:
         app.config.update(config)

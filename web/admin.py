@@ -52,7 +52,6 @@ BACK_OFFICE = ("admin", "staff")
 
 
 def _campaign_choices(blank: str | None = None) -> list[SelectChoice]:
-    store().runner.catch_up()
     with store().database.reading() as session:
         choices = [SelectChoice(c.slug, c.name) for c in list_campaigns(session)]
     return ([SelectChoice("", blank)] if blank is not None else []) + choices
@@ -68,7 +67,6 @@ def _optional_date(name: str) -> date | None:
 @bp.get("/")
 @roles_required(*BACK_OFFICE)
 def dashboard() -> str:
-    store().runner.catch_up()
     campaigns = []
     for figures in progress(store().database):
         points, months = raised_over_time(store().database, figures["campaign"])
@@ -124,7 +122,6 @@ class CorrectionForm(FlaskForm):
 @bp.get("/donations")
 @roles_required(*BACK_OFFICE)
 def donations() -> str:
-    store().runner.catch_up()
     with store().database.reading() as session:
         gifts = totals.list_gifts(session, request.args.get("campaign", ""),
                                   request.args.get("channel", ""), _optional_date("from"),
@@ -171,7 +168,6 @@ def new_bank_transfer() -> Any:
 
 
 def _gift(donation_id: UUID) -> dict[str, Any]:
-    store().runner.catch_up()
     with store().database.reading() as session:
         found = totals.gift(session, str(donation_id))
     if found is None:
@@ -241,7 +237,6 @@ class SearchForm(FlaskForm):
 def registry_search() -> Any:
     """Searched by POST: e-mails, phones and tax codes never travel in a URL, so they stay
     out of access logs, proxies and browser history. A GET lists the registry."""
-    store().runner.catch_up()
     form = SearchForm()  # CSRFProtect has already refused a POST without its token
     text = (form.q.data or "") if request.method == "POST" else ""
     with store().database.reading() as session:
@@ -252,7 +247,6 @@ def registry_search() -> Any:
 @bp.get("/registry/duplicates")
 @roles_required(*BACK_OFFICE)
 def duplicates() -> str:
-    store().runner.catch_up()
     with store().database.reading() as session:
         pairs = registry.suggested_duplicates(session)
     return render_template("admin/duplicates.html", pairs=pairs)
@@ -261,7 +255,6 @@ def duplicates() -> str:
 @bp.get("/registry/<donor_id>")
 @roles_required(*BACK_OFFICE)
 def donor(donor_id: str) -> Any:
-    store().runner.catch_up()
     with store().database.reading() as session:
         current = registry.resolve(session, donor_id)
         if current != donor_id:
@@ -287,7 +280,6 @@ def _uuid(text: str) -> UUID:
 def _known_donor(donor_id: str) -> UUID:
     """The id of a donor the registry holds; an unknown id is a 404 before anything is
     recorded (the registry entry's aggregate would otherwise be made up on the spot)."""
-    store().runner.catch_up()
     with store().database.reading() as session:
         if registry.donor(session, donor_id) is None:
             raise NotFoundError(f"no donor {donor_id}")
@@ -329,7 +321,6 @@ def merge(donor_id: str) -> Any:
 @roles_required(*BACK_OFFICE)
 def access_request(donor_id: str) -> Response:
     """Everything held on a donor, as one JSON file (GDPR art. 15); the access is audited."""
-    store().runner.catch_up()
     with store().database.reading() as session:
         entry = registry.donor(session, donor_id)
         if entry is None:
@@ -358,7 +349,6 @@ def erase(donor_id: str) -> Any:
     if force and current_user.role != "admin":
         abort(403, description=tr("Solo un amministratore può forzare una cancellazione.",
                                   "Only an admin can force an erasure."))
-    store().runner.catch_up()
     with store().database.reading() as session:
         if registry.donor(session, donor_id) is None:
             raise NotFoundError(f"no donor {donor_id}")
@@ -391,7 +381,6 @@ def exports() -> str:
 def export(kind: str, fmt: str) -> Any:
     if kind not in ("donors", "donations") or fmt not in ("csv", "xlsx"):
         abort(404)
-    store().runner.catch_up()
     plan = audited_export(store(), kind, fmt, _filters(), current_user.email)
     database = store().database
     name = f"fondo-{kind}-{today().isoformat()}.{fmt}"
@@ -409,7 +398,6 @@ def export(kind: str, fmt: str) -> Any:
 @bp.get("/audit")
 @roles_required(*BACK_OFFICE)
 def audit() -> str:
-    store().runner.catch_up()
     with store().database.reading() as session:
         entries = audit_entries(session)
     return render_template("admin/audit.html", entries=entries)

@@ -71,7 +71,6 @@ def _campaign_names(store: LedgerStore) -> dict[str, str]:
 def receipt_document(store: LedgerStore, number: str) -> tuple[str, bytes]:
     """The receipt's file name and PDF."""
     receipt = Receipts(store.app).document(number)
-    store.runner.catch_up()
     name = _campaign_names(store).get(receipt.campaign, receipt.campaign)
     return (f"ricevuta-{receipt.number.replace('/', '-')}.pdf",
             receipt_pdf(receipt, Foundation.from_env(), name))
@@ -79,7 +78,6 @@ def receipt_document(store: LedgerStore, number: str) -> tuple[str, bytes]:
 
 def statement_document(store: LedgerStore, year: int, donor: str) -> tuple[str, bytes]:
     """The annual statement of the donor with this tax code or e-mail (or registry id)."""
-    store.runner.catch_up()
     with store.database.reading() as session:
         donor_id = (donor if receipts_view.is_registry_id(session, donor)
                     else receipts_view.find_donor(session, donor))
@@ -95,7 +93,6 @@ def statement_document(store: LedgerStore, year: int, donor: str) -> tuple[str, 
 
 def agenzia_export(store: LedgerStore, year: int) -> tuple[str, list[Line]]:
     """The year's AdE file and the lines behind it (for the accountant's CSV)."""
-    store.runner.catch_up()
     with store.database.reading() as session:
         lines = agenzia_lines(session, year)
     donors, refunds = file_records(lines)
@@ -125,7 +122,6 @@ def fundraising_documents(store: LedgerStore, slug: str, use_of_funds: str
                           ) -> tuple[bytes, str]:
     """The campaign's rendiconto as PDF and as CSV (Italian Excel)."""
     name = store.app.get_campaign(slug).name
-    store.runner.catch_up()
     with store.database.reading() as session:
         report = fundraising_report(session, slug)
     pdf = fundraising_pdf(name, report, use_of_funds, Foundation.from_env(), foundation_today())
@@ -208,7 +204,6 @@ def _form_problem(form: FlaskForm) -> InvalidInputError:
 def index() -> str:
     year = _year()
     ledger = current_store()
-    ledger.runner.catch_up()
     with ledger.database.reading() as session:
         rows = receipts_view.list_receipts(session, year)
         years = sorted({year, *receipts_view.receipt_years(session)}, reverse=True)
@@ -282,7 +277,6 @@ def opposition() -> Any:
     if not form.validate_on_submit():
         raise _form_problem(form)
     ledger = current_store()
-    ledger.runner.catch_up()
     with ledger.database.reading() as session:
         donor_id = receipts_view.find_donor(session, form.donor.data or "")
     choose_transmission(ledger.app, donor_id, int(form.year.data or 0),
@@ -330,7 +324,6 @@ def fundraising(slug: str) -> Any:
             return redirect(url_for("receipts.fundraising", slug=slug))
     elif form.is_submitted():
         status = 422
-    ledger.runner.catch_up()
     with ledger.database.reading() as session:
         report = fundraising_report(session, slug)
     return render_template("admin/fundraising.html", slug=slug, name=name, report=report,
