@@ -6,6 +6,7 @@ commands catch up first. So the only way a page shows old figures is a follower 
 missing or too slow, and this module measures exactly that, without taking any lock.
 """
 
+import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,3 +58,18 @@ def _waiting_since(app: LedgerApplication, position: int, now: datetime) -> floa
         # stalled on it, which the stall notice reports; its age adds nothing here.
         return 0.0
     return round(max(0.0, (now - event.timestamp).total_seconds()), 1)
+
+
+def applied_up_to(database: Database, position: int, timeout: float,
+                  interval: float = 0.05) -> bool:
+    """Wait (reading only) until every read model that is not stalled has applied the events
+    up to `position`; False when `timeout` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with database.reading() as session:
+            lowest = session.scalar(
+                "SELECT MIN(position) FROM projection_positions WHERE name NOT IN "
+                "(SELECT name FROM projection_stalls)", default=None)
+        if lowest is None or int(lowest) >= position or time.monotonic() >= deadline:
+            return lowest is None or int(lowest) >= position
+        time.sleep(interval)

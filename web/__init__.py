@@ -8,9 +8,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, request, session
 
+from projections.freshness import applied_up_to
 from projections.store import LedgerStore
+
+# A page after a person's own change waits this long, at most, for the follower to apply it.
+OWN_WRITES_WAIT_SECONDS = 3.0
 
 
 def _secret_key(instance_path: str) -> str:
@@ -104,6 +108,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                             _origin(app.config.get("STRIPE_API_BASE"))]))
     policy = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
               f"form-action 'self' {checkout_hosts}; frame-ancestors 'none'")
+
+    @app.before_request
+    def see_own_writes() -> None:
+        """The catch-up policy's one exception to "read what the follower applied": the page a
+        person lands on after their own change (the redirect after a form) waits, reading
+        only, until the follower has applied that change. Never applies events itself."""
+        written = session.pop("written_up_to", None) if request.method == "GET" else None
+        if written:
+            applied_up_to(store().database, int(written), OWN_WRITES_WAIT_SECONDS)
+
+    @app.after_request
+    def remember_own_writes(response: Any) -> Any:
+        if (request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400
+                and "_user_id" in session):
+            session["written_up_to"] = store().app.recorder.max_notification_id() or 0
+        return response
 
     @app.after_request
     def security_headers(response: Any) -> Any:

@@ -4,6 +4,8 @@ in the back office, instead of passing silently."""
 
 import ast
 import json
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from flask.testing import FlaskClient
 from ledger.donation import Gift
 from ledger.identity import DonorDetails
 from projections.store import LedgerStore
+from web import create_app
 from web.cli import main
 from web.public import stall_notices
 
@@ -104,3 +107,36 @@ def test_only_the_cli_and_batch_commands_apply_events() -> None:
     own) does, and issuing a year's receipts does, since it must see its own voids."""
     assert _functions_calling_catch_up() == {
         "cli.py:_catch_up", "mail.py:send_due", "receipts.py:issue_year"}
+
+
+def test_the_page_after_a_change_waits_for_the_follower_to_apply_it(store_url: str) -> None:
+    app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": store_url,
+                      "WTF_CSRF_ENABLED": False})
+    ledger = _ledger(app)
+    ledger.app.start_campaign(SLUG, "Fare Legami — anni 2 e 3", 33_600_000,
+                              date(2016, 7, 1), date(2018, 6, 30))
+    ledger.app.add_user("staff@example.org", "staff", "una-password-lunga")
+    ledger.runner.catch_up()
+    plain = FlaskClient(app)  # the follower below is the only thing applying events
+    assert plain.post("/login", data={"email": "staff@example.org",
+                                      "password": "una-password-lunga"}).status_code == 302
+    posted = plain.post("/admin/donations/new", data={
+        "reference": "CRO-77", "value_date": "2016-09-01", "campaign": SLUG,
+        "amount": "250,00", "district": ""})
+    assert posted.status_code == 302
+
+    # A follower in its own process would: its own store, applying a moment later.
+    def follow_late() -> None:
+        time.sleep(0.5)
+        follower = LedgerStore.open(store_url, create_tables=False)
+        follower.runner.catch_up()
+        follower.close()
+
+    late = threading.Thread(target=follow_late)
+    late.start()
+    page = plain.get(posted.headers["Location"])
+    late.join()
+    app.extensions["ledger_store"].close()
+
+    assert page.status_code == 200
+    assert "bank:CRO-77" in page.get_data(as_text=True)
