@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, g, request, session
 
 from projections.freshness import applied_up_to
 from projections.store import LedgerStore
@@ -112,17 +112,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.before_request
     def see_own_writes() -> None:
         """The catch-up policy's one exception to "read what the follower applied": the page a
-        person lands on after their own change (the redirect after a form) waits, reading
-        only, until the follower has applied that change. Never applies events itself."""
-        written = session.pop("written_up_to", None) if request.method == "GET" else None
+        signed-in person opens after their own change (the redirect after a form, the audit
+        after an export) waits, reading only, until the follower has applied that change.
+        Never applies events itself."""
+        if "_user_id" not in session:
+            return
+        written = session.pop("written_up_to", None)
         if written:
             applied_up_to(store().database, int(written), OWN_WRITES_WAIT_SECONDS)
+        g.events_before = store().app.recorder.max_notification_id() or 0
 
     @app.after_request
     def remember_own_writes(response: Any) -> Any:
-        if (request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400
-                and "_user_id" in session):
-            session["written_up_to"] = store().app.recorder.max_notification_id() or 0
+        if "events_before" in g and response.status_code < 400:
+            head = store().app.recorder.max_notification_id() or 0
+            if head > g.events_before:
+                session["written_up_to"] = head
         return response
 
     @app.after_request
