@@ -105,3 +105,28 @@ def progress(database: Database, slug: str | None = None,
             if not campaigns:
                 raise NotFoundError(f"unknown campaign {slug!r}")
         return [campaign_progress(session, campaign, day) for campaign in campaigns]
+
+
+def raised_over_time(database: Database, slug: str
+                     ) -> tuple[list[tuple[date, int]], list[tuple[str, int]]]:
+    """Cumulative raised by value date (refunds and lost disputes taken off on their day),
+    and raised per month as (`mm/yyyy`, cents)."""
+    with database.reading() as session:
+        daily = session.query(
+            "SELECT value_date, SUM(amount_cents) FROM gifts_view WHERE campaign = ? AND "
+            "status = ? GROUP BY value_date", (slug, CONFIRMED))
+        taken = session.query(
+            "SELECT on_date, -SUM(amount_cents) FROM money_movements WHERE campaign = ? "
+            "GROUP BY on_date", (slug,))
+        months = session.query(
+            "SELECT SUBSTR(value_date, 1, 7), SUM(amount_cents) FROM gifts_view WHERE "
+            "campaign = ? AND status = ? GROUP BY SUBSTR(value_date, 1, 7) "
+            "ORDER BY 1", (slug, CONFIRMED))
+    by_day: dict[str, int] = {}
+    for day_text, cents in [*daily, *taken]:
+        by_day[day_text] = by_day.get(day_text, 0) + int(cents)
+    total, points = 0, []
+    for day_text in sorted(by_day):
+        total += by_day[day_text]
+        points.append((date.fromisoformat(day_text), total))
+    return points, [(f"{m[5:7]}/{m[:4]}", int(c)) for m, c in months]

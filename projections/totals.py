@@ -1,5 +1,6 @@
 """Campaign totals: campaigns, every gift's money and status, and the refunds, disputes and fees."""
 
+from datetime import date
 from typing import Any
 
 from ledger.campaign import Campaign
@@ -135,3 +136,52 @@ class CampaignTotals(Projection):
             (key, str(event.originator_id), gift[0], kind, amount_cents, on.isoformat(),
              gift[1], gift[2]),
         )
+
+
+GIFT_COLUMNS = ("donation_id", "source_key", "campaign", "value_date", "channel", "method",
+                "district", "stand", "amount_cents", "people", "identified", "status",
+                "refunded_cents", "fees_cents")
+
+
+def list_gifts(session: Session, campaign: str = "", channel: str = "",
+               date_from: date | None = None, date_to: date | None = None,
+               donor_id: str = "", limit: int = 500) -> list[dict[str, Any]]:
+    """The newest gifts first, narrowed by whichever filters are given."""
+    conditions, params = ["1 = 1"], []
+    if campaign:
+        conditions.append("v.campaign = ?")
+        params.append(campaign)
+    if channel:
+        conditions.append("v.channel = ?")
+        params.append(channel)
+    for when, operator in ((date_from, ">="), (date_to, "<=")):
+        if when:
+            conditions.append(f"v.value_date {operator} ?")
+            params.append(when.isoformat())
+    if donor_id:
+        conditions.append("v.donation_id IN (SELECT donation_id FROM registry_gifts WHERE "
+                          "donor_id = ?)")
+        params.append(donor_id)
+    rows = session.query(
+        f"SELECT {', '.join('v.' + c for c in GIFT_COLUMNS)} FROM gifts_view v "
+        f"WHERE {' AND '.join(conditions)} ORDER BY v.value_date DESC, v.source_key "
+        "LIMIT ?", [*params, limit])
+    return [dict(zip(GIFT_COLUMNS, row, strict=True)) for row in rows]
+
+
+def gift(session: Session, donation_id: str) -> dict[str, Any] | None:
+    """One gift with the registry entry it belongs to (None when unidentified)."""
+    row = session.one(f"SELECT {', '.join(GIFT_COLUMNS)} FROM gifts_view "
+                      "WHERE donation_id = ?", (donation_id,))
+    if row is None:
+        return None
+    donor_id = session.scalar("SELECT donor_id FROM registry_gifts WHERE donation_id = ?",
+                              (donation_id,))
+    return {**dict(zip(GIFT_COLUMNS, row, strict=True)), "donor_id": donor_id}
+
+
+def stripe_gifts_without_fee(session: Session) -> list[str]:
+    """Source keys of confirmed Stripe gifts whose fee is not known yet, oldest first."""
+    return [row[0] for row in session.query(
+        "SELECT source_key FROM gifts_view WHERE source_key LIKE ? "
+        "AND status = 'confirmed' AND fees_cents = 0 ORDER BY value_date", ("stripe:%",))]

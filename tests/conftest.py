@@ -4,6 +4,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import psycopg
@@ -11,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from projections.store import LedgerStore
 
@@ -76,6 +78,26 @@ def store(store_url: str) -> Iterator[LedgerStore]:
     ledger_store = LedgerStore.open(store_url)
     yield ledger_store
     ledger_store.close()
+
+
+class FollowedClient(FlaskClient):
+    """A test client standing in for `ledger project --follow`: the read models catch up
+    before and after each request, never inside one, as a follower that keeps up would have
+    them when a person clicks. Pages under test read exactly what they read in production."""
+
+    def open(self, *args: Any, **kwargs: Any) -> TestResponse:
+        runner = self.application.extensions["ledger_store"].runner
+        runner.catch_up()
+        response = super().open(*args, **kwargs)
+        runner.catch_up()
+        return response
+
+
+@pytest.fixture(autouse=True)
+def followed_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every app's test client follows the events (see FollowedClient); a test that wants
+    the read models left behind builds a plain `FlaskClient(app)` itself."""
+    monkeypatch.setattr(Flask, "test_client_class", FollowedClient)
 
 
 @pytest.fixture

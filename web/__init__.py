@@ -8,9 +8,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request, session
 
+from projections.freshness import applied_up_to
 from projections.store import LedgerStore
+
+# A page after a person's own change waits this long, at most, for the follower to apply it.
+OWN_WRITES_WAIT_SECONDS = 3.0
 
 
 def _secret_key(instance_path: str) -> str:
@@ -76,6 +80,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        # Pages read what `ledger project --follow` applied (README, "Keeping the read models
+        # caught up"); the back office says so when an event waits longer than this.
+        LEDGER_LAG_NOTICE_SECONDS=float(os.environ.get("LEDGER_LAG_NOTICE_SECONDS") or 30),
     )
     if config:
         app.config.update(config)
@@ -101,6 +108,27 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                             _origin(app.config.get("STRIPE_API_BASE"))]))
     policy = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
               f"form-action 'self' {checkout_hosts}; frame-ancestors 'none'")
+
+    @app.before_request
+    def see_own_writes() -> None:
+        """The catch-up policy's one exception to "read what the follower applied": the page a
+        signed-in person opens after their own change (the redirect after a form, the audit
+        after an export) waits, reading only, until the follower has applied that change.
+        Never applies events itself."""
+        if "_user_id" not in session:
+            return
+        written = session.pop("written_up_to", None)
+        if written:
+            applied_up_to(store().database, int(written), OWN_WRITES_WAIT_SECONDS)
+        g.events_before = store().app.recorder.max_notification_id() or 0
+
+    @app.after_request
+    def remember_own_writes(response: Any) -> Any:
+        if "events_before" in g and response.status_code < 400:
+            head = store().app.recorder.max_notification_id() or 0
+            if head > g.events_before:
+                session["written_up_to"] = head
+        return response
 
     @app.after_request
     def security_headers(response: Any) -> Any:

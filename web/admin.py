@@ -37,13 +37,14 @@ from ledger.donation import CHANNELS, DISTRICTS, Gift
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents
-from projections import registry
+from projections import registry, totals
 from projections.audit import audit_entries
-from projections.reports import list_campaigns, progress
+from projections.exports import ExportFilters
+from projections.reports import list_campaigns, progress, raised_over_time
 from web import store
 from web.auth import roles_required
 from web.charts import bars, cumulative
-from web.exports import ExportFilters, audited_export, csv_lines, xlsx_file
+from web.exports import audited_export, csv_lines, xlsx_file
 from web.i18n import tr
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -51,7 +52,6 @@ BACK_OFFICE = ("admin", "staff")
 
 
 def _campaign_choices(blank: str | None = None) -> list[SelectChoice]:
-    store().runner.catch_up()
     with store().database.reading() as session:
         choices = [SelectChoice(c.slug, c.name) for c in list_campaigns(session)]
     return ([SelectChoice("", blank)] if blank is not None else []) + choices
@@ -64,37 +64,12 @@ def _optional_date(name: str) -> date | None:
 
 # Dashboard
 
-def _series(slug: str) -> tuple[list[tuple[date, int]], dict[str, list[tuple[str, int]]]]:
-    """Cumulative raised by value date, and raised by channel, district and month."""
-    with store().database.reading() as session:
-        daily = session.query(
-            "SELECT value_date, SUM(amount_cents) FROM gifts_view WHERE campaign = ? AND "
-            "status = 'confirmed' GROUP BY value_date", (slug,))
-        taken = session.query(
-            "SELECT on_date, -SUM(amount_cents) FROM money_movements WHERE campaign = ? "
-            "GROUP BY on_date", (slug,))
-        months = session.query(
-            "SELECT SUBSTR(value_date, 1, 7), SUM(amount_cents) FROM gifts_view WHERE "
-            "campaign = ? AND status = 'confirmed' GROUP BY SUBSTR(value_date, 1, 7) "
-            "ORDER BY 1", (slug,))
-    by_day: dict[str, int] = {}
-    for day_text, cents in [*daily, *taken]:
-        by_day[day_text] = by_day.get(day_text, 0) + int(cents)
-    total, points = 0, []
-    for day_text in sorted(by_day):
-        total += by_day[day_text]
-        points.append((date.fromisoformat(day_text), total))
-    month_items = [(f"{m[5:7]}/{m[:4]}", int(c)) for m, c in months]
-    return points, {"months": month_items}
-
-
 @bp.get("/")
 @roles_required(*BACK_OFFICE)
 def dashboard() -> str:
-    store().runner.catch_up()
     campaigns = []
     for figures in progress(store().database):
-        points, breakdowns = _series(figures["campaign"])
+        points, months = raised_over_time(store().database, figures["campaign"])
         title = tr(f"Raccolto nel tempo: {figures['name']}", f"Raised over time: {figures['name']}")
         campaigns.append({
             **figures,
@@ -104,7 +79,7 @@ def dashboard() -> str:
             "by_district": bars([(k or "—", v["raised_cents"])
                                  for k, v in figures["by_district"].items()],
                                 tr("Per distretto", "By district")),
-            "by_month": bars(breakdowns["months"], tr("Per mese", "By month")),
+            "by_month": bars(months, tr("Per mese", "By month")),
         })
     return render_template("admin/dashboard.html", campaigns=campaigns)
 
@@ -144,39 +119,13 @@ class CorrectionForm(FlaskForm):
     reason = StringField("Motivo", validators=[DataRequired()])
 
 
-GIFT_COLUMNS = ("donation_id", "source_key", "campaign", "value_date", "channel", "method",
-                "district", "stand", "amount_cents", "people", "identified", "status",
-                "refunded_cents", "fees_cents")
-
-
 @bp.get("/donations")
 @roles_required(*BACK_OFFICE)
 def donations() -> str:
-    store().runner.catch_up()
-    conditions, params = ["1 = 1"], []
-    campaign, channel = request.args.get("campaign", ""), request.args.get("channel", "")
-    donor_id = request.args.get("donor", "").strip()
-    if campaign:
-        conditions.append("v.campaign = ?")
-        params.append(campaign)
-    if channel:
-        conditions.append("v.channel = ?")
-        params.append(channel)
-    for name, operator in (("from", ">="), ("to", "<=")):
-        when = _optional_date(name)
-        if when:
-            conditions.append(f"v.value_date {operator} ?")
-            params.append(when.isoformat())
-    if donor_id:
-        conditions.append("v.donation_id IN (SELECT donation_id FROM registry_gifts WHERE "
-                          "donor_id = ?)")
-        params.append(donor_id)
     with store().database.reading() as session:
-        rows = session.query(
-            f"SELECT {', '.join('v.' + c for c in GIFT_COLUMNS)} FROM gifts_view v "
-            f"WHERE {' AND '.join(conditions)} ORDER BY v.value_date DESC, v.source_key "
-            "LIMIT 500", params)
-    gifts = [dict(zip(GIFT_COLUMNS, row, strict=True)) for row in rows]
+        gifts = totals.list_gifts(session, request.args.get("campaign", ""),
+                                  request.args.get("channel", ""), _optional_date("from"),
+                                  _optional_date("to"), request.args.get("donor", "").strip())
     return render_template("admin/donations.html", gifts=gifts, channels=CHANNELS,
                            campaigns=_campaign_choices(), args=request.args)
 
@@ -219,15 +168,11 @@ def new_bank_transfer() -> Any:
 
 
 def _gift(donation_id: UUID) -> dict[str, Any]:
-    store().runner.catch_up()
     with store().database.reading() as session:
-        row = session.one(f"SELECT {', '.join(GIFT_COLUMNS)} FROM gifts_view "
-                          "WHERE donation_id = ?", (str(donation_id),))
-        if row is None:
-            raise NotFoundError(f"no gift {donation_id}")
-        donor_id = session.scalar("SELECT donor_id FROM registry_gifts WHERE donation_id = ?",
-                                  (str(donation_id),))
-    return {**dict(zip(GIFT_COLUMNS, row, strict=True)), "donor_id": donor_id}
+        found = totals.gift(session, str(donation_id))
+    if found is None:
+        raise NotFoundError(f"no gift {donation_id}")
+    return found
 
 
 @bp.get("/donations/<uuid:donation_id>")
@@ -292,7 +237,6 @@ class SearchForm(FlaskForm):
 def registry_search() -> Any:
     """Searched by POST: e-mails, phones and tax codes never travel in a URL, so they stay
     out of access logs, proxies and browser history. A GET lists the registry."""
-    store().runner.catch_up()
     form = SearchForm()  # CSRFProtect has already refused a POST without its token
     text = (form.q.data or "") if request.method == "POST" else ""
     with store().database.reading() as session:
@@ -303,7 +247,6 @@ def registry_search() -> Any:
 @bp.get("/registry/duplicates")
 @roles_required(*BACK_OFFICE)
 def duplicates() -> str:
-    store().runner.catch_up()
     with store().database.reading() as session:
         pairs = registry.suggested_duplicates(session)
     return render_template("admin/duplicates.html", pairs=pairs)
@@ -312,7 +255,6 @@ def duplicates() -> str:
 @bp.get("/registry/<donor_id>")
 @roles_required(*BACK_OFFICE)
 def donor(donor_id: str) -> Any:
-    store().runner.catch_up()
     with store().database.reading() as session:
         current = registry.resolve(session, donor_id)
         if current != donor_id:
@@ -338,7 +280,6 @@ def _uuid(text: str) -> UUID:
 def _known_donor(donor_id: str) -> UUID:
     """The id of a donor the registry holds; an unknown id is a 404 before anything is
     recorded (the registry entry's aggregate would otherwise be made up on the spot)."""
-    store().runner.catch_up()
     with store().database.reading() as session:
         if registry.donor(session, donor_id) is None:
             raise NotFoundError(f"no donor {donor_id}")
@@ -380,7 +321,6 @@ def merge(donor_id: str) -> Any:
 @roles_required(*BACK_OFFICE)
 def access_request(donor_id: str) -> Response:
     """Everything held on a donor, as one JSON file (GDPR art. 15); the access is audited."""
-    store().runner.catch_up()
     with store().database.reading() as session:
         entry = registry.donor(session, donor_id)
         if entry is None:
@@ -409,7 +349,6 @@ def erase(donor_id: str) -> Any:
     if force and current_user.role != "admin":
         abort(403, description=tr("Solo un amministratore può forzare una cancellazione.",
                                   "Only an admin can force an erasure."))
-    store().runner.catch_up()
     with store().database.reading() as session:
         if registry.donor(session, donor_id) is None:
             raise NotFoundError(f"no donor {donor_id}")
@@ -442,7 +381,6 @@ def exports() -> str:
 def export(kind: str, fmt: str) -> Any:
     if kind not in ("donors", "donations") or fmt not in ("csv", "xlsx"):
         abort(404)
-    store().runner.catch_up()
     plan = audited_export(store(), kind, fmt, _filters(), current_user.email)
     database = store().database
     name = f"fondo-{kind}-{today().isoformat()}.{fmt}"
@@ -460,7 +398,6 @@ def export(kind: str, fmt: str) -> Any:
 @bp.get("/audit")
 @roles_required(*BACK_OFFICE)
 def audit() -> str:
-    store().runner.catch_up()
     with store().database.reading() as session:
         entries = audit_entries(session)
     return render_template("admin/audit.html", entries=entries)

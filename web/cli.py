@@ -30,13 +30,15 @@ from ledger.errors import LedgerError
 from ledger.money import format_eur, parse_cents
 from ledger.user import TOKEN_DAYS
 from projections.database import TRANSIENT_ERRORS
+from projections.exports import ExportFilters
 from projections.reports import progress as progress_report
 from projections.runner import ReadModelStalledError, Stall
 from projections.store import LedgerStore
+from projections.totals import stripe_gifts_without_fee
 from vault.backup import back_up
 from vault.backup import restore as restore_backup
 from web import default_database_url, instance_path
-from web.exports import ExportFilters, audited_export, csv_lines, xlsx_file
+from web.exports import audited_export, csv_lines, xlsx_file
 from web.stripe_gateway import stripe_client, sync_fees
 
 DEMO = Path(__file__).parent / "demo" / "year1" / "donations.csv"
@@ -560,10 +562,7 @@ def sync_fees_command() -> None:
     with opened_store() as store:
         _catch_up(store)
         with store.database.reading() as session:
-            keys = [row[0] for row in session.query(
-                "SELECT source_key FROM gifts_view WHERE source_key LIKE ? "
-                "AND status = 'confirmed' AND fees_cents = 0 ORDER BY value_date",
-                ("stripe:%",))]
+            keys = stripe_gifts_without_fee(session)
         with _bar("Commissioni Stripe") as (bar, task):
             bar.update(task, total=len(keys))
             try:

@@ -103,6 +103,7 @@ def receipts_void(number: str, reason: str) -> None:
 def receipts_pdf(number: str, out: Path) -> None:
     """Write one receipt as PDF."""
     with opened_store() as store:
+        _catch_up(store)
         _name, body = receipt_document(store, number)
     out.write_bytes(body)
     err.print(f"{number.strip()} written to {out}")
@@ -116,6 +117,7 @@ def receipts_pdf(number: str, out: Path) -> None:
 def receipts_statement(year: int, donor: str, out: Path) -> None:
     """Write a donor's annual statement (every receipt of the year, and the total) as PDF."""
     with opened_store() as store:
+        _catch_up(store)
         _name, body = statement_document(store, year, donor)
     out.write_bytes(body)
     err.print(f"statement {year} written to {out}")
@@ -147,6 +149,7 @@ def export_agenzia(year: int | None, out: Path | None, accountant: Path | None) 
     if year is None:
         raise LedgerError("agenzia-entrate needs --year YYYY")
     with opened_store() as store:
+        _catch_up(store)
         text, lines = agenzia_export(store, year)
         store.app.record_audit("export", f"cli:{getpass.getuser()}",
                                {"kind": "agenzia-entrate", "year": year}, len(lines))
@@ -188,6 +191,7 @@ def campaigns_expense(slug: str, amount: str, on: str, what: str) -> None:
 def report_fundraising(slug: str, use_of_funds: str, out: Path, csv_out: Path | None) -> None:
     """The campaign's fundraising report (rendiconto): stand income, expenses, net, note."""
     with opened_store() as store:
+        _catch_up(store)
         pdf, table = fundraising_documents(store, slug, use_of_funds)
     out.write_bytes(pdf)
     if csv_out is not None:

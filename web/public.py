@@ -2,8 +2,9 @@
 
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify, render_template
+from flask import Blueprint, Flask, current_app, jsonify, render_template
 
+from projections.freshness import freshness
 from projections.reports import progress
 from web import store
 from web.auth import public_endpoint
@@ -22,17 +23,43 @@ def home() -> str:
 @public_endpoint
 def healthz() -> Any:
     """200 while every read model can follow the events; 503 naming each one that stopped at
-    an event it cannot apply (its position and the reason)."""
+    an event it cannot apply (its position and the reason). Either way `read_models` says
+    how many events each one is behind and for how long: a lag is not a fault of this
+    worker (they all share the read models), so it never takes it out of rotation."""
     events = store().app.recorder.max_notification_id() or 0
     stalls = store().runner.stalls()
+    lag = [entry.to_dict() for entry in freshness(store().app, store().database)]
     if stalls:
-        return jsonify(status="stalled", events=events,
+        return jsonify(status="stalled", events=events, read_models=lag,
                        stalled=[stall.to_dict() for stall in stalls]), 503
-    return jsonify(status="ok", events=events)
+    return jsonify(status="ok", events=events, read_models=lag)
 
 
 def stall_notices() -> list[str]:
-    """The back office's banner: one line per read model stopped at an event."""
+    """The back office's banner: one line per read model stopped at an event, and one when
+    an event has waited LEDGER_LAG_NOTICE_SECONDS or more (no follower, or too slow)."""
+    return [*_stalled_notices(), *_lag_notices()]
+
+
+def _lag_notices() -> list[str]:
+    limit = float(current_app.config["LEDGER_LAG_NOTICE_SECONDS"])
+    late = [entry for entry in freshness(store().app, store().database)
+            if entry.behind and entry.waiting_seconds >= limit]
+    if not late:
+        return []
+    behind = max(entry.behind for entry in late)
+    waiting = int(max(entry.waiting_seconds for entry in late))
+    names = ", ".join(entry.name for entry in late)
+    return [tr(
+        f"Cifre non aggiornate: {behind} eventi in attesa da {waiting} s ({names}). Le pagine "
+        f"mostrano i dati fino all'ultimo evento applicato. Controllare che `ledger project "
+        f"--follow` sia in esecuzione (README, «Keeping the read models caught up»).",
+        f"Figures not up to date: {behind} events waiting for {waiting} s ({names}). Pages "
+        f"show the figures up to the last event applied. Check that `ledger project "
+        f"--follow` is running (README, “Keeping the read models caught up”).")]
+
+
+def _stalled_notices() -> list[str]:
     return [tr(
         f"Cifre non aggiornate: il modello di lettura «{stall.name}» è fermo all'evento "
         f"{stall.position} ({stall.reason}). Le pagine mostrano i dati fino all'evento "

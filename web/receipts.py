@@ -49,7 +49,8 @@ def issue_year(store: LedgerStore, year: int, on: date,
                progress: Callable[[int, int], None] | None = None) -> IssueOutcome:
     """Receipt every identified, confirmed gift of `year` that has none in force; first void
     the receipts whose gift was refunded since, so that they are issued anew."""
-    caught_up(store)
+    store.runner.catch_up()
+    refuse_when_stalled(store)
     receipts = Receipts(store.app)
     with store.database.reading() as session:
         stale = receipts_view.receipts_out_of_date(session, year)
@@ -72,7 +73,6 @@ def _campaign_names(store: LedgerStore) -> dict[str, str]:
 def receipt_document(store: LedgerStore, number: str) -> tuple[str, bytes]:
     """The receipt's file name and PDF."""
     receipt = Receipts(store.app).document(number)
-    store.runner.catch_up()
     name = _campaign_names(store).get(receipt.campaign, receipt.campaign)
     return (f"ricevuta-{receipt.number.replace('/', '-')}.pdf",
             receipt_pdf(receipt, Foundation.from_env(), name))
@@ -80,7 +80,7 @@ def receipt_document(store: LedgerStore, number: str) -> tuple[str, bytes]:
 
 def statement_document(store: LedgerStore, year: int, donor: str) -> tuple[str, bytes]:
     """The annual statement of the donor with this tax code or e-mail (or registry id)."""
-    caught_up(store)
+    refuse_when_stalled(store)
     with store.database.reading() as session:
         donor_id = (donor if receipts_view.is_registry_id(session, donor)
                     else receipts_view.find_donor(session, donor))
@@ -94,10 +94,10 @@ def statement_document(store: LedgerStore, year: int, donor: str) -> tuple[str, 
             statement_pdf(year, details, receipts, Foundation.from_env(), foundation_today()))
 
 
-def caught_up(store: LedgerStore) -> None:
-    """Catch the read models up, refusing when one stopped at an event: a receipt run, the
-    AdE file or a signed report from it would silently leave gifts out."""
-    store.runner.catch_up()
+def refuse_when_stalled(store: LedgerStore) -> None:
+    """Refuse when a read model stopped at an event: a receipt run, the AdE file or a signed
+    report from it would silently leave gifts out. (Catching up is the caller's: the follower
+    for pages, the CLI before its commands.)"""
     stalls = store.runner.stalls()
     if stalls:
         raise ReadModelStalledError(stalls)
@@ -105,7 +105,7 @@ def caught_up(store: LedgerStore) -> None:
 
 def agenzia_export(store: LedgerStore, year: int) -> tuple[str, list[Line]]:
     """The year's AdE file and the lines behind it (for the accountant's CSV)."""
-    caught_up(store)
+    refuse_when_stalled(store)
     with store.database.reading() as session:
         lines = agenzia_lines(session, year)
     donors, refunds = file_records(lines)
@@ -135,7 +135,7 @@ def fundraising_documents(store: LedgerStore, slug: str, use_of_funds: str
                           ) -> tuple[bytes, str]:
     """The campaign's rendiconto as PDF and as CSV (Italian Excel)."""
     name = store.app.get_campaign(slug).name
-    caught_up(store)
+    refuse_when_stalled(store)
     with store.database.reading() as session:
         report = fundraising_report(session, slug)
     pdf = fundraising_pdf(name, report, use_of_funds, Foundation.from_env(), foundation_today())
@@ -218,7 +218,6 @@ def _form_problem(form: FlaskForm) -> InvalidInputError:
 def index() -> str:
     year = _year()
     ledger = current_store()
-    ledger.runner.catch_up()
     with ledger.database.reading() as session:
         rows = receipts_view.list_receipts(session, year)
         years = sorted({year, *receipts_view.receipt_years(session)}, reverse=True)
@@ -292,7 +291,6 @@ def opposition() -> Any:
     if not form.validate_on_submit():
         raise _form_problem(form)
     ledger = current_store()
-    ledger.runner.catch_up()
     with ledger.database.reading() as session:
         donor_id = receipts_view.find_donor(session, form.donor.data or "")
     choose_transmission(ledger.app, donor_id, int(form.year.data or 0),
@@ -340,7 +338,6 @@ def fundraising(slug: str) -> Any:
             return redirect(url_for("receipts.fundraising", slug=slug))
     elif form.is_submitted():
         status = 422
-    ledger.runner.catch_up()
     with ledger.database.reading() as session:
         report = fundraising_report(session, slug)
     return render_template("admin/fundraising.html", slug=slug, name=name, report=report,

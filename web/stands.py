@@ -239,7 +239,6 @@ def index() -> Any:
         form.campaign.errors = [tr(
             "Questa campagna non raccoglie più donazioni: scegline un'altra.",
             "This campaign no longer takes gifts: please choose another.")]
-    store().runner.catch_up()
     with store().database.reading() as session:
         stands = list_stands(session)
     return render_template("stands/index.html", form=form, stands=stands), (
@@ -264,7 +263,6 @@ def stand(stand_id: UUID) -> Any:
 @bp.route("/reconciliation", methods=["GET", "POST"])
 @roles_required(*STAFF_ROLES)
 def reconcile() -> Any:
-    store().runner.catch_up()
     with store().database.reading() as session:
         closed = list_stands(session, "closed")
         lines = reconciliation(session)

@@ -62,7 +62,9 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
 
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
-    """`start(env, workers=2)` runs gunicorn 'web:create_app()' and returns its base URL."""
+    """`start(env, workers=2)` runs gunicorn 'web:create_app()' and, beside it, `ledger
+    project --follow` (pages read what the follower applied, as with scripts/serve); returns
+    the base URL."""
     started: list[subprocess.Popen[bytes]] = []
 
     def start(env: dict[str, str], workers: int = 2) -> str:
@@ -76,6 +78,10 @@ def live_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
         started.append(process)
         url = f"http://127.0.0.1:{port}"
         _wait_until_healthy(url, process, log)
+        with (tmp_path / f"follower-{port}.log").open("wb") as out:
+            started.append(subprocess.Popen(
+                [sys.executable, "-m", "web.cli", "project", "--follow"], cwd=ROOT,
+                env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=out))
         return url
 
     yield start
