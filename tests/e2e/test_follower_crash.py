@@ -48,8 +48,9 @@ AT_STARTUP = 3  # kills that land while the follower starts (opening the store, 
 STALL = 120.0  # seconds without progress before the follower counts as stuck
 CAMPAIGN = "fare-legami-anni-2-3"
 AS_OF = "2030-01-01"
-# Names as Stripe and volunteers send them: apostrophes, accents, separators, a formula.
-HOSTILE_NAMES = ("D'Angelo", "Nicolò Müller", 'Rossi; "Bianchi"', "=HYPERLINK(\"x\")", "Zoë\tÅs")
+# Names as Stripe and volunteers send them: apostrophes, accents, separators, formulas (a tab
+# or another control character is refused where names enter, so none reaches an export).
+HOSTILE_NAMES = ("D'Angelo", "Nicolò Müller", 'Rossi; "Bianchi"', "=HYPERLINK(\"x\")", "-Zoë @Ås")
 
 
 @dataclass
