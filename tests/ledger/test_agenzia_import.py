@@ -50,12 +50,14 @@ def foundation(store: LedgerStore, monkeypatch: pytest.MonkeyPatch) -> LedgerSto
 
 
 def sent(store: LedgerStore, year: int) -> dict[str, int]:
-    """What the year's AdE file sends: tax code -> cents."""
+    """What the year's AdE file sends: tax code -> cents (caught up first, as the CLI is)."""
+    store.runner.catch_up()
     _text, lines = agenzia_export(store, year)
     return {line.tax_code: line.amount_cents for line in lines if line.included}
 
 
 def left_out(store: LedgerStore, year: int) -> dict[tuple[str, str], int]:
+    store.runner.catch_up()
     _text, lines = agenzia_export(store, year)
     return {(line.tax_code, line.reason): line.amount_cents for line in lines
             if not line.included}
