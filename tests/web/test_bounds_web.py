@@ -2,7 +2,6 @@
 500; a read model stopped at an event shows in /healthz and in the back office's banner."""
 
 import uuid
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -14,7 +13,7 @@ from hypothesis import strategies as st
 from tests.ledger.test_csv_import import start_campaigns
 from tests.projections.test_stalls import save_unprojectable_gift
 from tests.web.test_stands_api import OPENING, bearer
-from web import create_app, store
+from web import store
 
 controls = st.characters(categories=["Cc"])
 plain = st.text(st.characters(exclude_categories=["Cc", "Cs"]), max_size=5)
@@ -22,17 +21,6 @@ PAGES = ("/admin/registry", "/admin/donations", "/admin/exports/donors.csv", "/s
          "/", "/donate/", "/api/v1/campaigns/fare-legami-anni-2-3/progress")
 fixture_settings = settings(max_examples=30, deadline=None,
                             suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture
-def office(store_url: str) -> Iterator[Flask]:
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": store_url,
-                      "WTF_CSRF_ENABLED": False})
-    with app.app_context():
-        start_campaigns(store())
-        store().app.add_user("staff@example.org", "staff", "una-password-lunga")
-    yield app
-    app.extensions["ledger_store"].close()
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """One "today" everywhere: the foundation's day (Europe/Rome unless LEDGER_TIMEZONE says
 otherwise), tried at a moment that is already tomorrow in Rome but still today in UTC."""
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -14,7 +13,6 @@ from projections.reports import progress
 from projections.store import LedgerStore
 from tests.ledger.test_application import gift
 from tests.ledger.test_csv_import import start_campaigns
-from web import create_app, store
 from web.stripe_gateway import day_of
 
 # 22:30 UTC on 31 March 2024 is 00:30 on 1 April in Rome (summer time began that night).
@@ -60,17 +58,6 @@ def test_the_default_report_counts_a_gift_made_after_midnight_in_rome(
     store.runner.catch_up()
     [figures] = progress(store.database, "fare-legami-anni-2-3")
     assert (figures["as_of"], figures["raised_cents"]) == ("2024-04-01", 5_200)
-
-
-@pytest.fixture
-def office(store_url: str) -> Iterator[Flask]:
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": store_url,
-                      "WTF_CSRF_ENABLED": False})
-    with app.app_context():
-        start_campaigns(store())
-        store().app.add_user("staff@example.org", "staff", "una-password-lunga")
-    yield app
-    app.extensions["ledger_store"].close()
 
 
 def test_back_office_and_stand_forms_default_to_the_day_in_rome(
