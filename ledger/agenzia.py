@@ -28,7 +28,11 @@ RECORD_LENGTH = 1798
 END = "\r\n"
 # [DM]: the entities that send the data; the codes are [FAM], not confirmed.
 ENTITY_TYPES = {
-    "onlus": "1", "aps": "2", "beni-culturali": "3", "ricerca-scientifica": "4", "ets": "5",
+    "onlus": "1",
+    "aps": "2",
+    "beni-culturali": "3",
+    "ricerca-scientifica": "4",
+    "ets": "5",
 }
 
 
@@ -63,16 +67,24 @@ LAYOUT: tuple[Field, ...] = (
     # One per donor: tax code and the year's traceable gifts [DM; P18 1.1]
     Field("1", "tipo_record", 1, 1, "AN", "[FAM] record di dettaglio erogazioni '1'", False),
     Field("1", "codice_fiscale_erogante", 2, 16, "AN", "[P18 1.1] donor's tax code", False),
-    Field("1", "importo_erogazioni", 18, 15, "NU",
-          "[P18 1.1] yearly amount, euro cents without separator ([FAM])", False),
+    Field(
+        "1",
+        "importo_erogazioni",
+        18,
+        15,
+        "NU",
+        "[P18 1.1] yearly amount, euro cents without separator ([FAM])",
+        False,
+    ),
     Field("1", "filler", 33, 1765, "AN", "[FAM] spaces", False),
     Field("1", "fine_record", 1798, 1, "AN", "[FAM] 'A'", False),
     # One per refund: who, how much, the year of the refunded gift [P18 1.1; DM]
     Field("2", "tipo_record", 1, 1, "AN", "[FAM] record di dettaglio rimborsi '2'", False),
     Field("2", "codice_fiscale_rimborsato", 2, 16, "AN", "[P18 1.1] refunded donor", False),
     Field("2", "importo_rimborso", 18, 15, "NU", "[P18 1.1] refunded amount, cents", False),
-    Field("2", "anno_erogazione_rimborsata", 33, 4, "NU",
-          "[P18 1.1] year of the refunded gift", False),
+    Field(
+        "2", "anno_erogazione_rimborsata", 33, 4, "NU", "[P18 1.1] year of the refunded gift", False
+    ),
     Field("2", "filler", 37, 1761, "AN", "[FAM] spaces", False),
     Field("2", "fine_record", 1798, 1, "AN", "[FAM] 'A'", False),
     # Trailer: the counts, so that a truncated file is refused [FAM]
@@ -94,17 +106,20 @@ def render(record: str, values: dict[str, str | int]) -> str:
     (the AdE files admit the printable ASCII range only)."""
     line = []
     for field in fields_of(record):
-        value = values.get(field.name, record if field.name == "tipo_record" else
-                           "A" if field.name == "fine_record" else "")
+        value = values.get(
+            field.name,
+            record if field.name == "tipo_record" else "A" if field.name == "fine_record" else "",
+        )
         if field.kind == "NU":
             text = str(int(value or 0))
             if len(text) > field.length or int(value or 0) < 0:
                 raise InvalidInputError(f"{field.name} does not fit {field.length} digits")
             line.append(text.rjust(field.length, "0"))
         else:
-            ascii_text = (str(value).upper().encode("ascii", "replace").decode("ascii")
-                          .replace("?", " "))
-            line.append(ascii_text[:field.length].ljust(field.length))
+            ascii_text = (
+                str(value).upper().encode("ascii", "replace").decode("ascii").replace("?", " ")
+            )
+            line.append(ascii_text[: field.length].ljust(field.length))
     text = "".join(line)
     assert len(text) == RECORD_LENGTH, (record, len(text))
     return text + END
@@ -123,26 +138,56 @@ class Refund:
     gift_year: int
 
 
-def agenzia_file(year: int, tax_code: str, name: str, entity_type: str,
-                 donors: Sequence[DonorTotal], refunds: Sequence[Refund]) -> str:
+def agenzia_file(
+    year: int,
+    tax_code: str,
+    name: str,
+    entity_type: str,
+    donors: Sequence[DonorTotal],
+    refunds: Sequence[Refund],
+) -> str:
     """The whole file: header, one record per donor, one per refund, trailer."""
     if not tax_code:
-        raise InvalidInputError("the foundation's tax code is needed: set "
-                                "LEDGER_FOUNDATION_TAX_CODE",
-                                {"tax_code": ["LEDGER_FOUNDATION_TAX_CODE"]})
+        raise InvalidInputError(
+            "the foundation's tax code is needed: set LEDGER_FOUNDATION_TAX_CODE",
+            {"tax_code": ["LEDGER_FOUNDATION_TAX_CODE"]},
+        )
     if entity_type not in ENTITY_TYPES:
-        raise InvalidInputError(f"unknown entity type {entity_type!r} "
-                                f"(one of {', '.join(ENTITY_TYPES)})")
-    lines = [render("0", {"codice_fornitura": SUPPLY_CODE, "codice_fiscale_ente": tax_code,
-                          "denominazione_ente": name, "anno_riferimento": year,
-                          "tipologia_ente": ENTITY_TYPES[entity_type]})]
-    lines += [render("1", {"codice_fiscale_erogante": d.tax_code,
-                           "importo_erogazioni": d.gifts_cents}) for d in donors]
-    lines += [render("2", {"codice_fiscale_rimborsato": r.tax_code,
-                           "importo_rimborso": r.amount_cents,
-                           "anno_erogazione_rimborsata": r.gift_year}) for r in refunds]
-    lines.append(render("9", {"numero_record_erogazioni": len(donors),
-                              "numero_record_rimborsi": len(refunds)}))
+        raise InvalidInputError(
+            f"unknown entity type {entity_type!r} (one of {', '.join(ENTITY_TYPES)})"
+        )
+    lines = [
+        render(
+            "0",
+            {
+                "codice_fornitura": SUPPLY_CODE,
+                "codice_fiscale_ente": tax_code,
+                "denominazione_ente": name,
+                "anno_riferimento": year,
+                "tipologia_ente": ENTITY_TYPES[entity_type],
+            },
+        )
+    ]
+    lines += [
+        render("1", {"codice_fiscale_erogante": d.tax_code, "importo_erogazioni": d.gifts_cents})
+        for d in donors
+    ]
+    lines += [
+        render(
+            "2",
+            {
+                "codice_fiscale_rimborsato": r.tax_code,
+                "importo_rimborso": r.amount_cents,
+                "anno_erogazione_rimborsata": r.gift_year,
+            },
+        )
+        for r in refunds
+    ]
+    lines.append(
+        render(
+            "9", {"numero_record_erogazioni": len(donors), "numero_record_rimborsi": len(refunds)}
+        )
+    )
     return "".join(lines)
 
 
@@ -171,8 +216,9 @@ class TransmissionChoice(Aggregate):
 
     def change(self, opposed: bool, how: str, by: str) -> bool:
         if not how.strip():
-            raise InvalidInputError("say how the donor asked (e-mail, form, …)",
-                                    {"how": ["required"]})
+            raise InvalidInputError(
+                "say how the donor asked (e-mail, form, …)", {"how": ["required"]}
+            )
         if opposed == self.opposed and self.version > 1:
             return False
         self._changed(opposed=opposed, how=how.strip(), by=by)
@@ -183,13 +229,15 @@ class TransmissionChoice(Aggregate):
         self.opposed = opposed
 
 
-def choose_transmission(app: Application[UUID], donor_id: str, year: int, opposed: bool,
-                        how: str, by: str) -> bool:
+def choose_transmission(
+    app: Application[UUID], donor_id: str, year: int, opposed: bool, how: str, by: str
+) -> bool:
     """Record that the donor opposes (or no longer opposes) sending `year`; False when it
     already stood so."""
     try:
         choice: TransmissionChoice = app.repository.get(
-            TransmissionChoice.create_id(donor_id, year))
+            TransmissionChoice.create_id(donor_id, year)
+        )
     except AggregateNotFoundError:
         choice = TransmissionChoice(donor_id, year)
     if not choice.change(opposed, how, by):
@@ -215,7 +263,8 @@ def opposition_recorded(app: Application[UUID], donation_id: UUID, year: int) ->
     """Whether the gift's opposition to sending `year` is recorded already."""
     try:
         choice: TransmissionChoice = app.repository.get(
-            TransmissionChoice.create_id(f"{GIFT_PREFIX}{donation_id}", year))
+            TransmissionChoice.create_id(f"{GIFT_PREFIX}{donation_id}", year)
+        )
     except AggregateNotFoundError:
         return False
     return choice.opposed

@@ -88,4 +88,5 @@ class LedgerApplication(OnlinePayments, Stands, Registry, Users, SetAsides):
         except IntegrityError as error:
             raise ChangedMeanwhileError(
                 "il dato è stato modificato nel frattempo da un'altra richiesta: riprova "
-                "(changed meanwhile by another request; try again)") from error
+                "(changed meanwhile by another request; try again)"
+            ) from error

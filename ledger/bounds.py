@@ -47,7 +47,8 @@ def _max_gift_from(configured: str) -> int:
     if not 100 <= cents <= MAX_TARGET_CENTS:
         raise InvalidInputError(
             f"LEDGER_MAX_GIFT_EUR must be an amount in euro from 1 to "
-            f"{format_eur(MAX_TARGET_CENTS)}, not {configured!r}")
+            f"{format_eur(MAX_TARGET_CENTS)}, not {configured!r}"
+        )
     return cents
 
 
@@ -62,8 +63,9 @@ def amount_problem(cents: object, least: int = 1, most: int | None = None) -> st
     if isinstance(cents, bool) or not isinstance(cents, int):
         return "not a whole number of cents"
     if cents < least:
-        return "the amount must be more than zero" if least == 1 else (
-            f"at least {format_eur(least)}")
+        return (
+            "the amount must be more than zero" if least == 1 else (f"at least {format_eur(least)}")
+        )
     if cents > highest:
         return f"at most {format_eur(highest)}"
     return None
@@ -78,15 +80,17 @@ def count_problem(count: object, least: int, most: int) -> str | None:
     return None
 
 
-def date_problem(day: object, years_ahead: int = YEARS_AHEAD,
-                 today: date | None = None) -> str | None:
+def date_problem(
+    day: object, years_ahead: int = YEARS_AHEAD, today: date | None = None
+) -> str | None:
     """Why `day` is outside 2000-01-01 .. today + `years_ahead` years."""
     if not isinstance(day, date):
         return "not a date"
     latest = years_after(today or foundation_today(), years_ahead)
     if not EARLIEST_DATE <= day <= latest:
-        return (f"dates go from {EARLIEST_DATE.strftime('%d/%m/%Y')} to "
-                f"{latest.strftime('%d/%m/%Y')}")
+        return (
+            f"dates go from {EARLIEST_DATE.strftime('%d/%m/%Y')} to {latest.strftime('%d/%m/%Y')}"
+        )
     return None
 
 

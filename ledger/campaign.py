@@ -81,13 +81,13 @@ class Campaign(Aggregate):
         raise_problems(problems)
         if (on, " ".join(what.split()), amount_cents) in self.expenses:
             return False
-        self._expense_recorded(slug=self.slug, amount_cents=amount_cents, on=on,
-                               what=" ".join(what.split()), by=by)
+        self._expense_recorded(
+            slug=self.slug, amount_cents=amount_cents, on=on, what=" ".join(what.split()), by=by
+        )
         return True
 
     @event(ExpenseRecorded)
-    def _expense_recorded(self, slug: str, amount_cents: int, on: date, what: str,
-                          by: str) -> None:
+    def _expense_recorded(self, slug: str, amount_cents: int, on: date, what: str, by: str) -> None:
         self.expenses.add((on, what, amount_cents))
 
     @property
@@ -103,20 +103,26 @@ class Campaign(Aggregate):
         else:
             last = min(d for d in (self.ends_on, self.ended_on) if d is not None)
             when = f"è finita il {last:%d/%m/%Y} (it ended on {last})"
-        raise InvalidInputError(f"campaign: la campagna {self.slug} {when}",
-                                {"campaign": [f"la campagna {when}"]})
+        raise InvalidInputError(
+            f"campaign: la campagna {self.slug} {when}", {"campaign": [f"la campagna {when}"]}
+        )
 
 
-def takes_gifts_on(day: date, starts_on: date | None, ends_on: date | None,
-                   ended_on: date | None) -> bool:
+def takes_gifts_on(
+    day: date, starts_on: date | None, ends_on: date | None, ended_on: date | None
+) -> bool:
     """A campaign takes gifts from its start to its planned end, and not after the day it was
     ended: the one rule for what /donate offers and which campaigns a new stand may serve."""
-    return not ((starts_on and day < starts_on) or (ends_on and day > ends_on)
-                or (ended_on and day > ended_on))
+    return not (
+        (starts_on and day < starts_on)
+        or (ends_on and day > ends_on)
+        or (ended_on and day > ended_on)
+    )
 
 
-def check_campaign(slug: str, name: str, target_cents: int, starts_on: date | None,
-                   ends_on: date | None) -> None:
+def check_campaign(
+    slug: str, name: str, target_cents: int, starts_on: date | None, ends_on: date | None
+) -> None:
     """The rules a new campaign must meet, all reported at once."""
     problems: dict[str, list[str]] = {}
     if not slug or not all(c.isalnum() or c == "-" for c in slug) or slug != slug.lower():

@@ -26,8 +26,14 @@ class CampaignInfo:
 class Campaigns(LedgerService):
     """Campaigns: every other service checks through `_campaign` that a gift's campaign exists."""
 
-    def start_campaign(self, slug: str, name: str, target_cents: int,
-                       starts_on: date | None = None, ends_on: date | None = None) -> UUID:
+    def start_campaign(
+        self,
+        slug: str,
+        name: str,
+        target_cents: int,
+        starts_on: date | None = None,
+        ends_on: date | None = None,
+    ) -> UUID:
         """Start a campaign; the same command again is a no-op, a different one a conflict."""
         check_campaign(slug, name, target_cents, starts_on, ends_on)
         try:
@@ -37,7 +43,10 @@ class Campaigns(LedgerService):
             self._save_new(campaign)
             return campaign.id
         if (existing.name, existing.target_cents, existing.starts_on, existing.ends_on) != (
-            name.strip(), target_cents, starts_on, ends_on
+            name.strip(),
+            target_cents,
+            starts_on,
+            ends_on,
         ):
             raise ConflictError(f"campaign {slug!r} already exists with other details")
         return existing.id
@@ -58,8 +67,15 @@ class Campaigns(LedgerService):
 
     def get_campaign(self, slug: str) -> CampaignInfo:
         campaign = self._campaign(slug)
-        return CampaignInfo(campaign.id, campaign.slug, campaign.name, campaign.target_cents,
-                            campaign.starts_on, campaign.ends_on, campaign.is_open)
+        return CampaignInfo(
+            campaign.id,
+            campaign.slug,
+            campaign.name,
+            campaign.target_cents,
+            campaign.starts_on,
+            campaign.ends_on,
+            campaign.is_open,
+        )
 
     def _campaign(self, slug: str) -> Campaign:
         try:

@@ -22,16 +22,44 @@ from ledger.money import parse_cents
 # The columns a row without reference is keyed by: a column added later stays out of the key,
 # so files imported before it existed are still recognised.
 KEYED_COLUMNS = (
-    "date", "campaign", "channel", "method", "amount", "donors", "first_name", "last_name",
-    "organization", "email", "phone", "address", "postcode", "city", "province", "tax_code",
-    "privacy_consent", "marketing_consent", "stand", "district", "reference",
+    "date",
+    "campaign",
+    "channel",
+    "method",
+    "amount",
+    "donors",
+    "first_name",
+    "last_name",
+    "organization",
+    "email",
+    "phone",
+    "address",
+    "postcode",
+    "city",
+    "province",
+    "tax_code",
+    "privacy_consent",
+    "marketing_consent",
+    "stand",
+    "district",
+    "reference",
 )
 # ade_opposition: the row's donor opposes sending the gifts of the row's year to the Agenzia
 # delle Entrate (optional; sì records it, no or blank records nothing).
 COLUMNS = (*KEYED_COLUMNS, "ade_opposition")
 REQUIRED = ("date", "campaign", "channel", "method", "amount")
-DETAIL_FIELDS = ("first_name", "last_name", "organization", "email", "phone", "address",
-                 "postcode", "city", "province", "tax_code")
+DETAIL_FIELDS = (
+    "first_name",
+    "last_name",
+    "organization",
+    "email",
+    "phone",
+    "address",
+    "postcode",
+    "city",
+    "province",
+    "tax_code",
+)
 # Gifts per statement inside the one import transaction (the round trips, not the atomicity).
 WRITE_BATCH = SAVE_BATCH
 # What the check notes of a data row, as bits: a new gift, one with personal data to seal, an
@@ -103,8 +131,7 @@ def read_rows(stream: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
     if not header_line.strip():
         raise FileError("the file is empty: a header row is required")
     delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
-    header = [name.strip().lower() for name in next(csv.reader([header_line],
-                                                               delimiter=delimiter))]
+    header = [name.strip().lower() for name in next(csv.reader([header_line], delimiter=delimiter))]
     unknown = [name for name in header if name not in COLUMNS]
     missing = [name for name in REQUIRED if name not in header]
     if unknown or missing:
@@ -123,8 +150,13 @@ def read_rows(stream: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
             if not any(value.strip() for value in values):
                 continue
             if len(values) != len(header):
-                yield line, {"__error__": f"{len(values)} fields where the header has "
-                                          f"{len(header)} (check the delimiter and quotes)"}
+                yield (
+                    line,
+                    {
+                        "__error__": f"{len(values)} fields where the header has "
+                        f"{len(header)} (check the delimiter and quotes)"
+                    },
+                )
                 continue
             yield line, dict(zip(header, values, strict=True))
     except UnicodeDecodeError as error:
@@ -163,17 +195,23 @@ def parse_row(row: dict[str, str], source_key: str) -> tuple[Gift, bool]:
     donors_text = row.get("donors", "").strip() or "1"
     if not (donors_text.isascii() and donors_text.isdigit()):  # not "²", not "١٢"
         problems.append(f"donors: not a whole number: {donors_text!r}")
-    details = attempt("donor", lambda: DonorDetails.parse(
-        **{name: row.get(name, "") for name in DETAIL_FIELDS}))
-    privacy = attempt("privacy_consent", lambda: _consent(row.get("privacy_consent", ""),
-                                                          "privacy_consent"))
-    marketing = attempt("marketing_consent", lambda: _consent(row.get("marketing_consent", ""),
-                                                              "marketing_consent"))
-    opposes = attempt("ade_opposition", lambda: _consent(row.get("ade_opposition", ""),
-                                                        "ade_opposition"))
+    details = attempt(
+        "donor", lambda: DonorDetails.parse(**{name: row.get(name, "") for name in DETAIL_FIELDS})
+    )
+    privacy = attempt(
+        "privacy_consent", lambda: _consent(row.get("privacy_consent", ""), "privacy_consent")
+    )
+    marketing = attempt(
+        "marketing_consent", lambda: _consent(row.get("marketing_consent", ""), "marketing_consent")
+    )
+    opposes = attempt(
+        "ade_opposition", lambda: _consent(row.get("ade_opposition", ""), "ade_opposition")
+    )
     if opposes and isinstance(details, DonorDetails) and not details.is_identified:
-        problems.append("ade_opposition: sì only on a row that identifies the donor (tax code, "
-                        "e-mail, phone or address with postcode)")
+        problems.append(
+            "ade_opposition: sì only on a row that identifies the donor (tax code, "
+            "e-mail, phone or address with postcode)"
+        )
     if problems:
         raise LedgerError("; ".join(problems))
     assert isinstance(details, DonorDetails)
@@ -194,8 +232,9 @@ def parse_row(row: dict[str, str], source_key: str) -> tuple[Gift, bool]:
     return gift, bool(opposes)
 
 
-def _gifts(path: Path, on_row: Callable[[int], None] | None
-           ) -> Iterator[tuple[int, Gift | None, bool, str | None]]:
+def _gifts(
+    path: Path, on_row: Callable[[int], None] | None
+) -> Iterator[tuple[int, Gift | None, bool, str | None]]:
     """(line, gift or None, opposes, problem or None) for every data row of the file."""
     occurrences: dict[str, int] = {}
     with _open_text(path) as stream:
@@ -213,12 +252,20 @@ def _gifts(path: Path, on_row: Callable[[int], None] | None
 def _opposition(gift: Gift) -> TransmissionChoice:
     """The opposition a row states, keyed by its gift: recorded once however often the file
     is imported, and counted for the gift's donor by the AdE file."""
-    return oppose_on_gift(gift.donation_id, gift.value_date.year,
-                          how=f"importazione CSV ({gift.source_key})", by="csv-import")
+    return oppose_on_gift(
+        gift.donation_id,
+        gift.value_date.year,
+        how=f"importazione CSV ({gift.source_key})",
+        by="csv-import",
+    )
 
 
-def import_donations(app: LedgerApplication, path: Path, dry_run: bool = False,
-                     on_row: Callable[[int], None] | None = None) -> ImportReport:
+def import_donations(
+    app: LedgerApplication,
+    path: Path,
+    dry_run: bool = False,
+    on_row: Callable[[int], None] | None = None,
+) -> ImportReport:
     """Check every row first; write only when all are good, in one transaction. A second
     import adds nothing.
 
@@ -240,16 +287,19 @@ def import_donations(app: LedgerApplication, path: Path, dry_run: bool = False,
             # Another process recorded one of these gifts between the check and the write.
             # The transaction rolled back whole; a new check sees it as a resend or conflict.
             if attempt == WRITE_ATTEMPTS:
-                raise ConflictError("other writers keep recording gifts of this file "
-                                    "meanwhile: nothing was imported, try again") from None
+                raise ConflictError(
+                    "other writers keep recording gifts of this file "
+                    "meanwhile: nothing was imported, try again"
+                ) from None
             attempt += 1
             continue
         report.written = True
         return report
 
 
-def _check(app: LedgerApplication, path: Path, on_row: Callable[[int], None] | None
-           ) -> tuple[ImportReport, bytearray]:
+def _check(
+    app: LedgerApplication, path: Path, on_row: Callable[[int], None] | None
+) -> tuple[ImportReport, bytearray]:
     """The report of every row, and a byte per data row: what it has to write (NEW, SEALED,
     OPPOSES bits)."""
     report = ImportReport()
@@ -263,8 +313,9 @@ def _check(app: LedgerApplication, path: Path, on_row: Callable[[int], None] | N
             report.errors.append(RowError(line, problem or "unreadable row"))
             continue
         if gift.source_key in first_line_of:
-            report.errors.append(RowError(
-                line, f"reference repeats line {first_line_of[gift.source_key]}"))
+            report.errors.append(
+                RowError(line, f"reference repeats line {first_line_of[gift.source_key]}")
+            )
             continue
         first_line_of[gift.source_key] = line
         try:
@@ -278,8 +329,7 @@ def _check(app: LedgerApplication, path: Path, on_row: Callable[[int], None] | N
                 report.raised_cents += gift.amount_cents
                 new_rows[-1] = NEW | (SEALED if needs_sealing(gift) else 0)
             # An opposition added to a row imported before is recorded too: it is news.
-            if opposes and not opposition_recorded(app, gift.donation_id,
-                                                   gift.value_date.year):
+            if opposes and not opposition_recorded(app, gift.donation_id, gift.value_date.year):
                 report.oppositions += 1
                 new_rows[-1] |= OPPOSES
         except LedgerError as error:
@@ -308,15 +358,19 @@ def _fingerprint(path: Path) -> tuple[int, int]:
     return status.st_size, status.st_mtime_ns
 
 
-def _new_gifts(path: Path, new_rows: bytearray, on_row: Callable[[int], None] | None,
-               checked: tuple[int, int]) -> Iterator[list[Gift | TransmissionChoice]]:
+def _new_gifts(
+    path: Path, new_rows: bytearray, on_row: Callable[[int], None] | None, checked: tuple[int, int]
+) -> Iterator[list[Gift | TransmissionChoice]]:
     """The new gifts and oppositions of the file, a batch at a time; a FileError, so nothing
     is committed, when the file is no longer the one that was checked."""
     changed = FileError("the file changed while it was being imported: nothing was imported")
     batch: list[Gift | TransmissionChoice] = []
     for index, (_line, gift, opposes, _problem) in enumerate(_gifts(path, on_row)):
-        if index >= len(new_rows) or (new_rows[index] and gift is None) or (
-                new_rows[index] & OPPOSES and not opposes):
+        if (
+            index >= len(new_rows)
+            or (new_rows[index] and gift is None)
+            or (new_rows[index] & OPPOSES and not opposes)
+        ):
             raise changed
         if gift is not None and new_rows[index] & NEW:
             batch.append(gift)

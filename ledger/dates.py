@@ -18,7 +18,8 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise InvalidInputError(
-            f"LEDGER_TIMEZONE must be a time zone such as Europe/Rome, not {name!r}") from error
+            f"LEDGER_TIMEZONE must be a time zone such as Europe/Rome, not {name!r}"
+        ) from error
 
 
 def zone() -> ZoneInfo:

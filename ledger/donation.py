@@ -71,7 +71,8 @@ class Gift:
             problems["donors"] = ["more than one donor only on anonymous rows (no identity fields)"]
         if self.channel not in CHANNELS:
             problems["channel"] = [
-                f"unknown channel {self.channel!r} (one of {', '.join(CHANNELS)})"]
+                f"unknown channel {self.channel!r} (one of {', '.join(CHANNELS)})"
+            ]
         if self.method not in METHODS:
             problems["method"] = [f"unknown method {self.method!r} (one of {', '.join(METHODS)})"]
         if self.district and self.district not in DISTRICTS:
@@ -90,8 +91,7 @@ class Gift:
         problems: dict[str, list[str]] = {}
         if self.amount_cents == 0 and self.donors == 0:
             problems["amount"] = ["a tally of nobody and no cash is no gift"]
-        if (self.channel, self.method) != ("stand", "cash") or (
-                self.details.has_any_personal_data):
+        if (self.channel, self.method) != ("stand", "cash") or (self.details.has_any_personal_data):
             problems["donors"] = ["a tally is the anonymous cash of a stand"]
         return problems
 
@@ -216,11 +216,21 @@ class Donation(Aggregate):
         """Whether a resent gift says what this donation first said (personal data aside;
         later corrections do not make the original input a conflict)."""
         return (
-            self.campaign, self.received[0], self.donors, self.channel, self.received_method,
-            self.received[1], self.identified,
+            self.campaign,
+            self.received[0],
+            self.donors,
+            self.channel,
+            self.received_method,
+            self.received[1],
+            self.identified,
         ) == (
-            gift.campaign, gift.amount_cents, gift.donors, gift.channel, gift.method,
-            gift.value_date, gift.identified,
+            gift.campaign,
+            gift.amount_cents,
+            gift.donors,
+            gift.channel,
+            gift.method,
+            gift.value_date,
+            gift.identified,
         )
 
     @property
@@ -242,10 +252,14 @@ class Donation(Aggregate):
         """Whether a refund or lost dispute not seen before must wait rather than apply: the
         payment is not confirmed yet, or it does not fit beside what was taken back so far
         (an earlier refund that is about to fail still counts)."""
-        known = (reference in self.refunds or reference in self.failed_refunds
-                 or self.disputes.get(reference) in ("won", "lost"))
-        return not known and (not self.money_can_leave or
-                              self.taken_back_cents + amount_cents > self.amount_cents)
+        known = (
+            reference in self.refunds
+            or reference in self.failed_refunds
+            or self.disputes.get(reference) in ("won", "lost")
+        )
+        return not known and (
+            not self.money_can_leave or self.taken_back_cents + amount_cents > self.amount_cents
+        )
 
     def _check_money_back(self, amount_cents: int, what: str) -> None:
         check_amount("amount", amount_cents)
@@ -300,14 +314,16 @@ class Donation(Aggregate):
         check_date("value_date", value_date)
         check_text("reason", reason, multiline=True)
         if amount_cents < self.taken_back_cents:
-            raise ConflictError("the corrected amount is below what was already refunded "
-                                "or lost in disputes")
+            raise ConflictError(
+                "the corrected amount is below what was already refunded or lost in disputes"
+            )
         if not reason.strip():
             raise InvalidInputError("a correction needs its reason", {"reason": ["required"]})
         if (amount_cents, value_date) == (self.amount_cents, self.value_date):
             raise InvalidInputError("nothing to correct: same amount and date")
-        self._corrected(amount_cents=amount_cents, value_date=value_date,
-                        reason=reason.strip(), by=by)
+        self._corrected(
+            amount_cents=amount_cents, value_date=value_date, reason=reason.strip(), by=by
+        )
 
     @event(Corrected)
     def _corrected(self, amount_cents: int, value_date: date, reason: str, by: str) -> None:
@@ -360,8 +376,9 @@ class Donation(Aggregate):
         check_amount("amount", amount_cents, least=0)
         if outcome == "lost":
             self._check_money_back(amount_cents, "lost dispute")
-        self._dispute_closed(dispute_id=dispute_id, outcome=outcome, amount_cents=amount_cents,
-                             on=on)
+        self._dispute_closed(
+            dispute_id=dispute_id, outcome=outcome, amount_cents=amount_cents, on=on
+        )
         return True
 
     @event(DisputeClosed)

@@ -19,10 +19,12 @@ def retention_reason(has_tax_code: bool, last_gift_on: date | None, today: date)
         return None
     keep_until = years_after(last_gift_on, RETENTION_YEARS)
     if today < keep_until:
-        return (f"i dati di un donatore con codice fiscale vanno conservati per "
-                f"{RETENTION_YEARS} anni dall'ultima donazione, fino al "
-                f"{keep_until.strftime('%d/%m/%Y')} (tax-relevant records are kept "
-                f"{RETENTION_YEARS} years)")
+        return (
+            f"i dati di un donatore con codice fiscale vanno conservati per "
+            f"{RETENTION_YEARS} anni dall'ultima donazione, fino al "
+            f"{keep_until.strftime('%d/%m/%Y')} (tax-relevant records are kept "
+            f"{RETENTION_YEARS} years)"
+        )
     return None
 
 
@@ -63,28 +65,28 @@ class Donor(Aggregate):
     def merge_into(self, other: UUID, by: str) -> None:
         self._require_active()
         if other == self.id:
-            raise InvalidInputError("a donor cannot be merged into itself",
-                                    {"other": ["choose another donor"]})
+            raise InvalidInputError(
+                "a donor cannot be merged into itself", {"other": ["choose another donor"]}
+            )
         self._merged(other=str(other), by=by)
 
     @event(MergedInto)
     def _merged(self, other: str, by: str) -> None:
         self.merged_into = other
 
-    def change_consent(self, privacy: bool, marketing: bool, how: str, on: date,
-                       by: str) -> None:
+    def change_consent(self, privacy: bool, marketing: bool, how: str, on: date, by: str) -> None:
         self._require_active()
         check_text("how", how)
         check_date("on", on)
         if not how.strip():
-            raise InvalidInputError("say how the consent was given or withdrawn",
-                                    {"how": ["e.g. e-mail of 3 March, signed form"]})
-        self._consent_changed(privacy=privacy, marketing=marketing, how=how.strip(), on=on,
-                              by=by)
+            raise InvalidInputError(
+                "say how the consent was given or withdrawn",
+                {"how": ["e.g. e-mail of 3 March, signed form"]},
+            )
+        self._consent_changed(privacy=privacy, marketing=marketing, how=how.strip(), on=on, by=by)
 
     @event(ConsentChanged)
-    def _consent_changed(self, privacy: bool, marketing: bool, how: str, on: date,
-                         by: str) -> None:
+    def _consent_changed(self, privacy: bool, marketing: bool, how: str, on: date, by: str) -> None:
         pass
 
     def erase(self, donations: list[str], reason: str, forced: bool, by: str) -> None:

@@ -33,7 +33,8 @@ def invalid_input(problems: dict[str, list[str]]) -> InvalidInputError:
     """One error for every problem found, field by field, so that a form shows them all at once
     and a message names each field."""
     return InvalidInputError(
-        "; ".join(f"{field}: {m}" for field, ms in problems.items() for m in ms), problems)
+        "; ".join(f"{field}: {m}" for field, ms in problems.items() for m in ms), problems
+    )
 
 
 def raise_problems(problems: dict[str, list[str]]) -> None:

@@ -10,8 +10,9 @@ from ledger.campaign import Campaign
 from ledger.errors import ConflictError, NotFoundError
 
 
-def record_expense(app: Application[UUID], slug: str, amount_cents: int, on: date, what: str,
-                   by: str) -> bool:
+def record_expense(
+    app: Application[UUID], slug: str, amount_cents: int, on: date, what: str, by: str
+) -> bool:
     """An expense of the campaign's fundraising; False when the same one was recorded."""
     try:
         campaign: Campaign = app.repository.get(Campaign.create_id(slug))

@@ -72,7 +72,7 @@ class Gifts(Campaigns):
             first_of.setdefault(gift.donation_id, gift)
         added = 0
         for start in range(0, len(donations), SAVE_BATCH):
-            batch = donations[start:start + SAVE_BATCH]
+            batch = donations[start : start + SAVE_BATCH]
             try:
                 self._save_new(*batch)
             except IntegrityError:
@@ -96,9 +96,13 @@ class Gifts(Campaigns):
                 gifts = [item for item in batch if isinstance(item, Gift)]
                 others = [item for item in batch if not isinstance(item, Gift)]
                 donations = self.donations_for(gifts, known_campaigns, make_keys=False)
-                append([self.mapper.to_stored_event(event)
+                append(
+                    [
+                        self.mapper.to_stored_event(event)
                         for aggregate in (*donations, *others)
-                        for event in aggregate.collect_events()])
+                        for event in aggregate.collect_events()
+                    ]
+                )
                 added += len(donations)
         return added
 
@@ -116,15 +120,17 @@ class Gifts(Campaigns):
             return False
         return True
 
-    def donations_for(self, gifts: Sequence[Gift], known_campaigns: set[str] | None = None,
-                      make_keys: bool = True) -> list[Donation]:
+    def donations_for(
+        self, gifts: Sequence[Gift], known_campaigns: set[str] | None = None, make_keys: bool = True
+    ) -> list[Donation]:
         """New, unsaved Donations for `gifts` (their keys already in the vault), to be saved by
         the caller, possibly with other aggregates in the same transaction. With `make_keys`
         off, a missing key is an error instead of a write to the vault."""
         known = known_campaigns if known_campaigns is not None else set()
         ids = [gift.donation_id for gift in gifts]  # a uuid5 each: computed once
-        subjects = [subject for subject, gift in zip(ids, gifts, strict=True)
-                    if needs_sealing(gift)]
+        subjects = [
+            subject for subject, gift in zip(ids, gifts, strict=True) if needs_sealing(gift)
+        ]
         keys = self.sealing_keys(subjects) if make_keys else self.vault.keys_for(subjects)
         if len(keys) < len(set(subjects)):
             raise ConflictError("a sealing key went missing meanwhile (an erasure?): try again")
@@ -136,24 +142,37 @@ class Gifts(Campaigns):
                     raise ConflictError(
                         f"{gift.source_key!r} is given twice with other figures "
                         f"({first.amount_cents} cents on {first.value_date.isoformat()}, then "
-                        f"{gift.amount_cents} cents on {gift.value_date.isoformat()})")
+                        f"{gift.amount_cents} cents on {gift.value_date.isoformat()})"
+                    )
                 continue
             if gift.campaign not in known:
                 self._campaign(gift.campaign)
                 known.add(gift.campaign)
             sealed = None
             if donation_id in keys:
-                sealed = seal(keys[donation_id], donation_id, {
-                    "donor": gift.details.to_dict(),
-                    "privacy_consent": gift.privacy_consent,
-                    "marketing_consent": gift.marketing_consent,
-                })
+                sealed = seal(
+                    keys[donation_id],
+                    donation_id,
+                    {
+                        "donor": gift.details.to_dict(),
+                        "privacy_consent": gift.privacy_consent,
+                        "marketing_consent": gift.marketing_consent,
+                    },
+                )
             donations[donation_id] = Donation(
-                source_key=gift.source_key, campaign=gift.campaign,
-                amount_cents=gift.amount_cents, donors=gift.donors, identified=gift.identified,
-                channel=gift.channel, method=gift.method, value_date=gift.value_date,
-                district=gift.district, stand=gift.stand, status=gift.status,
-                sealed_donor=sealed, instalment=gift.instalment,
+                source_key=gift.source_key,
+                campaign=gift.campaign,
+                amount_cents=gift.amount_cents,
+                donors=gift.donors,
+                identified=gift.identified,
+                channel=gift.channel,
+                method=gift.method,
+                value_date=gift.value_date,
+                district=gift.district,
+                stand=gift.stand,
+                status=gift.status,
+                sealed_donor=sealed,
+                instalment=gift.instalment,
             )
         return list(donations.values())
 
@@ -189,8 +208,9 @@ class Gifts(Campaigns):
             raise NotFoundError(f"no gift recorded under {source_key!r}")
         return donation
 
-    def refund(self, source_key: str, refund_id: str, amount_cents: int, on: date,
-               reason: str = "") -> bool:
+    def refund(
+        self, source_key: str, refund_id: str, amount_cents: int, on: date, reason: str = ""
+    ) -> bool:
         donation = self._donation(source_key)
         self._require_no_receipt(donation)
         if donation.refund(refund_id, amount_cents, on, reason):
@@ -202,14 +222,15 @@ class Gifts(Campaigns):
         """A receipted gift changes only once its receipt is voided (it is receipted anew
         afterwards), so that no receipt in force states an amount the ledger no longer holds."""
         try:
-            book: ReceiptBook = self.repository.get(
-                ReceiptBook.create_id(donation.value_date.year))
+            book: ReceiptBook = self.repository.get(ReceiptBook.create_id(donation.value_date.year))
         except AggregateNotFoundError:
             return
         entry = book.receipt_for(donation.id)
         if entry is not None:
-            raise ConflictError(f"la donazione ha la ricevuta {entry.number}: annullala prima "
-                                f"(void receipt {entry.number} first)")
+            raise ConflictError(
+                f"la donazione ha la ricevuta {entry.number}: annullala prima "
+                f"(void receipt {entry.number} first)"
+            )
 
     def record_fee(self, source_key: str, fee_cents: int, source: str) -> bool:
         donation = self._donation(source_key)
@@ -218,8 +239,9 @@ class Gifts(Campaigns):
             return True
         return False
 
-    def correct_gift(self, source_key: str, amount_cents: int, value_date: date, reason: str,
-                     by: str) -> None:
+    def correct_gift(
+        self, source_key: str, amount_cents: int, value_date: date, reason: str, by: str
+    ) -> None:
         donation = self._donation(source_key)
         self._require_no_receipt(donation)
         donation.correct(amount_cents, value_date, reason, by)

@@ -1,10 +1,39 @@
 """Amounts in Italian words, as receipts and cheques write them (`duemilaventitré/50`)."""
 
-_UNITS = ("zero", "uno", "due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove",
-          "dieci", "undici", "dodici", "tredici", "quattordici", "quindici", "sedici",
-          "diciassette", "diciotto", "diciannove")
-_TENS = ("", "", "venti", "trenta", "quaranta", "cinquanta", "sessanta", "settanta", "ottanta",
-         "novanta")
+_UNITS = (
+    "zero",
+    "uno",
+    "due",
+    "tre",
+    "quattro",
+    "cinque",
+    "sei",
+    "sette",
+    "otto",
+    "nove",
+    "dieci",
+    "undici",
+    "dodici",
+    "tredici",
+    "quattordici",
+    "quindici",
+    "sedici",
+    "diciassette",
+    "diciotto",
+    "diciannove",
+)
+_TENS = (
+    "",
+    "",
+    "venti",
+    "trenta",
+    "quaranta",
+    "cinquanta",
+    "sessanta",
+    "settanta",
+    "ottanta",
+    "novanta",
+)
 
 
 def _below_thousand(n: int) -> str:
@@ -29,8 +58,11 @@ def integer_in_words(n: int) -> str:
     if n == 0:
         return "zero"
     parts = []
-    for size, one, many in ((10**9, "unmiliardo", "miliardi"), (10**6, "unmilione", "milioni"),
-                            (10**3, "mille", "mila")):
+    for size, one, many in (
+        (10**9, "unmiliardo", "miliardi"),
+        (10**6, "unmilione", "milioni"),
+        (10**3, "mille", "mila"),
+    ):
         count, n = divmod(n, size)
         if count == 1:
             parts.append(one)

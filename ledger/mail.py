@@ -16,8 +16,12 @@ def thanked_by_mail(gift: Donation.Received) -> bool:
     person, once confirmed. Of a monthly gift only the first month is: its mail says that the
     later months come together in the annual statement, and a mail every month would be noise
     (the donor's bank statement already shows each one)."""
-    return (gift.channel == "online" and gift.identified and gift.donors == 1
-            and gift.instalment != LATER_MONTH)
+    return (
+        gift.channel == "online"
+        and gift.identified
+        and gift.donors == 1
+        and gift.instalment != LATER_MONTH
+    )
 
 
 class ReceiptMailRequested(Aggregate):
@@ -35,12 +39,17 @@ class ReceiptMailRequested(Aggregate):
         self.by = by
 
 
-def request_receipt_mail(app: Application[UUID], number: str, donation_id: UUID,
-                         by: str, request_id: UUID | None = None) -> UUID:
+def request_receipt_mail(
+    app: Application[UUID], number: str, donation_id: UUID, by: str, request_id: UUID | None = None
+) -> UUID:
     """Queue the receipt for its donor again; the same `request_id` twice is one request."""
     request = ReceiptMailRequested._create(
-        ReceiptMailRequested.Requested, id=request_id or uuid.uuid4(), number=number,
-        donation_id=str(donation_id), by=by)
+        ReceiptMailRequested.Requested,
+        id=request_id or uuid.uuid4(),
+        number=number,
+        donation_id=str(donation_id),
+        by=by,
+    )
     with contextlib.suppress(IntegrityError):  # the same request sent twice
         app.save(request)
     return request.id

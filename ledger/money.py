@@ -10,9 +10,11 @@ from ledger.errors import InvalidInputError
 _CLEAN = re.compile(r"[\s\u00a0\u202f€]|EUR", re.IGNORECASE)
 
 
-_AMBIGUOUS = ("importo ambiguo {text!r}: per mille e più scrivi 1.234 o 1234, per i centesimi "
-              "1,23 (ambiguous amount: write 1.234 or 1234 for a thousand and more, 1,23 "
-              "for cents)")
+_AMBIGUOUS = (
+    "importo ambiguo {text!r}: per mille e più scrivi 1.234 o 1234, per i centesimi "
+    "1,23 (ambiguous amount: write 1.234 or 1234 for a thousand and more, 1,23 "
+    "for cents)"
+)
 
 
 def _grouped(integer: str, separator: str) -> bool:
@@ -61,8 +63,8 @@ def parse_cents(text: str) -> int:
     if separator and separator in integer:
         if not _grouped(integer, separator):
             raise InvalidInputError(
-                f"thousands groups are three digits each (1.234.567,89 or 1,234,567.89): "
-                f"{text!r}")
+                f"thousands groups are three digits each (1.234.567,89 or 1,234,567.89): {text!r}"
+            )
         integer = integer.replace(separator, "")
     fraction = fraction if fraction is not None else "00"
     if not re.fullmatch(r"[0-9]+", integer) or not re.fullmatch(r"[0-9]{1,2}", fraction):
@@ -75,6 +77,7 @@ def format_eur(cents: int, locale: str = "it_IT") -> str:
     """`€ 1.234,50` for Italian, `€1,234.50` for English; Babel does the grouping."""
     amount = Decimal(cents) / 100
     if locale.startswith("it"):
-        return format_currency(amount, "EUR", format="¤ #,##0.00", locale=locale,
-                               currency_digits=False)
+        return format_currency(
+            amount, "EUR", format="¤ #,##0.00", locale=locale, currency_digits=False
+        )
     return format_currency(amount, "EUR", locale=locale)

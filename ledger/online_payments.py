@@ -61,8 +61,9 @@ class OnlinePayments(Gifts):
         except IntegrityError:
             known: PaymentLink = self.repository.get(link.id)
             if known.gift_key != gift_key:
-                raise ConflictError(f"{payment_key} already pays {known.gift_key}, "
-                                    f"not {gift_key}") from None
+                raise ConflictError(
+                    f"{payment_key} already pays {known.gift_key}, not {gift_key}"
+                ) from None
             added = False
         self._release_parked(payment_key)
         return added
@@ -96,8 +97,10 @@ class OnlinePayments(Gifts):
         when the notice takes money back that must wait (see Donation.money_back_waits)."""
         for attempt in range(3):
             donation = self.find_donation(source_key)
-            if donation is None or (notice.takes_money_back and donation.money_back_waits(
-                    notice.reference, notice.amount_cents)):
+            if donation is None or (
+                notice.takes_money_back
+                and donation.money_back_waits(notice.reference, notice.amount_cents)
+            ):
                 return False
             was_confirmed = donation.money_can_leave
             notice.apply_to(donation)
@@ -106,11 +109,11 @@ class OnlinePayments(Gifts):
                 self.save(donation)
             except IntegrityError:
                 if attempt == 2:
-                    raise ChangedMeanwhileError(
-                        f"{source_key} keeps changing; try again") from None
+                    raise ChangedMeanwhileError(f"{source_key} keeps changing; try again") from None
                 continue
-            if changed and (notice.kind == REFUND_FAILED or
-                            (donation.money_can_leave and not was_confirmed)):
+            if changed and (
+                notice.kind == REFUND_FAILED or (donation.money_can_leave and not was_confirmed)
+            ):
                 # Refunds that waited for the confirmation, or for the room a failed one left.
                 self._release_parked(source_key)
             return True
@@ -166,8 +169,7 @@ class OnlinePayments(Gifts):
         if conflicts:
             raise conflicts[0]
 
-    def start_recurring(self, source_key: str, campaign: str, amount_cents: int,
-                        on: date) -> bool:
+    def start_recurring(self, source_key: str, campaign: str, amount_cents: int, on: date) -> bool:
         """A monthly gift begins (each paid month arrives as its own payment)."""
         self._campaign(campaign)
         try:
@@ -176,12 +178,12 @@ class OnlinePayments(Gifts):
             return False
         return True
 
-    def cancel_recurring(self, source_key: str, campaign: str, amount_cents: int,
-                         on: date) -> bool:
+    def cancel_recurring(self, source_key: str, campaign: str, amount_cents: int, on: date) -> bool:
         """A monthly gift ends; it is started first if its start has not arrived yet."""
         self.start_recurring(source_key, campaign, amount_cents, on)
-        recurring: RecurringGift = self.repository.get(RecurringGift.create_id(
-            source_key, campaign, amount_cents, on))
+        recurring: RecurringGift = self.repository.get(
+            RecurringGift.create_id(source_key, campaign, amount_cents, on)
+        )
         if recurring.cancel(on):
             self.save(recurring)
             return True

@@ -50,9 +50,14 @@ class PaymentNotice:
         return self.kind == REFUNDED or (self.kind == DISPUTE_CLOSED and self.outcome == "lost")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "on": self.on.isoformat(), "reference": self.reference,
-                "amount_cents": self.amount_cents, "outcome": self.outcome,
-                "reason": self.reason}
+        return {
+            "kind": self.kind,
+            "on": self.on.isoformat(),
+            "reference": self.reference,
+            "amount_cents": self.amount_cents,
+            "outcome": self.outcome,
+            "reason": self.reason,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "PaymentNotice":
@@ -107,10 +112,10 @@ class ParkedNotices(Aggregate):
         self.notices.append(notice)
 
     def waiting(self) -> list[PaymentNotice]:
-        return [PaymentNotice.from_dict(n) for n in self.notices[self.released:]]
+        return [PaymentNotice.from_dict(n) for n in self.notices[self.released :]]
 
     def is_waiting(self, notice: PaymentNotice) -> bool:
-        return notice.to_dict() in self.notices[self.released:]
+        return notice.to_dict() in self.notices[self.released :]
 
     def release(self, kept: list[PaymentNotice]) -> None:
         """The waiting notices were handled, except `kept`, which wait again."""
@@ -157,8 +162,12 @@ class RecurringGift(Aggregate):
         on: date
 
     @staticmethod
-    def create_id(source_key: str, campaign: str, amount_cents: int,  # type: ignore[override]
-                  on: date) -> UUID:
+    def create_id(
+        source_key: str,
+        campaign: str,
+        amount_cents: int,  # type: ignore[override]
+        on: date,
+    ) -> UUID:
         return natural_id("recurring", source_key)
 
     @event(Started)

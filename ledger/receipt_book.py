@@ -28,8 +28,10 @@ def parse_receipt_number(text: str) -> tuple[int, int]:
     """`2016/000012` or `2016/12` → (2016, 12); anything else is invalid input."""
     match = _NUMBER.fullmatch(text or "")
     if not match or int(match.group(2)) < 1:
-        raise InvalidInputError(f"not a receipt number (YYYY/NNNNNN): {text!r}",
-                                {"number": ["YYYY/NNNNNN, e.g. 2016/000012"]})
+        raise InvalidInputError(
+            f"not a receipt number (YYYY/NNNNNN): {text!r}",
+            {"number": ["YYYY/NNNNNN, e.g. 2016/000012"]},
+        )
     return int(match.group(1)), int(match.group(2))
 
 
@@ -106,31 +108,71 @@ class ReceiptBook(Aggregate):
             raise NotFoundError(f"no receipt {receipt_number(self.year, sequence)}")
         return self.entries[sequence - 1]
 
-    def issue(self, donation_id: UUID, source_key: str, campaign: str, amount_cents: int,
-              method: str, value_date: date, issued_on: date, statement: str,
-              sealed_donor: str | None) -> ReceiptEntry:
+    def issue(
+        self,
+        donation_id: UUID,
+        source_key: str,
+        campaign: str,
+        amount_cents: int,
+        method: str,
+        value_date: date,
+        issued_on: date,
+        statement: str,
+        sealed_donor: str | None,
+    ) -> ReceiptEntry:
         """The gift's receipt: the one in force, or a new one with the next number."""
         existing = self.receipt_for(donation_id)
         if existing is not None:
             return existing
         if value_date.year != self.year:
-            raise ConflictError(f"a gift of {value_date.year} belongs in that year's book, "
-                                f"not in {self.year}'s")
+            raise ConflictError(
+                f"a gift of {value_date.year} belongs in that year's book, not in {self.year}'s"
+            )
         if amount_cents <= 0:
             raise ConflictError("nothing left to receipt: the gift was refunded")
-        self._issued(sequence=len(self.entries) + 1, donation_id=donation_id,
-                     source_key=source_key, campaign=campaign, amount_cents=amount_cents,
-                     method=method, value_date=value_date, issued_on=issued_on,
-                     deductibility=statement, sealed_donor=sealed_donor)
+        self._issued(
+            sequence=len(self.entries) + 1,
+            donation_id=donation_id,
+            source_key=source_key,
+            campaign=campaign,
+            amount_cents=amount_cents,
+            method=method,
+            value_date=value_date,
+            issued_on=issued_on,
+            deductibility=statement,
+            sealed_donor=sealed_donor,
+        )
         return self.entries[-1]
 
     @event(ReceiptIssued)
-    def _issued(self, sequence: int, donation_id: UUID, source_key: str, campaign: str,
-                amount_cents: int, method: str, value_date: date, issued_on: date,
-                deductibility: str, sealed_donor: str | None) -> None:
-        self.entries.append(ReceiptEntry(
-            receipt_number(self.year, sequence), sequence, donation_id, source_key, campaign,
-            amount_cents, method, value_date, issued_on, deductibility, sealed_donor))
+    def _issued(
+        self,
+        sequence: int,
+        donation_id: UUID,
+        source_key: str,
+        campaign: str,
+        amount_cents: int,
+        method: str,
+        value_date: date,
+        issued_on: date,
+        deductibility: str,
+        sealed_donor: str | None,
+    ) -> None:
+        self.entries.append(
+            ReceiptEntry(
+                receipt_number(self.year, sequence),
+                sequence,
+                donation_id,
+                source_key,
+                campaign,
+                amount_cents,
+                method,
+                value_date,
+                issued_on,
+                deductibility,
+                sealed_donor,
+            )
+        )
         self.live[donation_id] = sequence
 
     def void(self, sequence: int, reason: str, by: str, on: date) -> bool:

@@ -93,11 +93,16 @@ class Receipts:
             return "the donor's personal data was erased"
         details = DonorDetails.from_dict(sealed["donor"])
         assert key is not None  # unsealed above
-        return _Candidate(donation, amount, deductibility(donation.method, details.tax_code),
-                          seal(key, donation.id, {"donor": details.to_dict()}))
+        return _Candidate(
+            donation,
+            amount,
+            deductibility(donation.method, details.tax_code),
+            seal(key, donation.id, {"donor": details.to_dict()}),
+        )
 
-    def issue(self, source_keys: Sequence[str], on: date,
-              progress: Callable[[int], None] | None = None) -> IssueOutcome:
+    def issue(
+        self, source_keys: Sequence[str], on: date, progress: Callable[[int], None] | None = None
+    ) -> IssueOutcome:
         """Receipt each gift that has none in force; re-running issues nothing twice.
         `progress` is told how many gifts were handled after each chunk."""
         issued: list[str] = []
@@ -116,7 +121,7 @@ class Receipts:
         done = len(skipped)
         for year, candidates in sorted(by_year.items()):
             for start in range(0, len(candidates), CHUNK):
-                chunk = candidates[start:start + CHUNK]
+                chunk = candidates[start : start + CHUNK]
                 new, old = self._write(year, chunk, on)
                 issued += new
                 already += old
@@ -131,9 +136,17 @@ class Receipts:
             before = len(book.entries)
             for candidate in chunk:
                 donation = candidate.donation
-                book.issue(donation.id, donation.source_key, donation.campaign,
-                           candidate.amount_cents, donation.method, donation.value_date, on,
-                           candidate.statement, candidate.sealed_donor)
+                book.issue(
+                    donation.id,
+                    donation.source_key,
+                    donation.campaign,
+                    candidate.amount_cents,
+                    donation.method,
+                    donation.value_date,
+                    on,
+                    candidate.statement,
+                    candidate.sealed_donor,
+                )
             new = [entry.number for entry in book.entries[before:]]
             if not new:
                 return [], len(chunk)
@@ -181,9 +194,16 @@ class Receipts:
             key = self.app.vault.keys_for([entry.donation_id]).get(entry.donation_id)
             donor = unseal(key, entry.donation_id, entry.sealed_donor)
         return ReceiptDocument(
-            number=entry.number, status=entry.status, void_reason=entry.void_reason,
-            donation_id=entry.donation_id, source_key=entry.source_key,
-            campaign=entry.campaign, amount_cents=entry.amount_cents, method=entry.method,
-            value_date=entry.value_date, issued_on=entry.issued_on,
+            number=entry.number,
+            status=entry.status,
+            void_reason=entry.void_reason,
+            donation_id=entry.donation_id,
+            source_key=entry.source_key,
+            campaign=entry.campaign,
+            amount_cents=entry.amount_cents,
+            method=entry.method,
+            value_date=entry.value_date,
+            issued_on=entry.issued_on,
             deductibility=entry.deductibility,
-            donor=DonorDetails.from_dict(donor["donor"]) if donor else None)
+            donor=DonorDetails.from_dict(donor["donor"]) if donor else None,
+        )

@@ -31,15 +31,24 @@ class Registry(LedgerService):
         donor.merge_into(into, by)
         self.save(donor)
 
-    def change_consent(self, donor_id: UUID, privacy: bool, marketing: bool, how: str,
-                       on: date, by: str) -> None:
+    def change_consent(
+        self, donor_id: UUID, privacy: bool, marketing: bool, how: str, on: date, by: str
+    ) -> None:
         donor = self._registry_entry(donor_id)
         donor.change_consent(privacy, marketing, how, on, by)
         self.save(donor)
 
-    def erase_donor(self, donor_id: UUID, donations: list[UUID], has_tax_code: bool,
-                    last_gift_on: date | None, reason: str, by: str, force: bool = False,
-                    today: date | None = None) -> int:
+    def erase_donor(
+        self,
+        donor_id: UUID,
+        donations: list[UUID],
+        has_tax_code: bool,
+        last_gift_on: date | None,
+        reason: str,
+        by: str,
+        force: bool = False,
+        today: date | None = None,
+    ) -> int:
         """Make the donor's personal data unreadable everywhere (their gifts' keys are
         destroyed); refused while the law wants it kept, unless forced (admins only, a
         reason recorded). Returns how many keys were destroyed."""
@@ -50,9 +59,20 @@ class Registry(LedgerService):
         if donor.erased:  # recorded before, maybe without reaching the vault: finish it
             return self.vault.destroy(donations)
         donor.erase([str(d) for d in donations], reason, bool(keep and force), by)
-        self.save(donor, AuditEntry("erasure", by, {
-            "donor": str(donor_id), "reason": reason.strip(), "forced": bool(keep and force),
-            "retention": keep or ""}, len(donations)))
+        self.save(
+            donor,
+            AuditEntry(
+                "erasure",
+                by,
+                {
+                    "donor": str(donor_id),
+                    "reason": reason.strip(),
+                    "forced": bool(keep and force),
+                    "retention": keep or "",
+                },
+                len(donations),
+            ),
+        )
         return self.vault.destroy(donations)
 
     def record_audit(self, action: str, who: str, details: dict[str, Any], rows: int) -> None:

@@ -1,6 +1,5 @@
 """Set-aside commands: tell every read model to skip an event it cannot apply."""
 
-
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
@@ -16,13 +15,18 @@ class SetAsides(LedgerService):
         """Tell every read model to skip the notification at `position` (an event accepted by
         mistake that a read model cannot apply); the event itself stays as it was recorded.
         False when it was already set aside."""
-        found = self.recorder.select_notifications(start=position, limit=1) if (
-            isinstance(position, int) and position >= 1) else []
+        found = (
+            self.recorder.select_notifications(start=position, limit=1)
+            if (isinstance(position, int) and position >= 1)
+            else []
+        )
         if not found or found[0].id != position:
             raise NotFoundError(f"no event at position {position}")
         if found[0].topic.endswith(":SetAsideEvents.EventSetAside"):
-            raise InvalidInputError("a set-aside is never set aside itself",
-                                    {"position": ["choose the event a read model stopped at"]})
+            raise InvalidInputError(
+                "a set-aside is never set aside itself",
+                {"position": ["choose the event a read model stopped at"]},
+            )
         for _attempt in range(3):
             try:
                 register: SetAsideEvents = self.repository.get(SetAsideEvents.create_id())

@@ -69,13 +69,26 @@ class StandCollection(Aggregate):
         named: int
 
     @staticmethod
-    def create_id(campaign: str, place: str, comune: str, district: str, day: date,  # type: ignore[override]
-                  volunteers: list[str]) -> UUID:
+    def create_id(
+        campaign: str,
+        place: str,
+        comune: str,
+        district: str,
+        day: date,  # type: ignore[override]
+        volunteers: list[str],
+    ) -> UUID:
         return natural_id("stand", f"{campaign}|{place.lower()}|{comune.lower()}|{day}")
 
     @event(Opened)
-    def __init__(self, campaign: str, place: str, comune: str, district: str, day: date,
-                 volunteers: list[str]) -> None:
+    def __init__(
+        self,
+        campaign: str,
+        place: str,
+        comune: str,
+        district: str,
+        day: date,
+        volunteers: list[str],
+    ) -> None:
         self.campaign = campaign
         self.place = place
         self.comune = comune
@@ -139,21 +152,27 @@ class StandCollection(Aggregate):
     def tally_key(self) -> str:
         return f"stand:{self.id}:tally"
 
-    def log_named_gift(self, entry_id: str, amount_cents: int, identified: bool,
-                       sealed_donor: str) -> bool:
+    def log_named_gift(
+        self, entry_id: str, amount_cents: int, identified: bool, sealed_donor: str
+    ) -> bool:
         if entry_id in self.named:
             # The sealed details differ on every sealing: the figures say if it is a resend.
             if self.named[entry_id][:2] != (amount_cents, identified):
                 raise ConflictError(f"named gift {entry_id} was received with other figures")
             return False
         self._require_open()
-        self._named_gift_logged(entry_id=entry_id, amount_cents=amount_cents,
-                                identified=identified, sealed_donor=sealed_donor)
+        self._named_gift_logged(
+            entry_id=entry_id,
+            amount_cents=amount_cents,
+            identified=identified,
+            sealed_donor=sealed_donor,
+        )
         return True
 
     @event(NamedGiftLogged)
-    def _named_gift_logged(self, entry_id: str, amount_cents: int, identified: bool,
-                           sealed_donor: str) -> None:
+    def _named_gift_logged(
+        self, entry_id: str, amount_cents: int, identified: bool, sealed_donor: str
+    ) -> None:
         self.named[entry_id] = (amount_cents, identified, sealed_donor)
 
     @property
@@ -175,11 +194,15 @@ class StandCollection(Aggregate):
                 raise invalid_field("denominations", f"pieces of {value} cents: {problem}")
         total = count_total(denominations)
         if total > max_gift_cents():
-            raise invalid_field("denominations", f"the count comes to {total} cents: "
-                                                 f"{amount_problem(total)}; ricontate (recount)")
-        self._counted(counter=counter.strip(),
-                      denominations={str(v): n for v, n in sorted(denominations.items()) if n},
-                      total_cents=total)
+            raise invalid_field(
+                "denominations",
+                f"the count comes to {total} cents: {amount_problem(total)}; ricontate (recount)",
+            )
+        self._counted(
+            counter=counter.strip(),
+            denominations={str(v): n for v, n in sorted(denominations.items()) if n},
+            total_cents=total,
+        )
         return total
 
     @event(CashCounted)
@@ -194,12 +217,14 @@ class StandCollection(Aggregate):
             latest[counter.lower()] = total
         if len(latest) < 2:
             raise ConflictError(
-                "servono i conteggi di due volontari diversi (two volunteers must each count)")
+                "servono i conteggi di due volontari diversi (two volunteers must each count)"
+            )
         first, second = list(latest.values())[-2:]
         if first != second:
             raise ConflictError(
                 f"i due conteggi non coincidono: {first} e {second} centesimi, differenza "
-                f"{abs(first - second)} (the two counts differ by {abs(first - second)} cents)")
+                f"{abs(first - second)} (the two counts differ by {abs(first - second)} cents)"
+            )
         return first
 
     def close(self) -> tuple[int, int]:
@@ -210,17 +235,29 @@ class StandCollection(Aggregate):
         if counted < named:
             raise ConflictError(
                 f"il contante contato ({counted} centesimi) è meno dei doni nominativi "
-                f"({named} centesimi): ricontate (counted cash is below the named gifts)")
-        self._closed(counted_cents=counted, named_cents=named, anonymous_cents=counted - named,
-                     tallied=self.tallied, named=len(self.named))
+                f"({named} centesimi): ricontate (counted cash is below the named gifts)"
+            )
+        self._closed(
+            counted_cents=counted,
+            named_cents=named,
+            anonymous_cents=counted - named,
+            tallied=self.tallied,
+            named=len(self.named),
+        )
         return counted - named, self.tallied
 
     @event(Closed)
-    def _closed(self, counted_cents: int, named_cents: int, anonymous_cents: int, tallied: int,
-                named: int) -> None:
+    def _closed(
+        self, counted_cents: int, named_cents: int, anonymous_cents: int, tallied: int, named: int
+    ) -> None:
         self.status = CLOSED
-        self.closing = {"counted_cents": counted_cents, "named_cents": named_cents,
-                        "anonymous_cents": anonymous_cents, "tallied": tallied, "named": named}
+        self.closing = {
+            "counted_cents": counted_cents,
+            "named_cents": named_cents,
+            "anonymous_cents": anonymous_cents,
+            "tallied": tallied,
+            "named": named,
+        }
 
     def require_closed_for_deposit(self) -> None:
         """Cash goes to the bank only from a stand whose count is closed."""
@@ -230,17 +267,25 @@ class StandCollection(Aggregate):
     def state(self) -> dict[str, Any]:
         """What a phone needs to show, as plain data."""
         return {
-            "id": str(self.id), "campaign": self.campaign, "place": self.place,
-            "comune": self.comune, "district": self.district, "day": self.day.isoformat(),
-            "volunteers": list(self.volunteers), "status": self.status,
-            "tallied": self.tallied, "named": len(self.named), "named_cents": self.named_cents,
+            "id": str(self.id),
+            "campaign": self.campaign,
+            "place": self.place,
+            "comune": self.comune,
+            "district": self.district,
+            "day": self.day.isoformat(),
+            "volunteers": list(self.volunteers),
+            "status": self.status,
+            "tallied": self.tallied,
+            "named": len(self.named),
+            "named_cents": self.named_cents,
             "counts": [{"counter": c, "total_cents": t} for c, _d, t in self.counts],
             "closing": dict(self.closing) or None,
         }
 
 
-def check_opening(campaign: str, place: str, comune: str, district: str, day: date,
-                  volunteers: list[str]) -> list[str]:
+def check_opening(
+    campaign: str, place: str, comune: str, district: str, day: date, volunteers: list[str]
+) -> list[str]:
     """The rules a stand's opening must meet, all reported at once; returns the volunteers'
     names as the stand keeps them."""
     problems: dict[str, list[str]] = {}
@@ -253,10 +298,13 @@ def check_opening(campaign: str, place: str, comune: str, district: str, day: da
     names = [v.strip() for v in volunteers if v.strip()]
     if not names:
         problems["volunteers"] = ["at least one volunteer"]
-    for field, problem in [("campaign", text_problem(campaign)),
-                           ("place", text_problem(place)),
-                           ("comune", text_problem(comune)), ("day", date_problem(day)),
-                           *(("volunteers", text_problem(v)) for v in volunteers)]:
+    for field, problem in [
+        ("campaign", text_problem(campaign)),
+        ("place", text_problem(place)),
+        ("comune", text_problem(comune)),
+        ("day", date_problem(day)),
+        *(("volunteers", text_problem(v)) for v in volunteers),
+    ]:
         if problem:
             problems[field] = [problem]
     raise_problems(problems)
@@ -273,8 +321,12 @@ class BankDeposit(Aggregate):
         stands: list[str]
 
     @staticmethod
-    def create_id(reference: str, amount_cents: int, on: date,  # type: ignore[override]
-                  stands: list[str]) -> UUID:
+    def create_id(
+        reference: str,
+        amount_cents: int,
+        on: date,  # type: ignore[override]
+        stands: list[str],
+    ) -> UUID:
         return natural_id("deposit", reference.strip().upper())
 
     @event(Recorded)
@@ -317,7 +369,9 @@ class NamedGift:
     def check_contact(self) -> None:
         """A named gift is kept only to stay in touch: with consent, and a way to reach them."""
         if not self.privacy_consent:
-            raise invalid_field("privacy_consent",
-                           "serve il consenso privacy per tenere il contatto; altrimenti usa +1")
+            raise invalid_field(
+                "privacy_consent",
+                "serve il consenso privacy per tenere il contatto; altrimenti usa +1",
+            )
         if not self.details.is_identified:
             raise invalid_field("email", "an e-mail, a phone or a codice fiscale is needed")

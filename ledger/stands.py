@@ -20,8 +20,15 @@ from ledger.stand import BankDeposit, NamedGift, StandCollection, check_deposit,
 class Stands(Gifts):
     """Piazza stands: closing one records its gifts in the same transaction."""
 
-    def open_stand(self, campaign: str, place: str, comune: str, district: str, day: date,
-                   volunteers: list[str]) -> UUID:
+    def open_stand(
+        self,
+        campaign: str,
+        place: str,
+        comune: str,
+        district: str,
+        day: date,
+        volunteers: list[str],
+    ) -> UUID:
         """Open a stand; the same opening sent again returns the same stand."""
         names = check_opening(campaign, place, comune, district, day, volunteers)
         self._campaign(campaign).check_gift_day(day)
@@ -48,7 +55,8 @@ class Stands(Gifts):
         except IntegrityError:
             raise ConflictError(
                 "il banchetto è stato modificato da un altro telefono: riprova "
-                "(changed meanwhile by another phone)") from None
+                "(changed meanwhile by another phone)"
+            ) from None
         return result
 
     def tally_gift(self, stand_id: UUID, entry_id: str, amount_cents: int | None = None) -> bool:
@@ -63,11 +71,23 @@ class Stands(Gifts):
         stand = self.get_stand(stand_id)
         subject = Donation.create_id(stand.gift_key(gift.entry_id))
         key = self.sealing_keys([subject])[subject]
-        sealed = seal(key, subject, {"donor": gift.details.to_dict(),
-                                     "privacy_consent": gift.privacy_consent,
-                                     "marketing_consent": gift.marketing_consent})
-        return bool(self._change_stand(stand_id, lambda s: s.log_named_gift(
-            gift.entry_id, gift.amount_cents, gift.details.is_identified, sealed)))
+        sealed = seal(
+            key,
+            subject,
+            {
+                "donor": gift.details.to_dict(),
+                "privacy_consent": gift.privacy_consent,
+                "marketing_consent": gift.marketing_consent,
+            },
+        )
+        return bool(
+            self._change_stand(
+                stand_id,
+                lambda s: s.log_named_gift(
+                    gift.entry_id, gift.amount_cents, gift.details.is_identified, sealed
+                ),
+            )
+        )
 
     def count_cash(self, stand_id: UUID, counter: str, denominations: dict[int, int]) -> int:
         return int(self._change_stand(stand_id, lambda s: s.count_cash(counter, denominations)))
@@ -85,38 +105,61 @@ class Stands(Gifts):
             subject = subjects[entry_id]
             # None once erased: the money is still a gift, from nobody we know.
             donor = unseal(keys.get(subject), subject, sealed) or {"donor": {}}
-            gifts.append(Gift(
-                source_key=stand.gift_key(entry_id), campaign=stand.campaign,
-                amount_cents=amount, value_date=stand.day, channel="stand", method="cash",
-                details=DonorDetails.from_dict(donor["donor"]),
-                privacy_consent=bool(donor.get("privacy_consent")),
-                marketing_consent=bool(donor.get("marketing_consent")),
-                district=stand.district, stand=stand.place))
+            gifts.append(
+                Gift(
+                    source_key=stand.gift_key(entry_id),
+                    campaign=stand.campaign,
+                    amount_cents=amount,
+                    value_date=stand.day,
+                    channel="stand",
+                    method="cash",
+                    details=DonorDetails.from_dict(donor["donor"]),
+                    privacy_consent=bool(donor.get("privacy_consent")),
+                    marketing_consent=bool(donor.get("marketing_consent")),
+                    district=stand.district,
+                    stand=stand.place,
+                )
+            )
         if anonymous_cents or tallied:
-            gifts.append(Gift(source_key=stand.tally_key, campaign=stand.campaign,
-                              amount_cents=anonymous_cents, value_date=stand.day,
-                              channel="stand", method="cash", donors=tallied, tally=True,
-                              district=stand.district, stand=stand.place))
+            gifts.append(
+                Gift(
+                    source_key=stand.tally_key,
+                    campaign=stand.campaign,
+                    amount_cents=anonymous_cents,
+                    value_date=stand.day,
+                    channel="stand",
+                    method="cash",
+                    donors=tallied,
+                    tally=True,
+                    district=stand.district,
+                    stand=stand.place,
+                )
+            )
         try:
             self.save(stand, *self.donations_for(gifts))
         except IntegrityError:
-            raise ConflictError("il banchetto è già stato chiuso da un altro telefono "
-                                "(already closed from another phone)") from None
+            raise ConflictError(
+                "il banchetto è già stato chiuso da un altro telefono "
+                "(already closed from another phone)"
+            ) from None
         return stand.state()
 
-    def record_deposit(self, reference: str, amount_cents: int, on: date,
-                       stand_ids: list[UUID]) -> UUID:
+    def record_deposit(
+        self, reference: str, amount_cents: int, on: date, stand_ids: list[UUID]
+    ) -> UUID:
         """Record a bank deposit once; the same reference again with other figures conflicts."""
         check_deposit(reference, amount_cents, on, stand_ids)
         for stand_id in stand_ids:
             self.get_stand(stand_id).require_closed_for_deposit()
-        deposit = BankDeposit(reference.strip(), amount_cents, on,
-                              sorted(str(stand_id) for stand_id in stand_ids))
+        deposit = BankDeposit(
+            reference.strip(), amount_cents, on, sorted(str(stand_id) for stand_id in stand_ids)
+        )
         try:
             self.save(deposit)
         except IntegrityError:
             existing: BankDeposit = self.repository.get(deposit.id)
             if (existing.amount_cents, existing.stands) != (deposit.amount_cents, deposit.stands):
                 raise ConflictError(
-                    f"deposit {reference} is already recorded with other figures") from None
+                    f"deposit {reference} is already recorded with other figures"
+                ) from None
         return deposit.id

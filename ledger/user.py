@@ -28,8 +28,10 @@ MAX_TOKEN_DAYS = 3650
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise InvalidInputError(f"a password needs at least {MIN_PASSWORD} characters",
-                                {"password": [f"at least {MIN_PASSWORD} characters"]})
+        raise InvalidInputError(
+            f"a password needs at least {MIN_PASSWORD} characters",
+            {"password": [f"at least {MIN_PASSWORD} characters"]},
+        )
     return _HASHER.hash(password)
 
 
@@ -53,8 +55,9 @@ def user_email(text: str) -> str:
         # Deliverability needs DNS: a user is added and signs in without looking it up.
         validate_email(address, check_deliverability=False)
     except EmailNotValidError as error:
-        raise InvalidInputError(f"not an e-mail address: {text!r} ({error})",
-                                {"email": [str(error)]}) from None
+        raise InvalidInputError(
+            f"not an e-mail address: {text!r} ({error})", {"email": [str(error)]}
+        ) from None
     return address
 
 
@@ -164,13 +167,18 @@ class User(Aggregate):
         check("days", count_problem(days, 1, MAX_TOKEN_DAYS))
         token_id = secrets.token_hex(4)
         secret = secrets.token_urlsafe(32)
-        self._token_issued(token_id=token_id, token_hash=token_digest(secret), issued_at=now,
-                           expires_at=now + timedelta(days=days))
+        self._token_issued(
+            token_id=token_id,
+            token_hash=token_digest(secret),
+            issued_at=now,
+            expires_at=now + timedelta(days=days),
+        )
         return f"{token_reference(self.id, token_id)}.{secret}"
 
     @event(TokenIssued)
-    def _token_issued(self, token_id: str, token_hash: str, issued_at: datetime,
-                      expires_at: datetime) -> None:
+    def _token_issued(
+        self, token_id: str, token_hash: str, issued_at: datetime, expires_at: datetime
+    ) -> None:
         self.tokens[token_id] = ApiToken(token_id, token_hash, issued_at, expires_at)
 
     def revoke_token(self, token_id: str) -> bool:
@@ -186,13 +194,18 @@ class User(Aggregate):
     @event(TokenRevoked)
     def _token_revoked(self, token_id: str) -> None:
         token = self.tokens[token_id]
-        self.tokens[token_id] = ApiToken(token.token_id, token.token_hash, token.issued_at,
-                                         token.expires_at, revoked=True)
+        self.tokens[token_id] = ApiToken(
+            token.token_id, token.token_hash, token.issued_at, token.expires_at, revoked=True
+        )
 
     def accepts_token(self, token_id: str, secret: str, now: datetime) -> bool:
         token = self.tokens.get(token_id)
-        return (self.active and token is not None and token.state(now) == "active"
-                and hmac.compare_digest(token.token_hash, token_digest(secret)))
+        return (
+            self.active
+            and token is not None
+            and token.state(now) == "active"
+            and hmac.compare_digest(token.token_hash, token_digest(secret))
+        )
 
     @event(Deactivated)
     def deactivate(self) -> None:

@@ -99,9 +99,15 @@ class Users(LedgerService):
     def user_tokens(self, email: str, now: datetime | None = None) -> list[TokenInfo]:
         user = self._user(email)
         moment = now or datetime.now(UTC)
-        return [TokenInfo(token_reference(user.id, token.token_id), token.issued_at,
-                          token.expires_at, token.state(moment))
-                for token in sorted(user.tokens.values(), key=lambda t: t.issued_at)]
+        return [
+            TokenInfo(
+                token_reference(user.id, token.token_id),
+                token.issued_at,
+                token.expires_at,
+                token.state(moment),
+            )
+            for token in sorted(user.tokens.values(), key=lambda t: t.issued_at)
+        ]
 
     def _token_parts(self, token: str) -> tuple[User, str, str] | None:
         """A `fondo_<user>_<id>.<secret>` token (or its reference, without `.<secret>`) split
@@ -118,8 +124,9 @@ class Users(LedgerService):
         """The user a token belongs to, while it is valid (not expired nor revoked, user
         active)."""
         parts = self._token_parts(token)
-        if parts is None or not parts[0].accepts_token(parts[1], parts[2],
-                                                       now or datetime.now(UTC)):
+        if parts is None or not parts[0].accepts_token(
+            parts[1], parts[2], now or datetime.now(UTC)
+        ):
             return None
         return _user_info(parts[0])
 
@@ -128,8 +135,9 @@ class Users(LedgerService):
         False when it was revoked already."""
         parts = self._token_parts(token_or_reference)
         if parts is None:
-            raise NotFoundError("no such token: give the token or its id from "
-                                "`ledger users tokens EMAIL`")
+            raise NotFoundError(
+                "no such token: give the token or its id from `ledger users tokens EMAIL`"
+            )
         user, token_id, _secret = parts
         if not user.revoke_token(token_id):
             return False

@@ -33,13 +33,16 @@ class Oppositions(Projection):
 
     def apply(self, session: Session, event: Any, position: int) -> None:
         if isinstance(event, TransmissionChoice.Opened):
-            session.execute("INSERT INTO ade_oppositions (choice_id, donor_id, year, position) "
-                            "VALUES (?, ?, ?, ?)", (str(event.originator_id), event.donor_id,
-                                                    event.year, position))
+            session.execute(
+                "INSERT INTO ade_oppositions (choice_id, donor_id, year, position) "
+                "VALUES (?, ?, ?, ?)",
+                (str(event.originator_id), event.donor_id, event.year, position),
+            )
         elif isinstance(event, TransmissionChoice.Changed):
-            session.execute("UPDATE ade_oppositions SET opposed = ?, how = ?, position = ? "
-                            "WHERE choice_id = ?", (int(event.opposed), event.how, position,
-                                                    str(event.originator_id)))
+            session.execute(
+                "UPDATE ade_oppositions SET opposed = ?, how = ?, position = ? WHERE choice_id = ?",
+                (int(event.opposed), event.how, position, str(event.originator_id)),
+            )
 
 
 def opposed_donors(session: Session, year: int) -> set[str]:
@@ -47,10 +50,13 @@ def opposed_donors(session: Session, year: int) -> set[str]:
     gift (an import row) counts for the donor of that gift; a donor's latest choice wins."""
     latest: dict[str, tuple[int, bool]] = {}
     for donor_id, opposed, position in session.query(
-            "SELECT donor_id, opposed, position FROM ade_oppositions WHERE year = ?", (year,)):
+        "SELECT donor_id, opposed, position FROM ade_oppositions WHERE year = ?", (year,)
+    ):
         if donor_id.startswith(GIFT_PREFIX):
-            donor_id = session.scalar("SELECT donor_id FROM registry_gifts WHERE "
-                                      "donation_id = ?", (donor_id[len(GIFT_PREFIX):],))
+            donor_id = session.scalar(
+                "SELECT donor_id FROM registry_gifts WHERE donation_id = ?",
+                (donor_id[len(GIFT_PREFIX) :],),
+            )
             if donor_id is None:
                 continue  # a gift the registry does not hold (anonymous)
         donor = resolve(session, str(donor_id))
@@ -98,29 +104,48 @@ def agenzia_lines(session: Session, year: int) -> list[Line]:
     """Every identified gift of the year (per donor and reason) and every refund made in
     the year, each marked included or left out with the reason."""
     first, last = f"{year:04d}-01-01", f"{year:04d}-12-31"
-    donors = {row[0]: (row[1], row[2], row[3]) for row in session.query(
-        "SELECT donor_id, display_name, tax_code, erased FROM registry_donors")}
+    donors = {
+        row[0]: (row[1], row[2], row[3])
+        for row in session.query(
+            "SELECT donor_id, display_name, tax_code, erased FROM registry_donors"
+        )
+    }
     opposed = opposed_donors(session, year)
     totals: dict[tuple[str, str], int] = {}
     for donor_id, method, amount in session.query(
-            "SELECT rg.donor_id, g.method, g.amount_cents FROM gifts_view g JOIN registry_gifts "
-            "rg ON rg.donation_id = g.donation_id WHERE g.status = 'confirmed' AND "
-            "g.value_date >= ? AND g.value_date <= ?", (first, last)):
+        "SELECT rg.donor_id, g.method, g.amount_cents FROM gifts_view g JOIN registry_gifts "
+        "rg ON rg.donation_id = g.donation_id WHERE g.status = 'confirmed' AND "
+        "g.value_date >= ? AND g.value_date <= ?",
+        (first, last),
+    ):
         reason = _why_left_out(donors.get(donor_id, ("", "", 1)), method, donor_id in opposed)
         totals[(donor_id, reason)] = totals.get((donor_id, reason), 0) + int(amount)
-    lines = [Line(GIFT, donor_id, donors.get(donor_id, ("", "", 1))[0],
-                  donors.get(donor_id, ("", "", 1))[1], cents, year, not reason, reason)
-             for (donor_id, reason), cents in totals.items()]
+    lines = [
+        Line(
+            GIFT,
+            donor_id,
+            donors.get(donor_id, ("", "", 1))[0],
+            donors.get(donor_id, ("", "", 1))[1],
+            cents,
+            year,
+            not reason,
+            reason,
+        )
+        for (donor_id, reason), cents in totals.items()
+    ]
     for donor_id, method, amount, value_date in session.query(
-            "SELECT rg.donor_id, g.method, m.amount_cents, g.value_date FROM money_movements m "
-            "JOIN gifts_view g ON g.donation_id = m.donation_id JOIN registry_gifts rg ON "
-            "rg.donation_id = m.donation_id WHERE m.kind = 'refund' AND m.on_date >= ? AND "
-            "m.on_date <= ? ORDER BY m.on_date", (first, last)):
+        "SELECT rg.donor_id, g.method, m.amount_cents, g.value_date FROM money_movements m "
+        "JOIN gifts_view g ON g.donation_id = m.donation_id JOIN registry_gifts rg ON "
+        "rg.donation_id = m.donation_id WHERE m.kind = 'refund' AND m.on_date >= ? AND "
+        "m.on_date <= ? ORDER BY m.on_date",
+        (first, last),
+    ):
         entry = donors.get(donor_id, ("", "", 1))
         gift_year = int(value_date[:4])
         reason = _why_left_out(entry, method, donor_id in opposed)
-        lines.append(Line(REFUND, donor_id, entry[0], entry[1], int(amount), gift_year,
-                          not reason, reason))
+        lines.append(
+            Line(REFUND, donor_id, entry[0], entry[1], int(amount), gift_year, not reason, reason)
+        )
     return sorted(lines, key=lambda line: (line.kind, line.tax_code, line.name, line.reason))
 
 

@@ -28,14 +28,20 @@ class AuditTrail(Projection):
             session.execute(
                 "INSERT INTO audit_view (position, at, action, who, details, rows_count) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (position, event.timestamp.isoformat(timespec="seconds"), event.action,
-                 event.who, json.dumps(event.details, ensure_ascii=False, sort_keys=True),
-                 event.rows))
+                (
+                    position,
+                    event.timestamp.isoformat(timespec="seconds"),
+                    event.action,
+                    event.who,
+                    json.dumps(event.details, ensure_ascii=False, sort_keys=True),
+                    event.rows,
+                ),
+            )
 
 
 def audit_entries(session: Session, limit: int = 200) -> list[dict[str, Any]]:
     columns = ("at", "action", "who", "details", "rows_count")
-    rows = session.query(f"SELECT {', '.join(columns)} FROM audit_view ORDER BY position DESC "
-                         "LIMIT ?", (limit,))
-    return [{**dict(zip(columns, row, strict=True)), "details": json.loads(row[3])}
-            for row in rows]
+    rows = session.query(
+        f"SELECT {', '.join(columns)} FROM audit_view ORDER BY position DESC LIMIT ?", (limit,)
+    )
+    return [{**dict(zip(columns, row, strict=True)), "details": json.loads(row[3])} for row in rows]

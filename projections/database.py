@@ -20,24 +20,32 @@ Row = tuple[Any, ...]
 
 # The database went away for a moment (a restart, a cut connection): trying again later works.
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    psycopg.OperationalError, StoreOperationalError, StoreInterfaceError)
+    psycopg.OperationalError,
+    StoreOperationalError,
+    StoreInterfaceError,
+)
 
 
-_INDEX_NAME = re.compile(r"(CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)(\w+)",
-                         re.IGNORECASE)
+_INDEX_NAME = re.compile(
+    r"(CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)(\w+)", re.IGNORECASE
+)
 
 
 class Session:
     """Runs SQL written with `?` placeholders on either database, inside one transaction."""
 
-    def __init__(self, connection: Any, dialect: str, tables: dict[str, str] | None = None,
-                 suffix: str = "") -> None:
+    def __init__(
+        self, connection: Any, dialect: str, tables: dict[str, str] | None = None, suffix: str = ""
+    ) -> None:
         self._connection = connection
         self.dialect = dialect
         self._tables = tables or {}
         self._suffix = suffix
-        self._names = (re.compile(r"\b(" + "|".join(map(re.escape, self._tables)) + r")\b")
-                       if self._tables else None)
+        self._names = (
+            re.compile(r"\b(" + "|".join(map(re.escape, self._tables)) + r")\b")
+            if self._tables
+            else None
+        )
 
     def renamed(self, tables: dict[str, str], suffix: str) -> "Session":
         """The same transaction, with SQL naming `tables` reaching their new names instead, and
@@ -113,8 +121,9 @@ class Database:
             connection = None
         if connection is None:
             if self.dialect == "sqlite":
-                connection = sqlite3.connect(self._target, timeout=30, isolation_level=None,
-                                             check_same_thread=False)
+                connection = sqlite3.connect(
+                    self._target, timeout=30, isolation_level=None, check_same_thread=False
+                )
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute("PRAGMA busy_timeout=30000")
             else:
@@ -162,12 +171,14 @@ class Database:
                 connection.execute("ROLLBACK")
             return
         with self._postgres_transaction(
-                begin="SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY") as session:
+            begin="SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        ) as session:
             yield session
 
     @contextmanager
-    def _postgres_transaction(self, pipeline: bool = False, begin: str | None = None
-                              ) -> Iterator[Session]:
+    def _postgres_transaction(
+        self, pipeline: bool = False, begin: str | None = None
+    ) -> Iterator[Session]:
         """A transaction on this thread's connection, which is never reused once broken.
 
         A connection the server cut while it sat idle (a restart, `pg_terminate_backend`)

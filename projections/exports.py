@@ -6,12 +6,40 @@ from typing import Any
 
 from projections.database import Database
 
-DONOR_COLUMNS = ("donor_id", "first_name", "last_name", "organization", "email", "phone",
-                 "address", "postcode", "city", "province", "tax_code", "privacy_consent",
-                 "marketing_consent", "gifts", "total_cents", "last_gift")
-DONATION_COLUMNS = ("date", "campaign", "channel", "method", "amount", "donors", "status",
-                    "refunded", "district", "stand", "reference", "donor_id", "donor",
-                    "email")
+DONOR_COLUMNS = (
+    "donor_id",
+    "first_name",
+    "last_name",
+    "organization",
+    "email",
+    "phone",
+    "address",
+    "postcode",
+    "city",
+    "province",
+    "tax_code",
+    "privacy_consent",
+    "marketing_consent",
+    "gifts",
+    "total_cents",
+    "last_gift",
+)
+DONATION_COLUMNS = (
+    "date",
+    "campaign",
+    "channel",
+    "method",
+    "amount",
+    "donors",
+    "status",
+    "refunded",
+    "district",
+    "stand",
+    "reference",
+    "donor_id",
+    "donor",
+    "email",
+)
 
 
 @dataclass(frozen=True)
@@ -25,10 +53,13 @@ class ExportFilters:
     with_tax_code: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"campaign": self.campaign,
-                "from": self.date_from.isoformat() if self.date_from else None,
-                "to": self.date_to.isoformat() if self.date_to else None,
-                "marketing_only": self.marketing_only, "with_tax_code": self.with_tax_code}
+        return {
+            "campaign": self.campaign,
+            "from": self.date_from.isoformat() if self.date_from else None,
+            "to": self.date_to.isoformat() if self.date_to else None,
+            "marketing_only": self.marketing_only,
+            "with_tax_code": self.with_tax_code,
+        }
 
 
 def _gift_conditions(filters: ExportFilters, alias: str) -> tuple[list[str], list[Any]]:
@@ -46,9 +77,14 @@ def _gift_conditions(filters: ExportFilters, alias: str) -> tuple[list[str], lis
 
 
 def _donor_conditions(filters: ExportFilters) -> list[str]:
-    return [condition for wanted, condition in (
-        (filters.marketing_only, "d.marketing_consent = 1"),
-        (filters.with_tax_code, "d.tax_code <> ''")) if wanted]
+    return [
+        condition
+        for wanted, condition in (
+            (filters.marketing_only, "d.marketing_consent = 1"),
+            (filters.with_tax_code, "d.tax_code <> ''"),
+        )
+        if wanted
+    ]
 
 
 def donors_query(filters: ExportFilters) -> tuple[str, list[Any]]:
@@ -62,7 +98,8 @@ def donors_query(filters: ExportFilters) -> tuple[str, list[Any]]:
         "FROM registry_donors d JOIN registry_gifts g ON g.donor_id = d.donor_id "
         f"WHERE {' AND '.join(conditions)} GROUP BY d.donor_id, d.first_name, d.last_name, "
         "d.organization, d.email, d.phone, d.address, d.postcode, d.city, d.province, "
-        "d.tax_code, d.privacy_consent, d.marketing_consent ORDER BY d.last_name, d.donor_id")
+        "d.tax_code, d.privacy_consent, d.marketing_consent ORDER BY d.last_name, d.donor_id"
+    )
     return sql, params
 
 
@@ -76,7 +113,8 @@ def donations_query(filters: ExportFilters) -> tuple[str, list[Any]]:
         "COALESCE(d.donor_id, ''), COALESCE(d.display_name, ''), COALESCE(d.email, '') "
         "FROM gifts_view v LEFT JOIN registry_gifts g ON g.donation_id = v.donation_id "
         "LEFT JOIN registry_donors d ON d.donor_id = g.donor_id "
-        f"WHERE {' AND '.join(conditions)} ORDER BY v.value_date, v.source_key")
+        f"WHERE {' AND '.join(conditions)} ORDER BY v.value_date, v.source_key"
+    )
     return sql, params
 
 

@@ -28,14 +28,16 @@ class Freshness:
         return asdict(self)
 
 
-def freshness(app: LedgerApplication, database: Database,
-              now: datetime | None = None) -> list[Freshness]:
+def freshness(
+    app: LedgerApplication, database: Database, now: datetime | None = None
+) -> list[Freshness]:
     """Every read model's freshness, by name. `behind` counts notification ids, so on
     PostgreSQL (whose ids skip after a rolled-back save) it may overstate by those gaps."""
     head = app.recorder.max_notification_id() or 0
     with database.reading() as session:
         positions: dict[str, int] = dict(
-            session.query("SELECT name, position FROM projection_positions ORDER BY name"))
+            session.query("SELECT name, position FROM projection_positions ORDER BY name")
+        )
     moment = now or datetime.now(UTC)
     waited: dict[int, float] = {}
     found = []
@@ -60,8 +62,9 @@ def _waiting_since(app: LedgerApplication, position: int, now: datetime) -> floa
     return round(max(0.0, (now - event.timestamp).total_seconds()), 1)
 
 
-def applied_up_to(database: Database, position: int, timeout: float,
-                  interval: float = 0.05) -> bool:
+def applied_up_to(
+    database: Database, position: int, timeout: float, interval: float = 0.05
+) -> bool:
     """Wait (reading only) until every read model that is not stalled has applied the events
     up to `position`; False when `timeout` seconds pass first."""
     deadline = time.monotonic() + timeout
@@ -69,7 +72,9 @@ def applied_up_to(database: Database, position: int, timeout: float,
         with database.reading() as session:
             lowest = session.scalar(
                 "SELECT MIN(position) FROM projection_positions WHERE name NOT IN "
-                "(SELECT name FROM projection_stalls)", default=None)
+                "(SELECT name FROM projection_stalls)",
+                default=None,
+            )
         if lowest is None or int(lowest) >= position or time.monotonic() >= deadline:
             return lowest is None or int(lowest) >= position
         time.sleep(interval)

@@ -20,17 +20,20 @@ DUE, WAITING, CANCELLED = "due", "waiting", "cancelled"
 SENDING, SENT, FAILED, SKIPPED = "sending", "sent", "failed", "skipped"
 MAX_ATTEMPTS = 8
 
-ATTEMPTS = ("""CREATE TABLE IF NOT EXISTS mail_attempts (
+ATTEMPTS = (
+    """CREATE TABLE IF NOT EXISTS mail_attempts (
     mail_key TEXT NOT NULL,
     attempt INTEGER NOT NULL,
     at TEXT NOT NULL,
     outcome TEXT NOT NULL,
     detail TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (mail_key, attempt)
-)""", """CREATE TABLE IF NOT EXISTS mail_start (
+)""",
+    """CREATE TABLE IF NOT EXISTS mail_start (
     one INTEGER PRIMARY KEY,
     position BIGINT NOT NULL
-)""")
+)""",
+)
 
 
 class Outbox(Projection):
@@ -59,19 +62,36 @@ class Outbox(Projection):
             session.execute(
                 "INSERT INTO mail_outbox (mail_key, position, kind, donation_id, status, "
                 "requested_at) VALUES (?, ?, 'thanks', ?, ?, ?)",
-                (f"thanks:{event.originator_id}", position, str(event.originator_id),
-                 DUE if event.status == CONFIRMED else WAITING, event.timestamp.isoformat()))
+                (
+                    f"thanks:{event.originator_id}",
+                    position,
+                    str(event.originator_id),
+                    DUE if event.status == CONFIRMED else WAITING,
+                    event.timestamp.isoformat(),
+                ),
+            )
         elif isinstance(event, Donation.PaymentConfirmed | Donation.PaymentFailed):
             session.execute(
                 "UPDATE mail_outbox SET status = ? WHERE mail_key = ? AND status = ?",
-                (DUE if isinstance(event, Donation.PaymentConfirmed) else CANCELLED,
-                 f"thanks:{event.originator_id}", WAITING))
+                (
+                    DUE if isinstance(event, Donation.PaymentConfirmed) else CANCELLED,
+                    f"thanks:{event.originator_id}",
+                    WAITING,
+                ),
+            )
         elif isinstance(event, ReceiptMailRequested.Requested):
             session.execute(
                 "INSERT INTO mail_outbox (mail_key, position, kind, donation_id, "
                 "receipt_number, status, requested_at) VALUES (?, ?, 'resend', ?, ?, ?, ?)",
-                (f"resend:{event.originator_id}", position, event.donation_id, event.number,
-                 DUE, event.timestamp.isoformat()))
+                (
+                    f"resend:{event.originator_id}",
+                    position,
+                    event.donation_id,
+                    event.number,
+                    DUE,
+                    event.timestamp.isoformat(),
+                ),
+            )
 
 
 def backoff(failures: int, base_seconds: float) -> timedelta:
@@ -101,35 +121,49 @@ class MailAttempts:
                 "FROM mail_outbox o LEFT JOIN mail_attempts a ON a.mail_key = o.mail_key "
                 "WHERE o.status = ? AND o.position > ? GROUP BY o.mail_key, o.kind, "
                 "o.donation_id, o.receipt_number, o.position ORDER BY o.position",
-                (FAILED, DUE, start))
+                (FAILED, DUE, start),
+            )
         due = []
         for key, kind, donation_id, number, tries, last, final in rows:
             if final or tries >= MAX_ATTEMPTS:
                 continue  # sent, skipped, being sent, or given up: staff decide
             if tries and datetime.fromisoformat(last) + backoff(tries, base_seconds) > now:
                 continue
-            due.append({"mail_key": key, "kind": kind, "donation_id": donation_id,
-                        "receipt_number": number, "attempt": int(tries) + 1})
+            due.append(
+                {
+                    "mail_key": key,
+                    "kind": kind,
+                    "donation_id": donation_id,
+                    "receipt_number": number,
+                    "attempt": int(tries) + 1,
+                }
+            )
         return due
 
     def claim(self, mail_key: str, attempt: int, now: datetime) -> bool:
         try:
             with self.database.transaction() as session:
-                if session.one("SELECT 1 FROM mail_attempts WHERE mail_key = ? AND "
-                               "attempt = ?", (mail_key, attempt)):
+                if session.one(
+                    "SELECT 1 FROM mail_attempts WHERE mail_key = ? AND attempt = ?",
+                    (mail_key, attempt),
+                ):
                     return False
-                session.execute("INSERT INTO mail_attempts (mail_key, attempt, at, outcome) "
-                                "VALUES (?, ?, ?, ?)",
-                                (mail_key, attempt, now.isoformat(), SENDING))
+                session.execute(
+                    "INSERT INTO mail_attempts (mail_key, attempt, at, outcome) "
+                    "VALUES (?, ?, ?, ?)",
+                    (mail_key, attempt, now.isoformat(), SENDING),
+                )
         except (sqlite3.IntegrityError, psycopg.errors.UniqueViolation):
             return False  # another sender's claim won the race
         return True
 
     def finish(self, mail_key: str, attempt: int, outcome: str, detail: str = "") -> None:
         with self.database.transaction() as session:
-            session.execute("UPDATE mail_attempts SET outcome = ?, detail = ? WHERE "
-                            "mail_key = ? AND attempt = ?", (outcome, detail[:500], mail_key,
-                                                             attempt))
+            session.execute(
+                "UPDATE mail_attempts SET outcome = ?, detail = ? WHERE "
+                "mail_key = ? AND attempt = ?",
+                (outcome, detail[:500], mail_key, attempt),
+            )
 
 
 def mail_status(session: Session, limit: int = 200) -> list[dict[str, Any]]:
@@ -141,14 +175,31 @@ def mail_status(session: Session, limit: int = 200) -> list[dict[str, Any]]:
         "a.attempt DESC LIMIT 1), (SELECT a.detail FROM mail_attempts a WHERE "
         "a.mail_key = o.mail_key ORDER BY a.attempt DESC LIMIT 1), (SELECT a.at FROM "
         "mail_attempts a WHERE a.mail_key = o.mail_key ORDER BY a.attempt DESC LIMIT 1) "
-        "FROM mail_outbox o ORDER BY o.position DESC LIMIT ?", (limit,))
-    names = ("mail_key", "kind", "donation_id", "receipt_number", "status", "requested_at",
-             "attempts", "outcome", "detail", "last_at")
+        "FROM mail_outbox o ORDER BY o.position DESC LIMIT ?",
+        (limit,),
+    )
+    names = (
+        "mail_key",
+        "kind",
+        "donation_id",
+        "receipt_number",
+        "status",
+        "requested_at",
+        "attempts",
+        "outcome",
+        "detail",
+        "last_at",
+    )
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def mail_attempts(session: Session, mail_key: str) -> list[dict[str, Any]]:
     names = ("attempt", "at", "outcome", "detail")
-    return [dict(zip(names, row, strict=True)) for row in session.query(
-        "SELECT attempt, at, outcome, detail FROM mail_attempts WHERE mail_key = ? "
-        "ORDER BY attempt", (mail_key,))]
+    return [
+        dict(zip(names, row, strict=True))
+        for row in session.query(
+            "SELECT attempt, at, outcome, detail FROM mail_attempts WHERE mail_key = ? "
+            "ORDER BY attempt",
+            (mail_key,),
+        )
+    ]

@@ -14,8 +14,18 @@ from projections.database import Session
 from projections.runner import Projection
 from vault.keys import fetch_keys
 
-DETAIL_COLUMNS = ("first_name", "last_name", "organization", "email", "phone", "address",
-                  "postcode", "city", "province", "tax_code")
+DETAIL_COLUMNS = (
+    "first_name",
+    "last_name",
+    "organization",
+    "email",
+    "phone",
+    "address",
+    "postcode",
+    "city",
+    "province",
+    "tax_code",
+)
 
 
 class Registry(Projection):
@@ -24,8 +34,13 @@ class Registry(Projection):
 
     name = "registry"
     version = 3
-    tables = ("registry_donors", "registry_keys", "registry_gifts", "registry_aliases",
-              "registry_consents")
+    tables = (
+        "registry_donors",
+        "registry_keys",
+        "registry_gifts",
+        "registry_aliases",
+        "registry_consents",
+    )
 
     def __init__(self) -> None:
         self._keys: dict[UUID, bytes] = {}
@@ -75,37 +90,53 @@ class Registry(Projection):
         )""")
 
     def prepare(self, session: Session, events: Sequence[Any]) -> None:
-        sealed = [e.originator_id for e in events
-                  if isinstance(e, Donation.Received) and e.identified and e.sealed_donor]
+        sealed = [
+            e.originator_id
+            for e in events
+            if isinstance(e, Donation.Received) and e.identified and e.sealed_donor
+        ]
         self._keys = fetch_keys(session, sealed) if sealed else {}
 
     def apply(self, session: Session, event: Any, position: int) -> None:
         if isinstance(event, Donation.Received) and event.identified and event.sealed_donor:
-            sealed = unseal(self._keys.get(event.originator_id), event.originator_id,
-                            event.sealed_donor)
+            sealed = unseal(
+                self._keys.get(event.originator_id), event.originator_id, event.sealed_donor
+            )
             if sealed is not None:
                 self._register(session, event, position, sealed)
             else:
                 self._register_erased(session, event, position)
         elif isinstance(event, Donation.PaymentConfirmed | Donation.PaymentFailed):
             status = "confirmed" if isinstance(event, Donation.PaymentConfirmed) else "failed"
-            session.execute("UPDATE registry_gifts SET status = ? WHERE donation_id = ?",
-                            (status, str(event.originator_id)))
+            session.execute(
+                "UPDATE registry_gifts SET status = ? WHERE donation_id = ?",
+                (status, str(event.originator_id)),
+            )
         elif isinstance(event, Donation.Corrected):
-            session.execute("UPDATE registry_gifts SET amount_cents = ?, value_date = ? "
-                            "WHERE donation_id = ?", (event.amount_cents,
-                                                      event.value_date.isoformat(),
-                                                      str(event.originator_id)))
+            session.execute(
+                "UPDATE registry_gifts SET amount_cents = ?, value_date = ? WHERE donation_id = ?",
+                (event.amount_cents, event.value_date.isoformat(), str(event.originator_id)),
+            )
         elif isinstance(event, Donor.MergedInto):
-            merged, into = (resolve(session, str(event.originator_id)),
-                            resolve(session, event.other))
+            merged, into = (
+                resolve(session, str(event.originator_id)),
+                resolve(session, event.other),
+            )
             if merged != into:
                 self._merge(session, merged, into)
         elif isinstance(event, Donor.ConsentChanged):
             donor_id = resolve(session, str(event.originator_id))
-            self._consent_given(session, position, donor_id, event.on.isoformat(),
-                                event.privacy, event.marketing, event.how, event.by,
-                                is_change=True)
+            self._consent_given(
+                session,
+                position,
+                donor_id,
+                event.on.isoformat(),
+                event.privacy,
+                event.marketing,
+                event.how,
+                event.by,
+                is_change=True,
+            )
         elif isinstance(event, Donor.Erased):
             self._erase(session, event, position)
 
@@ -113,120 +144,190 @@ class Registry(Projection):
         """A gift whose personal data was erased before this read model saw it (a rebuild):
         it stays a gift of somebody, alone until the erasure event joins it to its donor."""
         donor_id = f"erased:{event.originator_id}"
-        session.execute("INSERT INTO registry_donors (donor_id, first_position, erased) "
-                        "VALUES (?, ?, 1)", (donor_id, position))
+        session.execute(
+            "INSERT INTO registry_donors (donor_id, first_position, erased) VALUES (?, ?, 1)",
+            (donor_id, position),
+        )
         session.execute(
             "INSERT INTO registry_gifts (donation_id, donor_id, campaign, value_date, "
             "amount_cents, status) VALUES (?, ?, ?, ?, ?, ?)",
-            (str(event.originator_id), donor_id, event.campaign, event.value_date.isoformat(),
-             event.amount_cents, event.status))
+            (
+                str(event.originator_id),
+                donor_id,
+                event.campaign,
+                event.value_date.isoformat(),
+                event.amount_cents,
+                event.status,
+            ),
+        )
 
     def _erase(self, session: Session, event: Any, position: int) -> None:
         """Blank the donor's personal data and forget their keys; their gifts stay theirs."""
         donor_id = resolve(session, str(event.originator_id))
         if session.one("SELECT 1 FROM registry_donors WHERE donor_id = ?", (donor_id,)) is None:
-            session.execute("INSERT INTO registry_donors (donor_id, first_position) "
-                            "VALUES (?, ?)", (donor_id, position))
+            session.execute(
+                "INSERT INTO registry_donors (donor_id, first_position) VALUES (?, ?)",
+                (donor_id, position),
+            )
         for donation in event.donations:
-            previous = session.scalar("SELECT donor_id FROM registry_gifts WHERE donation_id = ?",
-                                      (donation,))
+            previous = session.scalar(
+                "SELECT donor_id FROM registry_gifts WHERE donation_id = ?", (donation,)
+            )
             if previous is not None and previous != donor_id:
                 # Rebuilt from events it cannot read: the gift stood alone until now.
                 first = session.scalar(
-                    "SELECT first_position FROM registry_donors WHERE donor_id = ?", (previous,))
-                session.execute("UPDATE registry_donors SET first_position = ? WHERE "
-                                "donor_id = ? AND first_position > ?", (first, donor_id, first))
-                session.execute("UPDATE registry_gifts SET donor_id = ? WHERE donation_id = ?",
-                                (donor_id, donation))
-                if not session.one("SELECT 1 FROM registry_gifts WHERE donor_id = ?",
-                                   (previous,)):
-                    session.execute("DELETE FROM registry_donors WHERE donor_id = ?",
-                                    (previous,))
+                    "SELECT first_position FROM registry_donors WHERE donor_id = ?", (previous,)
+                )
+                session.execute(
+                    "UPDATE registry_donors SET first_position = ? WHERE "
+                    "donor_id = ? AND first_position > ?",
+                    (first, donor_id, first),
+                )
+                session.execute(
+                    "UPDATE registry_gifts SET donor_id = ? WHERE donation_id = ?",
+                    (donor_id, donation),
+                )
+                if not session.one("SELECT 1 FROM registry_gifts WHERE donor_id = ?", (previous,)):
+                    session.execute("DELETE FROM registry_donors WHERE donor_id = ?", (previous,))
         blanks = ", ".join(f"{column} = ''" for column in DETAIL_COLUMNS)
-        session.execute(f"UPDATE registry_donors SET {blanks}, display_name = '', erased = 1, "
-                        "privacy_consent = 0, marketing_consent = 0, consent_on = '', "
-                        "consent_how = '' WHERE donor_id = ?", (donor_id,))
+        session.execute(
+            f"UPDATE registry_donors SET {blanks}, display_name = '', erased = 1, "
+            "privacy_consent = 0, marketing_consent = 0, consent_on = '', "
+            "consent_how = '' WHERE donor_id = ?",
+            (donor_id,),
+        )
         for table in ("registry_keys", "registry_consents"):
             session.execute(f"DELETE FROM {table} WHERE donor_id = ?", (donor_id,))
 
-    def _consent_given(self, session: Session, position: int, donor_id: str, on: str,
-                       privacy: bool, marketing: bool, how: str, by: str,
-                       is_change: bool) -> None:
+    def _consent_given(
+        self,
+        session: Session,
+        position: int,
+        donor_id: str,
+        on: str,
+        privacy: bool,
+        marketing: bool,
+        how: str,
+        by: str,
+        is_change: bool,
+    ) -> None:
         """Keep a consent fact (a gift's, or a change staff recorded) in the history, then let
         the donor's consent follow time."""
         session.execute(
             "INSERT INTO registry_consents (position, donor_id, on_date, privacy, marketing, "
             "how, by_whom, is_change) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (position, donor_id, on, int(privacy), int(marketing), how, by, int(is_change)))
+            (position, donor_id, on, int(privacy), int(marketing), how, by, int(is_change)),
+        )
         _follow_consent(session, donor_id)
 
-    def _register(self, session: Session, event: Any, position: int,
-                  sealed: dict[str, Any]) -> None:
+    def _register(
+        self, session: Session, event: Any, position: int, sealed: dict[str, Any]
+    ) -> None:
         details = DonorDetails.from_dict(sealed["donor"])
         keys = details.identity_keys()
         marks = ",".join("?" * len(keys))
-        owners = {row[0] for row in session.query(
-            f"SELECT DISTINCT donor_id FROM registry_keys WHERE identity_key IN ({marks})", keys)}
+        owners = {
+            row[0]
+            for row in session.query(
+                f"SELECT DISTINCT donor_id FROM registry_keys WHERE identity_key IN ({marks})", keys
+            )
+        }
         if owners:
             ranked = session.query(
                 f"SELECT donor_id FROM registry_donors WHERE donor_id IN "
-                f"({','.join('?' * len(owners))}) ORDER BY first_position", sorted(owners))
+                f"({','.join('?' * len(owners))}) ORDER BY first_position",
+                sorted(owners),
+            )
             donor_id = ranked[0][0]
             for (other,) in ranked[1:]:
                 self._merge(session, other, donor_id)
         else:
             donor_id = str(natural_id("donor", keys[0] + f"@{position}"))
-            session.execute("INSERT INTO registry_donors (donor_id, first_position) VALUES (?, ?)",
-                            (donor_id, position))
+            session.execute(
+                "INSERT INTO registry_donors (donor_id, first_position) VALUES (?, ?)",
+                (donor_id, position),
+            )
         session.executemany(
             "INSERT INTO registry_keys (identity_key, donor_id) VALUES (?, ?) "
-            "ON CONFLICT (identity_key) DO NOTHING", [(key, donor_id) for key in keys])
+            "ON CONFLICT (identity_key) DO NOTHING",
+            [(key, donor_id) for key in keys],
+        )
         self._update_details(session, donor_id, details, sealed, event, position)
         session.execute(
             "INSERT INTO registry_gifts (donation_id, donor_id, campaign, value_date, "
             "amount_cents, status) VALUES (?, ?, ?, ?, ?, ?)",
-            (str(event.originator_id), donor_id, event.campaign, event.value_date.isoformat(),
-             event.amount_cents, event.status),
+            (
+                str(event.originator_id),
+                donor_id,
+                event.campaign,
+                event.value_date.isoformat(),
+                event.amount_cents,
+                event.status,
+            ),
         )
 
-    def _update_details(self, session: Session, donor_id: str, details: DonorDetails,
-                        sealed: dict[str, Any], event: Any, position: int) -> None:
+    def _update_details(
+        self,
+        session: Session,
+        donor_id: str,
+        details: DonorDetails,
+        sealed: dict[str, Any],
+        event: Any,
+        position: int,
+    ) -> None:
         """The newest gift's non-blank details win; its consent joins the donor's history."""
         known: dict[str, str] = {
-            column: value for column, value in details.to_dict().items() if value}
+            column: value for column, value in details.to_dict().items() if value
+        }
         assignments = [f"{column} = ?" for column in known]
         values: list[Any] = list(known.values())
         first, last, organization = session.one(
             "SELECT first_name, last_name, organization FROM registry_donors WHERE donor_id = ?",
-            (donor_id,)) or ("", "", "")
-        merged = DonorDetails(first_name=known.get("first_name") or first,
-                              last_name=known.get("last_name") or last,
-                              organization=known.get("organization") or organization)
+            (donor_id,),
+        ) or ("", "", "")
+        merged = DonorDetails(
+            first_name=known.get("first_name") or first,
+            last_name=known.get("last_name") or last,
+            organization=known.get("organization") or organization,
+        )
         assignments.append("display_name = ?")
         values.append(merged.display_name)
-        session.execute(f"UPDATE registry_donors SET {', '.join(assignments)} WHERE donor_id = ?",
-                        (*values, donor_id))
-        self._consent_given(session, position, donor_id, event.value_date.isoformat(),
-                            bool(sealed.get("privacy_consent")),
-                            bool(sealed.get("marketing_consent")),
-                            f"{event.channel}:{event.source_key}", "", is_change=False)
+        session.execute(
+            f"UPDATE registry_donors SET {', '.join(assignments)} WHERE donor_id = ?",
+            (*values, donor_id),
+        )
+        self._consent_given(
+            session,
+            position,
+            donor_id,
+            event.value_date.isoformat(),
+            bool(sealed.get("privacy_consent")),
+            bool(sealed.get("marketing_consent")),
+            f"{event.channel}:{event.source_key}",
+            "",
+            is_change=False,
+        )
 
     def _merge(self, session: Session, other: str, into: str) -> None:
         """`other` turns out to be `into`: move its keys and gifts, keep its id as an alias."""
         blanks = session.one(
-            f"SELECT {', '.join(DETAIL_COLUMNS)} FROM registry_donors WHERE donor_id = ?",
-            (other,))
+            f"SELECT {', '.join(DETAIL_COLUMNS)} FROM registry_donors WHERE donor_id = ?", (other,)
+        )
         if blanks is not None:
-            fill = ", ".join(f"{c} = CASE WHEN {c} = '' THEN ? ELSE {c} END"
-                             for c in DETAIL_COLUMNS)
-            session.execute(f"UPDATE registry_donors SET {fill} WHERE donor_id = ?",
-                            (*blanks, into))
+            fill = ", ".join(
+                f"{c} = CASE WHEN {c} = '' THEN ? ELSE {c} END" for c in DETAIL_COLUMNS
+            )
+            session.execute(
+                f"UPDATE registry_donors SET {fill} WHERE donor_id = ?", (*blanks, into)
+            )
         for table in ("registry_keys", "registry_gifts", "registry_consents"):
             session.execute(f"UPDATE {table} SET donor_id = ? WHERE donor_id = ?", (into, other))
-        session.execute("UPDATE registry_aliases SET donor_id = ? WHERE donor_id = ?",
-                        (into, other))
-        session.execute("INSERT INTO registry_aliases (old_id, donor_id) VALUES (?, ?)",
-                        (other, into))
+        session.execute(
+            "UPDATE registry_aliases SET donor_id = ? WHERE donor_id = ?", (into, other)
+        )
+        session.execute(
+            "INSERT INTO registry_aliases (old_id, donor_id) VALUES (?, ?)", (other, into)
+        )
         session.execute("DELETE FROM registry_donors WHERE donor_id = ?", (other,))
         _follow_consent(session, into)
 
@@ -239,11 +340,14 @@ def _follow_consent(session: Session, donor_id: str) -> None:
     latest = session.one(
         "SELECT privacy, marketing, on_date, how FROM registry_consents WHERE donor_id = ? "
         "ORDER BY on_date DESC, is_change DESC, marketing ASC, privacy ASC, how DESC LIMIT 1",
-        (donor_id,))
+        (donor_id,),
+    )
     if latest is not None:
-        session.execute("UPDATE registry_donors SET privacy_consent = ?, marketing_consent = ?, "
-                        "consent_on = ?, consent_how = ? WHERE donor_id = ?",
-                        (*latest, donor_id))
+        session.execute(
+            "UPDATE registry_donors SET privacy_consent = ?, marketing_consent = ?, "
+            "consent_on = ?, consent_how = ? WHERE donor_id = ?",
+            (*latest, donor_id),
+        )
 
 
 def resolve(session: Session, donor_id: str) -> str:
@@ -252,8 +356,16 @@ def resolve(session: Session, donor_id: str) -> str:
     return str(alias) if alias else donor_id
 
 
-PUBLIC_COLUMNS = ("donor_id", "display_name", *DETAIL_COLUMNS, "privacy_consent",
-                  "marketing_consent", "consent_on", "consent_how", "erased")
+PUBLIC_COLUMNS = (
+    "donor_id",
+    "display_name",
+    *DETAIL_COLUMNS,
+    "privacy_consent",
+    "marketing_consent",
+    "consent_on",
+    "consent_how",
+    "erased",
+)
 
 
 def _donor_dict(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -272,12 +384,17 @@ def search_donors(session: Session, text: str, limit: int = 100) -> list[dict[st
     """By name, e-mail, phone (any way it is written) or tax code."""
     needle = " ".join(text.split()).lower()
     if not needle:
-        rows = session.query(f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM registry_donors "
-                             "WHERE erased = 0 ORDER BY display_name LIMIT ?", (limit,))
+        rows = session.query(
+            f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM registry_donors "
+            "WHERE erased = 0 ORDER BY display_name LIMIT ?",
+            (limit,),
+        )
         return [_donor_dict(row) for row in rows]
     keys = []
-    for normal in (normalize_quietly(DonorDetails.parse, phone=text),
-                   normalize_quietly(DonorDetails.parse, tax_code=text)):
+    for normal in (
+        normalize_quietly(DonorDetails.parse, phone=text),
+        normalize_quietly(DonorDetails.parse, tax_code=text),
+    ):
         if normal is not None:
             keys += list(normal.identity_keys())
     like = f"%{_literal(needle)}%"
@@ -290,7 +407,8 @@ def search_donors(session: Session, text: str, limit: int = 100) -> list[dict[st
         f"REPLACE(phone, '+39', '') LIKE ? {_ESCAPE} "
         f"OR donor_id IN (SELECT donor_id FROM registry_keys WHERE identity_key IN ({marks})))"
         " ORDER BY display_name LIMIT ?",
-        (like, like, like, like, f"%{_literal(needle.replace(' ', ''))}%", *keys, limit))
+        (like, like, like, like, f"%{_literal(needle.replace(' ', ''))}%", *keys, limit),
+    )
     return [_donor_dict(row) for row in rows]
 
 
@@ -303,44 +421,62 @@ def normalize_quietly(parse: Any, **field: str) -> DonorDetails | None:
 
 
 def donor(session: Session, donor_id: str) -> dict[str, Any] | None:
-    row = session.one(f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM registry_donors "
-                      "WHERE donor_id = ?", (donor_id,))
+    row = session.one(
+        f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM registry_donors WHERE donor_id = ?", (donor_id,)
+    )
     return _donor_dict(row) if row else None
 
 
 def donor_gifts(session: Session, donor_id: str) -> list[dict[str, Any]]:
     columns = ("donation_id", "campaign", "value_date", "amount_cents", "status")
-    rows = session.query(f"SELECT {', '.join(columns)} FROM registry_gifts WHERE donor_id = ? "
-                         "ORDER BY value_date, donation_id", (donor_id,))
+    rows = session.query(
+        f"SELECT {', '.join(columns)} FROM registry_gifts WHERE donor_id = ? "
+        "ORDER BY value_date, donation_id",
+        (donor_id,),
+    )
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
 def donor_consents(session: Session, donor_id: str) -> list[dict[str, Any]]:
     columns = ("on_date", "privacy", "marketing", "how", "by_whom")
-    rows = session.query(f"SELECT {', '.join(columns)} FROM registry_consents WHERE donor_id = ?"
-                         " ORDER BY on_date, position", (donor_id,))
+    rows = session.query(
+        f"SELECT {', '.join(columns)} FROM registry_consents WHERE donor_id = ?"
+        " ORDER BY on_date, position",
+        (donor_id,),
+    )
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
 def donor_keys(session: Session, donor_id: str) -> list[str]:
-    return [row[0] for row in session.query(
-        "SELECT identity_key FROM registry_keys WHERE donor_id = ? ORDER BY identity_key",
-        (donor_id,))]
+    return [
+        row[0]
+        for row in session.query(
+            "SELECT identity_key FROM registry_keys WHERE donor_id = ? ORDER BY identity_key",
+            (donor_id,),
+        )
+    ]
 
 
-def suggested_duplicates(session: Session, limit: int = 50) -> list[tuple[dict[str, Any],
-                                                                         dict[str, Any], str]]:
+def suggested_duplicates(
+    session: Session, limit: int = 50
+) -> list[tuple[dict[str, Any], dict[str, Any], str]]:
     """Pairs that may be one person: same name and comune, or e-mails alike (same name
     before the @, or one letter apart)."""
-    donors = [_donor_dict(row) for row in session.query(
-        f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM registry_donors WHERE erased = 0 "
-        "ORDER BY first_position")]
+    donors = [
+        _donor_dict(row)
+        for row in session.query(
+            f"SELECT {', '.join(PUBLIC_COLUMNS)} FROM registry_donors WHERE erased = 0 "
+            "ORDER BY first_position"
+        )
+    ]
     pairs: list[tuple[dict[str, Any], dict[str, Any], str]] = []
     by_name: dict[tuple[str, str], dict[str, Any]] = {}
     by_variant: dict[str, dict[str, Any]] = {}
     for entry in donors:
-        name = (f"{entry['first_name']} {entry['last_name']}".strip().lower(),
-                entry["city"].strip().lower())
+        name = (
+            f"{entry['first_name']} {entry['last_name']}".strip().lower(),
+            entry["city"].strip().lower(),
+        )
         if name[0] and name[1]:
             if name in by_name:
                 pairs.append((by_name[name], entry, "stesso nome e comune"))
@@ -364,7 +500,7 @@ def _email_variants(email: str) -> set[str]:
     local = email.split("@")[0].replace(".", "")
     if len(local) < 5:  # short names ("info", "ab") are alike by chance, not by typo
         return {local}
-    return {local} | {local[:i] + local[i + 1:] for i in range(len(local))}
+    return {local} | {local[:i] + local[i + 1 :] for i in range(len(local))}
 
 
 def erasure_facts(session: Session, donor_id: str) -> tuple[list[str], bool, str | None]:

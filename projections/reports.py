@@ -22,8 +22,13 @@ class CampaignRow:
     ended_on: str | None
 
     def takes_gifts_on(self, day: date) -> bool:
-        return takes_gifts_on(day, *(date.fromisoformat(d) if d else None
-                                     for d in (self.starts_on, self.ends_on, self.ended_on)))
+        return takes_gifts_on(
+            day,
+            *(
+                date.fromisoformat(d) if d else None
+                for d in (self.starts_on, self.ends_on, self.ended_on)
+            ),
+        )
 
 
 def list_campaigns(session: Session) -> list[CampaignRow]:
@@ -41,12 +46,16 @@ def _buckets(session: Session, column: str, slug: str, as_of: str) -> dict[str, 
         f"SELECT {column}, SUM(amount_cents), "
         "SUM(CASE WHEN identified = 1 THEN 1 ELSE people END) "
         "FROM gifts_view WHERE campaign = ? AND status = ? AND value_date <= ? "
-        f"GROUP BY {column}", (slug, CONFIRMED, as_of))
-    buckets = {key or "": {"raised_cents": int(raised), "gifts": int(gifts)}
-               for key, raised, gifts in rows}
+        f"GROUP BY {column}",
+        (slug, CONFIRMED, as_of),
+    )
+    buckets = {
+        key or "": {"raised_cents": int(raised), "gifts": int(gifts)} for key, raised, gifts in rows
+    }
     for key, taken in session.query(
         f"SELECT {column}, SUM(amount_cents) FROM money_movements WHERE campaign = ? "
-        f"AND on_date <= ? GROUP BY {column}", (slug, as_of)
+        f"AND on_date <= ? GROUP BY {column}",
+        (slug, as_of),
     ):
         bucket = buckets.setdefault(key or "", {"raised_cents": 0, "gifts": 0})
         bucket["raised_cents"] -= int(taken)
@@ -60,15 +69,25 @@ def campaign_progress(session: Session, campaign: CampaignRow, as_of: date) -> d
         "COALESCE(SUM(CASE WHEN identified = 1 THEN 1 ELSE 0 END), 0), "
         "COALESCE(SUM(CASE WHEN identified = 0 THEN people ELSE 0 END), 0) "
         "FROM gifts_view WHERE campaign = ? AND status = ? AND value_date <= ?",
-        (campaign.slug, CONFIRMED, day)) or (0, 0, 0, 0)
-    taken: dict[str, int] = dict(session.query(
-        "SELECT kind, SUM(amount_cents) FROM money_movements WHERE campaign = ? AND on_date <= ? "
-        "GROUP BY kind", (campaign.slug, day)))
+        (campaign.slug, CONFIRMED, day),
+    ) or (0, 0, 0, 0)
+    taken: dict[str, int] = dict(
+        session.query(
+            "SELECT kind, SUM(amount_cents) FROM money_movements "
+            "WHERE campaign = ? AND on_date <= ? GROUP BY kind",
+            (campaign.slug, day),
+        )
+    )
     refunded = int(taken.get("refund", 0))
     disputed = int(taken.get("dispute_lost", 0))
-    contacts = int(session.scalar(
-        "SELECT COUNT(DISTINCT donor_id) FROM registry_gifts WHERE campaign = ? AND status = ? "
-        "AND value_date <= ?", (campaign.slug, CONFIRMED, day), default=0))
+    contacts = int(
+        session.scalar(
+            "SELECT COUNT(DISTINCT donor_id) FROM registry_gifts WHERE campaign = ? AND status = ? "
+            "AND value_date <= ?",
+            (campaign.slug, CONFIRMED, day),
+            default=0,
+        )
+    )
     raised = int(received) - refunded - disputed
     fees = int(fees)
     return {
@@ -94,8 +113,9 @@ def campaign_progress(session: Session, campaign: CampaignRow, as_of: date) -> d
     }
 
 
-def progress(database: Database, slug: str | None = None,
-             as_of: date | None = None) -> list[dict[str, Any]]:
+def progress(
+    database: Database, slug: str | None = None, as_of: date | None = None
+) -> list[dict[str, Any]]:
     """One figure set per campaign (or the one asked for), as of a value date (default today)."""
     day = as_of or today()
     with database.reading() as session:
@@ -107,21 +127,28 @@ def progress(database: Database, slug: str | None = None,
         return [campaign_progress(session, campaign, day) for campaign in campaigns]
 
 
-def raised_over_time(database: Database, slug: str
-                     ) -> tuple[list[tuple[date, int]], list[tuple[str, int]]]:
+def raised_over_time(
+    database: Database, slug: str
+) -> tuple[list[tuple[date, int]], list[tuple[str, int]]]:
     """Cumulative raised by value date (refunds and lost disputes taken off on their day),
     and raised per month as (`mm/yyyy`, cents)."""
     with database.reading() as session:
         daily = session.query(
             "SELECT value_date, SUM(amount_cents) FROM gifts_view WHERE campaign = ? AND "
-            "status = ? GROUP BY value_date", (slug, CONFIRMED))
+            "status = ? GROUP BY value_date",
+            (slug, CONFIRMED),
+        )
         taken = session.query(
             "SELECT on_date, -SUM(amount_cents) FROM money_movements WHERE campaign = ? "
-            "GROUP BY on_date", (slug,))
+            "GROUP BY on_date",
+            (slug,),
+        )
         months = session.query(
             "SELECT SUBSTR(value_date, 1, 7), SUM(amount_cents) FROM gifts_view WHERE "
             "campaign = ? AND status = ? GROUP BY SUBSTR(value_date, 1, 7) "
-            "ORDER BY 1", (slug, CONFIRMED))
+            "ORDER BY 1",
+            (slug, CONFIRMED),
+        )
     by_day: dict[str, int] = {}
     for day_text, cents in [*daily, *taken]:
         by_day[day_text] = by_day.get(day_text, 0) + int(cents)

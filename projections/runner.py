@@ -42,7 +42,12 @@ STALLS = """CREATE TABLE IF NOT EXISTS projection_stalls (
 # Failures of the database or the machine rather than of the event: nothing is recorded, the
 # error goes up and the same events are tried again by the next catch-up.
 INFRASTRUCTURE: tuple[type[BaseException], ...] = (
-    *TRANSIENT_ERRORS, psycopg.InterfaceError, sqlite3.OperationalError, OSError, MemoryError)
+    *TRANSIENT_ERRORS,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+    OSError,
+    MemoryError,
+)
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
@@ -60,25 +65,31 @@ class Stall:
         return asdict(self)
 
     def __str__(self) -> str:
-        return (f"read model {self.name} stopped at event {self.position} ({self.topic}): "
-                f"{self.reason}")
+        return (
+            f"read model {self.name} stopped at event {self.position} ({self.topic}): {self.reason}"
+        )
 
 
 class ReadModelStalledError(LedgerError):
     """Figures asked of read models that stopped at an event they cannot apply."""
 
     def __init__(self, stalls: Sequence[Stall]) -> None:
-        super().__init__("; ".join(
-            f"{stall}; if the event was accepted by mistake: ledger events set-aside "
-            f"{stall.position} --reason TEXT" for stall in stalls)
-            + " (README, 'When a read model stalls')")
+        super().__init__(
+            "; ".join(
+                f"{stall}; if the event was accepted by mistake: ledger events set-aside "
+                f"{stall.position} --reason TEXT"
+                for stall in stalls
+            )
+            + " (README, 'When a read model stalls')"
+        )
         self.stalls = list(stalls)
 
 
 def _describe(error: BaseException) -> str:
     """One printable line of at most 500 characters: the error's kind and message."""
-    text = _UNPRINTABLE.sub(lambda found: f"\\x{ord(found.group()):02x}",
-                            f"{type(error).__name__}: {error}")
+    text = _UNPRINTABLE.sub(
+        lambda found: f"\\x{ord(found.group()):02x}", f"{type(error).__name__}: {error}"
+    )
     return text if len(text) <= 500 else text[:499] + "…"
 
 
@@ -128,15 +139,15 @@ class _Build:
     def session(self, session: Session, projection: Projection) -> Session:
         if not self.tag:
             return session
-        return session.renamed({t: f"{t}__{self.tag}" for t in projection.tables},
-                               f"__{self.tag}")
+        return session.renamed({t: f"{t}__{self.tag}" for t in projection.tables}, f"__{self.tag}")
 
 
 class ProjectionRunner:
     """Applies events to each projection with its tracking position in the same transaction."""
 
-    def __init__(self, app: LedgerApplication, database: Database,
-                 projections: Sequence[Projection]) -> None:
+    def __init__(
+        self, app: LedgerApplication, database: Database, projections: Sequence[Projection]
+    ) -> None:
         self.app = app
         self.database = database
         self.projections = list(projections)
@@ -149,17 +160,22 @@ class ProjectionRunner:
             with self.database.transaction() as session:
                 session.execute(POSITIONS)
                 session.execute(STALLS)
-                row = session.one("SELECT version FROM projection_positions WHERE name = ?",
-                                  (projection.name,))
+                row = session.one(
+                    "SELECT version FROM projection_positions WHERE name = ?", (projection.name,)
+                )
                 if row is None:
                     # Nothing served yet: build in place.
                     self._discard_next(session, projection)
                     projection.drop_tables(session)
                     projection.create_tables(session)
-                    session.execute("DELETE FROM projection_stalls WHERE name = ?",
-                                    (projection.name,))
-                    session.execute("INSERT INTO projection_positions (name, version, position) "
-                                    "VALUES (?, ?, 0)", (projection.name, projection.version))
+                    session.execute(
+                        "DELETE FROM projection_stalls WHERE name = ?", (projection.name,)
+                    )
+                    session.execute(
+                        "INSERT INTO projection_positions (name, version, position) "
+                        "VALUES (?, ?, 0)",
+                        (projection.name, projection.version),
+                    )
                 elif row[0] < projection.version and not self._building(session, projection):
                     self._start_next(session, projection)
 
@@ -175,16 +191,20 @@ class ProjectionRunner:
     def _building(self, session: Session, projection: Projection) -> bool:
         """Whether a next build of this version is under way; one of another version is
         abandoned (its tables dropped)."""
-        rows = session.query("SELECT name, version FROM projection_positions WHERE name LIKE ?",
-                             (f"{projection.name}{NEXT}%",))
+        rows = session.query(
+            "SELECT name, version FROM projection_positions WHERE name LIKE ?",
+            (f"{projection.name}{NEXT}%",),
+        )
         if any(version == projection.version for _, version in rows):
             return True
         self._discard_next(session, projection)
         return False
 
     def _discard_next(self, session: Session, projection: Projection) -> None:
-        for (row,) in session.query("SELECT name FROM projection_positions WHERE name LIKE ?",
-                                    (f"{projection.name}{NEXT}%",)):
+        for (row,) in session.query(
+            "SELECT name FROM projection_positions WHERE name LIKE ?",
+            (f"{projection.name}{NEXT}%",),
+        ):
             projection.drop_tables(_Build.of_row(row).session(session, projection))
             session.execute("DELETE FROM projection_positions WHERE name = ?", (row,))
             session.execute("DELETE FROM projection_stalls WHERE name = ?", (row,))
@@ -195,26 +215,31 @@ class ProjectionRunner:
         renamed = build.session(session, projection)
         projection.drop_tables(renamed)
         projection.create_tables(renamed)
-        session.execute("INSERT INTO projection_positions (name, version, position) "
-                        "VALUES (?, ?, 0)", (build.row, projection.version))
+        session.execute(
+            "INSERT INTO projection_positions (name, version, position) VALUES (?, ?, 0)",
+            (build.row, projection.version),
+        )
 
     def _swap(self, projection: Projection, build: _Build, head: int) -> None:
         """In one transaction: the caught-up build replaces the serving tables and their row."""
         with self.database.transaction() as session:
             lock = " FOR UPDATE" if session.dialect == "postgresql" else ""
             position = session.scalar(
-                f"SELECT position FROM projection_positions WHERE name = ?{lock}", (build.row,))
+                f"SELECT position FROM projection_positions WHERE name = ?{lock}", (build.row,)
+            )
             if position is None or position < head:
                 return  # swapped by another process already, or not caught up
-            session.one(f"SELECT 1 FROM projection_positions WHERE name = ?{lock}",
-                        (projection.name,))
+            session.one(
+                f"SELECT 1 FROM projection_positions WHERE name = ?{lock}", (projection.name,)
+            )
             projection.drop_tables(session)
             for table in projection.tables:
                 session.execute(f"ALTER TABLE {table}__{build.tag} RENAME TO {table}")
-            session.execute("DELETE FROM projection_positions WHERE name = ?",
-                            (projection.name,))
-            session.execute("UPDATE projection_positions SET name = ? WHERE name = ?",
-                            (projection.name, build.row))
+            session.execute("DELETE FROM projection_positions WHERE name = ?", (projection.name,))
+            session.execute(
+                "UPDATE projection_positions SET name = ? WHERE name = ?",
+                (projection.name, build.row),
+            )
             session.execute("DELETE FROM projection_stalls WHERE name = ?", (projection.name,))
         log.info("read model %s: version %s now serves", projection.name, projection.version)
 
@@ -222,12 +247,16 @@ class ProjectionRunner:
         """How many notifications the slowest projection still has to apply."""
         head = self.app.recorder.max_notification_id() or 0
         with self.database.reading() as session:
-            lowest = session.scalar("SELECT MIN(position) FROM projection_positions "
-                                    "WHERE name NOT LIKE ?", (f"%{NEXT}%",), default=0)
+            lowest = session.scalar(
+                "SELECT MIN(position) FROM projection_positions WHERE name NOT LIKE ?",
+                (f"%{NEXT}%",),
+                default=0,
+            )
         return max(0, head - lowest)
 
-    def catch_up(self, progress: Callable[[int, int], None] | None = None,
-                 retry_stalled: bool = False) -> int:
+    def catch_up(
+        self, progress: Callable[[int, int], None] | None = None, retry_stalled: bool = False
+    ) -> int:
         """Apply every event committed before this call; returns how many were applied.
 
         A read model whose version changed is built from the first event beside the serving
@@ -240,13 +269,18 @@ class ProjectionRunner:
         with self.database.reading() as session:
             rows = session.query("SELECT name, version, position FROM projection_positions")
             stalled: dict[str, int] = dict(
-                session.query("SELECT name, position FROM projection_stalls"))
+                session.query("SELECT name, position FROM projection_stalls")
+            )
         versions = {name: (version, position) for name, version, position in rows}
         work: list[tuple[Projection, _Build]] = []
         for projection in self.projections:
-            builds = [_Build.of_row(name) for name, (version, _) in versions.items()
-                      if name.partition(NEXT)[0] == projection.name and NEXT in name
-                      and version == projection.version]
+            builds = [
+                _Build.of_row(name)
+                for name, (version, _) in versions.items()
+                if name.partition(NEXT)[0] == projection.name
+                and NEXT in name
+                and version == projection.version
+            ]
             version, position = versions.get(projection.name, (None, 0))
             if builds:
                 work.append((projection, builds[0]))
@@ -276,13 +310,17 @@ class ProjectionRunner:
     def stalls(self) -> list[Stall]:
         """The read models stopped at an event they cannot apply, with the event and why."""
         with self.database.reading() as session:
-            rows = session.query("SELECT name, position, topic, reason, since FROM "
-                                 "projection_stalls ORDER BY name")
-        return [Stall(name, int(position), topic, reason, since)
-                for name, position, topic, reason, since in rows]
+            rows = session.query(
+                "SELECT name, position, topic, reason, since FROM projection_stalls ORDER BY name"
+            )
+        return [
+            Stall(name, int(position), topic, reason, since)
+            for name, position, topic, reason, since in rows
+        ]
 
-    def _apply_batch(self, projection: Projection, build: _Build, head: int,
-                     set_aside: frozenset[int]) -> tuple[int, bool]:
+    def _apply_batch(
+        self, projection: Projection, build: _Build, head: int, set_aside: frozenset[int]
+    ) -> tuple[int, bool]:
         """Apply the next batch: (events passed, whether the read model stopped).
 
         When the batch fails, its events are applied again one per transaction, so that those
@@ -309,13 +347,21 @@ class ProjectionRunner:
                 return applied, False
             applied += done
 
-    def _apply(self, projection: Projection, build: _Build, head: int,
-               set_aside: frozenset[int], limit: int, selected: list[Notification]) -> int:
+    def _apply(
+        self,
+        projection: Projection,
+        build: _Build,
+        head: int,
+        set_aside: frozenset[int],
+        limit: int,
+        selected: list[Notification],
+    ) -> int:
         with self.database.transaction(pipeline=True) as session:
             lock = " FOR UPDATE" if session.dialect == "postgresql" else ""
             position = session.scalar(
                 f"SELECT position FROM projection_positions WHERE name = ?{lock}",
-                (build.row,), default=None,
+                (build.row,),
+                default=None,
             )
             if position is None or position >= head:  # None: swapped by another process
                 return 0
@@ -332,16 +378,22 @@ class ProjectionRunner:
             for notification, event in zip(kept, events, strict=True):
                 projection.apply(tables, event, notification.id)
             last = notifications[-1].id
-            session.execute("UPDATE projection_positions SET position = ? WHERE name = ?",
-                            (last, build.row))
-            session.execute("DELETE FROM projection_stalls WHERE name = ? AND position <= ?",
-                            (build.row, last))
+            session.execute(
+                "UPDATE projection_positions SET position = ? WHERE name = ?", (last, build.row)
+            )
+            session.execute(
+                "DELETE FROM projection_stalls WHERE name = ? AND position <= ?", (build.row, last)
+            )
             return len(notifications)
 
-    def _record_stall(self, build: _Build, notification: Notification,
-                      error: Exception) -> None:
-        stall = Stall(build.row, notification.id, notification.topic, _describe(error),
-                      datetime.now(UTC).isoformat(timespec="seconds"))
+    def _record_stall(self, build: _Build, notification: Notification, error: Exception) -> None:
+        stall = Stall(
+            build.row,
+            notification.id,
+            notification.topic,
+            _describe(error),
+            datetime.now(UTC).isoformat(timespec="seconds"),
+        )
         log.error("%s", stall, exc_info=error)
         with self.database.transaction() as session:
             session.execute(
@@ -349,13 +401,18 @@ class ProjectionRunner:
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
                 "position = excluded.position, topic = excluded.topic, "
                 "reason = excluded.reason, since = excluded.since",
-                (stall.name, stall.position, stall.topic, stall.reason, stall.since))
+                (stall.name, stall.position, stall.topic, stall.reason, stall.since),
+            )
 
     def _decode(self, notification: Notification) -> Any:
         return self.app.mapper.to_domain_event(notification)
 
-    def follow(self, interval: float = 0.25, stop: Callable[[], bool] = lambda: False,
-               on_stall: Callable[[Stall], None] | None = None) -> None:
+    def follow(
+        self,
+        interval: float = 0.25,
+        stop: Callable[[], bool] = lambda: False,
+        on_stall: Callable[[Stall], None] | None = None,
+    ) -> None:
         """Keep catching up until `stop()` says so; safe to run in several processes at once.
         A read model that stops is reported once to `on_stall`; the others go on."""
         reported: set[tuple[str, int]] = set()

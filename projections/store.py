@@ -18,8 +18,16 @@ from vault.keys import SQLKeyVault
 
 def read_models() -> list[Projection]:
     """A fresh instance of every read model, in the order they are caught up."""
-    return [CampaignTotals(), Registry(), Stands(), AuditTrail(), ReceiptsView(),
-            Oppositions(), Expenses(), Outbox()]
+    return [
+        CampaignTotals(),
+        Registry(),
+        Stands(),
+        AuditTrail(),
+        ReceiptsView(),
+        Oppositions(),
+        Expenses(),
+        Outbox(),
+    ]
 
 
 @dataclass
@@ -35,8 +43,7 @@ class LedgerStore:
         env = store_env(url, create_table=create_tables)  # refuses an unusable URL first
         database = Database(url)
         with database.schema_lock():
-            app = LedgerApplication(env=env,
-                                    vault=SQLKeyVault(database))
+            app = LedgerApplication(env=env, vault=SQLKeyVault(database))
             runner = ProjectionRunner(app, database, read_models())
             if create_tables:
                 runner.setup()

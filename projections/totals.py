@@ -64,32 +64,55 @@ class CampaignTotals(Projection):
             session.execute(
                 "INSERT INTO campaigns_view (slug, campaign_id, name, target_cents, starts_on, "
                 "ends_on, ended_on, started_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
-                (event.slug, str(event.originator_id), event.name, event.target_cents,
-                 _iso(event.starts_on), _iso(event.ends_on), event.timestamp.isoformat()),
+                (
+                    event.slug,
+                    str(event.originator_id),
+                    event.name,
+                    event.target_cents,
+                    _iso(event.starts_on),
+                    _iso(event.ends_on),
+                    event.timestamp.isoformat(),
+                ),
             )
         elif isinstance(event, Campaign.TargetChanged):
-            session.execute("UPDATE campaigns_view SET target_cents = ? WHERE campaign_id = ?",
-                            (event.target_cents, str(event.originator_id)))
+            session.execute(
+                "UPDATE campaigns_view SET target_cents = ? WHERE campaign_id = ?",
+                (event.target_cents, str(event.originator_id)),
+            )
         elif isinstance(event, Campaign.Ended):
-            session.execute("UPDATE campaigns_view SET ended_on = ? WHERE campaign_id = ?",
-                            (_iso(event.on), str(event.originator_id)))
+            session.execute(
+                "UPDATE campaigns_view SET ended_on = ? WHERE campaign_id = ?",
+                (_iso(event.on), str(event.originator_id)),
+            )
         elif isinstance(event, Donation.Received):
             session.execute(
                 "INSERT INTO gifts_view (donation_id, source_key, campaign, value_date, channel, "
                 "method, district, stand, amount_cents, people, identified, status, recorded_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (str(event.originator_id), event.source_key, event.campaign,
-                 event.value_date.isoformat(), event.channel, event.method, event.district,
-                 event.stand, event.amount_cents, event.donors, int(event.identified),
-                 event.status, event.timestamp.isoformat()),
+                (
+                    str(event.originator_id),
+                    event.source_key,
+                    event.campaign,
+                    event.value_date.isoformat(),
+                    event.channel,
+                    event.method,
+                    event.district,
+                    event.stand,
+                    event.amount_cents,
+                    event.donors,
+                    int(event.identified),
+                    event.status,
+                    event.timestamp.isoformat(),
+                ),
             )
         elif isinstance(event, Donation.PaymentConfirmed):
             self._set_status(session, event, "confirmed")
         elif isinstance(event, Donation.PaymentFailed):
             self._set_status(session, event, "failed")
         elif isinstance(event, Donation.Refunded):
-            self._move(session, event, f"refund:{event.refund_id}", "refund", event.amount_cents,
-                       event.on)
+            self._move(
+                session, event, f"refund:{event.refund_id}", "refund", event.amount_cents, event.on
+            )
             session.execute(
                 "UPDATE gifts_view SET refunded_cents = refunded_cents + ? WHERE donation_id = ?",
                 (event.amount_cents, str(event.originator_id)),
@@ -97,33 +120,50 @@ class CampaignTotals(Projection):
         elif isinstance(event, Donation.RefundFailed):
             amount = session.scalar(
                 "SELECT amount_cents FROM money_movements WHERE movement_key = ?",
-                (f"refund:{event.refund_id}",), default=0)
-            session.execute("DELETE FROM money_movements WHERE movement_key = ?",
-                            (f"refund:{event.refund_id}",))
+                (f"refund:{event.refund_id}",),
+                default=0,
+            )
+            session.execute(
+                "DELETE FROM money_movements WHERE movement_key = ?", (f"refund:{event.refund_id}",)
+            )
             session.execute(
                 "UPDATE gifts_view SET refunded_cents = refunded_cents - ? WHERE donation_id = ?",
-                (amount, str(event.originator_id)))
+                (amount, str(event.originator_id)),
+            )
         elif isinstance(event, Donation.DisputeClosed) and event.outcome == "lost":
-            self._move(session, event, f"dispute:{event.dispute_id}", "dispute_lost",
-                       event.amount_cents, event.on)
+            self._move(
+                session,
+                event,
+                f"dispute:{event.dispute_id}",
+                "dispute_lost",
+                event.amount_cents,
+                event.on,
+            )
         elif isinstance(event, Donation.Corrected):
-            session.execute("UPDATE gifts_view SET amount_cents = ?, value_date = ? "
-                            "WHERE donation_id = ?", (event.amount_cents,
-                                                      event.value_date.isoformat(),
-                                                      str(event.originator_id)))
+            session.execute(
+                "UPDATE gifts_view SET amount_cents = ?, value_date = ? WHERE donation_id = ?",
+                (event.amount_cents, event.value_date.isoformat(), str(event.originator_id)),
+            )
         elif isinstance(event, Donation.MethodLearned):
-            session.execute("UPDATE gifts_view SET method = ? WHERE donation_id = ?",
-                            (event.method, str(event.originator_id)))
+            session.execute(
+                "UPDATE gifts_view SET method = ? WHERE donation_id = ?",
+                (event.method, str(event.originator_id)),
+            )
         elif isinstance(event, Donation.FeeRecorded):
-            session.execute("UPDATE gifts_view SET fees_cents = ? WHERE donation_id = ?",
-                            (event.fee_cents, str(event.originator_id)))
+            session.execute(
+                "UPDATE gifts_view SET fees_cents = ? WHERE donation_id = ?",
+                (event.fee_cents, str(event.originator_id)),
+            )
 
     def _set_status(self, session: Session, event: Any, status: str) -> None:
-        session.execute("UPDATE gifts_view SET status = ? WHERE donation_id = ?",
-                        (status, str(event.originator_id)))
+        session.execute(
+            "UPDATE gifts_view SET status = ? WHERE donation_id = ?",
+            (status, str(event.originator_id)),
+        )
 
-    def _move(self, session: Session, event: Any, key: str, kind: str, amount_cents: int,
-              on: Any) -> None:
+    def _move(
+        self, session: Session, event: Any, key: str, kind: str, amount_cents: int, on: Any
+    ) -> None:
         gift = session.one(
             "SELECT campaign, channel, district FROM gifts_view WHERE donation_id = ?",
             (str(event.originator_id),),
@@ -133,19 +173,46 @@ class CampaignTotals(Projection):
         session.execute(
             "INSERT INTO money_movements (movement_key, donation_id, campaign, kind, "
             "amount_cents, on_date, channel, district) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, str(event.originator_id), gift[0], kind, amount_cents, on.isoformat(),
-             gift[1], gift[2]),
+            (
+                key,
+                str(event.originator_id),
+                gift[0],
+                kind,
+                amount_cents,
+                on.isoformat(),
+                gift[1],
+                gift[2],
+            ),
         )
 
 
-GIFT_COLUMNS = ("donation_id", "source_key", "campaign", "value_date", "channel", "method",
-                "district", "stand", "amount_cents", "people", "identified", "status",
-                "refunded_cents", "fees_cents")
+GIFT_COLUMNS = (
+    "donation_id",
+    "source_key",
+    "campaign",
+    "value_date",
+    "channel",
+    "method",
+    "district",
+    "stand",
+    "amount_cents",
+    "people",
+    "identified",
+    "status",
+    "refunded_cents",
+    "fees_cents",
+)
 
 
-def list_gifts(session: Session, campaign: str = "", channel: str = "",
-               date_from: date | None = None, date_to: date | None = None,
-               donor_id: str = "", limit: int = 500) -> list[dict[str, Any]]:
+def list_gifts(
+    session: Session,
+    campaign: str = "",
+    channel: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    donor_id: str = "",
+    limit: int = 500,
+) -> list[dict[str, Any]]:
     """The newest gifts first, narrowed by whichever filters are given."""
     conditions, params = ["1 = 1"], []
     if campaign:
@@ -159,29 +226,39 @@ def list_gifts(session: Session, campaign: str = "", channel: str = "",
             conditions.append(f"v.value_date {operator} ?")
             params.append(when.isoformat())
     if donor_id:
-        conditions.append("v.donation_id IN (SELECT donation_id FROM registry_gifts WHERE "
-                          "donor_id = ?)")
+        conditions.append(
+            "v.donation_id IN (SELECT donation_id FROM registry_gifts WHERE donor_id = ?)"
+        )
         params.append(donor_id)
     rows = session.query(
         f"SELECT {', '.join('v.' + c for c in GIFT_COLUMNS)} FROM gifts_view v "
         f"WHERE {' AND '.join(conditions)} ORDER BY v.value_date DESC, v.source_key "
-        "LIMIT ?", [*params, limit])
+        "LIMIT ?",
+        [*params, limit],
+    )
     return [dict(zip(GIFT_COLUMNS, row, strict=True)) for row in rows]
 
 
 def gift(session: Session, donation_id: str) -> dict[str, Any] | None:
     """One gift with the registry entry it belongs to (None when unidentified)."""
-    row = session.one(f"SELECT {', '.join(GIFT_COLUMNS)} FROM gifts_view "
-                      "WHERE donation_id = ?", (donation_id,))
+    row = session.one(
+        f"SELECT {', '.join(GIFT_COLUMNS)} FROM gifts_view WHERE donation_id = ?", (donation_id,)
+    )
     if row is None:
         return None
-    donor_id = session.scalar("SELECT donor_id FROM registry_gifts WHERE donation_id = ?",
-                              (donation_id,))
+    donor_id = session.scalar(
+        "SELECT donor_id FROM registry_gifts WHERE donation_id = ?", (donation_id,)
+    )
     return {**dict(zip(GIFT_COLUMNS, row, strict=True)), "donor_id": donor_id}
 
 
 def stripe_gifts_without_fee(session: Session) -> list[str]:
     """Source keys of confirmed Stripe gifts whose fee is not known yet, oldest first."""
-    return [row[0] for row in session.query(
-        "SELECT source_key FROM gifts_view WHERE source_key LIKE ? "
-        "AND status = 'confirmed' AND fees_cents = 0 ORDER BY value_date", ("stripe:%",))]
+    return [
+        row[0]
+        for row in session.query(
+            "SELECT source_key FROM gifts_view WHERE source_key LIKE ? "
+            "AND status = 'confirmed' AND fees_cents = 0 ORDER BY value_date",
+            ("stripe:%",),
+        )
+    ]

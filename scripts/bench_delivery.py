@@ -23,8 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fakestripe import StripeStory, sign  # noqa: E402 - needs ROOT on the path
 
-POSTGRES_ADMIN_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL",
-                                    "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 SECRET = "whsec_bench"
 SLUG = "fare-legami-anni-2-3"
 
@@ -43,8 +44,11 @@ def progress(base: str) -> dict[str, Any]:
 
 def deliver(base: str, event: dict[str, Any]) -> None:
     payload = json.dumps(event).encode()
-    request = urllib.request.Request(base + "/webhooks/stripe", data=payload, headers={
-        "Stripe-Signature": sign(payload, SECRET), "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        base + "/webhooks/stripe",
+        data=payload,
+        headers={"Stripe-Signature": sign(payload, SECRET), "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
 
@@ -63,18 +67,47 @@ def wait_healthy(base: str) -> None:
 
 def measure(url: str, gifts: int, workers: int) -> list[float]:
     """Seconds from the last delivery's acknowledgement to progress showing it, per gift."""
-    env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_SECRET_KEY": "bench",
-           "STRIPE_SECRET_KEY": "sk_test_bench", "STRIPE_WEBHOOK_SECRET": SECRET}
-    subprocess.run([sys.executable, "-m", "web.cli", "init", "--demo"], cwd=ROOT, env=env,
-                   check=True, capture_output=True)
+    env = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": url,
+        "LEDGER_SECRET_KEY": "bench",
+        "STRIPE_SECRET_KEY": "sk_test_bench",
+        "STRIPE_WEBHOOK_SECRET": SECRET,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "web.cli", "init", "--demo"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     processes = [
-        subprocess.Popen([sys.executable, "-m", "gunicorn", "web:create_app()", "--bind",
-                          f"127.0.0.1:{port}", "--workers", str(workers)], cwd=ROOT, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen([sys.executable, "-m", "web.cli", "project", "--follow"], cwd=ROOT,
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "web:create_app()",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "project", "--follow"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
+    ]
     latencies = []
     try:
         wait_healthy(base)
@@ -82,7 +115,8 @@ def measure(url: str, gifts: int, workers: int) -> list[float]:
         for index in range(gifts):
             before = progress(base)["raised_cents"]
             _session, events = story.card_gift(
-                1000 + index, story.customer_details("Lia Neri", f"lia{index}@example.org"))
+                1000 + index, story.customer_details("Lia Neri", f"lia{index}@example.org")
+            )
             for event in events:
                 deliver(base, event)
             acknowledged = time.perf_counter()
@@ -114,14 +148,17 @@ def main() -> None:
                 with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
                     admin.execute(f'CREATE DATABASE "{name}"')
                 try:
-                    latencies = measure(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}",
-                                        args.gifts, args.workers)
+                    latencies = measure(
+                        POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", args.gifts, args.workers
+                    )
                 finally:
                     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
                         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             ordered = sorted(latencies)
-            print(f"{kind:9} {len(ordered):>5} {statistics.median(ordered):>9.2f} "
-                  f"{ordered[int(0.9 * (len(ordered) - 1))]:>7.2f} {ordered[-1]:>7.2f}")
+            print(
+                f"{kind:9} {len(ordered):>5} {statistics.median(ordered):>9.2f} "
+                f"{ordered[int(0.9 * (len(ordered) - 1))]:>7.2f} {ordered[-1]:>7.2f}"
+            )
 
 
 if __name__ == "__main__":

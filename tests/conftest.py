@@ -18,8 +18,9 @@ from projections.store import LedgerStore
 
 ROOT = Path(__file__).resolve().parent.parent
 YEAR1 = ROOT / "web" / "demo" / "year1"
-POSTGRES_ADMIN_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL",
-                                    "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _postgres_reachable() -> str | None:
@@ -104,13 +105,15 @@ def followed_clients(monkeypatch: pytest.MonkeyPatch) -> None:
 def app(store_url: str, tmp_path: Path) -> Iterator[Flask]:
     from web import create_app
 
-    flask_app = create_app({
-        "TESTING": True,
-        "SECRET_KEY": "test-secret",
-        "LEDGER_DATABASE_URL": store_url,
-        "STRIPE_SECRET_KEY": None,
-        "STRIPE_WEBHOOK_SECRET": None,
-    })
+    flask_app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "LEDGER_DATABASE_URL": store_url,
+            "STRIPE_SECRET_KEY": None,
+            "STRIPE_WEBHOOK_SECRET": None,
+        }
+    )
     yield flask_app
     flask_app.extensions["ledger_store"].close()
 

@@ -40,14 +40,19 @@ def _events_sql(store: LedgerStore) -> str:
     recorder = store.app.recorder
     table: str = recorder.events_table_name  # type: ignore[attr-defined]
     if store.database.dialect == "sqlite":
-        return (f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
-                "ORDER BY rowid")
-    return (f"SELECT notification_id, originator_id, originator_version, topic, state "
-            f"FROM {table} ORDER BY notification_id")
+        return (
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+            "ORDER BY rowid"
+        )
+    return (
+        f"SELECT notification_id, originator_id, originator_version, topic, state "
+        f"FROM {table} ORDER BY notification_id"
+    )
 
 
-def back_up(store: LedgerStore, target: Path,
-            on_keys_read: Callable[[], None] | None = None) -> BackupSummary:
+def back_up(
+    store: LedgerStore, target: Path, on_keys_read: Callable[[], None] | None = None
+) -> BackupSummary:
     """Copy the events and the keys, as they stood at one instant, into `target`.
 
     Both are read from one snapshot while writers carry on: a gift recorded meanwhile is
@@ -69,14 +74,21 @@ def back_up(store: LedgerStore, target: Path,
             if on_keys_read is not None:
                 on_keys_read()
             events = 0
-            for position, originator, version, topic, state in snapshot.rows(
-                    _events_sql(store)):
-                copy.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?)",
-                             (position, str(originator), version, topic, bytes(state)))
+            for position, originator, version, topic, state in snapshot.rows(_events_sql(store)):
+                copy.execute(
+                    "INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+                    (position, str(originator), version, topic, bytes(state)),
+                )
                 events += 1
-        copy.executemany("INSERT INTO backup_info VALUES (?, ?)", [
-            ("format", FORMAT), ("taken_at", datetime.now(UTC).isoformat()),
-            ("events", str(events)), ("keys", str(keys))])
+        copy.executemany(
+            "INSERT INTO backup_info VALUES (?, ?)",
+            [
+                ("format", FORMAT),
+                ("taken_at", datetime.now(UTC).isoformat()),
+                ("events", str(events)),
+                ("keys", str(keys)),
+            ],
+        )
         copy.commit()
     except BaseException:
         copy.close()
@@ -98,13 +110,15 @@ def _open_backup(source: Path) -> sqlite3.Connection:
         raise InvalidInputError(f"{source} is not a Fondo backup") from None
     if info.get("format") != FORMAT:
         backup.close()
-        raise InvalidInputError(f"{source} is a backup of another format "
-                                f"({info.get('format')!r}, expected {FORMAT!r})")
+        raise InvalidInputError(
+            f"{source} is a backup of another format ({info.get('format')!r}, expected {FORMAT!r})"
+        )
     return backup
 
 
-def restore(store: LedgerStore, source: Path,
-            progress: Callable[[int, int], None] | None = None) -> BackupSummary:
+def restore(
+    store: LedgerStore, source: Path, progress: Callable[[int, int], None] | None = None
+) -> BackupSummary:
     """Put a backup into an empty ledger, then rebuild every read model from its events.
 
     The keys go in first and the events in one transaction after them; if the events cannot
@@ -113,16 +127,26 @@ def restore(store: LedgerStore, source: Path,
     backup = _open_backup(source)
     try:
         if store.app.recorder.max_notification_id():
-            raise LedgerError("restore needs an empty database: this one already has events "
-                              "(create a new database and point LEDGER_DATABASE_URL at it)")
-        keys = {UUID(subject): base64.b64decode(secret) for subject, secret in
-                backup.execute("SELECT subject, secret FROM personal_keys")}
+            raise LedgerError(
+                "restore needs an empty database: this one already has events "
+                "(create a new database and point LEDGER_DATABASE_URL at it)"
+            )
+        keys = {
+            UUID(subject): base64.b64decode(secret)
+            for subject, secret in backup.execute("SELECT subject, secret FROM personal_keys")
+        }
         events = [
-            StoredEvent(originator_id=UUID(originator), originator_version=version,
-                        topic=topic, state=bytes(state))
+            StoredEvent(
+                originator_id=UUID(originator),
+                originator_version=version,
+                topic=topic,
+                state=bytes(state),
+            )
             for originator, version, topic, state in backup.execute(
                 "SELECT originator_id, originator_version, topic, state FROM events "
-                "ORDER BY position")]
+                "ORDER BY position"
+            )
+        ]
     finally:
         backup.close()
     if store.app.vault.keys_for(keys):

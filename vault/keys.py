@@ -20,7 +20,7 @@ def fetch_keys(session: Session, subjects: Iterable[UUID]) -> dict[UUID, bytes]:
     wanted = [str(subject) for subject in subjects]
     found: dict[UUID, bytes] = {}
     for start in range(0, len(wanted), 500):
-        chunk = wanted[start:start + 500]
+        chunk = wanted[start : start + 500]
         marks = ",".join("?" * len(chunk))
         rows = session.query(
             f"SELECT subject, secret FROM personal_keys WHERE subject IN ({marks})", chunk
@@ -46,7 +46,8 @@ class SQLKeyVault:
         with self.database.transaction() as session:
             session.executemany(
                 "INSERT INTO personal_keys (subject, secret) VALUES (?, ?) "
-                "ON CONFLICT (subject) DO NOTHING", rows
+                "ON CONFLICT (subject) DO NOTHING",
+                rows,
             )
 
     def destroy(self, subjects: Iterable[UUID]) -> int:

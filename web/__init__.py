@@ -90,7 +90,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
     url = app.config["LEDGER_DATABASE_URL"]
     if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     app.extensions["ledger_store"] = LedgerStore.open(url)
 
     from web import admin, api, auth, donate, errors, i18n, public, receipts, stands, webhooks
@@ -104,10 +104,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         area.init_app(app)
 
     # Chromium applies form-action to the redirect after a form too: allow the checkout host.
-    checkout_hosts = " ".join(filter(None, ["https://checkout.stripe.com",
-                                            _origin(app.config.get("STRIPE_API_BASE"))]))
-    policy = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-              f"form-action 'self' {checkout_hosts}; frame-ancestors 'none'")
+    checkout_hosts = " ".join(
+        filter(None, ["https://checkout.stripe.com", _origin(app.config.get("STRIPE_API_BASE"))])
+    )
+    policy = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        f"form-action 'self' {checkout_hosts}; frame-ancestors 'none'"
+    )
 
     @app.before_request
     def see_own_writes() -> None:
@@ -138,8 +141,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if app.config.get("LEDGER_HTTPS"):
-            response.headers.setdefault("Strict-Transport-Security",
-                                        "max-age=31536000; includeSubDomains")
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
         if response.status_code == 405 and "Allow" not in response.headers:
             # The error page replaced werkzeug's answer, and the methods it listed with it.
             methods = app.url_map.bind_to_environ(request.environ).allowed_methods()

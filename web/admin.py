@@ -64,6 +64,7 @@ def _optional_date(name: str) -> date | None:
 
 # Dashboard
 
+
 @bp.get("/")
 @roles_required(*BACK_OFFICE)
 def dashboard() -> str:
@@ -71,28 +72,37 @@ def dashboard() -> str:
     for figures in progress(store().database):
         points, months = raised_over_time(store().database, figures["campaign"])
         title = tr(f"Raccolto nel tempo: {figures['name']}", f"Raised over time: {figures['name']}")
-        campaigns.append({
-            **figures,
-            "chart": cumulative(points, figures["target_cents"], title),
-            "by_channel": bars([(k, v["raised_cents"]) for k, v in figures["by_channel"].items()],
-                               tr("Per canale", "By channel")),
-            "by_district": bars([(k or "—", v["raised_cents"])
-                                 for k, v in figures["by_district"].items()],
-                                tr("Per distretto", "By district")),
-            "by_month": bars(months, tr("Per mese", "By month")),
-        })
+        campaigns.append(
+            {
+                **figures,
+                "chart": cumulative(points, figures["target_cents"], title),
+                "by_channel": bars(
+                    [(k, v["raised_cents"]) for k, v in figures["by_channel"].items()],
+                    tr("Per canale", "By channel"),
+                ),
+                "by_district": bars(
+                    [(k or "—", v["raised_cents"]) for k, v in figures["by_district"].items()],
+                    tr("Per distretto", "By district"),
+                ),
+                "by_month": bars(months, tr("Per mese", "By month")),
+            }
+        )
     return render_template("admin/dashboard.html", campaigns=campaigns)
 
 
 # Donations
+
 
 class BankTransferForm(FlaskForm):
     reference = StringField("Riferimento bancario (CRO/TRN)", validators=[DataRequired()])
     value_date = DateField("Data valuta", validators=[DataRequired()], default=today)
     campaign = SelectField("Campagna", validators=[DataRequired()])
     amount = StringField("Importo (€)", validators=[DataRequired()])
-    district = SelectField("Distretto", choices=[SelectChoice("", "—")]
-                           + [SelectChoice(d) for d in DISTRICTS], validators=[Optional()])
+    district = SelectField(
+        "Distretto",
+        choices=[SelectChoice("", "—")] + [SelectChoice(d) for d in DISTRICTS],
+        validators=[Optional()],
+    )
     first_name = StringField("Nome")
     last_name = StringField("Cognome")
     organization = StringField("Ente / azienda")
@@ -123,11 +133,21 @@ class CorrectionForm(FlaskForm):
 @roles_required(*BACK_OFFICE)
 def donations() -> str:
     with store().database.reading() as session:
-        gifts = totals.list_gifts(session, request.args.get("campaign", ""),
-                                  request.args.get("channel", ""), _optional_date("from"),
-                                  _optional_date("to"), request.args.get("donor", "").strip())
-    return render_template("admin/donations.html", gifts=gifts, channels=CHANNELS,
-                           campaigns=_campaign_choices(), args=request.args)
+        gifts = totals.list_gifts(
+            session,
+            request.args.get("campaign", ""),
+            request.args.get("channel", ""),
+            _optional_date("from"),
+            _optional_date("to"),
+            request.args.get("donor", "").strip(),
+        )
+    return render_template(
+        "admin/donations.html",
+        gifts=gifts,
+        channels=CHANNELS,
+        campaigns=_campaign_choices(),
+        args=request.args,
+    )
 
 
 @bp.route("/donations/new", methods=["GET", "POST"])
@@ -138,17 +158,34 @@ def new_bank_transfer() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            details = DonorDetails.parse(**{name: getattr(form, name).data for name in (
-                "first_name", "last_name", "organization", "email", "phone", "address",
-                "postcode", "city", "tax_code")})
-            gift = Gift(source_key="bank:" + (form.reference.data or "").strip().upper(),
-                        campaign=form.campaign.data or "",
-                        amount_cents=parse_cents(form.amount.data or ""),
-                        value_date=form.value_date.data or today(),
-                        channel="bank", method="bank_transfer", details=details,
-                        privacy_consent=bool(form.privacy_consent.data),
-                        marketing_consent=bool(form.marketing_consent.data),
-                        district=form.district.data or "")
+            details = DonorDetails.parse(
+                **{
+                    name: getattr(form, name).data
+                    for name in (
+                        "first_name",
+                        "last_name",
+                        "organization",
+                        "email",
+                        "phone",
+                        "address",
+                        "postcode",
+                        "city",
+                        "tax_code",
+                    )
+                }
+            )
+            gift = Gift(
+                source_key="bank:" + (form.reference.data or "").strip().upper(),
+                campaign=form.campaign.data or "",
+                amount_cents=parse_cents(form.amount.data or ""),
+                value_date=form.value_date.data or today(),
+                channel="bank",
+                method="bank_transfer",
+                details=details,
+                privacy_consent=bool(form.privacy_consent.data),
+                marketing_consent=bool(form.marketing_consent.data),
+                district=form.district.data or "",
+            )
             added = store().app.record_gift(gift)
         except InvalidInputError as error:
             for name, messages in error.fields.items():
@@ -158,9 +195,15 @@ def new_bank_transfer() -> Any:
                 form.amount.errors = [str(error)]
             status = 422
         else:
-            flash(tr("Bonifico registrato.", "Transfer recorded.") if added else tr(
-                "Bonifico già registrato: nessuna modifica.",
-                "Transfer already recorded: no change."), "ok")
+            flash(
+                tr("Bonifico registrato.", "Transfer recorded.")
+                if added
+                else tr(
+                    "Bonifico già registrato: nessuna modifica.",
+                    "Transfer already recorded: no change.",
+                ),
+                "ok",
+            )
             return redirect(url_for("admin.donation", donation_id=gift.donation_id))
     elif form.is_submitted():
         status = 422
@@ -180,8 +223,9 @@ def _gift(donation_id: UUID) -> dict[str, Any]:
 def donation(donation_id: UUID) -> str:
     refund = RefundForm(refund_id=str(uuid.uuid4()))
     correction = CorrectionForm()
-    return render_template("admin/donation.html", gift=_gift(donation_id), refund=refund,
-                           correction=correction)
+    return render_template(
+        "admin/donation.html", gift=_gift(donation_id), refund=refund, correction=correction
+    )
 
 
 @bp.post("/donations/<uuid:donation_id>/refund")
@@ -190,9 +234,13 @@ def refund(donation_id: UUID) -> Any:
     gift, form = _gift(donation_id), RefundForm()
     if not form.validate_on_submit():
         raise InvalidInputError("importo, data e motivo sono necessari", form.errors)
-    store().app.refund(gift["source_key"], f"manual:{form.refund_id.data}",
-                       parse_cents(form.amount.data or ""), form.on.data or today(),
-                       f"{form.reason.data} ({current_user.email})")
+    store().app.refund(
+        gift["source_key"],
+        f"manual:{form.refund_id.data}",
+        parse_cents(form.amount.data or ""),
+        form.on.data or today(),
+        f"{form.reason.data} ({current_user.email})",
+    )
     flash(tr("Rimborso registrato.", "Refund recorded."), "ok")
     return redirect(url_for("admin.donation", donation_id=donation_id))
 
@@ -203,14 +251,19 @@ def correct(donation_id: UUID) -> Any:
     gift, form = _gift(donation_id), CorrectionForm()
     if not form.validate_on_submit():
         raise InvalidInputError("importo, data e motivo sono necessari", form.errors)
-    store().app.correct_gift(gift["source_key"], parse_cents(form.amount.data or ""),
-                             form.value_date.data or today(), form.reason.data or "",
-                             current_user.email)
+    store().app.correct_gift(
+        gift["source_key"],
+        parse_cents(form.amount.data or ""),
+        form.value_date.data or today(),
+        form.reason.data or "",
+        current_user.email,
+    )
     flash(tr("Correzione registrata.", "Correction recorded."), "ok")
     return redirect(url_for("admin.donation", donation_id=donation_id))
 
 
 # Registry
+
 
 class ConsentForm(FlaskForm):
     privacy = BooleanField("Consenso privacy")
@@ -264,10 +317,17 @@ def donor(donor_id: str) -> Any:
             raise NotFoundError(f"no donor {donor_id}")
         gifts = registry.donor_gifts(session, donor_id)
         consents = registry.donor_consents(session, donor_id)
-    return render_template("admin/donor.html", donor=entry, gifts=gifts, consents=consents,
-                           consent=ConsentForm(privacy=bool(entry["privacy_consent"]),
-                                               marketing=bool(entry["marketing_consent"])),
-                           merge=MergeForm(), erase=EraseForm())
+    return render_template(
+        "admin/donor.html",
+        donor=entry,
+        gifts=gifts,
+        consents=consents,
+        consent=ConsentForm(
+            privacy=bool(entry["privacy_consent"]), marketing=bool(entry["marketing_consent"])
+        ),
+        merge=MergeForm(),
+        erase=EraseForm(),
+    )
 
 
 def _uuid(text: str) -> UUID:
@@ -293,9 +353,14 @@ def change_consent(donor_id: str) -> Any:
     form = ConsentForm()
     if not form.validate_on_submit():
         raise InvalidInputError("say how and when the consent was given", form.errors)
-    store().app.change_consent(known, bool(form.privacy.data),
-                               bool(form.marketing.data), form.how.data or "",
-                               form.on.data or today(), current_user.email)
+    store().app.change_consent(
+        known,
+        bool(form.privacy.data),
+        bool(form.marketing.data),
+        form.how.data or "",
+        form.on.data or today(),
+        current_user.email,
+    )
     flash(tr("Consenso aggiornato.", "Consent updated."), "ok")
     return redirect(url_for("admin.donor", donor_id=donor_id))
 
@@ -326,17 +391,27 @@ def access_request(donor_id: str) -> Response:
         if entry is None:
             raise NotFoundError(f"no donor {donor_id}")
         gifts = registry.donor_gifts(session, donor_id)
-        held = {"donor": entry, "identity_keys": registry.donor_keys(session, donor_id),
-                "consents": registry.donor_consents(session, donor_id), "gifts": gifts}
+        held = {
+            "donor": entry,
+            "identity_keys": registry.donor_keys(session, donor_id),
+            "consents": registry.donor_consents(session, donor_id),
+            "gifts": gifts,
+        }
     app = store().app
     held["sealed_details"] = [
-        {"donation_id": gift["donation_id"],
-         "details": app.donor_of(app.repository.get(UUID(gift["donation_id"])))}
-        for gift in gifts]
+        {
+            "donation_id": gift["donation_id"],
+            "details": app.donor_of(app.repository.get(UUID(gift["donation_id"]))),
+        }
+        for gift in gifts
+    ]
     app.record_audit("access_request", current_user.email, {"donor": donor_id}, len(gifts))
     body = json.dumps(held, ensure_ascii=False, indent=2, default=str)
-    return Response(body, mimetype="application/json", headers={
-        "Content-Disposition": f'attachment; filename="donatore-{donor_id}.json"'})
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="donatore-{donor_id}.json"'},
+    )
 
 
 @bp.post("/registry/<donor_id>/erase")
@@ -347,27 +422,46 @@ def erase(donor_id: str) -> Any:
         raise InvalidInputError("an erasure needs its reason", form.errors)
     force = bool(form.force.data)
     if force and current_user.role != "admin":
-        abort(403, description=tr("Solo un amministratore può forzare una cancellazione.",
-                                  "Only an admin can force an erasure."))
+        abort(
+            403,
+            description=tr(
+                "Solo un amministratore può forzare una cancellazione.",
+                "Only an admin can force an erasure.",
+            ),
+        )
     with store().database.reading() as session:
         if registry.donor(session, donor_id) is None:
             raise NotFoundError(f"no donor {donor_id}")
         donations, has_tax_code, last = registry.erasure_facts(session, donor_id)
-    store().app.erase_donor(_uuid(donor_id), [UUID(d) for d in donations], has_tax_code,
-                            date.fromisoformat(last) if last else None, form.reason.data or "",
-                            current_user.email, force)
-    flash(tr("Dati personali cancellati: i totali restano.",
-             "Personal data erased: the totals stay."), "ok")
+    store().app.erase_donor(
+        _uuid(donor_id),
+        [UUID(d) for d in donations],
+        has_tax_code,
+        date.fromisoformat(last) if last else None,
+        form.reason.data or "",
+        current_user.email,
+        force,
+    )
+    flash(
+        tr(
+            "Dati personali cancellati: i totali restano.", "Personal data erased: the totals stay."
+        ),
+        "ok",
+    )
     return redirect(url_for("admin.donor", donor_id=donor_id))
 
 
 # Exports and audit
 
+
 def _filters() -> ExportFilters:
-    return ExportFilters(campaign=request.args.get("campaign") or None,
-                         date_from=_optional_date("from"), date_to=_optional_date("to"),
-                         marketing_only=request.args.get("marketing_only") == "1",
-                         with_tax_code=request.args.get("with_tax_code") == "1")
+    return ExportFilters(
+        campaign=request.args.get("campaign") or None,
+        date_from=_optional_date("from"),
+        date_to=_optional_date("to"),
+        marketing_only=request.args.get("marketing_only") == "1",
+        with_tax_code=request.args.get("with_tax_code") == "1",
+    )
 
 
 @bp.get("/exports")
@@ -385,14 +479,17 @@ def export(kind: str, fmt: str) -> Any:
     database = store().database
     name = f"fondo-{kind}-{today().isoformat()}.{fmt}"
     if fmt == "xlsx":
-        return send_file(xlsx_file(database, plan.sql, plan.params, plan.columns),
-                         as_attachment=True, download_name=name,
-                         mimetype="application/vnd.openxmlformats-officedocument"
-                                  ".spreadsheetml.sheet")
-    return Response(stream_with_context(csv_lines(database, plan.sql, plan.params,
-                                                  plan.columns)),
-                    mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return send_file(
+            xlsx_file(database, plan.sql, plan.params, plan.columns),
+            as_attachment=True,
+            download_name=name,
+            mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    return Response(
+        stream_with_context(csv_lines(database, plan.sql, plan.params, plan.columns)),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.get("/audit")

@@ -15,8 +15,12 @@ from projections.reports import progress
 from web import store
 from web.auth import csrf, public_endpoint, signed_in_by_token
 
-campaigns = Blueprint("campaigns", __name__, url_prefix="/api/v1/campaigns",
-                      description="Campaign progress (public, no personal data)")
+campaigns = Blueprint(
+    "campaigns",
+    __name__,
+    url_prefix="/api/v1/campaigns",
+    description="Campaign progress (public, no personal data)",
+)
 
 
 class BucketSchema(Schema):
@@ -28,8 +32,9 @@ class ProgressSchema(Schema):
     campaign = fields.String(required=True, metadata={"description": "campaign slug"})
     name = fields.String(required=True)
     target_cents = fields.Integer(required=True)
-    raised_cents = fields.Integer(required=True, metadata={
-        "description": "received gifts minus refunds and lost disputes"})
+    raised_cents = fields.Integer(
+        required=True, metadata={"description": "received gifts minus refunds and lost disputes"}
+    )
     received_cents = fields.Integer(required=True)
     refunded_cents = fields.Integer(required=True)
     disputed_cents = fields.Integer(required=True)
@@ -92,16 +97,28 @@ class AccessPlugin(BasePlugin):
 
     def init_spec(self, spec: APISpec) -> None:
         super().init_spec(spec)
-        spec.components.security_scheme("bearerAuth", {
-            "type": "http", "scheme": "bearer",
-            "description": "a personal token from `ledger users token EMAIL`"})
-        spec.components.security_scheme("cookieAuth", {
-            "type": "apiKey", "in": "cookie", "name": self.app.config["SESSION_COOKIE_NAME"],
-            "description": "the sign-in session of the pages; writes also need the "
-                           "X-CSRFToken header"})
+        spec.components.security_scheme(
+            "bearerAuth",
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "a personal token from `ledger users token EMAIL`",
+            },
+        )
+        spec.components.security_scheme(
+            "cookieAuth",
+            {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": self.app.config["SESSION_COOKIE_NAME"],
+                "description": "the sign-in session of the pages; writes also need the "
+                "X-CSRFToken header",
+            },
+        )
 
-    def operation_helper(self, path: str | None = None,
-                         operations: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         rule: Rule | None = kwargs.get("rule")
         if rule is None or not operations:
             return

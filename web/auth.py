@@ -54,8 +54,10 @@ class SignedInUser(UserMixin):
 
 def _idle_and_max_seconds() -> tuple[int, int]:
     """How long a session may sit unused, and how long it may last at all."""
-    return (int(current_app.config["LEDGER_SESSION_IDLE_MINUTES"]) * 60,
-            int(current_app.permanent_session_lifetime.total_seconds()))
+    return (
+        int(current_app.config["LEDGER_SESSION_IDLE_MINUTES"]) * 60,
+        int(current_app.permanent_session_lifetime.total_seconds()),
+    )
 
 
 @login_manager.user_loader
@@ -67,10 +69,12 @@ def load_user(user_id: str) -> SignedInUser | None:
         info = store().app.get_user(UUID(user_id))
     except ValueError:
         info = None
-    if (info is None or not isinstance(session_id, str)
-            or session.get("generation") != info.session_generation
-            or not sessions.holds(store().database, session_id, user_id,
-                                  *_idle_and_max_seconds())):
+    if (
+        info is None
+        or not isinstance(session_id, str)
+        or session.get("generation") != info.session_generation
+        or not sessions.holds(store().database, session_id, user_id, *_idle_and_max_seconds())
+    ):
         session.clear()
         return None
     return SignedInUser(info)
@@ -90,7 +94,8 @@ def sign_in_by_bearer() -> None:
         return
     info = store().app.user_for_token(token) if token else None
     login_manager._update_request_context_with_user(  # noqa: SLF001 - flask-login's own way
-        SignedInUser(info, via_token=True) if info else None)
+        SignedInUser(info, via_token=True) if info else None
+    )
 
 
 class TokenRequestSessions(SecureCookieSessionInterface):
@@ -133,12 +138,21 @@ def roles_required(*roles: str) -> Callable[[F], F]:
             if not current_user.is_authenticated:
                 return unauthorized()
             if current_user.via_token and not request.path.startswith(API_PREFIX):
-                abort(403, description=tr(
-                    "I token API aprono solo l'API JSON (/api/v1): accedi con la password.",
-                    "API tokens open the JSON API (/api/v1) only: sign in with your password."))
+                abort(
+                    403,
+                    description=tr(
+                        "I token API aprono solo l'API JSON (/api/v1): accedi con la password.",
+                        "API tokens open the JSON API (/api/v1) only: sign in with your password.",
+                    ),
+                )
             if current_user.role not in roles:
-                abort(403, description=tr("Non hai i permessi per questa pagina.",
-                                          "You are not allowed to see this page."))
+                abort(
+                    403,
+                    description=tr(
+                        "Non hai i permessi per questa pagina.",
+                        "You are not allowed to see this page.",
+                    ),
+                )
             return view(*args, **kwargs)
 
         wrapper.access = roles  # type: ignore[attr-defined]
@@ -158,8 +172,9 @@ def _user_email(_form: FlaskForm, field: Any) -> None:
     try:
         user_email(field.data or "")
     except InvalidInputError:
-        raise ValidationError(tr("Indirizzo e-mail non valido.", "Not a valid e-mail address.")
-                              ) from None
+        raise ValidationError(
+            tr("Indirizzo e-mail non valido.", "Not a valid e-mail address.")
+        ) from None
 
 
 class LoginForm(FlaskForm):
@@ -191,9 +206,13 @@ def login() -> Any:
         database = store().database
         wait = throttle.begin_attempt(database, account, address)
         if wait:
-            flash(tr(f"Troppi tentativi non riusciti: riprova tra {wait // 60 + 1} minuti.",
-                     f"Too many failed attempts: try again in {wait // 60 + 1} minutes."),
-                  "error")
+            flash(
+                tr(
+                    f"Troppi tentativi non riusciti: riprova tra {wait // 60 + 1} minuti.",
+                    f"Too many failed attempts: try again in {wait // 60 + 1} minutes.",
+                ),
+                "error",
+            )
             return render_template("login.html", form=form), 429, {"Retry-After": str(wait)}
         info = store().app.authenticate(account, form.password.data or "")
         if info is not None:
@@ -235,7 +254,8 @@ def _whole_number(app: Flask, name: str, default: int, minimum: int) -> int:
 
 def init_app(app: Flask) -> None:
     app.config["LEDGER_SESSION_IDLE_MINUTES"] = _whole_number(
-        app, "LEDGER_SESSION_IDLE_MINUTES", 30, minimum=1)
+        app, "LEDGER_SESSION_IDLE_MINUTES", 30, minimum=1
+    )
     app.config.setdefault("LEDGER_HTTPS", os.environ.get("LEDGER_HTTPS") == "1")
     proxies = _whole_number(app, "LEDGER_TRUSTED_PROXIES", 0, minimum=0)
     if proxies:
@@ -243,7 +263,8 @@ def init_app(app: Flask) -> None:
         # X-Forwarded-For is read only as deep as there are proxies, so a client cannot
         # choose its own address.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies)
+            app.wsgi_app, x_for=proxies, x_proto=proxies
+        )
     app.session_interface = TokenRequestSessions()
     login_manager.session_protection = "strong"
     database = app.extensions["ledger_store"].database

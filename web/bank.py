@@ -20,8 +20,9 @@ def checked_iban(text: str | None) -> str | None:
     try:
         return str(iban.validate(text))
     except ValidationError as error:
-        raise InvalidInputError(f"LEDGER_IBAN is not a valid IBAN ({error}): {text!r}",
-                                {"LEDGER_IBAN": [str(error)]}) from None
+        raise InvalidInputError(
+            f"LEDGER_IBAN is not a valid IBAN ({error}): {text!r}", {"LEDGER_IBAN": [str(error)]}
+        ) from None
 
 
 def bank_details(app: Flask, campaigns: Sequence[Any]) -> dict[str, Any] | None:
@@ -29,12 +30,17 @@ def bank_details(app: Flask, campaigns: Sequence[Any]) -> dict[str, Any] | None:
     compact = app.config.get("LEDGER_IBAN")
     if not compact:
         return None
-    return {"iban": iban.format(compact), "beneficiary": Foundation.from_env().name,
-            "references": [(c.name, f"Erogazione liberale {c.slug} - nome e codice fiscale")
-                           for c in campaigns]}
+    return {
+        "iban": iban.format(compact),
+        "beneficiary": Foundation.from_env().name,
+        "references": [
+            (c.name, f"Erogazione liberale {c.slug} - nome e codice fiscale") for c in campaigns
+        ],
+    }
 
 
 def init_app(app: Flask) -> None:
     """LEDGER_IBAN from the app's config (tests) or the environment, checked."""
-    app.config["LEDGER_IBAN"] = checked_iban(app.config.get("LEDGER_IBAN")
-                                             or os.environ.get("LEDGER_IBAN"))
+    app.config["LEDGER_IBAN"] = checked_iban(
+        app.config.get("LEDGER_IBAN") or os.environ.get("LEDGER_IBAN")
+    )

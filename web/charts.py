@@ -33,8 +33,7 @@ def cumulative(points: Sequence[tuple[date, int]], target_cents: int, title: str
         f"<title>{escape(title)}</title>",
         f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" '
         'stroke="#888" stroke-width="1"/>',
-        f'<polyline class="raised" points="{line}" fill="none" stroke="#1b7f3b" '
-        'stroke-width="3"/>',
+        f'<polyline class="raised" points="{line}" fill="none" stroke="#1b7f3b" stroke-width="3"/>',
         f'<text x="{PAD}" y="{HEIGHT - 16}" font-size="13" fill="#555">{escape(day(first))}</text>',
         f'<text x="{WIDTH - PAD}" y="{HEIGHT - 16}" font-size="13" fill="#555" '
         f'text-anchor="end">{escape(day(last))}</text>',
@@ -60,9 +59,11 @@ def bars(items: Sequence[tuple[str, int]], title: str) -> Markup:
     row, label_width, width_all = 30, 110, 420
     height = row * len(items) + 10
     top = max(max(cents for _l, cents in items), 1)
-    parts = [f'<svg class="chart bars" viewBox="0 0 {width_all} {height}" role="img" '
-             f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
-             f"<title>{escape(title)}</title>"]
+    parts = [
+        f'<svg class="chart bars" viewBox="0 0 {width_all} {height}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
+        f"<title>{escape(title)}</title>",
+    ]
     for index, (label, cents) in enumerate(items):
         y = 5 + index * row
         width = max(cents, 0) / top * (width_all - label_width - 110)

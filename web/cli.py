@@ -44,8 +44,13 @@ from web.stripe_gateway import stripe_client, sync_fees
 DEMO = Path(__file__).parent / "demo" / "year1" / "donations.csv"
 DEMO_CAMPAIGNS = (
     ("fare-legami-anno-1", "Fare Legami — anno 1", 0, date(2015, 7, 1), date(2016, 5, 31)),
-    ("fare-legami-anni-2-3", "Fare Legami — anni 2 e 3", 33_600_000, date(2016, 7, 1),
-     date(2018, 6, 30)),
+    (
+        "fare-legami-anni-2-3",
+        "Fare Legami — anni 2 e 3",
+        33_600_000,
+        date(2016, 7, 1),
+        date(2018, 6, 30),
+    ),
 )
 
 err = Console(stderr=True)
@@ -59,7 +64,7 @@ def database_url() -> str:
 
 def _sqlite_path(url: str) -> Path | None:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        return Path(url[len("sqlite:///"):])
+        return Path(url[len("sqlite:///") :])
     return None
 
 
@@ -73,8 +78,10 @@ def opened_store(create_tables: bool = True, new: bool = False) -> Iterator[Ledg
         if new:
             path.parent.mkdir(parents=True, exist_ok=True)
         elif not path.exists():
-            raise LedgerError(f"no ledger at {path.resolve()}: run `ledger init` to create it, "
-                              "or set LEDGER_DATABASE_URL to the ledger you mean")
+            raise LedgerError(
+                f"no ledger at {path.resolve()}: run `ledger init` to create it, "
+                "or set LEDGER_DATABASE_URL to the ledger you mean"
+            )
     store = LedgerStore.open(url, create_tables=create_tables)
     try:
         yield store
@@ -97,8 +104,10 @@ def fails_cleanly(command: F) -> F:
             err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
             sys.exit(1)
         except (psycopg.OperationalError, sqlite3.OperationalError) as error:
-            err.print(f"[bold red]error:[/] cannot use the database {database_url()}: {error}",
-                      highlight=False)
+            err.print(
+                f"[bold red]error:[/] cannot use the database {database_url()}: {error}",
+                highlight=False,
+            )
             sys.exit(3)
         except BrokenPipeError:
             # The reader went away (`ledger receipts list | head`): stop as Unix tools do,
@@ -111,8 +120,11 @@ def fails_cleanly(command: F) -> F:
         except Exception as error:
             if os.environ.get("LEDGER_DEBUG") == "1":
                 raise
-            err.print(f"[bold red]error:[/] unexpected {type(error).__name__}: {error} "
-                      "(run again with LEDGER_DEBUG=1 for the details)", highlight=False)
+            err.print(
+                f"[bold red]error:[/] unexpected {type(error).__name__}: {error} "
+                "(run again with LEDGER_DEBUG=1 for the details)",
+                highlight=False,
+            )
             sys.exit(70)
 
     return wrapper  # type: ignore[return-value]
@@ -122,8 +134,9 @@ def _date_option(value: str | None) -> date | None:
     return parse_date(value) if value else None
 
 
-def _catch_up(store: LedgerStore, quiet: bool = False, figures: bool = False,
-              retry_stalled: bool = False) -> int:
+def _catch_up(
+    store: LedgerStore, quiet: bool = False, figures: bool = False, retry_stalled: bool = False
+) -> int:
     """Bring every read model up to the events committed before now, with a progress bar.
 
     A read model stopped at an event it cannot apply is reported on stderr; a command that
@@ -136,7 +149,8 @@ def _catch_up(store: LedgerStore, quiet: bool = False, figures: bool = False,
             bar.update(task, total=lag)
             applied = store.runner.catch_up(
                 progress=lambda done, _head: bar.update(task, completed=min(done, lag)),
-                retry_stalled=retry_stalled)
+                retry_stalled=retry_stalled,
+            )
     stalls = store.runner.stalls()
     if stalls and figures:
         raise ReadModelStalledError(stalls)
@@ -146,15 +160,25 @@ def _catch_up(store: LedgerStore, quiet: bool = False, figures: bool = False,
 
 
 def _report_stall(stall: Stall) -> None:
-    err.print(f"attention: {stall} (since {stall.since}); if the event was accepted by "
-              f"mistake: ledger events set-aside {stall.position} --reason TEXT",
-              style="bold red", highlight=False, markup=False)
+    err.print(
+        f"attention: {stall} (since {stall.since}); if the event was accepted by "
+        f"mistake: ledger events set-aside {stall.position} --reason TEXT",
+        style="bold red",
+        highlight=False,
+        markup=False,
+    )
 
 
 @contextmanager
 def _bar(label: str) -> Iterator[tuple[Progress, Any]]:
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         yield bar, bar.add_task(label, total=None)
 
 
@@ -164,8 +188,11 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--demo", is_flag=True,
-              help="On an empty store, add the Fare Legami campaigns and the year-1 donations.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="On an empty store, add the Fare Legami campaigns and the year-1 donations.",
+)
 @fails_cleanly
 def init(demo: bool) -> None:
     """Create the tables (run once before starting web workers)."""
@@ -192,12 +219,12 @@ def campaigns() -> None:
 @click.option("--starts", help="First day (dd/mm/yyyy or yyyy-mm-dd)")
 @click.option("--ends", help="Last day (dd/mm/yyyy or yyyy-mm-dd)")
 @fails_cleanly
-def campaigns_add(slug: str, name: str, target: str, starts: str | None,
-                  ends: str | None) -> None:
+def campaigns_add(slug: str, name: str, target: str, starts: str | None, ends: str | None) -> None:
     """Start a campaign (running it again with the same details changes nothing)."""
     with opened_store() as store:
-        store.app.start_campaign(slug, name, parse_cents(target), _date_option(starts),
-                                 _date_option(ends))
+        store.app.start_campaign(
+            slug, name, parse_cents(target), _date_option(starts), _date_option(ends)
+        )
     click.echo(f"campaign {slug}: target {format_eur(parse_cents(target))}")
 
 
@@ -233,8 +260,9 @@ def campaigns_list() -> None:
     with opened_store() as store:
         _catch_up(store, figures=True)
         for figures in progress_report(store.database):
-            click.echo(f"{figures['campaign']}\t{figures['name']}\t"
-                       f"{format_eur(figures['target_cents'])}")
+            click.echo(
+                f"{figures['campaign']}\t{figures['name']}\t{format_eur(figures['target_cents'])}"
+            )
 
 
 @main.group("import")
@@ -269,39 +297,50 @@ def import_donations_command(file: Path, dry_run: bool) -> None:
         report = _import(store, file, dry_run)
         if report.errors:
             for problem in report.errors:
-                err.print(f"{file}:{problem.line}: {problem.message}", highlight=False,
-                          markup=False)
+                err.print(
+                    f"{file}:{problem.line}: {problem.message}", highlight=False, markup=False
+                )
             raise LedgerError(
-                f"{len(report.errors)} bad line(s) out of {report.rows}: nothing was imported")
+                f"{len(report.errors)} bad line(s) out of {report.rows}: nothing was imported"
+            )
         if report.written:
             _catch_up(store)
     verb = "would add" if dry_run else "added"
-    click.echo(f"{report.rows} rows: {verb} {report.new} gifts "
-               f"({format_eur(report.raised_cents)}), {report.already_recorded} already recorded"
-               + (f", {verb} {report.oppositions} AdE opposition(s)" if report.oppositions
-                  else ""))
+    click.echo(
+        f"{report.rows} rows: {verb} {report.new} gifts "
+        f"({format_eur(report.raised_cents)}), {report.already_recorded} already recorded"
+        + (f", {verb} {report.oppositions} AdE opposition(s)" if report.oppositions else "")
+    )
 
 
 def _text_report(figures: dict[str, Any]) -> str:
     def number(value: int) -> str:
         return format_decimal(value, locale="it_IT")
 
-    progress = (format_percent(figures["progress"], "#,##0.0%", locale="it_IT")
-                if figures["progress"] is not None else "—")
-    return "\n".join([
-        f"{figures['name']} ({figures['campaign']})",
-        f"  Raccolto      {format_eur(figures['raised_cents'])} " + (
-            f"su {format_eur(figures['target_cents'])} ({progress})"
-            if figures["target_cents"] else "(nessun obiettivo)"),
-        f"  Donatori      {number(figures['donors'])} "
-        f"({number(figures['contacts'])} in anagrafica, "
-        f"{number(figures['anonymous_people'])} anonimi)",
-        f"  Donazioni     {number(figures['gifts'])}",
-        f"  Rimborsi      {format_eur(figures['refunded_cents'] + figures['disputed_cents'])}",
-        f"  Commissioni   {format_eur(figures['fees_cents'])}",
-        f"  Netto         {format_eur(figures['net_cents'])}",
-        f"  Alla data     {date.fromisoformat(figures['as_of']).strftime('%d/%m/%Y')}",
-    ])
+    progress = (
+        format_percent(figures["progress"], "#,##0.0%", locale="it_IT")
+        if figures["progress"] is not None
+        else "—"
+    )
+    return "\n".join(
+        [
+            f"{figures['name']} ({figures['campaign']})",
+            f"  Raccolto      {format_eur(figures['raised_cents'])} "
+            + (
+                f"su {format_eur(figures['target_cents'])} ({progress})"
+                if figures["target_cents"]
+                else "(nessun obiettivo)"
+            ),
+            f"  Donatori      {number(figures['donors'])} "
+            f"({number(figures['contacts'])} in anagrafica, "
+            f"{number(figures['anonymous_people'])} anonimi)",
+            f"  Donazioni     {number(figures['gifts'])}",
+            f"  Rimborsi      {format_eur(figures['refunded_cents'] + figures['disputed_cents'])}",
+            f"  Commissioni   {format_eur(figures['fees_cents'])}",
+            f"  Netto         {format_eur(figures['net_cents'])}",
+            f"  Alla data     {date.fromisoformat(figures['as_of']).strftime('%d/%m/%Y')}",
+        ]
+    )
 
 
 @main.group()
@@ -356,7 +395,8 @@ def rebuild() -> None:
     with opened_store() as store, _bar("Ricostruzione") as (bar, task):
         bar.update(task, total=store.app.recorder.max_notification_id() or 0)
         applied = store.runner.rebuild(
-            progress=lambda done, _head: bar.update(task, completed=done))
+            progress=lambda done, _head: bar.update(task, completed=done)
+        )
     click.echo(f"rebuilt: {applied} events applied")
 
 
@@ -376,8 +416,9 @@ def backup(file: Path) -> None:
 def restore(file: Path) -> None:
     """Restore a backup FILE into an empty database and rebuild the read models."""
     with opened_store(new=True) as store, _bar("Ripristino") as (bar, task):
-        summary = restore_backup(store, file, progress=lambda done, head: bar.update(
-            task, completed=done, total=head))
+        summary = restore_backup(
+            store, file, progress=lambda done, head: bar.update(task, completed=done, total=head)
+        )
     click.echo(f"restored {file}: {summary.events} events, {summary.keys} keys")
 
 
@@ -397,13 +438,16 @@ def events_set_aside(position: int, reason: str) -> None:
     with opened_store() as store:
         stalled = {stall.position for stall in store.runner.stalls()}
         if position not in stalled:
-            raise LedgerError(f"no read model is stopped at event {position} (stopped at: "
-                              f"{', '.join(map(str, sorted(stalled))) or 'none'}); only an "
-                              "event a read model cannot apply is set aside")
+            raise LedgerError(
+                f"no read model is stopped at event {position} (stopped at: "
+                f"{', '.join(map(str, sorted(stalled))) or 'none'}); only an "
+                "event a read model cannot apply is set aside"
+            )
         added = store.app.set_aside_event(position, reason, f"cli:{getpass.getuser()}")
         _catch_up(store, figures=True, retry_stalled=True)
-    click.echo(f"event {position} set aside" if added else f"event {position} was already "
-               "set aside")
+    click.echo(
+        f"event {position} set aside" if added else f"event {position} was already set aside"
+    )
 
 
 @main.group()
@@ -459,8 +503,11 @@ def _token_days() -> int:
 
 @users.command("token")
 @click.argument("email")
-@click.option("--days", type=click.IntRange(min=1),
-              help="Days it stays valid (default LEDGER_TOKEN_DAYS, else 90).")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    help="Days it stays valid (default LEDGER_TOKEN_DAYS, else 90).",
+)
 @fails_cleanly
 def users_token(email: str, days: int | None) -> None:
     """Print a new personal API token for EMAIL: shown this once, only its hash is kept."""
@@ -469,8 +516,11 @@ def users_token(email: str, days: int | None) -> None:
         listed = {t.reference: t for t in store.app.user_tokens(email)}
     reference = token.partition(".")[0]
     click.echo(token)
-    err.print(f"id {reference}, valid until {listed[reference].expires_at:%d/%m/%Y %H:%M} UTC; "
-              "it opens the JSON API only and is not shown again", highlight=False)
+    err.print(
+        f"id {reference}, valid until {listed[reference].expires_at:%d/%m/%Y %H:%M} UTC; "
+        "it opens the JSON API only and is not shown again",
+        highlight=False,
+    )
 
 
 @users.command("tokens")
@@ -481,8 +531,10 @@ def users_tokens(email: str) -> None:
     with opened_store() as store:
         tokens = store.app.user_tokens(email)
     for token in tokens:
-        click.echo(f"{token.reference}\t{token.issued_at:%Y-%m-%d %H:%M}\t"
-                   f"{token.expires_at:%Y-%m-%d %H:%M}\t{token.state}")
+        click.echo(
+            f"{token.reference}\t{token.issued_at:%Y-%m-%d %H:%M}\t"
+            f"{token.expires_at:%Y-%m-%d %H:%M}\t{token.state}"
+        )
     if not tokens:
         err.print(f"{email.strip().lower()} has no tokens", highlight=False)
 
@@ -495,28 +547,43 @@ def users_revoke_token(token: str) -> None:
     with opened_store() as store:
         revoked = store.app.revoke_token(token)
     reference = token.strip().partition(".")[0]
-    click.echo(f"token {reference} revoked" if revoked else
-               f"token {reference} was already revoked")
+    click.echo(
+        f"token {reference} revoked" if revoked else f"token {reference} was already revoked"
+    )
 
 
 @main.command("export")
 @click.argument("kind", type=click.Choice(["donors", "donations", "agenzia-entrate"]))
 @click.option("--year", type=int, help="agenzia-entrate: the year of the gifts.")
-@click.option("--accountant-csv", type=click.Path(dir_okay=False, path_type=Path),
-              help="agenzia-entrate: also write the same data as CSV for the accountant.")
+@click.option(
+    "--accountant-csv",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="agenzia-entrate: also write the same data as CSV for the accountant.",
+)
 @click.option("--campaign", help="Only gifts to this campaign (its slug).")
 @click.option("--from", "date_from", help="Only gifts from this value date.")
 @click.option("--to", "date_to", help="Only gifts up to this value date.")
 @click.option("--marketing-only", is_flag=True, help="Only donors who want news.")
 @click.option("--with-tax-code", is_flag=True, help="Only donors with a tax code.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write (CSV goes to standard output without it).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (CSV goes to standard output without it).",
+)
 @fails_cleanly
-def export_command(kind: str, year: int | None, accountant_csv: Path | None,
-                   campaign: str | None, date_from: str | None, date_to: str | None,
-                   marketing_only: bool, with_tax_code: bool, fmt: str,
-                   out: Path | None) -> None:
+def export_command(
+    kind: str,
+    year: int | None,
+    accountant_csv: Path | None,
+    campaign: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    marketing_only: bool,
+    with_tax_code: bool,
+    fmt: str,
+    out: Path | None,
+) -> None:
     """Export donors or donations (CSV for Italian Excel, or XLSX), or the year's file for
     the Agenzia delle Entrate; every export is audited."""
     if kind == "agenzia-entrate":
@@ -524,8 +591,9 @@ def export_command(kind: str, year: int | None, accountant_csv: Path | None,
         return
     if fmt == "xlsx" and out is None:
         raise LedgerError("an XLSX export needs --out FILE")
-    filters = ExportFilters(campaign, _date_option(date_from), _date_option(date_to),
-                            marketing_only, with_tax_code)
+    filters = ExportFilters(
+        campaign, _date_option(date_from), _date_option(date_to), marketing_only, with_tax_code
+    )
     with opened_store() as store:
         _catch_up(store, figures=True)
         if campaign:
@@ -533,8 +601,10 @@ def export_command(kind: str, year: int | None, accountant_csv: Path | None,
         plan = audited_export(store, kind, fmt, filters, f"cli:{getpass.getuser()}")
         lines = csv_lines(store.database, plan.sql, plan.params, plan.columns)
         if fmt == "xlsx" and out is not None:
-            with (xlsx_file(store.database, plan.sql, plan.params, plan.columns) as workbook,
-                  out.open("wb") as target):
+            with (
+                xlsx_file(store.database, plan.sql, plan.params, plan.columns) as workbook,
+                out.open("wb") as target,
+            ):
                 shutil.copyfileobj(workbook, target)
         elif out is not None:
             with out.open("w", encoding="utf-8", newline="") as target:
@@ -566,8 +636,9 @@ def sync_fees_command() -> None:
         with _bar("Commissioni Stripe") as (bar, task):
             bar.update(task, total=len(keys))
             try:
-                recorded = sync_fees(store.app, client, keys,
-                                     on_each=lambda _key, _fee: bar.advance(task))
+                recorded = sync_fees(
+                    store.app, client, keys, on_each=lambda _key, _fee: bar.advance(task)
+                )
             except stripe.StripeError as error:
                 raise LedgerError(f"Stripe did not answer as expected: {error}") from error
         _catch_up(store)

@@ -48,14 +48,19 @@ def receipts_issue(year: int, on: str | None) -> None:
     """Issue a receipt to every identified gift of the year that has none (re-running
     issues nothing twice)."""
     with opened_store() as store, _bar(f"Ricevute {year}") as (bar, task):
-        outcome = issue_year(store, year, _date_option(on) or foundation_today(),
-                             progress=lambda done, total: bar.update(task, completed=done,
-                                                                     total=total))
+        outcome = issue_year(
+            store,
+            year,
+            _date_option(on) or foundation_today(),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     for key, why in outcome.skipped.items():
         err.print(f"{gift_reference(key)}: {why}", highlight=False, markup=False)
     first_last = f" ({outcome.issued[0]} – {outcome.issued[-1]})" if outcome.issued else ""
-    click.echo(f"{year}: {len(outcome.issued)} receipts issued{first_last}, "
-               f"{outcome.already} already had one, {len(outcome.skipped)} left out")
+    click.echo(
+        f"{year}: {len(outcome.issued)} receipts issued{first_last}, "
+        f"{outcome.already} already had one, {len(outcome.skipped)} left out"
+    )
 
 
 @receipts.command("list")
@@ -68,19 +73,30 @@ def receipts_list(year: int, as_json: bool) -> None:
         _catch_up(store)
         with store.database.reading() as session:
             rows = receipts_view.list_receipts(session, year)
-    listed = [{"number": r["number"], "status": r["status"],
-               "reference": gift_reference(r["source_key"]), "donor": r["donor"],
-               "tax_code": r["tax_code"], "amount_cents": r["amount_cents"],
-               "method": r["method"], "value_date": r["value_date"],
-               "deductibility": r["deductibility"], "void_reason": r["void_reason"]}
-              for r in rows]
+    listed = [
+        {
+            "number": r["number"],
+            "status": r["status"],
+            "reference": gift_reference(r["source_key"]),
+            "donor": r["donor"],
+            "tax_code": r["tax_code"],
+            "amount_cents": r["amount_cents"],
+            "method": r["method"],
+            "value_date": r["value_date"],
+            "deductibility": r["deductibility"],
+            "void_reason": r["void_reason"],
+        }
+        for r in rows
+    ]
     if as_json:
         click.echo(json.dumps(listed, ensure_ascii=False, indent=2))
         return
     for r in listed:
         void = f"\t{r['void_reason']}" if r["status"] == "void" else ""
-        click.echo(f"{r['number']}\t{r['status']}\t{r['reference']}\t{r['donor'] or '—'}\t"
-                   f"{format_eur(r['amount_cents'])}\t{r['method']}{void}")
+        click.echo(
+            f"{r['number']}\t{r['status']}\t{r['reference']}\t{r['donor'] or '—'}\t"
+            f"{format_eur(r['amount_cents'])}\t{r['method']}{void}"
+        )
 
 
 @receipts.command("void")
@@ -90,8 +106,9 @@ def receipts_list(year: int, as_json: bool) -> None:
 def receipts_void(number: str, reason: str) -> None:
     """Void a receipt: its number stays, marked void with the reason."""
     with opened_store() as store:
-        changed = Receipts(store.app).void(number, reason, f"cli:{getpass.getuser()}",
-                                           foundation_today())
+        changed = Receipts(store.app).void(
+            number, reason, f"cli:{getpass.getuser()}", foundation_today()
+        )
         _catch_up(store)
     click.echo(f"{number.strip()} {'voided' if changed else 'was already void'}")
 
@@ -135,12 +152,14 @@ def receipts_oppose(year: int, donor: str, how: str, withdraw: bool) -> None:
         _catch_up(store)
         with store.database.reading() as session:
             donor_id = receipts_view.find_donor(session, donor)
-        changed = choose_transmission(store.app, donor_id, year, not withdraw, how,
-                                      f"cli:{getpass.getuser()}")
+        changed = choose_transmission(
+            store.app, donor_id, year, not withdraw, how, f"cli:{getpass.getuser()}"
+        )
         _catch_up(store)
     state = "does not oppose" if withdraw else "opposes"
-    click.echo(f"{donor.strip()} {state} the {year} transmission"
-               + ("" if changed else " (unchanged)"))
+    click.echo(
+        f"{donor.strip()} {state} the {year} transmission" + ("" if changed else " (unchanged)")
+    )
 
 
 def export_agenzia(year: int | None, out: Path | None, accountant: Path | None) -> None:
@@ -151,12 +170,18 @@ def export_agenzia(year: int | None, out: Path | None, accountant: Path | None) 
     with opened_store() as store:
         _catch_up(store)
         text, lines = agenzia_export(store, year)
-        store.app.record_audit("export", f"cli:{getpass.getuser()}",
-                               {"kind": "agenzia-entrate", "year": year}, len(lines))
+        store.app.record_audit(
+            "export",
+            f"cli:{getpass.getuser()}",
+            {"kind": "agenzia-entrate", "year": year},
+            len(lines),
+        )
     if out is not None:
         out.write_bytes(text.encode("ascii"))
-        err.print(f"{sum(line.included for line in lines)} lines transmitted, "
-                  f"{sum(not line.included for line in lines)} left out: {out}")
+        err.print(
+            f"{sum(line.included for line in lines)} lines transmitted, "
+            f"{sum(not line.included for line in lines)} left out: {out}"
+        )
     else:
         click.echo(text, nl=False)
     if accountant is not None:
@@ -173,20 +198,28 @@ def campaigns_expense(slug: str, amount: str, on: str, what: str) -> None:
     """Record an expense of the campaign's fundraising (the same one again changes nothing)."""
     cents = parse_cents(amount)
     with opened_store() as store:
-        added = record_expense(store.app, slug, cents, parse_date(on), what,
-                               f"cli:{getpass.getuser()}")
+        added = record_expense(
+            store.app, slug, cents, parse_date(on), what, f"cli:{getpass.getuser()}"
+        )
         _catch_up(store)
-    click.echo(f"campaign {slug}: expense {format_eur(cents)} "
-               + ("recorded" if added else "already recorded"))
+    click.echo(
+        f"campaign {slug}: expense {format_eur(cents)} "
+        + ("recorded" if added else "already recorded")
+    )
 
 
 @click.command("fundraising")
 @click.argument("slug")
 @click.option("--use", "use_of_funds", default="", help="How the funds are used (for the note).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="PDF to write.")
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the figures as CSV.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="PDF to write."
+)
+@click.option(
+    "--csv",
+    "csv_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the figures as CSV.",
+)
 @fails_cleanly
 def report_fundraising(slug: str, use_of_funds: str, out: Path, csv_out: Path | None) -> None:
     """The campaign's fundraising report (rendiconto): stand income, expenses, net, note."""
@@ -209,8 +242,9 @@ def mail_command(follow: bool) -> None:
         raise LedgerError("LEDGER_SMTP_URL is not set: mail stays queued")
     with opened_store() as store:
         counts = send_due(store, settings)
-        click.echo(f"mail: {counts['sent']} sent, {counts['skipped']} skipped, "
-                   f"{counts['failed']} failed")
+        click.echo(
+            f"mail: {counts['sent']} sent, {counts['skipped']} skipped, {counts['failed']} failed"
+        )
         if follow:
             with contextlib.suppress(KeyboardInterrupt):
                 follow_outbox(store, settings)

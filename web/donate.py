@@ -36,11 +36,13 @@ def default_campaign() -> str:
 
 
 class DonationForm(FlaskForm):
-    amount = RadioField(choices=[SelectChoice(str(c), format_eur(c)) for c in PRESETS]
-                        + [SelectChoice("other", "…")], default="2500")
+    amount = RadioField(
+        choices=[SelectChoice(str(c), format_eur(c)) for c in PRESETS]
+        + [SelectChoice("other", "…")],
+        default="2500",
+    )
     other_amount = StringField()
-    frequency = RadioField(choices=[SelectChoice("once"), SelectChoice("monthly")],
-                           default="once")
+    frequency = RadioField(choices=[SelectChoice("once"), SelectChoice("monthly")], default="once")
     campaign = SelectField(validators=[DataRequired()])
     tax_code = StringField()
     privacy_consent = BooleanField(validators=[DataRequired()])
@@ -59,22 +61,32 @@ def _amount_cents(form: DonationForm) -> int | None:
     except InvalidInputError:
         typed_cents = None
     if (typed or form.amount.data == "other") and typed_cents is None:
-        form.other_amount.errors = [tr("Scrivi un importo in euro, per esempio 15 o 15,50.",
-                                       "Write an amount in euro, e.g. 15 or 15.50.")]
+        form.other_amount.errors = [
+            tr(
+                "Scrivi un importo in euro, per esempio 15 o 15,50.",
+                "Write an amount in euro, e.g. 15 or 15.50.",
+            )
+        ]
         return None
     preset = None if form.amount.data == "other" else int(form.amount.data or 0)
     if preset is not None and typed_cents is not None and typed_cents != preset:
-        form.other_amount.errors = [tr(
-            f"Hai scelto {format_eur(preset)} ma scritto {format_eur(typed_cents)}: scegli "
-            "«Altro» per donare l'importo scritto, oppure cancellalo.",
-            f"You chose {format_eur(preset, 'en')} but typed {format_eur(typed_cents, 'en')}: "
-            "choose “Other” to give the amount you typed, or clear it.")]
+        form.other_amount.errors = [
+            tr(
+                f"Hai scelto {format_eur(preset)} ma scritto {format_eur(typed_cents)}: scegli "
+                "«Altro» per donare l'importo scritto, oppure cancellalo.",
+                f"You chose {format_eur(preset, 'en')} but typed {format_eur(typed_cents, 'en')}: "
+                "choose “Other” to give the amount you typed, or clear it.",
+            )
+        ]
         return None
     cents = preset if preset is not None else typed_cents or 0
     if not low <= cents <= high:
-        form.other_amount.errors = [tr(f"L'importo va da {format_eur(low)} a {format_eur(high)}.",
-                                       f"The amount goes from {format_eur(low, 'en')} to "
-                                       f"{format_eur(high, 'en')}.")]
+        form.other_amount.errors = [
+            tr(
+                f"L'importo va da {format_eur(low)} a {format_eur(high)}.",
+                f"The amount goes from {format_eur(low, 'en')} to {format_eur(high, 'en')}.",
+            )
+        ]
         return None
     return cents
 
@@ -83,8 +95,9 @@ def _tax_code(form: DonationForm) -> str | None:
     try:
         return normalize_tax_code(form.tax_code.data) or ""
     except InvalidInputError:
-        form.tax_code.errors = [tr("Codice fiscale o partita IVA non valido.",
-                                   "Not a valid Italian tax code.")]
+        form.tax_code.errors = [
+            tr("Codice fiscale o partita IVA non valido.", "Not a valid Italian tax code.")
+        ]
         return None
 
 
@@ -107,34 +120,51 @@ def form() -> Any:
         if cents is not None and tax_code is not None:
             name = next(c.name for c in campaigns if c.slug == donation.campaign.data)
             request = DonationRequest(
-                campaign=donation.campaign.data or "", campaign_name=str(name),
-                amount_cents=cents, monthly=donation.frequency.data == "monthly",
-                tax_code=tax_code, privacy_consent=True,
+                campaign=donation.campaign.data or "",
+                campaign_name=str(name),
+                amount_cents=cents,
+                monthly=donation.frequency.data == "monthly",
+                tax_code=tax_code,
+                privacy_consent=True,
                 marketing_consent=bool(donation.marketing_consent.data),
                 success_url=url_for("donate.thanks", _external=True),
-                cancel_url=url_for("donate.cancelled", _external=True), locale=language())
-            client = stripe_client(current_app.config["STRIPE_SECRET_KEY"],
-                                   current_app.config.get("STRIPE_API_BASE"))
+                cancel_url=url_for("donate.cancelled", _external=True),
+                locale=language(),
+            )
+            client = stripe_client(
+                current_app.config["STRIPE_SECRET_KEY"], current_app.config.get("STRIPE_API_BASE")
+            )
             try:
                 return redirect(create_checkout(client, request), code=303)
             except stripe.StripeError as error:
                 current_app.logger.warning("checkout not created: %s", error)
-                donation.form_errors.append(tr(
-                    "Il servizio di pagamento non risponde: riprova tra poco.",
-                    "The payment service is not answering: please try again shortly."))
+                donation.form_errors.append(
+                    tr(
+                        "Il servizio di pagamento non risponde: riprova tra poco.",
+                        "The payment service is not answering: please try again shortly.",
+                    )
+                )
                 status = 503
     if donation.is_submitted() and status == 200:
         status = 422 if configured else 503
         if donation.campaign.errors:
-            donation.campaign.errors = [tr(
-                "Questa campagna non raccoglie più donazioni: scegline un'altra.",
-                "This campaign no longer takes gifts: please choose another.")]
+            donation.campaign.errors = [
+                tr(
+                    "Questa campagna non raccoglie più donazioni: scegline un'altra.",
+                    "This campaign no longer takes gifts: please choose another.",
+                )
+            ]
         if donation.privacy_consent.errors:
-            donation.privacy_consent.errors = [tr(
-                "Serve il consenso al trattamento dei dati.", "Privacy consent is required.")]
-    return render_template("donate/form.html", form=donation, configured=configured,
-                           presets=PRESETS,
-                           bank=bank.bank_details(current_app, campaigns)), status
+            donation.privacy_consent.errors = [
+                tr("Serve il consenso al trattamento dei dati.", "Privacy consent is required.")
+            ]
+    return render_template(
+        "donate/form.html",
+        form=donation,
+        configured=configured,
+        presets=PRESETS,
+        bank=bank.bank_details(current_app, campaigns),
+    ), status
 
 
 @bp.get("/grazie")
@@ -151,8 +181,10 @@ def cancelled() -> str:
 
 def init_app(app: Flask) -> None:
     """Bounds of a free amount: LEDGER_DONATION_MIN / LEDGER_DONATION_MAX (euro), €1–€10,000."""
-    for key, variable, default in (("DONATION_MIN_CENTS", "LEDGER_DONATION_MIN", 100),
-                                   ("DONATION_MAX_CENTS", "LEDGER_DONATION_MAX", 1_000_000)):
+    for key, variable, default in (
+        ("DONATION_MIN_CENTS", "LEDGER_DONATION_MIN", 100),
+        ("DONATION_MAX_CENTS", "LEDGER_DONATION_MAX", 1_000_000),
+    ):
         configured = os.environ.get(variable)
         app.config.setdefault(key, parse_cents(configured) if configured else default)
     bank.init_app(app)

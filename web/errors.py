@@ -12,17 +12,23 @@ from projections.runner import ReadModelStalledError
 from web.i18n import tr
 
 # A stalled read model is the server's state, not the request's fault: 503, as /healthz says.
-STATUS = {NotFoundError: 404, ConflictError: 409, InvalidInputError: 422,
-          ReadModelStalledError: 503}
+STATUS = {
+    NotFoundError: 404,
+    ConflictError: 409,
+    InvalidInputError: 422,
+    ReadModelStalledError: 503,
+}
 
 
 def wants_json() -> bool:
     return request.path.startswith(("/api/", "/webhooks/")) or (
-        request.accept_mimetypes.best == "application/json")
+        request.accept_mimetypes.best == "application/json"
+    )
 
 
-def error_response(status: int, message: str, fields: dict[str, Any] | None = None
-                   ) -> tuple[Response | str, int]:
+def error_response(
+    status: int, message: str, fields: dict[str, Any] | None = None
+) -> tuple[Response | str, int]:
     if wants_json():
         body: dict[str, Any] = {"code": status, "status": _reason(status), "message": message}
         if fields:
@@ -34,8 +40,11 @@ def error_response(status: int, message: str, fields: dict[str, Any] | None = No
 def _flatten(fields: Any, prefix: str = "") -> list[str]:
     """`{"json": {"day": ["Not a valid date."]}}` → `["day: Not a valid date."]`."""
     if isinstance(fields, dict):
-        return [line for key, value in fields.items()
-                for line in _flatten(value, key if key not in ("json", "query", "form") else "")]
+        return [
+            line
+            for key, value in fields.items()
+            for line in _flatten(value, key if key not in ("json", "query", "form") else "")
+        ]
     if isinstance(fields, list) and all(isinstance(item, str) for item in fields):
         return [f"{prefix}: {' '.join(fields)}" if prefix else " ".join(fields)]
     return [f"{prefix}: {fields}"]
@@ -43,6 +52,7 @@ def _flatten(fields: Any, prefix: str = "") -> list[str]:
 
 def _reason(status: int) -> str:
     from http import HTTPStatus
+
     return HTTPStatus(status).phrase
 
 
@@ -52,7 +62,8 @@ def _control_characters() -> dict[str, list[str]]:
     problems: dict[str, list[str]] = {}
     fields: list[tuple[bool, str, Any]] = [
         *((False, name, value) for name, value in (request.view_args or {}).items()),
-        *((False, name, value) for name, value in request.args.items(multi=True))]
+        *((False, name, value) for name, value in request.args.items(multi=True)),
+    ]
     # Only a form body is read here: a webhook's raw JSON body stays unread for its view.
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         fields += [(True, name, value) for name, value in request.form.items(multi=True)]
@@ -61,9 +72,12 @@ def _control_characters() -> dict[str, list[str]]:
             index = control_character_at(text, multiline) if isinstance(text, str) else None
             if index is not None:
                 code = f"U+{ord(text[index]):04X}"
-                problems[name.encode("unicode_escape").decode("ascii")] = [tr(
-                    f"contiene un carattere di controllo ({code}), non ammesso",
-                    f"contains a control character ({code}), which is not allowed")]
+                problems[name.encode("unicode_escape").decode("ascii")] = [
+                    tr(
+                        f"contiene un carattere di controllo ({code}), non ammesso",
+                        f"contains a control character ({code}), which is not allowed",
+                    )
+                ]
     return problems
 
 
@@ -74,10 +88,15 @@ def register_error_handlers(app: Flask) -> None:
         problems = _control_characters()
         if not problems:
             return None
-        return error_response(422, tr(
-            "Testo non valido: " + "; ".join(f"{k}: {' '.join(m)}" for k, m in problems.items()),
-            "Invalid text: " + "; ".join(f"{k}: {' '.join(m)}" for k, m in problems.items())),
-            problems)
+        return error_response(
+            422,
+            tr(
+                "Testo non valido: "
+                + "; ".join(f"{k}: {' '.join(m)}" for k, m in problems.items()),
+                "Invalid text: " + "; ".join(f"{k}: {' '.join(m)}" for k, m in problems.items()),
+            ),
+            problems,
+        )
 
     @app.errorhandler(LedgerError)
     def ledger_error(error: LedgerError) -> tuple[Response | str, int]:
@@ -100,10 +119,10 @@ def register_error_handlers(app: Flask) -> None:
     def database_unavailable(error: Exception) -> tuple[Response | str, int, dict[str, str]]:
         # Nothing of the request was committed (or its natural key makes a resend a no-op):
         # the sender may try again, as Stripe and the stand pages' queue do.
-        app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
-                           error)
+        app.logger.warning("database unavailable on %s %s: %s", request.method, request.path, error)
         body, status = error_response(
-            503, "Servizio momentaneamente non disponibile: riprovare tra poco.")
+            503, "Servizio momentaneamente non disponibile: riprovare tra poco."
+        )
         return body, status, {"Retry-After": "1"}
 
     for kind in TRANSIENT_ERRORS:

@@ -46,8 +46,9 @@ class Export:
     rows: int
 
 
-def audited_export(store: LedgerStore, kind: str, fmt: str, filters: ExportFilters,
-                   who: str) -> Export:
+def audited_export(
+    store: LedgerStore, kind: str, fmt: str, filters: ExportFilters, who: str
+) -> Export:
     """Count what `kind` ("donors" or "donations") would export and record who exports it,
     before a single row leaves."""
     sql, params = donors_query(filters) if kind == "donors" else donations_query(filters)
@@ -87,8 +88,9 @@ def _xlsx_cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
     return cell
 
 
-def csv_lines(database: Database, sql: str, params: list[Any],
-              columns: tuple[str, ...]) -> Iterator[str]:
+def csv_lines(
+    database: Database, sql: str, params: list[Any], columns: tuple[str, ...]
+) -> Iterator[str]:
     """CSV as Italian Excel opens it: UTF-8 with BOM, `;`, decimal comma, dd/mm/yyyy."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
@@ -101,15 +103,17 @@ def csv_lines(database: Database, sql: str, params: list[Any],
         yield buffer.getvalue()
 
 
-def xlsx_file(database: Database, sql: str, params: list[Any],
-              columns: tuple[str, ...]) -> IO[bytes]:
+def xlsx_file(
+    database: Database, sql: str, params: list[Any], columns: tuple[str, ...]
+) -> IO[bytes]:
     """An XLSX built in write-only mode (rows go to disk as they come), returned rewound."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Fondo")
     sheet.append([column.replace("_cents", "") for column in columns])
     for row in database.stream(sql, params):
-        sheet.append([_xlsx_cell(sheet, _cell(c, v, False))
-                      for c, v in zip(columns, row, strict=True)])
+        sheet.append(
+            [_xlsx_cell(sheet, _cell(c, v, False)) for c, v in zip(columns, row, strict=True)]
+        )
     output = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
     workbook.save(output)
     output.seek(0)

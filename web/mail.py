@@ -42,16 +42,23 @@ class SmtpSettings:
             return None
         parsed = urlparse(url)
         if parsed.scheme not in ("smtp", "smtps") or not parsed.hostname:
-            raise InvalidInputError(f"LEDGER_SMTP_URL must be smtp://host:port or "
-                                    f"smtps://user:pass@host:465, not {url!r}")
-        return cls(parsed.hostname, parsed.port or (465 if parsed.scheme == "smtps" else 25),
-                   parsed.scheme == "smtps", unquote(parsed.username or ""),
-                   unquote(parsed.password or ""),
-                   os.environ.get("LEDGER_MAIL_FROM") or f"ricevute@{parsed.hostname}")
+            raise InvalidInputError(
+                f"LEDGER_SMTP_URL must be smtp://host:port or "
+                f"smtps://user:pass@host:465, not {url!r}"
+            )
+        return cls(
+            parsed.hostname,
+            parsed.port or (465 if parsed.scheme == "smtps" else 25),
+            parsed.scheme == "smtps",
+            unquote(parsed.username or ""),
+            unquote(parsed.password or ""),
+            os.environ.get("LEDGER_MAIL_FROM") or f"ricevute@{parsed.hostname}",
+        )
 
 
-def thank_you(store: LedgerStore, donation_id: UUID, number: str | None, on: datetime,
-              sender: str) -> EmailMessage | str:
+def thank_you(
+    store: LedgerStore, donation_id: UUID, number: str | None, on: datetime, sender: str
+) -> EmailMessage | str:
     """The Italian thank-you with the receipt attached, or why none can be sent."""
     app = store.app
     donation: Donation = app.repository.get(donation_id)
@@ -77,21 +84,29 @@ def thank_you(store: LedgerStore, donation_id: UUID, number: str | None, on: dat
         + f"grazie di cuore per la tua donazione di {format_eur(receipt.amount_cents)} del "
         f"{day(receipt.value_date)} a favore di «{campaign}».\n\n"
         f"In allegato trovi la ricevuta n. {receipt.number}."
-        + (" È la prima ricevuta della tua donazione mensile: per le mensilità successive non "
-           "riceverai un'e-mail ogni mese, le troverai tutte nel riepilogo annuale delle "
-           "donazioni che ti invieremo a inizio anno.\n\n"
-           if donation.instalment == FIRST_MONTH else "\n\n")
-        + f"Con gratitudine,\n{foundation.name}\n{foundation.address}\n")
-    message.add_attachment(receipt_pdf(receipt, foundation, campaign), maintype="application",
-                           subtype="pdf",
-                           filename=f"ricevuta-{receipt.number.replace('/', '-')}.pdf")
+        + (
+            " È la prima ricevuta della tua donazione mensile: per le mensilità successive non "
+            "riceverai un'e-mail ogni mese, le troverai tutte nel riepilogo annuale delle "
+            "donazioni che ti invieremo a inizio anno.\n\n"
+            if donation.instalment == FIRST_MONTH
+            else "\n\n"
+        )
+        + f"Con gratitudine,\n{foundation.name}\n{foundation.address}\n"
+    )
+    message.add_attachment(
+        receipt_pdf(receipt, foundation, campaign),
+        maintype="application",
+        subtype="pdf",
+        filename=f"ricevuta-{receipt.number.replace('/', '-')}.pdf",
+    )
     return message
 
 
 def deliver(settings: SmtpSettings, message: EmailMessage) -> None:
     if settings.tls:
-        with smtplib.SMTP_SSL(settings.host, settings.port, timeout=30,
-                              context=ssl.create_default_context()) as smtp:
+        with smtplib.SMTP_SSL(
+            settings.host, settings.port, timeout=30, context=ssl.create_default_context()
+        ) as smtp:
             if settings.user:
                 smtp.login(settings.user, settings.password)
             smtp.send_message(message)
@@ -103,8 +118,12 @@ def deliver(settings: SmtpSettings, message: EmailMessage) -> None:
         smtp.send_message(message)
 
 
-def send_due(store: LedgerStore, settings: SmtpSettings, base_seconds: float = 60,
-             now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> dict[str, int]:
+def send_due(
+    store: LedgerStore,
+    settings: SmtpSettings,
+    base_seconds: float = 60,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> dict[str, int]:
     """Send every mail that is due now; returns how many were sent, skipped, failed."""
     store.runner.catch_up()
     attempts = MailAttempts(store.database, store.app.recorder.max_notification_id() or 0)
@@ -113,8 +132,13 @@ def send_due(store: LedgerStore, settings: SmtpSettings, base_seconds: float = 6
         if not attempts.claim(mail["mail_key"], mail["attempt"], now()):
             continue
         try:
-            built = thank_you(store, UUID(mail["donation_id"]), mail["receipt_number"] or None,
-                              now(), settings.sender)
+            built = thank_you(
+                store,
+                UUID(mail["donation_id"]),
+                mail["receipt_number"] or None,
+                now(),
+                settings.sender,
+            )
             if isinstance(built, str):
                 outcome, detail = SKIPPED, built
             else:
@@ -127,8 +151,12 @@ def send_due(store: LedgerStore, settings: SmtpSettings, base_seconds: float = 6
     return counts
 
 
-def follow(store: LedgerStore, settings: SmtpSettings, interval: float = 2.0,
-           stop: Callable[[], bool] = lambda: False) -> None:
+def follow(
+    store: LedgerStore,
+    settings: SmtpSettings,
+    interval: float = 2.0,
+    stop: Callable[[], bool] = lambda: False,
+) -> None:
     """Keep sending until stopped (safe to restart: attempts are recorded)."""
     while not stop():
         send_due(store, settings)

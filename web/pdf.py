@@ -18,9 +18,13 @@ from ledger.receipts import ReceiptDocument
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 METHOD_NAMES = {
-    "cash": "contanti", "card": "carta di pagamento", "bank_transfer": "bonifico bancario",
-    "sepa_debit": "addebito diretto SEPA", "postal": "versamento su conto corrente postale",
-    "paypal": "PayPal", "cheque": "assegno",
+    "cash": "contanti",
+    "card": "carta di pagamento",
+    "bank_transfer": "bonifico bancario",
+    "sepa_debit": "addebito diretto SEPA",
+    "postal": "versamento su conto corrente postale",
+    "paypal": "PayPal",
+    "cheque": "assegno",
 }
 LAW = "D.Lgs. 3 luglio 2017, n. 117 (Codice del Terzo settore)"
 
@@ -86,8 +90,9 @@ class _Document(FPDF):
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font(self.body_font, "", 8)
-        self.cell(0, 5, self.text_of(f"{self.foundation.name} · pagina {self.page_no()}"),
-                  align="C")
+        self.cell(
+            0, 5, self.text_of(f"{self.foundation.name} · pagina {self.page_no()}"), align="C"
+        )
 
     def heading(self, text: str) -> None:
         self.set_font(self.body_font, "B", 14)
@@ -96,12 +101,16 @@ class _Document(FPDF):
 
     def paragraph(self, text: str, size: float = 10.5, bold: bool = False) -> None:
         self.set_font(self.body_font, "B" if bold else "", size)
-        self.multi_cell(0, size * 0.55, self.text_of(text), new_x=XPos.LMARGIN,
-                        new_y=YPos.NEXT)
+        self.multi_cell(0, size * 0.55, self.text_of(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(2)
 
-    def row(self, cells: Sequence[str], widths: Sequence[float], bold: bool = False,
-            aligns: Sequence[str] | None = None) -> None:
+    def row(
+        self,
+        cells: Sequence[str],
+        widths: Sequence[float],
+        bold: bool = False,
+        aligns: Sequence[str] | None = None,
+    ) -> None:
         self.set_font(self.body_font, "B" if bold else "", 9)
         for index, (text, width) in enumerate(zip(cells, widths, strict=True)):
             align = aligns[index] if aligns else "L"
@@ -125,8 +134,11 @@ def day(value: date) -> str:
 def donor_lines(donor: DonorDetails | None) -> list[str]:
     if donor is None:
         return ["Dati personali cancellati su richiesta dell'interessato (GDPR art. 17)"]
-    place = " ".join(p for p in (donor.postcode, donor.city,
-                                 f"({donor.province})" if donor.province else "") if p)
+    place = " ".join(
+        p
+        for p in (donor.postcode, donor.city, f"({donor.province})" if donor.province else "")
+        if p
+    )
     lines = [donor.display_name or "—"]
     lines += [line for line in (donor.address, place) if line]
     if donor.tax_code:
@@ -138,28 +150,34 @@ def deductibility_text(statement: str, tax_code: str | None) -> str:
     """What the donor may claim (art. 83): companies (partita IVA) deduct only (c. 2);
     people choose a 30% detraction up to € 30.000 (c. 1) or deduction within 10% (c. 2)."""
     if statement == NOT_DEDUCTIBLE:
-        return ("Erogazione in contanti: non detraibile/deducibile. Le agevolazioni dell'art. "
-                f"83 del {LAW} spettano solo ai versamenti con mezzi tracciabili.")
+        return (
+            "Erogazione in contanti: non detraibile/deducibile. Le agevolazioni dell'art. "
+            f"83 del {LAW} spettano solo ai versamenti con mezzi tracciabili."
+        )
     if statement != DEDUCTIBLE:
         return ""
     if tax_code and len(tax_code) == 11 and tax_code.isdigit():
-        return ("Erogazione effettuata con mezzo tracciabile: deducibile dal reddito "
-                f"complessivo netto nel limite del 10% ai sensi dell'art. 83, comma 2, del {LAW}.")
-    return ("Erogazione effettuata con mezzo tracciabile: detraibile dall'imposta lorda nella "
-            "misura del 30% per un importo complessivo non superiore a € 30.000 annui (art. "
-            "83, comma 1) oppure, in alternativa, deducibile dal reddito complessivo netto nel "
-            f"limite del 10% (art. 83, comma 2) del {LAW}.")
+        return (
+            "Erogazione effettuata con mezzo tracciabile: deducibile dal reddito "
+            f"complessivo netto nel limite del 10% ai sensi dell'art. 83, comma 2, del {LAW}."
+        )
+    return (
+        "Erogazione effettuata con mezzo tracciabile: detraibile dall'imposta lorda nella "
+        "misura del 30% per un importo complessivo non superiore a € 30.000 annui (art. "
+        "83, comma 1) oppure, in alternativa, deducibile dal reddito complessivo netto nel "
+        f"limite del 10% (art. 83, comma 2) del {LAW}."
+    )
 
 
-GIFT_NOTE = ("L'erogazione è liberale, senza alcuna controprestazione, e sarà utilizzata per lo "
-             "svolgimento delle attività statutarie della Fondazione, di interesse generale e "
-             "senza scopo di lucro.")
-STAMP_NOTE = ("Documento esente dall'imposta di bollo ai sensi dell'art. 82, comma 5, del "
-              f"{LAW}.")
+GIFT_NOTE = (
+    "L'erogazione è liberale, senza alcuna controprestazione, e sarà utilizzata per lo "
+    "svolgimento delle attività statutarie della Fondazione, di interesse generale e "
+    "senza scopo di lucro."
+)
+STAMP_NOTE = f"Documento esente dall'imposta di bollo ai sensi dell'art. 82, comma 5, del {LAW}."
 
 
-def receipt_pdf(receipt: ReceiptDocument, foundation: Foundation,
-                campaign_name: str = "") -> bytes:
+def receipt_pdf(receipt: ReceiptDocument, foundation: Foundation, campaign_name: str = "") -> bytes:
     """One gift's receipt; a void receipt says so across the page, with the reason."""
     pdf = _Document(foundation, f"Ricevuta {receipt.number}")
     pdf.heading(f"Ricevuta di erogazione liberale n. {receipt.number}")
@@ -174,24 +192,30 @@ def receipt_pdf(receipt: ReceiptDocument, foundation: Foundation,
         f"in data {day(receipt.value_date)} la somma di {format_eur(receipt.amount_cents)} "
         f"(euro {euro_in_words(receipt.amount_cents)}) mediante "
         f"{METHOD_NAMES.get(receipt.method, receipt.method)}"
-        + (f", per la campagna «{campaign_name}»" if campaign_name else "") + ".")
+        + (f", per la campagna «{campaign_name}»" if campaign_name else "")
+        + "."
+    )
     pdf.paragraph(GIFT_NOTE)
-    statement = deductibility_text(receipt.deductibility,
-                                   receipt.donor.tax_code if receipt.donor else None)
+    statement = deductibility_text(
+        receipt.deductibility, receipt.donor.tax_code if receipt.donor else None
+    )
     if statement:
         pdf.paragraph(statement)
     pdf.paragraph(STAMP_NOTE, size=9)
-    pdf.paragraph(f"Riferimento del pagamento: {receipt.source_key.removeprefix('csv:')}",
-                  size=8)
+    pdf.paragraph(f"Riferimento del pagamento: {receipt.source_key.removeprefix('csv:')}", size=8)
     pdf.ln(4)
     pdf.paragraph(f"Cremona, {day(receipt.issued_on)}")
     pdf.paragraph("Per la Fondazione", size=9)
     return pdf.bytes()
 
 
-def statement_pdf(year: int, donor: DonorDetails | None,
-                  receipts: Sequence[ReceiptDocument], foundation: Foundation,
-                  issued_on: date) -> bytes:
+def statement_pdf(
+    year: int,
+    donor: DonorDetails | None,
+    receipts: Sequence[ReceiptDocument],
+    foundation: Foundation,
+    issued_on: date,
+) -> bytes:
     """A donor's gifts of one year with their receipt numbers and the total."""
     pdf = _Document(foundation, f"Riepilogo annuale {year}")
     pdf.heading(f"Riepilogo annuale delle erogazioni liberali {year}")
@@ -202,17 +226,30 @@ def statement_pdf(year: int, donor: DonorDetails | None,
     total = traceable = 0
     for receipt in receipts:
         deductible = receipt.deductibility == DEDUCTIBLE
-        pdf.row((receipt.number, day(receipt.value_date),
-                 METHOD_NAMES.get(receipt.method, receipt.method),
-                 format_eur(receipt.amount_cents), "sì" if deductible else "no"),
-                widths, aligns=("L", "L", "L", "R", "C"))
+        pdf.row(
+            (
+                receipt.number,
+                day(receipt.value_date),
+                METHOD_NAMES.get(receipt.method, receipt.method),
+                format_eur(receipt.amount_cents),
+                "sì" if deductible else "no",
+            ),
+            widths,
+            aligns=("L", "L", "L", "R", "C"),
+        )
         total += receipt.amount_cents
         traceable += receipt.amount_cents if deductible else 0
-    pdf.row(("Totale", "", "", format_eur(total), ""), widths, bold=True,
-            aligns=("L", "L", "L", "R", "C"))
+    pdf.row(
+        ("Totale", "", "", format_eur(total), ""),
+        widths,
+        bold=True,
+        aligns=("L", "L", "L", "R", "C"),
+    )
     pdf.ln(3)
-    pdf.paragraph(f"Totale dell'anno: {format_eur(total)} (euro {euro_in_words(total)}); "
-                  f"di cui con mezzi tracciabili: {format_eur(traceable)}.")
+    pdf.paragraph(
+        f"Totale dell'anno: {format_eur(total)} (euro {euro_in_words(total)}); "
+        f"di cui con mezzi tracciabili: {format_eur(traceable)}."
+    )
     pdf.paragraph(GIFT_NOTE)
     if donor is not None and donor.tax_code:  # no tax code: the donor can claim nothing
         if traceable:
@@ -224,49 +261,87 @@ def statement_pdf(year: int, donor: DonorDetails | None,
     return pdf.bytes()
 
 
-def fundraising_pdf(campaign_name: str, report: dict[str, Any], use_of_funds: str,
-                    foundation: Foundation, issued_on: date) -> bytes:
+def fundraising_pdf(
+    campaign_name: str,
+    report: dict[str, Any],
+    use_of_funds: str,
+    foundation: Foundation,
+    issued_on: date,
+) -> bytes:
     """The rendiconto of an occasional public fundraising (art. 87 c.6 and art. 79 c.4 a
     D.Lgs. 117/2017; Linee guida DM 9 giugno 2022): income, expenses, net, explanatory note."""
     pdf = _Document(foundation, f"Rendiconto {campaign_name}")
     pdf.heading(f"Rendiconto della raccolta pubblica di fondi occasionale: {campaign_name}")
-    pdf.paragraph(f"Redatto ai sensi dell'art. 87, comma 6, e dell'art. 79, comma 4, lettera a), "
-                  f"del {LAW}, secondo le Linee guida del DM 9 giugno 2022.", size=9)
+    pdf.paragraph(
+        f"Redatto ai sensi dell'art. 87, comma 6, e dell'art. 79, comma 4, lettera a), "
+        f"del {LAW}, secondo le Linee guida del DM 9 giugno 2022.",
+        size=9,
+    )
     pdf.paragraph("Entrate per banchetto e giorno", bold=True)
     widths = (70, 34, 28, 20, 32)
     pdf.row(("Banchetto", "Distretto", "Giorno", "Persone", "Importo"), widths, bold=True)
     for line in report["income"]:
-        pdf.row((line["stand"], line["district"] or "—", day(date.fromisoformat(line["day"])),
-                 str(line["people"]), format_eur(line["cents"])), widths,
-                aligns=("L", "L", "L", "R", "R"))
-    pdf.row(("Totale entrate", "", "", "", format_eur(report["income_cents"])), widths,
-            bold=True, aligns=("L", "L", "L", "R", "R"))
+        pdf.row(
+            (
+                line["stand"],
+                line["district"] or "—",
+                day(date.fromisoformat(line["day"])),
+                str(line["people"]),
+                format_eur(line["cents"]),
+            ),
+            widths,
+            aligns=("L", "L", "L", "R", "R"),
+        )
+    pdf.row(
+        ("Totale entrate", "", "", "", format_eur(report["income_cents"])),
+        widths,
+        bold=True,
+        aligns=("L", "L", "L", "R", "R"),
+    )
     if report["deposits"]:
         pdf.ln(3)
-        pdf.paragraph("Versamenti in banca: " + "; ".join(
-            f"{d['reference']} del {day(date.fromisoformat(d['on']))} "
-            f"{format_eur(d['cents'])}" for d in report["deposits"]), size=9)
+        pdf.paragraph(
+            "Versamenti in banca: "
+            + "; ".join(
+                f"{d['reference']} del {day(date.fromisoformat(d['on']))} {format_eur(d['cents'])}"
+                for d in report["deposits"]
+            ),
+            size=9,
+        )
     pdf.ln(3)
     pdf.paragraph("Spese sostenute", bold=True)
     spend = (28, 120, 36)
     pdf.row(("Data", "Descrizione", "Importo"), spend, bold=True)
     for line in report["expenses"]:
-        pdf.row((day(date.fromisoformat(line["on"])), line["what"], format_eur(line["cents"])),
-                spend, aligns=("L", "L", "R"))
-    pdf.row(("", "Totale spese", format_eur(report["expense_cents"])), spend, bold=True,
-            aligns=("L", "L", "R"))
+        pdf.row(
+            (day(date.fromisoformat(line["on"])), line["what"], format_eur(line["cents"])),
+            spend,
+            aligns=("L", "L", "R"),
+        )
+    pdf.row(
+        ("", "Totale spese", format_eur(report["expense_cents"])),
+        spend,
+        bold=True,
+        aligns=("L", "L", "R"),
+    )
     pdf.ln(3)
-    pdf.paragraph(f"Risultato netto della raccolta: {format_eur(report['net_cents'])}",
-                  size=12, bold=True)
+    pdf.paragraph(
+        f"Risultato netto della raccolta: {format_eur(report['net_cents'])}", size=12, bold=True
+    )
     pdf.paragraph("Relazione illustrativa", bold=True)
-    when = (f"dal {day(date.fromisoformat(report['first_day']))} al "
-            f"{day(date.fromisoformat(report['last_day']))}" if report["first_day"]
-            else "(nessun banchetto registrato)")
+    when = (
+        f"dal {day(date.fromisoformat(report['first_day']))} al "
+        f"{day(date.fromisoformat(report['last_day']))}"
+        if report["first_day"]
+        else "(nessun banchetto registrato)"
+    )
     places = ", ".join(report["places"]) or "—"
-    pdf.paragraph(f"Che cosa: raccolta pubblica di fondi occasionale «{campaign_name}», con "
-                  "offerta di informazioni sul programma e banchetti in piazza, in concomitanza "
-                  "con celebrazioni, ricorrenze o campagne di sensibilizzazione. "
-                  f"Dove: {places}. Quando: {when}.")
+    pdf.paragraph(
+        f"Che cosa: raccolta pubblica di fondi occasionale «{campaign_name}», con "
+        "offerta di informazioni sul programma e banchetti in piazza, in concomitanza "
+        "con celebrazioni, ricorrenze o campagne di sensibilizzazione. "
+        f"Dove: {places}. Quando: {when}."
+    )
     pdf.paragraph(f"Impiego dei fondi raccolti: {use_of_funds.strip() or '—'}")
     pdf.paragraph(f"Cremona, {day(issued_on)}")
     return pdf.bytes()

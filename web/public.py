@@ -30,8 +30,12 @@ def healthz() -> Any:
     stalls = store().runner.stalls()
     lag = [entry.to_dict() for entry in freshness(store().app, store().database)]
     if stalls:
-        return jsonify(status="stalled", events=events, read_models=lag,
-                       stalled=[stall.to_dict() for stall in stalls]), 503
+        return jsonify(
+            status="stalled",
+            events=events,
+            read_models=lag,
+            stalled=[stall.to_dict() for stall in stalls],
+        ), 503
     return jsonify(status="ok", events=events, read_models=lag)
 
 
@@ -43,34 +47,43 @@ def stall_notices() -> list[str]:
 
 def _lag_notices() -> list[str]:
     limit = float(current_app.config["LEDGER_LAG_NOTICE_SECONDS"])
-    late = [entry for entry in freshness(store().app, store().database)
-            if entry.behind and entry.waiting_seconds >= limit]
+    late = [
+        entry
+        for entry in freshness(store().app, store().database)
+        if entry.behind and entry.waiting_seconds >= limit
+    ]
     if not late:
         return []
     behind = max(entry.behind for entry in late)
     waiting = int(max(entry.waiting_seconds for entry in late))
     names = ", ".join(entry.name for entry in late)
-    return [tr(
-        f"Cifre non aggiornate: {behind} eventi in attesa da {waiting} s ({names}). Le pagine "
-        f"mostrano i dati fino all'ultimo evento applicato. Controllare che `ledger project "
-        f"--follow` sia in esecuzione (README, «Keeping the read models caught up»).",
-        f"Figures not up to date: {behind} events waiting for {waiting} s ({names}). Pages "
-        f"show the figures up to the last event applied. Check that `ledger project "
-        f"--follow` is running (README, “Keeping the read models caught up”).")]
+    return [
+        tr(
+            f"Cifre non aggiornate: {behind} eventi in attesa da {waiting} s ({names}). Le pagine "
+            f"mostrano i dati fino all'ultimo evento applicato. Controllare che `ledger project "
+            f"--follow` sia in esecuzione (README, «Keeping the read models caught up»).",
+            f"Figures not up to date: {behind} events waiting for {waiting} s ({names}). Pages "
+            f"show the figures up to the last event applied. Check that `ledger project "
+            f"--follow` is running (README, “Keeping the read models caught up”).",
+        )
+    ]
 
 
 def _stalled_notices() -> list[str]:
-    return [tr(
-        f"Cifre non aggiornate: il modello di lettura «{stall.name}» è fermo all'evento "
-        f"{stall.position} ({stall.reason}). Le pagine mostrano i dati fino all'evento "
-        f"precedente. Se l'evento è stato accettato per errore, un amministratore lo mette da "
-        f"parte con: ledger events set-aside {stall.position} --reason MOTIVO (README, "
-        f"«When a read model stalls»).",
-        f"Figures not up to date: read model “{stall.name}” stopped at event "
-        f"{stall.position} ({stall.reason}). Pages show the figures up to the event before. "
-        f"If the event was accepted by mistake, an admin sets it aside with: ledger events "
-        f"set-aside {stall.position} --reason TEXT (README, “When a read model stalls”).")
-        for stall in store().runner.stalls()]
+    return [
+        tr(
+            f"Cifre non aggiornate: il modello di lettura «{stall.name}» è fermo all'evento "
+            f"{stall.position} ({stall.reason}). Le pagine mostrano i dati fino all'evento "
+            f"precedente. Se l'evento è stato accettato per errore, un amministratore lo mette da "
+            f"parte con: ledger events set-aside {stall.position} --reason MOTIVO (README, "
+            f"«When a read model stalls»).",
+            f"Figures not up to date: read model “{stall.name}” stopped at event "
+            f"{stall.position} ({stall.reason}). Pages show the figures up to the event before. "
+            f"If the event was accepted by mistake, an admin sets it aside with: ledger events "
+            f"set-aside {stall.position} --reason TEXT (README, “When a read model stalls”).",
+        )
+        for stall in store().runner.stalls()
+    ]
 
 
 def init_app(app: Flask) -> None:

@@ -45,8 +45,9 @@ from web.i18n import tr
 from web.pdf import Foundation, fundraising_pdf, receipt_pdf, statement_pdf
 
 
-def issue_year(store: LedgerStore, year: int, on: date,
-               progress: Callable[[int, int], None] | None = None) -> IssueOutcome:
+def issue_year(
+    store: LedgerStore, year: int, on: date, progress: Callable[[int, int], None] | None = None
+) -> IssueOutcome:
     """Receipt every identified, confirmed gift of `year` that has none in force; first void
     the receipts whose gift was refunded since, so that they are issued anew."""
     store.runner.catch_up()
@@ -60,7 +61,8 @@ def issue_year(store: LedgerStore, year: int, on: date,
     with store.database.reading() as session:
         keys = receipts_view.gifts_to_receipt(session, year)
     outcome = receipts.issue(
-        keys, on, progress=(lambda done: progress(done, len(keys))) if progress else None)
+        keys, on, progress=(lambda done: progress(done, len(keys))) if progress else None
+    )
     store.runner.catch_up()
     return outcome
 
@@ -74,24 +76,32 @@ def receipt_document(store: LedgerStore, number: str) -> tuple[str, bytes]:
     """The receipt's file name and PDF."""
     receipt = Receipts(store.app).document(number)
     name = _campaign_names(store).get(receipt.campaign, receipt.campaign)
-    return (f"ricevuta-{receipt.number.replace('/', '-')}.pdf",
-            receipt_pdf(receipt, Foundation.from_env(), name))
+    return (
+        f"ricevuta-{receipt.number.replace('/', '-')}.pdf",
+        receipt_pdf(receipt, Foundation.from_env(), name),
+    )
 
 
 def statement_document(store: LedgerStore, year: int, donor: str) -> tuple[str, bytes]:
     """The annual statement of the donor with this tax code or e-mail (or registry id)."""
     refuse_when_stalled(store)
     with store.database.reading() as session:
-        donor_id = (donor if receipts_view.is_registry_id(session, donor)
-                    else receipts_view.find_donor(session, donor))
+        donor_id = (
+            donor
+            if receipts_view.is_registry_id(session, donor)
+            else receipts_view.find_donor(session, donor)
+        )
         gift_ids = receipts_view.donor_gift_ids(session, donor_id, year)
     receipts = Receipts(store.app).in_force(year, [UUID(g) for g in gift_ids])
     if not receipts:
-        raise NotFoundError(f"no receipt in force for {donor.strip()} in {year}: "
-                            f"issue the year's receipts first")
+        raise NotFoundError(
+            f"no receipt in force for {donor.strip()} in {year}: issue the year's receipts first"
+        )
     details = next((r.donor for r in reversed(receipts) if r.donor is not None), None)
-    return (f"riepilogo-{year}-{donor_id[:8]}.pdf",
-            statement_pdf(year, details, receipts, Foundation.from_env(), foundation_today()))
+    return (
+        f"riepilogo-{year}-{donor_id[:8]}.pdf",
+        statement_pdf(year, details, receipts, Foundation.from_env(), foundation_today()),
+    )
 
 
 def refuse_when_stalled(store: LedgerStore) -> None:
@@ -110,14 +120,27 @@ def agenzia_export(store: LedgerStore, year: int) -> tuple[str, list[Line]]:
         lines = agenzia_lines(session, year)
     donors, refunds = file_records(lines)
     foundation = Foundation.from_env()
-    text = agenzia_file(year, foundation.tax_code, foundation.name,
-                        os.environ.get("LEDGER_FOUNDATION_ENTITY_TYPE") or "onlus",
-                        donors, refunds)
+    text = agenzia_file(
+        year,
+        foundation.tax_code,
+        foundation.name,
+        os.environ.get("LEDGER_FOUNDATION_ENTITY_TYPE") or "onlus",
+        donors,
+        refunds,
+    )
     return text, lines
 
 
-ACCOUNTANT_COLUMNS = ("anno", "tipo", "codice_fiscale", "donatore", "importo",
-                      "anno_erogazione", "trasmesso", "motivo_esclusione")
+ACCOUNTANT_COLUMNS = (
+    "anno",
+    "tipo",
+    "codice_fiscale",
+    "donatore",
+    "importo",
+    "anno_erogazione",
+    "trasmesso",
+    "motivo_esclusione",
+)
 
 
 def accountant_csv(year: int, lines: list[Line]) -> str:
@@ -126,13 +149,22 @@ def accountant_csv(year: int, lines: list[Line]) -> str:
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(ACCOUNTANT_COLUMNS)
     for line in lines:
-        writer.writerow((year, line.kind, line.tax_code, line.name, _comma(line.amount_cents),
-                         line.gift_year, "sì" if line.included else "no", line.reason))
+        writer.writerow(
+            (
+                year,
+                line.kind,
+                line.tax_code,
+                line.name,
+                _comma(line.amount_cents),
+                line.gift_year,
+                "sì" if line.included else "no",
+                line.reason,
+            )
+        )
     return "\ufeff" + out.getvalue()
 
 
-def fundraising_documents(store: LedgerStore, slug: str, use_of_funds: str
-                          ) -> tuple[bytes, str]:
+def fundraising_documents(store: LedgerStore, slug: str, use_of_funds: str) -> tuple[bytes, str]:
     """The campaign's rendiconto as PDF and as CSV (Italian Excel)."""
     name = store.app.get_campaign(slug).name
     refuse_when_stalled(store)
@@ -143,8 +175,16 @@ def fundraising_documents(store: LedgerStore, slug: str, use_of_funds: str
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(("sezione", "data", "voce", "distretto", "persone", "importo"))
     for line in report["income"]:
-        writer.writerow(("entrata", line["day"], line["stand"], line["district"], line["people"],
-                         _comma(line["cents"])))
+        writer.writerow(
+            (
+                "entrata",
+                line["day"],
+                line["stand"],
+                line["district"],
+                line["people"],
+                _comma(line["cents"]),
+            )
+        )
     for line in report["expenses"]:
         writer.writerow(("spesa", line["on"], line["what"], "", "", _comma(line["cents"])))
     writer.writerow(("risultato netto", "", "", "", "", _comma(report["net_cents"])))
@@ -203,14 +243,15 @@ def _number(year: str, sequence: str) -> str:
 
 def _year_of(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 2000 <= int(text) <= 2999:
-        raise InvalidInputError(tr("Anno non valido.", "Not a valid year."),
-                                {"year": ["YYYY"]})
+        raise InvalidInputError(tr("Anno non valido.", "Not a valid year."), {"year": ["YYYY"]})
     return int(text)
 
 
 def _form_problem(form: FlaskForm) -> InvalidInputError:
-    return InvalidInputError(tr("Controlla i campi del modulo.", "Check the form's fields."),
-                             {name: list(errors) for name, errors in form.errors.items()})
+    return InvalidInputError(
+        tr("Controlla i campi del modulo.", "Check the form's fields."),
+        {name: list(errors) for name, errors in form.errors.items()},
+    )
 
 
 @bp.get("/")
@@ -224,10 +265,19 @@ def index() -> str:
         to_issue = len(receipts_view.gifts_to_receipt(session, year))
         mails = mail_status(session, limit=50)
     return render_template(
-        "admin/receipts.html", year=year, years=years, receipts=rows, to_issue=to_issue,
-        mails=mails, smtp=bool(os.environ.get("LEDGER_SMTP_URL")),
-        issue=IssueForm(year=year), void=VoidForm(), resend=ResendForm(),
-        oppose=OppositionForm(year=year), campaigns=_campaign_names(ledger))
+        "admin/receipts.html",
+        year=year,
+        years=years,
+        receipts=rows,
+        to_issue=to_issue,
+        mails=mails,
+        smtp=bool(os.environ.get("LEDGER_SMTP_URL")),
+        issue=IssueForm(year=year),
+        void=VoidForm(),
+        resend=ResendForm(),
+        oppose=OppositionForm(year=year),
+        campaigns=_campaign_names(ledger),
+    )
 
 
 @bp.post("/issue")
@@ -237,8 +287,13 @@ def issue() -> Any:
     if not form.validate_on_submit():
         raise _form_problem(form)
     outcome = issue_year(current_store(), int(form.year.data or 0), foundation_today())
-    flash(tr(f"{len(outcome.issued)} ricevute emesse, {len(outcome.skipped)} escluse.",
-             f"{len(outcome.issued)} receipts issued, {len(outcome.skipped)} left out."), "ok")
+    flash(
+        tr(
+            f"{len(outcome.issued)} ricevute emesse, {len(outcome.skipped)} escluse.",
+            f"{len(outcome.issued)} receipts issued, {len(outcome.skipped)} left out.",
+        ),
+        "ok",
+    )
     return redirect(url_for("receipts.index", year=form.year.data))
 
 
@@ -246,8 +301,11 @@ def issue() -> Any:
 @roles_required(*BACK_OFFICE)
 def pdf(year: str, sequence: str) -> Response:
     name, body = receipt_document(current_store(), _number(year, sequence))
-    return Response(body, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.post("/<year>/<sequence>/void")
@@ -256,10 +314,16 @@ def void(year: str, sequence: str) -> Any:
     form = VoidForm()
     if not form.validate_on_submit():
         raise _form_problem(form)
-    Receipts(current_store().app).void(_number(year, sequence), form.reason.data or "",
-                                current_user.email, foundation_today())
-    flash(tr(f"Ricevuta {_number(year, sequence)} annullata: il numero resta.",
-             f"Receipt {_number(year, sequence)} voided: the number stays."), "ok")
+    Receipts(current_store().app).void(
+        _number(year, sequence), form.reason.data or "", current_user.email, foundation_today()
+    )
+    flash(
+        tr(
+            f"Ricevuta {_number(year, sequence)} annullata: il numero resta.",
+            f"Receipt {_number(year, sequence)} voided: the number stays.",
+        ),
+        "ok",
+    )
     return redirect(url_for("receipts.index", year=year))
 
 
@@ -280,8 +344,11 @@ def resend(year: str, sequence: str) -> Any:
 @roles_required(*BACK_OFFICE)
 def statement() -> Response:
     name, body = statement_document(current_store(), _year(), request.args.get("donor", ""))
-    return Response(body, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.post("/opposition")
@@ -293,8 +360,14 @@ def opposition() -> Any:
     ledger = current_store()
     with ledger.database.reading() as session:
         donor_id = receipts_view.find_donor(session, form.donor.data or "")
-    choose_transmission(ledger.app, donor_id, int(form.year.data or 0),
-                        not form.withdraw.data, form.how.data or "", current_user.email)
+    choose_transmission(
+        ledger.app,
+        donor_id,
+        int(form.year.data or 0),
+        not form.withdraw.data,
+        form.how.data or "",
+        current_user.email,
+    )
     flash(tr("Scelta del donatore registrata.", "The donor's choice is recorded."), "ok")
     return redirect(url_for("receipts.index", year=form.year.data))
 
@@ -306,16 +379,23 @@ def agenzia(year: str, fmt: str) -> Response:
         abort(404)
     year_number = _year_of(year)
     text, lines = agenzia_export(current_store(), year_number)
-    current_store().app.record_audit("export", current_user.email,
-                                     {"kind": "agenzia-entrate", "year": year_number,
-                                      "format": fmt}, len(lines))
+    current_store().app.record_audit(
+        "export",
+        current_user.email,
+        {"kind": "agenzia-entrate", "year": year_number, "format": fmt},
+        len(lines),
+    )
     if fmt == "csv":
-        return Response(accountant_csv(year_number, lines), mimetype="text/csv; charset=utf-8",
-                        headers={"Content-Disposition":
-                                 f'attachment; filename="erogazioni-{year}.csv"'})
-    return Response(text.encode("ascii"), mimetype="text/plain; charset=us-ascii",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="erogazioni-liberali-{year}.txt"'})
+        return Response(
+            accountant_csv(year_number, lines),
+            mimetype="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="erogazioni-{year}.csv"'},
+        )
+    return Response(
+        text.encode("ascii"),
+        mimetype="text/plain; charset=us-ascii",
+        headers={"Content-Disposition": f'attachment; filename="erogazioni-liberali-{year}.txt"'},
+    )
 
 
 @bp.route("/fundraising/<slug>", methods=["GET", "POST"])
@@ -327,9 +407,14 @@ def fundraising(slug: str) -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            record_expense(ledger.app, slug, parse_cents(form.amount.data or ""),
-                           form.on.data or foundation_today(), form.what.data or "",
-                           current_user.email)
+            record_expense(
+                ledger.app,
+                slug,
+                parse_cents(form.amount.data or ""),
+                form.on.data or foundation_today(),
+                form.what.data or "",
+                current_user.email,
+            )
         except InvalidInputError as error:
             form.amount.errors = [*form.amount.errors, str(error)]
             status = 422
@@ -340,8 +425,9 @@ def fundraising(slug: str) -> Any:
         status = 422
     with ledger.database.reading() as session:
         report = fundraising_report(session, slug)
-    return render_template("admin/fundraising.html", slug=slug, name=name, report=report,
-                           form=form), status
+    return render_template(
+        "admin/fundraising.html", slug=slug, name=name, report=report, form=form
+    ), status
 
 
 @bp.get("/fundraising/<slug>.<fmt>")
@@ -351,10 +437,16 @@ def fundraising_file(slug: str, fmt: str) -> Response:
         abort(404)
     pdf_body, table = fundraising_documents(current_store(), slug, request.args.get("use", ""))
     if fmt == "pdf":
-        return Response(pdf_body, mimetype="application/pdf", headers={
-            "Content-Disposition": f'attachment; filename="rendiconto-{slug}.pdf"'})
-    return Response(table, mimetype="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="rendiconto-{slug}.csv"'})
+        return Response(
+            pdf_body,
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="rendiconto-{slug}.pdf"'},
+        )
+    return Response(
+        table,
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="rendiconto-{slug}.csv"'},
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -37,20 +37,24 @@ def start(database: Database, user_id: str, idle_seconds: int, max_seconds: int)
     session_id = secrets.token_urlsafe(32)
     moment = now()
     with database.transaction() as sql:
-        sql.execute("DELETE FROM web_sessions WHERE seen < ? OR started < ?",
-                    (moment - idle_seconds, moment - max_seconds))
-        sql.execute("INSERT INTO web_sessions (id_hash, user_id, started, seen) "
-                    "VALUES (?, ?, ?, ?)", (_digest(session_id), user_id, moment, moment))
+        sql.execute(
+            "DELETE FROM web_sessions WHERE seen < ? OR started < ?",
+            (moment - idle_seconds, moment - max_seconds),
+        )
+        sql.execute(
+            "INSERT INTO web_sessions (id_hash, user_id, started, seen) VALUES (?, ?, ?, ?)",
+            (_digest(session_id), user_id, moment, moment),
+        )
     return session_id
 
 
-def holds(database: Database, session_id: str, user_id: str, idle_seconds: int,
-          max_seconds: int) -> bool:
+def holds(
+    database: Database, session_id: str, user_id: str, idle_seconds: int, max_seconds: int
+) -> bool:
     """True while the session is open for `user_id`; an expired one is ended here."""
     moment, key = now(), _digest(session_id)
     with database.reading() as sql:
-        row = sql.one("SELECT user_id, started, seen FROM web_sessions WHERE id_hash = ?",
-                      (key,))
+        row = sql.one("SELECT user_id, started, seen FROM web_sessions WHERE id_hash = ?", (key,))
     if row is None or row[0] != user_id:
         return False
     if moment - row[2] > idle_seconds or moment - row[1] > max_seconds:

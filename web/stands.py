@@ -30,11 +30,16 @@ STAND_ROLES = ("volunteer", "staff", "admin")
 STAFF_ROLES = ("staff", "admin")
 
 bp = Blueprint("stands", __name__, url_prefix="/stands")
-api = ApiBlueprint("stands_api", __name__, url_prefix="/api/v1/stands",
-                   description="Piazza stands: taps, named gifts, cash counts, close")
+api = ApiBlueprint(
+    "stands_api",
+    __name__,
+    url_prefix="/api/v1/stands",
+    description="Piazza stands: taps, named gifts, cash counts, close",
+)
 
 
 # JSON API
+
 
 class OpenStandSchema(Schema):
     campaign = fields.String(required=True, validate=validate.Length(min=1))
@@ -42,8 +47,11 @@ class OpenStandSchema(Schema):
     comune = fields.String(required=True, validate=validate.Length(min=1, max=100))
     district = fields.String(required=True, validate=validate.OneOf(DISTRICTS))
     day = fields.Date(required=True)
-    volunteers = fields.List(fields.String(validate=validate.Length(min=1)), required=True,
-                             validate=validate.Length(min=1))
+    volunteers = fields.List(
+        fields.String(validate=validate.Length(min=1)),
+        required=True,
+        validate=validate.Length(min=1),
+    )
 
 
 class TallySchema(Schema):
@@ -69,15 +77,20 @@ class NamedGiftSchema(Schema):
 
 class CountSchema(Schema):
     counter = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    denominations = fields.Dict(keys=fields.String(), values=fields.Integer(
-        strict=True, validate=validate.Range(min=0, max=MAX_PIECES)), required=True)
+    denominations = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_PIECES)),
+        required=True,
+    )
 
     @validates("denominations")
     def known_denominations(self, value: dict[str, int], **_kwargs: Any) -> None:
         unknown = sorted(set(value) - {str(d) for d in DENOMINATIONS})
         if unknown:
-            raise ValidationError(f"unknown denominations (cents): {', '.join(unknown)}; "
-                                  f"use {', '.join(str(d) for d in DENOMINATIONS)}")
+            raise ValidationError(
+                f"unknown denominations (cents): {', '.join(unknown)}; "
+                f"use {', '.join(str(d) for d in DENOMINATIONS)}"
+            )
 
 
 class CountInSchema(Schema):
@@ -120,8 +133,14 @@ class StandsCollection(MethodView):
     @api.response(201, StandSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Open a stand (the same opening sent again returns the same stand)."""
-        stand_id = store().app.open_stand(body["campaign"], body["place"], body["comune"],
-                                          body["district"], body["day"], body["volunteers"])
+        stand_id = store().app.open_stand(
+            body["campaign"],
+            body["place"],
+            body["comune"],
+            body["district"],
+            body["day"],
+            body["volunteers"],
+        )
         return _state(stand_id)
 
 
@@ -163,12 +182,23 @@ class NamedGifts(MethodView):
     @api.response(200, StandSchema)
     def post(self, body: dict[str, Any], stand_id: UUID) -> dict[str, Any]:
         """A giver who leaves a contact (privacy consent required; marketing separate)."""
-        details = DonorDetails.parse(first_name=body["first_name"], last_name=body["last_name"],
-                                     email=body["email"], phone=body["phone"],
-                                     tax_code=body["tax_code"])
-        store().app.log_named_gift(stand_id, NamedGift(
-            str(body["entry_id"]), details, body["amount_cents"], body["privacy_consent"],
-            body["marketing_consent"]))
+        details = DonorDetails.parse(
+            first_name=body["first_name"],
+            last_name=body["last_name"],
+            email=body["email"],
+            phone=body["phone"],
+            tax_code=body["tax_code"],
+        )
+        store().app.log_named_gift(
+            stand_id,
+            NamedGift(
+                str(body["entry_id"]),
+                details,
+                body["amount_cents"],
+                body["privacy_consent"],
+                body["marketing_consent"],
+            ),
+        )
         return _state(stand_id)
 
 
@@ -188,18 +218,23 @@ class Counts(MethodView):
 class Close(MethodView):
     @roles_required(*STAND_ROLES)
     @api.response(200, StandSchema)
-    @api.alt_response(409, description="the counts disagree, or the stand is already closed; "
-                                       "the body carries the message and the current state")
+    @api.alt_response(
+        409,
+        description="the counts disagree, or the stand is already closed; "
+        "the body carries the message and the current state",
+    )
     def post(self, stand_id: UUID) -> Any:
         """Close: records the named gifts and one anonymous tally gift."""
         try:
             return store().app.close_stand(stand_id)
         except ConflictError as conflict:
-            return jsonify(code=409, status="Conflict", message=str(conflict),
-                           state=_state(stand_id)), 409
+            return jsonify(
+                code=409, status="Conflict", message=str(conflict), state=_state(stand_id)
+            ), 409
 
 
 # Pages
+
 
 class OpenStandForm(FlaskForm):
     campaign = SelectField("Campagna", validators=[DataRequired()])
@@ -207,8 +242,9 @@ class OpenStandForm(FlaskForm):
     comune = StringField("Comune", validators=[DataRequired()])
     district = SelectField("Distretto", choices=[SelectChoice(d) for d in DISTRICTS])
     day = DateField("Giorno", validators=[DataRequired()], default=today)
-    volunteers = StringField("Volontari presenti (separati da virgola)",
-                             validators=[DataRequired()])
+    volunteers = StringField(
+        "Volontari presenti (separati da virgola)", validators=[DataRequired()]
+    )
 
 
 class DepositForm(FlaskForm):
@@ -220,8 +256,11 @@ class DepositForm(FlaskForm):
 
 def _open_campaign_choices() -> list[SelectChoice]:
     with store().database.reading() as session:
-        return [SelectChoice(c.slug, c.name) for c in list_campaigns(session)
-                if c.takes_gifts_on(today())]
+        return [
+            SelectChoice(c.slug, c.name)
+            for c in list_campaigns(session)
+            if c.takes_gifts_on(today())
+        ]
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -231,18 +270,27 @@ def index() -> Any:
     form.campaign.choices = _open_campaign_choices()
     if form.validate_on_submit():
         volunteers = [name.strip() for name in (form.volunteers.data or "").split(",")]
-        stand_id = store().app.open_stand(form.campaign.data or "", form.place.data or "",
-                                          form.comune.data or "", form.district.data or "",
-                                          form.day.data or today(), volunteers)
+        stand_id = store().app.open_stand(
+            form.campaign.data or "",
+            form.place.data or "",
+            form.comune.data or "",
+            form.district.data or "",
+            form.day.data or today(),
+            volunteers,
+        )
         return redirect(url_for("stands.stand", stand_id=stand_id))
     if form.campaign.errors:
-        form.campaign.errors = [tr(
-            "Questa campagna non raccoglie più donazioni: scegline un'altra.",
-            "This campaign no longer takes gifts: please choose another.")]
+        form.campaign.errors = [
+            tr(
+                "Questa campagna non raccoglie più donazioni: scegline un'altra.",
+                "This campaign no longer takes gifts: please choose another.",
+            )
+        ]
     with store().database.reading() as session:
         stands = list_stands(session)
     return render_template("stands/index.html", form=form, stands=stands), (
-        422 if form.is_submitted() else 200)
+        422 if form.is_submitted() else 200
+    )
 
 
 @bp.get("/csrf-token")
@@ -256,8 +304,7 @@ def csrf_token() -> Any:
 @bp.get("/<uuid:stand_id>")
 @roles_required(*STAND_ROLES)
 def stand(stand_id: UUID) -> Any:
-    return render_template("stands/stand.html", stand=_state(stand_id),
-                           denominations=DENOMINATIONS)
+    return render_template("stands/stand.html", stand=_state(stand_id), denominations=DENOMINATIONS)
 
 
 @bp.route("/reconciliation", methods=["GET", "POST"])
@@ -267,20 +314,23 @@ def reconcile() -> Any:
         closed = list_stands(session, "closed")
         lines = reconciliation(session)
     form = DepositForm()
-    form.stands.choices = [SelectChoice(s["stand_id"], f"{s['place']} ({s['day']})")
-                           for s in closed]
+    form.stands.choices = [
+        SelectChoice(s["stand_id"], f"{s['place']} ({s['day']})") for s in closed
+    ]
     if form.validate_on_submit():
-        store().app.record_deposit(form.reference.data or "", parse_cents(form.amount.data or ""),
-                                   form.day.data or today(),
-                                   [UUID(value) for value in form.stands.data or []])
+        store().app.record_deposit(
+            form.reference.data or "",
+            parse_cents(form.amount.data or ""),
+            form.day.data or today(),
+            [UUID(value) for value in form.stands.data or []],
+        )
         flash(tr("Versamento registrato.", "Deposit recorded."), "ok")
         return redirect(url_for("stands.reconcile"))
     return render_template("stands/reconciliation.html", form=form, lines=lines), (
-        422 if form.is_submitted() else 200)
+        422 if form.is_submitted() else 200
+    )
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     register(app, api)
-
-

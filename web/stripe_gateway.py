@@ -38,8 +38,9 @@ YES = ("true", "1", "yes", "sì", "si", "on")
 def stripe_client(secret_key: str, api_base: str | None) -> stripe.StripeClient:
     """The official SDK's client; `api_base` points it elsewhere (the tests' fake server)."""
     if api_base:
-        return stripe.StripeClient(secret_key, base_addresses={"api": api_base.rstrip("/")},
-                                   max_network_retries=1)
+        return stripe.StripeClient(
+            secret_key, base_addresses={"api": api_base.rstrip("/")}, max_network_retries=1
+        )
     return stripe.StripeClient(secret_key, max_network_retries=2)
 
 
@@ -71,16 +72,20 @@ class DonationRequest:
     locale: str = "it"
 
     def metadata(self) -> dict[str, str]:
-        return {"campaign": self.campaign, "tax_code": self.tax_code,
-                "privacy_consent": str(self.privacy_consent).lower(),
-                "marketing_consent": str(self.marketing_consent).lower(),
-                "frequency": "monthly" if self.monthly else "once"}
+        return {
+            "campaign": self.campaign,
+            "tax_code": self.tax_code,
+            "privacy_consent": str(self.privacy_consent).lower(),
+            "marketing_consent": str(self.marketing_consent).lower(),
+            "frequency": "monthly" if self.monthly else "once",
+        }
 
 
 def create_checkout(client: stripe.StripeClient, request: DonationRequest) -> str:
     """Create the Checkout Session and return the URL to send the donor to."""
     price: dict[str, Any] = {
-        "currency": "eur", "unit_amount": request.amount_cents,
+        "currency": "eur",
+        "unit_amount": request.amount_cents,
         "product_data": {"name": f"Donazione — {request.campaign_name}"},
     }
     params: dict[str, Any] = {
@@ -94,12 +99,18 @@ def create_checkout(client: stripe.StripeClient, request: DonationRequest) -> st
     }
     if request.monthly:
         price["recurring"] = {"interval": "month"}
-        params.update(mode="subscription", payment_method_types=["card", "sepa_debit"],
-                      subscription_data={"metadata": request.metadata()})
+        params.update(
+            mode="subscription",
+            payment_method_types=["card", "sepa_debit"],
+            subscription_data={"metadata": request.metadata()},
+        )
     else:
-        params.update(mode="payment", submit_type="donate",
-                      payment_method_types=["card", "sepa_debit"],
-                      payment_intent_data={"metadata": request.metadata()})
+        params.update(
+            mode="payment",
+            submit_type="donate",
+            payment_method_types=["card", "sepa_debit"],
+            payment_intent_data={"metadata": request.metadata()},
+        )
     session = client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
     return str(session.url)
 
@@ -112,27 +123,47 @@ def _donor(details: dict[str, Any] | None, metadata: dict[str, Any]) -> DonorDet
     first, _, last = name.rpartition(" ")
     try:
         return DonorDetails.parse(
-            first_name=first or "", last_name=last or name, email=details.get("email"),
+            first_name=first or "",
+            last_name=last or name,
+            email=details.get("email"),
             phone=details.get("phone"),
             address=" ".join(filter(None, (address.get("line1"), address.get("line2")))),
-            postcode=address.get("postal_code"), city=address.get("city"),
-            province=address.get("state"), tax_code=metadata.get("tax_code"))
+            postcode=address.get("postal_code"),
+            city=address.get("city"),
+            province=address.get("state"),
+            tax_code=metadata.get("tax_code"),
+        )
     except InvalidInputError:
         # Stripe validated what the donor typed; keep what we can read rather than lose a gift.
-        return DonorDetails.parse(first_name=first or "", last_name=last or name,
-                                  email=details.get("email"))
+        return DonorDetails.parse(
+            first_name=first or "", last_name=last or name, email=details.get("email")
+        )
 
 
-def _gift(source_key: str, metadata: dict[str, Any], amount: int, created: int,
-          details: dict[str, Any] | None, status: str, method: str,
-          default_campaign: Callable[[], str], instalment: str = "") -> Gift:
+def _gift(
+    source_key: str,
+    metadata: dict[str, Any],
+    amount: int,
+    created: int,
+    details: dict[str, Any] | None,
+    status: str,
+    method: str,
+    default_campaign: Callable[[], str],
+    instalment: str = "",
+) -> Gift:
     return Gift(
-        source_key=source_key, campaign=metadata.get("campaign") or default_campaign(),
-        amount_cents=amount, value_date=day_of(created), channel="online", method=method,
+        source_key=source_key,
+        campaign=metadata.get("campaign") or default_campaign(),
+        amount_cents=amount,
+        value_date=day_of(created),
+        channel="online",
+        method=method,
         details=_donor(details, metadata),
         privacy_consent=str(metadata.get("privacy_consent", "")).lower() in YES,
         marketing_consent=str(metadata.get("marketing_consent", "")).lower() in YES,
-        status=status, instalment=instalment)
+        status=status,
+        instalment=instalment,
+    )
 
 
 def _instalment(invoice: dict[str, Any]) -> str:
@@ -184,37 +215,49 @@ class StripeEvents:
     def _session_gift(self, session: dict[str, Any], status: str, method: str) -> Gift | None:
         if session["mode"] != "payment" or not session.get("payment_intent"):
             return None
-        return _gift(payment_key(_id(session["payment_intent"])), session.get("metadata") or {},
-                     session["amount_total"], session["created"],
-                     session.get("customer_details"), status, method, self.default_campaign)
+        return _gift(
+            payment_key(_id(session["payment_intent"])),
+            session.get("metadata") or {},
+            session["amount_total"],
+            session["created"],
+            session.get("customer_details"),
+            status,
+            method,
+            self.default_campaign,
+        )
 
     def _checkout_session_completed(self, session: dict[str, Any], created: int) -> None:
         if session["mode"] == "subscription" and session.get("subscription"):
             metadata = session.get("metadata") or {}
-            self.app.start_recurring(payment_key(_id(session["subscription"])),
-                                     metadata.get("campaign") or self.default_campaign(),
-                                     session["amount_total"], day_of(created))
+            self.app.start_recurring(
+                payment_key(_id(session["subscription"])),
+                metadata.get("campaign") or self.default_campaign(),
+                session["amount_total"],
+                day_of(created),
+            )
             return
         paid = session["payment_status"] == "paid"
         if session["payment_status"] not in ("paid", "unpaid"):
             return  # no_payment_required: nothing was given
-        gift = self._session_gift(session, CONFIRMED if paid else PENDING,
-                                  "card" if paid else "sepa_debit")
+        gift = self._session_gift(
+            session, CONFIRMED if paid else PENDING, "card" if paid else "sepa_debit"
+        )
         if gift is not None:
             self.app.receive_payment(gift)
 
-    def _checkout_session_async_payment_succeeded(self, session: dict[str, Any],
-                                                  created: int) -> None:
+    def _checkout_session_async_payment_succeeded(
+        self, session: dict[str, Any], created: int
+    ) -> None:
         gift = self._session_gift(session, PENDING, "sepa_debit")
         if gift is not None:
             self.app.settle_payment(gift, PaymentNotice(PAYMENT_CONFIRMED, day_of(created)))
 
-    def _checkout_session_async_payment_failed(self, session: dict[str, Any],
-                                               created: int) -> None:
+    def _checkout_session_async_payment_failed(self, session: dict[str, Any], created: int) -> None:
         gift = self._session_gift(session, PENDING, "sepa_debit")
         if gift is not None:
-            self.app.settle_payment(gift, PaymentNotice(FAILED, day_of(created),
-                                                        reason="async payment failed"))
+            self.app.settle_payment(
+                gift, PaymentNotice(FAILED, day_of(created), reason="async payment failed")
+            )
 
     # Monthly gifts
 
@@ -223,9 +266,12 @@ class StripeEvents:
         if amount <= 0:
             return
         metadata = _invoice_metadata(invoice)
-        details = {"name": invoice.get("customer_name"), "email": invoice.get("customer_email"),
-                   "phone": invoice.get("customer_phone"),
-                   "address": invoice.get("customer_address")}
+        details = {
+            "name": invoice.get("customer_name"),
+            "email": invoice.get("customer_email"),
+            "phone": invoice.get("customer_phone"),
+            "address": invoice.get("customer_address"),
+        }
         paid_at = (invoice.get("status_transitions") or {}).get("paid_at") or invoice["created"]
         if invoice.get("payment_intent"):
             # API versions before 2025-03-31 name the payment: the month is keyed by it, as it
@@ -237,33 +283,50 @@ class StripeEvents:
             # `invoice_payment.paid` (or an expanded `payments` list) says which payment it was.
             key = payment_key(invoice["id"])
             intent = _invoice_intent(invoice)
-        self.app.receive_payment(_gift(key, metadata, amount, paid_at, details, CONFIRMED,
-                                       "card", self.default_campaign, _instalment(invoice)))
+        self.app.receive_payment(
+            _gift(
+                key,
+                metadata,
+                amount,
+                paid_at,
+                details,
+                CONFIRMED,
+                "card",
+                self.default_campaign,
+                _instalment(invoice),
+            )
+        )
         if intent:
             self.app.link_payment(payment_key(intent), key)
 
     def _invoice_payment_paid(self, invoice_payment: dict[str, Any], created: int) -> None:
         payment = invoice_payment["payment"]
         if payment["type"] == "payment_intent" and payment.get("payment_intent"):
-            self.app.link_payment(payment_key(_id(payment["payment_intent"])),
-                                  payment_key(_id(invoice_payment["invoice"])))
+            self.app.link_payment(
+                payment_key(_id(payment["payment_intent"])),
+                payment_key(_id(invoice_payment["invoice"])),
+            )
 
-    def _customer_subscription_deleted(self, subscription: dict[str, Any],
-                                       created: int) -> None:
+    def _customer_subscription_deleted(self, subscription: dict[str, Any], created: int) -> None:
         metadata = subscription.get("metadata") or {}
         items = (subscription.get("items") or {}).get("data") or []
         amount = ((items[0].get("price") or {}).get("unit_amount") or 0) if items else 0
-        self.app.cancel_recurring(payment_key(subscription["id"]),
-                                  metadata.get("campaign") or self.default_campaign(), amount,
-                                  day_of(subscription.get("canceled_at") or created))
+        self.app.cancel_recurring(
+            payment_key(subscription["id"]),
+            metadata.get("campaign") or self.default_campaign(),
+            amount,
+            day_of(subscription.get("canceled_at") or created),
+        )
 
     # Charges: how the donor really paid
 
     def _charge_method(self, charge: dict[str, Any], created: int) -> None:
         method = (charge.get("payment_method_details") or {}).get("type")
         if charge.get("payment_intent") and method in ("card", "sepa_debit"):
-            self.app.notify_payment(payment_key(_id(charge["payment_intent"])), PaymentNotice(
-                METHOD, day_of(charge["created"]), reference=method))
+            self.app.notify_payment(
+                payment_key(_id(charge["payment_intent"])),
+                PaymentNotice(METHOD, day_of(charge["created"]), reference=method),
+            )
 
     _charge_succeeded = _charge_method
     _charge_pending = _charge_method
@@ -277,8 +340,13 @@ class StripeEvents:
             return
         status = refund["status"]
         if status in ("succeeded", "pending", "requires_action"):
-            notice = PaymentNotice(REFUNDED, day_of(refund["created"]), refund["id"],
-                                   refund["amount"], reason=refund.get("reason") or "")
+            notice = PaymentNotice(
+                REFUNDED,
+                day_of(refund["created"]),
+                refund["id"],
+                refund["amount"],
+                reason=refund.get("reason") or "",
+            )
         elif status in ("failed", "canceled"):
             notice = PaymentNotice(REFUND_FAILED, day_of(created), refund["id"])
         else:
@@ -288,8 +356,13 @@ class StripeEvents:
     def _charge_refunded(self, charge: dict[str, Any], created: int) -> None:
         # Since API version 2022-11-15 the refunds list is not sent: refund.* events carry them.
         for refund in (charge.get("refunds") or {}).get("data") or []:
-            self._refund({**refund, "payment_intent": refund.get("payment_intent")
-                          or charge.get("payment_intent")}, created)
+            self._refund(
+                {
+                    **refund,
+                    "payment_intent": refund.get("payment_intent") or charge.get("payment_intent"),
+                },
+                created,
+            )
 
     _refund_created = _refund
     _refund_updated = _refund
@@ -303,11 +376,17 @@ class StripeEvents:
             return
         status = dispute["status"]
         if closed or status in ("won", "lost"):
-            notice = PaymentNotice(DISPUTE_CLOSED, day_of(created), dispute["id"],
-                                   dispute["amount"], outcome="lost" if status == "lost" else "won")
+            notice = PaymentNotice(
+                DISPUTE_CLOSED,
+                day_of(created),
+                dispute["id"],
+                dispute["amount"],
+                outcome="lost" if status == "lost" else "won",
+            )
         else:
-            notice = PaymentNotice(DISPUTE_OPENED, day_of(dispute["created"]), dispute["id"],
-                                   dispute["amount"])
+            notice = PaymentNotice(
+                DISPUTE_OPENED, day_of(dispute["created"]), dispute["id"], dispute["amount"]
+            )
         self.app.notify_payment(payment_key(_id(dispute["payment_intent"])), notice)
 
     _charge_dispute_created = _dispute
@@ -326,7 +405,7 @@ def _id(value: Any) -> str:
 
 def _invoice_intent(invoice: dict[str, Any]) -> str | None:
     """Newer API versions list the invoice's payments instead of one payment_intent field."""
-    for payment in ((invoice.get("payments") or {}).get("data") or []):
+    for payment in (invoice.get("payments") or {}).get("data") or []:
         intent = (payment.get("payment") or {}).get("payment_intent")
         if intent:
             return _id(intent)
@@ -339,8 +418,12 @@ def _invoice_metadata(invoice: dict[str, Any]) -> dict[str, Any]:
     return dict(parent.get("metadata") or legacy.get("metadata") or invoice.get("metadata") or {})
 
 
-def sync_fees(app: LedgerApplication, client: stripe.StripeClient, source_keys: list[str],
-              on_each: Callable[[str, int | None], None] | None = None) -> int:
+def sync_fees(
+    app: LedgerApplication,
+    client: stripe.StripeClient,
+    source_keys: list[str],
+    on_each: Callable[[str, int | None], None] | None = None,
+) -> int:
     """Fetch each payment's processing fee from its balance transaction; returns how many
     fees were recorded or changed."""
     recorded = 0
@@ -349,7 +432,8 @@ def sync_fees(app: LedgerApplication, client: stripe.StripeClient, source_keys: 
         fee: int | None = None
         if intent_id.startswith("pi_"):
             intent = client.v1.payment_intents.retrieve(
-                intent_id, params={"expand": ["latest_charge.balance_transaction"]})
+                intent_id, params={"expand": ["latest_charge.balance_transaction"]}
+            )
             charge = intent.latest_charge
             transaction = charge.balance_transaction if isinstance(charge, stripe.Charge) else None
             if isinstance(transaction, stripe.BalanceTransaction):

@@ -25,8 +25,11 @@ LAST_TIMESTAMP = 253_402_300_799
 
 
 def timestamp(value: Any, path: str) -> str | None:
-    return (None if _whole(value) and 0 <= value <= LAST_TIMESTAMP
-            else f"{path}: must be a Unix timestamp")
+    return (
+        None
+        if _whole(value) and 0 <= value <= LAST_TIMESTAMP
+        else f"{path}: must be a Unix timestamp"
+    )
 
 
 def cents(value: Any, path: str) -> str | None:
@@ -60,14 +63,17 @@ def labels(value: Any, path: str) -> str | None:
 
 def optional(check: Check) -> Check:
     """Absent or null is fine; anything else must pass `check`."""
+
     def checked(value: Any, path: str) -> str | None:
         return None if value is None else check(value, path)
+
     return checked
 
 
 def record(**fields: Check) -> Check:
     """An object with these fields; a field absent is passed to its check as None, so only
     `optional` ones may be missing. Other fields are Stripe's business."""
+
     def checked(value: Any, path: str) -> str | None:
         if not isinstance(value, dict):
             return f"{path}: must be an object"
@@ -76,11 +82,13 @@ def record(**fields: Check) -> Check:
             if problem:
                 return problem
         return None
+
     return checked
 
 
 def listing(item: Check) -> Check:
     """A Stripe list object: `{"object": "list", "data": [...]}`."""
+
     def checked(value: Any, path: str) -> str | None:
         problem = record()(value, path)
         if problem:
@@ -88,20 +96,37 @@ def listing(item: Check) -> Check:
         data = value.get("data")
         if not isinstance(data, list):
             return f"{path}.data: must be a list"
-        return next((p for i, entry in enumerate(data) if (p := item(entry, f"{path}.data[{i}]"))),
-                    None)
+        return next(
+            (p for i, entry in enumerate(data) if (p := item(entry, f"{path}.data[{i}]"))), None
+        )
+
     return checked
 
 
-ADDRESS = optional(record(line1=optional(text), line2=optional(text),
-                          postal_code=optional(text), city=optional(text), state=optional(text)))
+ADDRESS = optional(
+    record(
+        line1=optional(text),
+        line2=optional(text),
+        postal_code=optional(text),
+        city=optional(text),
+        state=optional(text),
+    )
+)
 METADATA = optional(labels)
 
 CHECKOUT_SESSION = record(
-    id=text, mode=text, currency=euro, created=timestamp, payment_status=text, metadata=METADATA,
-    payment_intent=optional(ident), subscription=optional(ident),
-    customer_details=optional(record(name=optional(text), email=optional(text),
-                                     phone=optional(text), address=ADDRESS)))
+    id=text,
+    mode=text,
+    currency=euro,
+    created=timestamp,
+    payment_status=text,
+    metadata=METADATA,
+    payment_intent=optional(ident),
+    subscription=optional(ident),
+    customer_details=optional(
+        record(name=optional(text), email=optional(text), phone=optional(text), address=ADDRESS)
+    ),
+)
 
 
 def checkout_session(value: Any, path: str) -> str | None:
@@ -113,31 +138,59 @@ def checkout_session(value: Any, path: str) -> str | None:
 
 
 INVOICE = record(
-    id=text, amount_paid=cents, currency=euro, created=timestamp, metadata=METADATA,
-    payment_intent=optional(ident), customer_name=optional(text),
-    customer_email=optional(text), customer_phone=optional(text), customer_address=ADDRESS,
+    id=text,
+    amount_paid=cents,
+    currency=euro,
+    created=timestamp,
+    metadata=METADATA,
+    payment_intent=optional(ident),
+    customer_name=optional(text),
+    customer_email=optional(text),
+    customer_phone=optional(text),
+    customer_address=ADDRESS,
     status_transitions=optional(record(paid_at=optional(timestamp))),
     parent=optional(record(subscription_details=optional(record(metadata=METADATA)))),
     subscription_details=optional(record(metadata=METADATA)),
-    payments=optional(listing(record(payment=optional(record(
-        payment_intent=optional(ident)))))))
+    payments=optional(listing(record(payment=optional(record(payment_intent=optional(ident)))))),
+)
 
-INVOICE_PAYMENT = record(id=text, invoice=ident,
-                         payment=record(type=text, payment_intent=optional(ident)))
+INVOICE_PAYMENT = record(
+    id=text, invoice=ident, payment=record(type=text, payment_intent=optional(ident))
+)
 
-REFUND = record(id=text, amount=positive_cents, currency=euro, status=text, created=timestamp,
-                payment_intent=optional(ident), reason=optional(text))
+REFUND = record(
+    id=text,
+    amount=positive_cents,
+    currency=euro,
+    status=text,
+    created=timestamp,
+    payment_intent=optional(ident),
+    reason=optional(text),
+)
 
-CHARGE = record(id=text, created=timestamp, payment_intent=optional(ident),
-                refunds=optional(listing(REFUND)),
-                payment_method_details=optional(record(type=text)))
+CHARGE = record(
+    id=text,
+    created=timestamp,
+    payment_intent=optional(ident),
+    refunds=optional(listing(REFUND)),
+    payment_method_details=optional(record(type=text)),
+)
 
-DISPUTE = record(id=text, amount=positive_cents, currency=euro, status=text, created=timestamp,
-                 payment_intent=optional(ident))
+DISPUTE = record(
+    id=text,
+    amount=positive_cents,
+    currency=euro,
+    status=text,
+    created=timestamp,
+    payment_intent=optional(ident),
+)
 
-SUBSCRIPTION = record(id=text, metadata=METADATA, canceled_at=optional(timestamp),
-                      items=optional(listing(record(price=optional(record(
-                          unit_amount=optional(cents)))))))
+SUBSCRIPTION = record(
+    id=text,
+    metadata=METADATA,
+    canceled_at=optional(timestamp),
+    items=optional(listing(record(price=optional(record(unit_amount=optional(cents)))))),
+)
 
 # Every event type the webhook applies, with the shape of its data.object.
 SHAPES: dict[str, Check] = {

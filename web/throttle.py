@@ -19,8 +19,9 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS login_failures (
 def create_table(database: Database) -> None:
     with database.schema_lock(), database.transaction() as session:
         session.execute(SCHEMA)
-        session.execute("CREATE INDEX IF NOT EXISTS login_failures_address "
-                        "ON login_failures (address, account)")
+        session.execute(
+            "CREATE INDEX IF NOT EXISTS login_failures_address ON login_failures (address, account)"
+        )
 
 
 def begin_attempt(database: Database, account: str, address: str) -> int:
@@ -35,26 +36,33 @@ def begin_attempt(database: Database, account: str, address: str) -> int:
     with database.transaction() as session:
         if session.dialect == "postgresql":
             session.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (address,))
-        session.execute("DELETE FROM login_failures WHERE address = ? AND at <= ?",
-                        (address, since))
+        session.execute(
+            "DELETE FROM login_failures WHERE address = ? AND at <= ?", (address, since)
+        )
         by_pair = session.query(
             "SELECT at FROM login_failures WHERE account = ? AND address = ? ORDER BY at",
-            (account, address))
+            (account, address),
+        )
         by_address = session.query(
-            "SELECT at FROM login_failures WHERE address = ? ORDER BY at", (address,))
-        waits = [int(rows[-limit][0] + WINDOW_SECONDS - moment) + 1
-                 for rows, limit in ((by_pair, PER_ACCOUNT_AND_ADDRESS),
-                                     (by_address, PER_ADDRESS))
-                 if len(rows) >= limit]
+            "SELECT at FROM login_failures WHERE address = ? ORDER BY at", (address,)
+        )
+        waits = [
+            int(rows[-limit][0] + WINDOW_SECONDS - moment) + 1
+            for rows, limit in ((by_pair, PER_ACCOUNT_AND_ADDRESS), (by_address, PER_ADDRESS))
+            if len(rows) >= limit
+        ]
         if waits:
             return max(waits)
-        session.execute("INSERT INTO login_failures (account, address, at) VALUES (?, ?, ?)",
-                        (account, address, moment))
+        session.execute(
+            "INSERT INTO login_failures (account, address, at) VALUES (?, ?, ?)",
+            (account, address, moment),
+        )
     return 0
 
 
 def succeeded(database: Database, account: str, address: str) -> None:
     """A right password from this address: its failures on this account are forgotten."""
     with database.transaction() as session:
-        session.execute("DELETE FROM login_failures WHERE account = ? AND address = ?",
-                        (account, address))
+        session.execute(
+            "DELETE FROM login_failures WHERE account = ? AND address = ?", (account, address)
+        )

@@ -29,8 +29,9 @@ def stripe_webhook() -> Any:
     if not signature:
         abort(400, description="missing Stripe-Signature header")
     try:
-        stripe.WebhookSignature.verify_header(payload, signature, secret,
-                                              stripe.Webhook.DEFAULT_TOLERANCE)
+        stripe.WebhookSignature.verify_header(
+            payload, signature, secret, stripe.Webhook.DEFAULT_TOLERANCE
+        )
     except stripe.SignatureVerificationError:
         abort(400, description="the signature does not match (wrong secret, or too old)")
     except UnicodeDecodeError:
@@ -52,8 +53,11 @@ def stripe_webhook() -> Any:
     except (AttributeError, KeyError, TypeError, ValueError) as error:
         # A shape the declared ones let through: still a 4xx, not a crash Stripe would retry
         # for days. Each handler reads its fields before its one command: nothing recorded.
-        current_app.logger.error("stripe event %r of an unexpected shape: %r",
-                                 event.get("id") if isinstance(event, dict) else None, error)
+        current_app.logger.error(
+            "stripe event %r of an unexpected shape: %r",
+            event.get("id") if isinstance(event, dict) else None,
+            error,
+        )
         abort(400, description="malformed Stripe event: unexpected shape")
     return jsonify(received=event["id"], outcome=outcome)
 

@@ -21,9 +21,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 def run_ledger(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     """Run the `ledger` command as a person would, against the store named in `env`."""
-    result = subprocess.run([sys.executable, "-m", "web.cli", *args], input=stdin, cwd=ROOT,
-                            env={**os.environ, **env}, capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "web.cli", *args],
+        input=stdin,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -72,16 +78,36 @@ def live_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
         log = tmp_path / f"gunicorn-{port}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "web:create_app()", "--bind",
-                 f"127.0.0.1:{port}", "--workers", str(workers), "--timeout", "60"],
-                cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "web:create_app()",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    str(workers),
+                    "--timeout",
+                    "60",
+                ],
+                cwd=ROOT,
+                env={**os.environ, **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         started.append(process)
         url = f"http://127.0.0.1:{port}"
         _wait_until_healthy(url, process, log)
         with (tmp_path / f"follower-{port}.log").open("wb") as out:
-            started.append(subprocess.Popen(
-                [sys.executable, "-m", "web.cli", "project", "--follow"], cwd=ROOT,
-                env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=out))
+            started.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "web.cli", "project", "--follow"],
+                    cwd=ROOT,
+                    env={**os.environ, **env},
+                    stdout=subprocess.DEVNULL,
+                    stderr=out,
+                )
+            )
         return url
 
     yield start
@@ -90,15 +116,17 @@ def live_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
 
 
 @pytest.fixture
-def demo_site(sqlite_url: str, live_server: Callable[..., str]
-              ) -> Callable[[str, str, str], tuple[str, dict[str, str]]]:
+def demo_site(
+    sqlite_url: str, live_server: Callable[..., str]
+) -> Callable[[str, str, str], tuple[str, dict[str, str]]]:
     """`start(email, role, password)`: the demo data, one user, gunicorn; (base URL, env)."""
 
     def start(email: str, role: str, password: str) -> tuple[str, dict[str, str]]:
         env = {"LEDGER_DATABASE_URL": sqlite_url, "LEDGER_SECRET_KEY": "e2e"}
         run_ledger(env, "init", "--demo")
-        run_ledger(env, "users", "add", email, "--role", role, "--password-stdin",
-                   stdin=password + "\n")
+        run_ledger(
+            env, "users", "add", email, "--role", role, "--password-stdin", stdin=password + "\n"
+        )
         return live_server(env, workers=2), env
 
     return start
@@ -113,17 +141,28 @@ def follower(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], None]]:
     def follow(env: dict[str, str]) -> None:
         log = tmp_path / f"follower-{len(started)}.log"
         with log.open("wb") as out:
-            started.append((subprocess.Popen(
-                [sys.executable, "-m", "web.cli", "project", "--follow"], cwd=ROOT,
-                env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=out), log))
+            started.append(
+                (
+                    subprocess.Popen(
+                        [sys.executable, "-m", "web.cli", "project", "--follow"],
+                        cwd=ROOT,
+                        env={**os.environ, **env},
+                        stdout=subprocess.DEVNULL,
+                        stderr=out,
+                    ),
+                    log,
+                )
+            )
 
     yield follow
     died = [(process.returncode, log) for process, log in started if process.poll() is not None]
     for process, _log in started:
         _stop(process)
     if died:
-        pytest.fail("the follower died: " + "; ".join(
-            f"exit {code}: {log.read_text()}" for code, log in died))
+        pytest.fail(
+            "the follower died: "
+            + "; ".join(f"exit {code}: {log.read_text()}" for code, log in died)
+        )
 
 
 @pytest.fixture(scope="session")
@@ -148,7 +187,12 @@ def page(chromium_browser: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def phone_page(chromium_browser: Any) -> Iterator[Any]:
-    context = chromium_browser.new_context(locale="it-IT", viewport={"width": 390, "height": 844},
-                                           is_mobile=True, has_touch=True, device_scale_factor=2)
+    context = chromium_browser.new_context(
+        locale="it-IT",
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
     yield context.new_page()
     context.close()

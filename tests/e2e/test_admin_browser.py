@@ -14,8 +14,8 @@ PASSWORD = "ufficio-fondazione"
 @pytest.mark.browser
 @pytest.mark.slow
 def test_staff_day_in_the_back_office(
-        demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]], page: Any,
-        tmp_path: Path) -> None:
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]], page: Any, tmp_path: Path
+) -> None:
     base, _env = demo_site("ufficio@example.org", "staff", PASSWORD)
 
     page.goto(base + "/admin/")
@@ -61,8 +61,10 @@ def test_staff_day_in_the_back_office(
 @pytest.mark.browser
 @pytest.mark.slow
 def test_dashboard_fits_a_phone(
-        demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]], phone_page: Any,
-        tmp_path: Path) -> None:
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+    phone_page: Any,
+    tmp_path: Path,
+) -> None:
     base, _env = demo_site("ufficio@example.org", "admin", PASSWORD)
     phone_page.goto(base + "/admin/")
     phone_page.fill("input[name=email]", "ufficio@example.org")
@@ -73,6 +75,7 @@ def test_dashboard_fits_a_phone(
     box = chart.bounding_box()
     assert box is not None and 300 < box["width"] <= 390 and box["height"] > 100
     overflow = phone_page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
     assert overflow <= 0  # the page never scrolls sideways on a phone
     phone_page.screenshot(path=str(tmp_path / "dashboard-phone.png"), full_page=True)

@@ -37,15 +37,19 @@ def terminate_backends(url: str) -> int:
     with psycopg.connect(url, autocommit=True) as admin:
         rows = admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
     return len(rows)
 
 
 def deliver(base: str, event: dict[str, Any]) -> int:
     """One delivery as Stripe makes it; the status code, or 0 when no answer came."""
     payload = json.dumps(event).encode()
-    request = urllib.request.Request(base + "/webhooks/stripe", data=payload, headers={
-        "Content-Type": "application/json", "Stripe-Signature": sign(payload, SECRET)})
+    request = urllib.request.Request(
+        base + "/webhooks/stripe",
+        data=payload,
+        headers={"Content-Type": "application/json", "Stripe-Signature": sign(payload, SECRET)},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return int(response.status)
@@ -94,8 +98,9 @@ def gifts(story: StripeStory, count: int) -> list[tuple[str, int, list[dict[str,
     made = []
     for number in range(count):
         amount = 500 + 37 * number
-        session, events = story.card_gift(amount, story.customer_details(
-            f"Donatore {number}", f"donatore{number}@example.org"))
+        session, events = story.card_gift(
+            amount, story.customer_details(f"Donatore {number}", f"donatore{number}@example.org")
+        )
         made.append((session["payment_intent"], amount, events))
     return made
 
@@ -107,9 +112,15 @@ def follower_with_log(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Fol
 
     def follow(env: dict[str, str]) -> Follower:
         with (tmp_path / "follower.log").open("wb") as log:
-            started.append(subprocess.Popen(
-                [sys.executable, "-m", "web.cli", "project", "--follow"], cwd=ROOT,
-                env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT))
+            started.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "web.cli", "project", "--follow"],
+                    cwd=ROOT,
+                    env={**os.environ, **env},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
         return started[-1]
 
     yield follow
@@ -120,10 +131,17 @@ def follower_with_log(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Fol
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_service_recovers_by_itself_after_backends_are_terminated_mid_load(
-        postgres_url: str, live_server: Callable[..., str], tmp_path: Path,
-        follower_with_log: Callable[[dict[str, str]], Follower]) -> None:
-    env = {"LEDGER_DATABASE_URL": postgres_url, "LEDGER_SECRET_KEY": "e2e",
-           "STRIPE_SECRET_KEY": "sk_test_e2e", "STRIPE_WEBHOOK_SECRET": SECRET}
+    postgres_url: str,
+    live_server: Callable[..., str],
+    tmp_path: Path,
+    follower_with_log: Callable[[dict[str, str]], Follower],
+) -> None:
+    env = {
+        "LEDGER_DATABASE_URL": postgres_url,
+        "LEDGER_SECRET_KEY": "e2e",
+        "STRIPE_SECRET_KEY": "sk_test_e2e",
+        "STRIPE_WEBHOOK_SECRET": SECRET,
+    }
     run_ledger(env, "init", "--demo")
     base = live_server(env, workers=2)
     follower = follower_with_log(env)
@@ -142,8 +160,9 @@ def test_service_recovers_by_itself_after_backends_are_terminated_mid_load(
             for path in ("/", f"/api/v1/campaigns/{SLUG}/progress", "/healthz"):
                 reader_statuses.append(read(base, path))
 
-    threads = [threading.Thread(target=send, args=(under_faults[i::CLIENTS],))
-               for i in range(CLIENTS)] + [threading.Thread(target=browse)]
+    threads = [
+        threading.Thread(target=send, args=(under_faults[i::CLIENTS],)) for i in range(CLIENTS)
+    ] + [threading.Thread(target=browse)]
     for thread in threads:
         thread.start()
     terminated = []
@@ -185,16 +204,21 @@ def test_service_recovers_by_itself_after_backends_are_terminated_mid_load(
     try:
         ledger.runner.catch_up()
         with ledger.database.reading() as session:
-            recorded = dict(session.query(
-                "SELECT source_key, amount_cents FROM gifts_view WHERE source_key LIKE ?",
-                ("stripe:%",)))
+            recorded = dict(
+                session.query(
+                    "SELECT source_key, amount_cents FROM gifts_view WHERE source_key LIKE ?",
+                    ("stripe:%",),
+                )
+            )
     finally:
         ledger.close()
     expected = {f"stripe:{intent}": amount for intent, amount in sender.acknowledged.items()}
     assert len(expected) == GIFTS_UNDER_FAULTS + GIFTS_AFTER
     assert recorded == expected
     assert sum(recorded.values()) == sum(expected.values())
-    print(f"terminated per round: {terminated}; deliveries under faults: "
-          f"{len(sender.statuses)}, refused or unanswered: "
-          f"{sum(1 for s in sender.statuses if not 200 <= s < 300)}; page reads: "
-          f"{len(reader_statuses)}, failed: {sum(1 for s in reader_statuses if s != 200)}")
+    print(
+        f"terminated per round: {terminated}; deliveries under faults: "
+        f"{len(sender.statuses)}, refused or unanswered: "
+        f"{sum(1 for s in sender.statuses if not 200 <= s < 300)}; page reads: "
+        f"{len(reader_statuses)}, failed: {sum(1 for s in reader_statuses if s != 200)}"
+    )

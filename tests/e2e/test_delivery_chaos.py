@@ -113,8 +113,9 @@ def deliver(port: int, payload: bytes) -> tuple[int, Any]:
     """One delivery waiting for its answer: (status, JSON body), or (0, None) with no answer."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
-        connection.request("POST", "/webhooks/stripe", body=payload,
-                           headers=signed_headers(payload))
+        connection.request(
+            "POST", "/webhooks/stripe", body=payload, headers=signed_headers(payload)
+        )
         response = connection.getresponse()
         body = response.read()
         try:
@@ -129,11 +130,18 @@ def deliver(port: int, payload: bytes) -> tuple[int, Any]:
 
 def cut_off(port: int, payload: bytes, how: str) -> None:
     """A delivery the client breaks off: it closes the socket before reading any answer."""
-    head = "".join(f"{name}: {value}\r\n" for name, value in {
-        "Host": f"127.0.0.1:{port}", "Content-Length": str(len(payload)), "Connection": "close",
-        **signed_headers(payload)}.items())
+    head = "".join(
+        f"{name}: {value}\r\n"
+        for name, value in {
+            "Host": f"127.0.0.1:{port}",
+            "Content-Length": str(len(payload)),
+            "Connection": "close",
+            **signed_headers(payload),
+        }.items()
+    )
     request = f"POST /webhooks/stripe HTTP/1.1\r\n{head}\r\n".encode() + (
-        payload if how == "whole" else payload[:len(payload) // 2])
+        payload if how == "whole" else payload[: len(payload) // 2]
+    )
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
             raw.sendall(request)
@@ -142,8 +150,7 @@ def cut_off(port: int, payload: bytes, how: str) -> None:
 
 
 @pytest.fixture
-def gunicorn(tmp_path: Path) -> Iterator[Callable[[dict[str, str], int],
-                                                  subprocess.Popen[bytes]]]:
+def gunicorn(tmp_path: Path) -> Iterator[Callable[[dict[str, str], int], subprocess.Popen[bytes]]]:
     """`start(env, port)` runs gunicorn on that port (so a restart can take it again)."""
     started: list[subprocess.Popen[bytes]] = []
 
@@ -151,9 +158,23 @@ def gunicorn(tmp_path: Path) -> Iterator[Callable[[dict[str, str], int],
         log = tmp_path / f"gunicorn-{len(started)}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "web:create_app()", "--bind",
-                 f"127.0.0.1:{port}", "--workers", "2", "--timeout", "60"],
-                cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "web:create_app()",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "2",
+                    "--timeout",
+                    "60",
+                ],
+                cwd=ROOT,
+                env={**os.environ, **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         started.append(process)
         _wait_until_healthy(f"http://127.0.0.1:{port}", process, log)
         return process
@@ -174,16 +195,22 @@ def stories_for(deliveries: int, rng: random.Random) -> tuple[list[GiftStory], D
 
 def clean_in_order(url: str, events: list[dict[str, Any]]) -> dict[str, Any]:
     """The reference: each delivery once, in Stripe's order, into a database of its own."""
-    app: Flask = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": url,
-                             "STRIPE_SECRET_KEY": "sk_test", "STRIPE_WEBHOOK_SECRET": SECRET})
+    app: Flask = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "t",
+            "LEDGER_DATABASE_URL": url,
+            "STRIPE_SECRET_KEY": "sk_test",
+            "STRIPE_WEBHOOK_SECRET": SECRET,
+        }
+    )
     try:
         client = app.test_client()
         with app.app_context():
             store().app.start_campaign(SLUG, "Caos nelle consegne", 33_600_000)
         for event in events:
             payload = json.dumps(event).encode()
-            answer = client.post("/webhooks/stripe", data=payload,
-                                 headers=signed_headers(payload))
+            answer = client.post("/webhooks/stripe", data=payload, headers=signed_headers(payload))
             assert answer.status_code == 200, (SEED, event["type"], answer.get_json())
         with app.app_context():
             return ledger_state(store(), SLUG, TAG)
@@ -194,25 +221,32 @@ def clean_in_order(url: str, events: list[dict[str, Any]]) -> dict[str, Any]:
 @pytest.mark.slow
 @pytest.mark.timeout(max(300, DELIVERIES // 2))
 def test_chaotic_delivery_through_gunicorn_gives_the_clean_in_order_ledger(
-        store_url: str, tmp_path: Path,
-        gunicorn: Callable[[dict[str, str], int], subprocess.Popen[bytes]],
-        follower: Callable[[dict[str, str]], None]) -> None:
+    store_url: str,
+    tmp_path: Path,
+    gunicorn: Callable[[dict[str, str], int], subprocess.Popen[bytes]],
+    follower: Callable[[dict[str, str]], None],
+) -> None:
     rng = random.Random(SEED)
     stories, made = stories_for(DELIVERIES, rng)
     plan = [index for index in range(len(made.events)) for _copy in range(COPIES)]
     rng.shuffle(plan)
     cut = set(rng.sample(range(len(plan)), round(len(plan) * CUT_SHARE)))
-    attempts = deque(Attempt(event, rng.choice(("part", "whole")) if number in cut else None)
-                     for number, event in enumerate(plan))
+    attempts = deque(
+        Attempt(event, rng.choice(("part", "whole")) if number in cut else None)
+        for number, event in enumerate(plan)
+    )
     late = max(1, round(len(plan) * AFTER_RESTART_SHARE))
     dispatcher = Dispatcher(attempts, restart_at=len(plan) - late)
     payloads = [json.dumps(event).encode() for event in made.events]
 
-    env = {"LEDGER_DATABASE_URL": store_url, "LEDGER_SECRET_KEY": "e2e",
-           "STRIPE_SECRET_KEY": "sk_test_e2e", "STRIPE_WEBHOOK_SECRET": SECRET}
+    env = {
+        "LEDGER_DATABASE_URL": store_url,
+        "LEDGER_SECRET_KEY": "e2e",
+        "STRIPE_SECRET_KEY": "sk_test_e2e",
+        "STRIPE_WEBHOOK_SECRET": SECRET,
+    }
     run_ledger(env, "init")
-    run_ledger(env, "campaigns", "add", SLUG, "--name", "Caos nelle consegne",
-               "--target", "336000")
+    run_ledger(env, "campaigns", "add", SLUG, "--name", "Caos nelle consegne", "--target", "336000")
     port = free_port()
     server = gunicorn(env, port)
     follower(env)
@@ -230,11 +264,15 @@ def test_chaotic_delivery_through_gunicorn_gives_the_clean_in_order_ledger(
                 dispatcher.answered(attempt, 0, after_restart)
                 continue
             status, body = deliver(port, payloads[attempt.event])
-            if status not in (0, 503) and not (status == 200 and isinstance(body, dict)
-                                               and body.get("outcome") in ("handled", "ignored")):
+            if status not in (0, 503) and not (
+                status == 200
+                and isinstance(body, dict)
+                and body.get("outcome") in ("handled", "ignored")
+            ):
                 with dispatcher.lock:
                     dispatcher.unexpected.append(
-                        f"{made.events[attempt.event]['type']}: {status} {body}")
+                        f"{made.events[attempt.event]['type']}: {status} {body}"
+                    )
             dispatcher.answered(attempt, status, after_restart)
 
     threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
@@ -251,10 +289,12 @@ def test_chaotic_delivery_through_gunicorn_gives_the_clean_in_order_ledger(
     chaos_seconds = time.monotonic() - started
 
     sent = sum(dispatcher.statuses.values())
-    summary = (f"seed {SEED}: {len(stories)} stories, {len(made.events)} deliveries, "
-               f"{len(plan)} copies, {len(cut)} cut off, {late} held for after the restart, "
-               f"{sent} requests in {chaos_seconds:.0f} s, statuses {dispatcher.statuses}, "
-               f"{dispatcher.acknowledged_after_restart} acknowledged after the restart")
+    summary = (
+        f"seed {SEED}: {len(stories)} stories, {len(made.events)} deliveries, "
+        f"{len(plan)} copies, {len(cut)} cut off, {late} held for after the restart, "
+        f"{sent} requests in {chaos_seconds:.0f} s, statuses {dispatcher.statuses}, "
+        f"{dispatcher.acknowledged_after_restart} acknowledged after the restart"
+    )
     print(summary)
     assert dispatcher.unexpected == [], (summary, dispatcher.unexpected[:10])
     assert dispatcher.acknowledged_after_restart >= late, summary

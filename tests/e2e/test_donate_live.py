@@ -23,11 +23,16 @@ def fake_stripe() -> Iterator[FakeStripe]:
         yield fake
 
 
-def serve(url: str, fake: FakeStripe,
-          live_server: Callable[..., str]) -> tuple[str, dict[str, str]]:
-    env = {"LEDGER_DATABASE_URL": url, "LEDGER_SECRET_KEY": "e2e",
-           "STRIPE_SECRET_KEY": "sk_test_e2e",
-           "STRIPE_WEBHOOK_SECRET": SECRET, "STRIPE_API_BASE": fake.base_url}
+def serve(
+    url: str, fake: FakeStripe, live_server: Callable[..., str]
+) -> tuple[str, dict[str, str]]:
+    env = {
+        "LEDGER_DATABASE_URL": url,
+        "LEDGER_SECRET_KEY": "e2e",
+        "STRIPE_SECRET_KEY": "sk_test_e2e",
+        "STRIPE_WEBHOOK_SECRET": SECRET,
+        "STRIPE_API_BASE": fake.base_url,
+    }
     run_ledger(env, "init", "--demo")
     # The demo campaigns have ended: the form offers a campaign running today.
     run_ledger(env, "campaigns", "add", CURRENT, "--name", "Legami in corso", "--target", "10000")
@@ -53,8 +58,11 @@ def wait_for(base: str, expected: Callable[[dict[str, Any]], bool]) -> dict[str,
 
 @pytest.mark.slow
 def test_paid_delivery_shows_in_progress_with_its_figures(
-        store_url: str, fake_stripe: FakeStripe, live_server: Callable[..., str],
-        follower: Callable[[dict[str, str]], None]) -> None:
+    store_url: str,
+    fake_stripe: FakeStripe,
+    live_server: Callable[..., str],
+    follower: Callable[[dict[str, str]], None],
+) -> None:
     base, env = serve(store_url, fake_stripe, live_server)
     follower(env)
     before = progress(base)
@@ -62,14 +70,24 @@ def test_paid_delivery_shows_in_progress_with_its_figures(
     _session, events = story.card_gift(4200, story.customer_details("Lia Neri", "lia@example.org"))
     for event in events:
         payload = json.dumps(event).encode()
-        request = urllib.request.Request(base + "/webhooks/stripe", data=payload, headers={
-            "Stripe-Signature": sign(payload, SECRET), "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            base + "/webhooks/stripe",
+            data=payload,
+            headers={"Stripe-Signature": sign(payload, SECRET), "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
     # The totals and the registry are separate read models: wait for every figure asserted.
-    after = wait_for(base, lambda now: (
-        now["raised_cents"] - before["raised_cents"], now["contacts"] - before["contacts"],
-    ) == (4200, 1))
+    after = wait_for(
+        base,
+        lambda now: (
+            (
+                now["raised_cents"] - before["raised_cents"],
+                now["contacts"] - before["contacts"],
+            )
+            == (4200, 1)
+        ),
+    )
     assert after["raised_cents"] - before["raised_cents"] == 4200
     assert after["contacts"] - before["contacts"] == 1
     report = run_ledger(env, "report", "progress", "--campaign", "fare-legami-anni-2-3", "--json")
@@ -79,8 +97,12 @@ def test_paid_delivery_shows_in_progress_with_its_figures(
 @pytest.mark.browser
 @pytest.mark.slow
 def test_donor_fills_the_form_on_a_phone_and_lands_on_checkout(
-        sqlite_url: str, fake_stripe: FakeStripe, live_server: Callable[..., str],
-        phone_page: Any, tmp_path: Path) -> None:
+    sqlite_url: str,
+    fake_stripe: FakeStripe,
+    live_server: Callable[..., str],
+    phone_page: Any,
+    tmp_path: Path,
+) -> None:
     base, _env = serve(sqlite_url, fake_stripe, live_server)
     page = phone_page
     page.goto(base + "/donate/")
@@ -110,8 +132,8 @@ def test_donor_fills_the_form_on_a_phone_and_lands_on_checkout(
 @pytest.mark.browser
 @pytest.mark.slow
 def test_typing_an_amount_chooses_it_with_or_without_the_script(
-        sqlite_url: str, fake_stripe: FakeStripe, live_server: Callable[..., str],
-        chromium_browser: Any) -> None:
+    sqlite_url: str, fake_stripe: FakeStripe, live_server: Callable[..., str], chromium_browser: Any
+) -> None:
     base, _env = serve(sqlite_url, fake_stripe, live_server)
     for script in (True, False):
         context = chromium_browser.new_context(locale="it-IT", java_script_enabled=script)

@@ -50,7 +50,7 @@ CAMPAIGN = "fare-legami-anni-2-3"
 AS_OF = "2030-01-01"
 # Names as Stripe and volunteers send them: apostrophes, accents, separators, formulas (a tab
 # or another control character is refused where names enter, so none reaches an export).
-HOSTILE_NAMES = ("D'Angelo", "Nicolò Müller", 'Rossi; "Bianchi"', "=HYPERLINK(\"x\")", "-Zoë @Ås")
+HOSTILE_NAMES = ("D'Angelo", "Nicolò Müller", 'Rossi; "Bianchi"', '=HYPERLINK("x")', "-Zoë @Ås")
 
 
 @dataclass
@@ -97,8 +97,13 @@ def money_after_the_fact(store: LedgerStore, history: History, first: int, last:
         if index % 150 == 2:
             store.app.record_fee(key, 35 + index % 7, "stripe")
         if index % 200 == 3:
-            store.app.correct_gift(key, history.amounts[key] + 1_000, day,
-                                   "importo trascritto male", "staff@example.org")
+            store.app.correct_gift(
+                key,
+                history.amounts[key] + 1_000,
+                day,
+                "importo trascritto male",
+                "staff@example.org",
+            )
             history.raised_cents += 1_000
 
 
@@ -106,14 +111,24 @@ def registry_work(store: LedgerStore) -> None:
     """Merges, consent changes and erasures on donors the registry holds by now."""
     store.runner.catch_up()
     with store.database.reading() as session:
-        donors = [row[0] for row in session.query(
-            "SELECT donor_id FROM registry_donors ORDER BY first_position LIMIT 40")]
+        donors = [
+            row[0]
+            for row in session.query(
+                "SELECT donor_id FROM registry_donors ORDER BY first_position LIMIT 40"
+            )
+        ]
     assert len(donors) == 40
     for other, into in zip(donors[0:10:2], donors[1:10:2], strict=True):
         store.app.merge_donors(uuid.UUID(other), uuid.UUID(into), "staff@example.org")
     for number, donor in enumerate(donors[10:25]):
-        store.app.change_consent(uuid.UUID(donor), True, number % 2 == 0, "modulo firmato",
-                                 date(2017, 3, 1 + number), "staff@example.org")
+        store.app.change_consent(
+            uuid.UUID(donor),
+            True,
+            number % 2 == 0,
+            "modulo firmato",
+            date(2017, 3, 1 + number),
+            "staff@example.org",
+        )
     for donor in donors[25:29]:
         assert erase(store, donor, force=True) >= 1
     store.app.record_audit("export", "staff@example.org", {"kind": "donors"}, 12)
@@ -126,11 +141,20 @@ def online_payments(store: LedgerStore, history: History, count: int) -> None:
         key = f"pi_crash{number:05d}"
         name = HOSTILE_NAMES[number % len(HOSTILE_NAMES)]
         cents = 1_500 + 100 * number
-        gift = Gift(source_key=key, campaign=CAMPAIGN, amount_cents=cents, value_date=day,
-                    channel="online", method="sepa_debit", status=PENDING,
-                    details=DonorDetails.parse(first_name="Sepa", last_name=name,
-                                               email=f"sepa{number}@example.org"),
-                    privacy_consent=True, marketing_consent=number % 3 == 0)
+        gift = Gift(
+            source_key=key,
+            campaign=CAMPAIGN,
+            amount_cents=cents,
+            value_date=day,
+            channel="online",
+            method="sepa_debit",
+            status=PENDING,
+            details=DonorDetails.parse(
+                first_name="Sepa", last_name=name, email=f"sepa{number}@example.org"
+            ),
+            privacy_consent=True,
+            marketing_consent=number % 3 == 0,
+        )
         kind = number % 5
         history.donations += 1
         if kind == 0:
@@ -145,8 +169,9 @@ def online_payments(store: LedgerStore, history: History, count: int) -> None:
         elif kind in (3, 4):
             outcome = "lost" if kind == 3 else "won"
             store.app.notify_payment(key, PaymentNotice(DISPUTE_OPENED, day, f"dp_{key}", cents))
-            store.app.notify_payment(key, PaymentNotice(
-                DISPUTE_CLOSED, day, f"dp_{key}", cents, outcome=outcome))
+            store.app.notify_payment(
+                key, PaymentNotice(DISPUTE_CLOSED, day, f"dp_{key}", cents, outcome=outcome)
+            )
             if outcome == "lost":
                 history.raised_cents -= cents
                 history.movements += 1
@@ -154,8 +179,9 @@ def online_payments(store: LedgerStore, history: History, count: int) -> None:
 
 def a_stand(store: LedgerStore, history: History) -> None:
     """A piazza stand: taps, one undone, named givers, the two-person count, close, deposit."""
-    stand = store.app.open_stand(CAMPAIGN, "Piazza del Comune", "Cremona", "Cremona",
-                                 date(2017, 9, 10), ["Anna", "Bruno"])
+    stand = store.app.open_stand(
+        CAMPAIGN, "Piazza del Comune", "Cremona", "Cremona", date(2017, 9, 10), ["Anna", "Bruno"]
+    )
     taps = [str(uuid.uuid4()) for _ in range(31)]
     for tap in taps:
         store.app.tally_gift(stand, tap)
@@ -202,17 +228,20 @@ def applied(database: Database) -> int:
     """Events applied so far, summed over the read models (0 before their tables exist)."""
     try:
         with database.reading() as session:
-            return int(session.scalar("SELECT SUM(position) FROM projection_positions",
-                                      default=0))
+            return int(session.scalar("SELECT SUM(position) FROM projection_positions", default=0))
     except (sqlite3.OperationalError, psycopg.errors.UndefinedTable):
         return 0
 
 
 def start_follower(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "web.cli", "project", "--follow"],
-                                cwd=ROOT, env={**os.environ, **env}, stdout=out,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "project", "--follow"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 @dataclass
@@ -224,15 +253,23 @@ class Pace:
     batch: float = 0.2
 
 
-def wait_for(database: Database, follower: subprocess.Popen[bytes], done: int, log: Path,
-             context: str, pace: Pace) -> int:
+def wait_for(
+    database: Database,
+    follower: subprocess.Popen[bytes],
+    done: int,
+    log: Path,
+    context: str,
+    pace: Pace,
+) -> int:
     """Until `done` events are applied; the follower must stay alive and keep moving."""
     spawned = moved = time.monotonic()
     seen = first = applied(database)
     while seen < done:
         if follower.poll() is not None:
-            pytest.fail(f"{context}: the follower exited with {follower.returncode}:\n"
-                        f"{log.read_text(errors='replace')[-3000:]}")
+            pytest.fail(
+                f"{context}: the follower exited with {follower.returncode}:\n"
+                f"{log.read_text(errors='replace')[-3000:]}"
+            )
         if time.monotonic() - moved > STALL:
             pytest.fail(f"{context}: no progress for {STALL:.0f} s at {seen} of {done}")
         time.sleep(0.02)
@@ -250,28 +287,35 @@ def dump(database: Database, through: int) -> dict[str, list[tuple[Any, ...]]]:
     """Every read model's rows; the audit trail up to `through` (exports add entries)."""
     tables = [table for projection in read_models() for table in projection.tables]
     with database.reading() as session:
-        return {table: sorted(session.query(
-            f"SELECT * FROM {table}" + (" WHERE position <= ?" if table == "audit_view" else ""),
-            (through,) if table == "audit_view" else ()), key=repr) for table in tables}
+        return {
+            table: sorted(
+                session.query(
+                    f"SELECT * FROM {table}"
+                    + (" WHERE position <= ?" if table == "audit_view" else ""),
+                    (through,) if table == "audit_view" else (),
+                ),
+                key=repr,
+            )
+            for table in tables
+        }
 
 
-def what_the_foundation_sees(env: dict[str, str], tmp_path: Path, label: str
-                             ) -> dict[str, bytes]:
+def what_the_foundation_sees(env: dict[str, str], tmp_path: Path, label: str) -> dict[str, bytes]:
     """Both CSV exports and the progress report, byte for byte, as the CLI writes them."""
     seen = {}
     for kind in ("donors", "donations"):
         out = tmp_path / f"{label}-{kind}.csv"
         run_ledger(env, "export", kind, "--out", str(out))
         seen[kind] = out.read_bytes()
-    seen["progress"] = run_ledger(env, "report", "progress", "--json", "--as-of",
-                                  AS_OF).encode()
+    seen["progress"] = run_ledger(env, "report", "progress", "--json", "--as-of", AS_OF).encode()
     return seen
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600 + EVENTS // 20)  # a guard against a hang, not a speed limit
 def test_follower_killed_at_random_points_while_catching_up_ends_as_a_fresh_rebuild(
-        store_url: str, tmp_path: Path) -> None:
+    store_url: str, tmp_path: Path
+) -> None:
     rng = random.Random(SEED)
     built = time.monotonic()
     history = build_history(store_url, tmp_path, rng)
@@ -292,8 +336,10 @@ def test_follower_killed_at_random_points_while_catching_up_ends_as_a_fresh_rebu
         for round_ in range(KILLS):
             before = applied(database)
             if before >= work:
-                pytest.fail(f"the catch-up ended before kill {round_ + 1}: FONDO_CRASH_EVENTS="
-                            f"{EVENTS} is too few for {KILLS} kills\n" + "\n".join(kills))
+                pytest.fail(
+                    f"the catch-up ended before kill {round_ + 1}: FONDO_CRASH_EVENTS="
+                    f"{EVENTS} is too few for {KILLS} kills\n" + "\n".join(kills)
+                )
             follower = start_follower(env, log)
             if round_ in startup_rounds:
                 # While it imports, opens the store, creates the tables or reads its first batch.
@@ -306,13 +352,16 @@ def test_follower_killed_at_random_points_while_catching_up_ends_as_a_fresh_rebu
                 delay = rng.uniform(0.0, pace.batch)
                 how = f"{delay:.2f} s after {target} applied"
             time.sleep(delay)
-            assert follower.poll() is None, f"the follower ended by itself; {replay}\n" + \
-                log.read_text(errors="replace")[-3000:]
+            assert follower.poll() is None, (
+                f"the follower ended by itself; {replay}\n"
+                + log.read_text(errors="replace")[-3000:]
+            )
             follower.send_signal(signal.SIGKILL)
             follower.wait()
             kills.append(f"kill {round_ + 1}: {how}, {applied(database)} of {work} committed")
-        assert applied(database) < work, f"{replay}: the last kill came after the catch-up:\n" \
-            + "\n".join(kills)
+        assert applied(database) < work, (
+            f"{replay}: the last kill came after the catch-up:\n" + "\n".join(kills)
+        )
 
         started = time.monotonic()
         follower = start_follower(env, log)
@@ -326,9 +375,13 @@ def test_follower_killed_at_random_points_while_catching_up_ends_as_a_fresh_rebu
         rebuilding = time.monotonic()
         run_ledger(env, "rebuild")
         # Figures for the report (shown with -s): where the time of this test goes.
-        print(f"{head} events: built in {began - built:.0f} s, {KILLS} kills in "
-              f"{started - began:.0f} s, catch-up finished in {finished - started:.0f} s, "
-              f"rebuilt in {time.monotonic() - rebuilding:.0f} s", *kills, sep="\n")
+        print(
+            f"{head} events: built in {began - built:.0f} s, {KILLS} kills in "
+            f"{started - began:.0f} s, catch-up finished in {finished - started:.0f} s, "
+            f"rebuilt in {time.monotonic() - rebuilding:.0f} s",
+            *kills,
+            sep="\n",
+        )
         rebuilt = dump(database, head)
         seen_rebuilt = what_the_foundation_sees(env, tmp_path, "rebuilt")
     finally:
@@ -344,7 +397,8 @@ def test_follower_killed_at_random_points_while_catching_up_ends_as_a_fresh_rebu
         missing = sorted(set(rows) - set(followed[table]), key=repr)[:3]
         assert same, (
             f"{table} differs from a rebuild: {len(followed[table])} rows against {len(rows)}; "
-            f"only after the kills {extra}, only in the rebuild {missing}; {context}")
+            f"only after the kills {extra}, only in the rebuild {missing}; {context}"
+        )
     for name, data in seen_rebuilt.items():
         same = seen_followed[name] == data
         assert same, f"the {name} export differs; {context}"

@@ -11,8 +11,9 @@ from tests.e2e.conftest import run_ledger
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_home_page_on_a_phone(sqlite_url: str, live_server: Callable[..., str],
-                              phone_page: Any, tmp_path: Path) -> None:
+def test_home_page_on_a_phone(
+    sqlite_url: str, live_server: Callable[..., str], phone_page: Any, tmp_path: Path
+) -> None:
     env = {"LEDGER_DATABASE_URL": sqlite_url, "LEDGER_SECRET_KEY": "e2e"}
     run_ledger(env, "init", "--demo")
     base = live_server(env, workers=1)
@@ -24,7 +25,8 @@ def test_home_page_on_a_phone(sqlite_url: str, live_server: Callable[..., str],
     target = phone_page.locator('article[data-campaign="fare-legami-anni-2-3"] progress')
     assert target.get_attribute("max") == "33600000"
     overflow = phone_page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
     assert overflow == 0
     shot = tmp_path / "home-phone.png"
     phone_page.screenshot(path=str(shot), full_page=True)

@@ -20,12 +20,31 @@ IMPORTERS = 4
 def test_parallel_imports_of_one_file_record_it_once(store_url: str) -> None:
     env = {"LEDGER_DATABASE_URL": store_url}
     run_ledger(env, "init")
-    run_ledger(env, "campaigns", "add", "fare-legami-anno-1", "--name", "Fare Legami - anno 1",
-               "--target", "42708", "--starts", "2015-07-01", "--ends", "2016-05-31")
-    importers = [subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "import", "donations", str(YEAR1 / "donations.csv")],
-        cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True) for _ in range(IMPORTERS)]
+    run_ledger(
+        env,
+        "campaigns",
+        "add",
+        "fare-legami-anno-1",
+        "--name",
+        "Fare Legami - anno 1",
+        "--target",
+        "42708",
+        "--starts",
+        "2015-07-01",
+        "--ends",
+        "2016-05-31",
+    )
+    importers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "import", "donations", str(YEAR1 / "donations.csv")],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(IMPORTERS)
+    ]
     results = [(process.wait(timeout=600), *process.communicate()) for process in importers]
     for status, _out, err in results:
         # Each one either imported the file, found it already imported, or was told clearly
@@ -44,6 +63,9 @@ def test_parallel_imports_of_one_file_record_it_once(store_url: str) -> None:
         ledger.close()
     expected = EXPECTED["campaigns"]["fare-legami-anno-1"]
     assert (figures["raised_cents"], figures["donors"], figures["contacts"]) == (
-        expected["raised_cents"], expected["donors"], expected["contacts"])
+        expected["raised_cents"],
+        expected["donors"],
+        expected["contacts"],
+    )
     rows = sum(1 for line in (YEAR1 / "donations.csv").read_text().splitlines()[1:] if line)
     assert recorded == rows

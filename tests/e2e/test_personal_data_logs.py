@@ -14,10 +14,14 @@ PASSWORD = "ufficio-fondazione"
 # Two donors of the demo data, searched the ways staff type them: what is typed, what the
 # results show, and every way the typed text could appear in a log line.
 SEARCHES = {
-    "simonebarbieri35@example.net": ("simonebarbieri35@example.net",
-                                     ("simonebarbieri35", "simonebarbieri35%40example")),
-    "(+39) 366 207 6513": ("simonebarbieri35@example.net",
-                           ("366 207 6513", "3662076513", "366+207+6513", "366%20207")),
+    "simonebarbieri35@example.net": (
+        "simonebarbieri35@example.net",
+        ("simonebarbieri35", "simonebarbieri35%40example"),
+    ),
+    "(+39) 366 207 6513": (
+        "simonebarbieri35@example.net",
+        ("366 207 6513", "3662076513", "366+207+6513", "366%20207"),
+    ),
     "CLMMRA43A53D150K": ("CLMMRA43A53D150K", ("CLMMRA43A53D150K",)),
     "340 449 9418": ("CLMMRA43A53D150K", ("340 449 9418", "3404499418", "340+449", "340%20449")),
 }
@@ -29,7 +33,8 @@ class Browser:
     def __init__(self, base: str) -> None:
         self.base = base
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
 
     def get(self, path: str) -> str:
         with self.opener.open(self.base + path, timeout=30) as response:
@@ -45,8 +50,10 @@ class Browser:
 
 @pytest.mark.slow
 def test_registry_searches_leave_no_personal_data_in_the_access_log(
-        demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
     access_log = tmp_path / "access.log"
     # gunicorn reads extra options from the environment: the production access-log format.
     monkeypatch.setenv("GUNICORN_CMD_ARGS", f"--access-logfile {access_log}")

@@ -20,7 +20,8 @@ def fetch(url: str) -> tuple[int, str, str]:
 
 @pytest.mark.slow
 def test_gunicorn_serves_the_first_page_and_the_api(
-        store_url: str, live_server: Callable[..., str]) -> None:
+    store_url: str, live_server: Callable[..., str]
+) -> None:
     env = {"LEDGER_DATABASE_URL": store_url, "LEDGER_SECRET_KEY": "e2e"}
     run_ledger(env, "init", "--demo")
     base = live_server(env, workers=2)
@@ -32,13 +33,13 @@ def test_gunicorn_serves_the_first_page_and_the_api(
     status, kind, body = fetch(base + "/api/v1/campaigns/fare-legami-anno-1/progress")
     figures = json.loads(body)
     assert status == 200 and kind == "application/json"
-    assert (figures["raised_cents"], figures["donors"], figures["contacts"]) == (
-        4270800, 2289, 324)
+    assert (figures["raised_cents"], figures["donors"], figures["contacts"]) == (4270800, 2289, 324)
 
     status, kind, body = fetch(base + "/api/v1/campaigns/no-such-campaign/progress")
     assert status == 404 and kind == "application/json"
     assert json.loads(body)["code"] == 404
 
-    status, _kind, body = fetch(base + "/api/v1/campaigns/fare-legami-anno-1/progress"
-                                "?as_of=not-a-date")
+    status, _kind, body = fetch(
+        base + "/api/v1/campaigns/fare-legami-anno-1/progress?as_of=not-a-date"
+    )
     assert status == 422 and "Traceback" not in body

@@ -18,8 +18,11 @@ CURRENT = "legami-in-piazza"  # the demo campaigns have ended: stands serve one 
 
 
 def no_horizontal_overflow(page: Any) -> bool:
-    return bool(page.evaluate(
-        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"))
+    return bool(
+        page.evaluate(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
+    )
 
 
 def progress(base: str) -> dict[str, Any]:
@@ -39,11 +42,12 @@ def wait_for(base: str, expected: tuple[int, int, int]) -> tuple[int, int, int]:
         time.sleep(0.2)
 
 
-def start_stand_site(demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
-                     follower: Callable[[dict[str, str]], None]) -> tuple[str, dict[str, str]]:
+def start_stand_site(
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+    follower: Callable[[dict[str, str]], None],
+) -> tuple[str, dict[str, str]]:
     base, env = demo_site("anna@example.org", "volunteer", PASSWORD)
-    run_ledger(env, "campaigns", "add", CURRENT, "--name", "Legami in piazza", "--target",
-               "5000")
+    run_ledger(env, "campaigns", "add", CURRENT, "--name", "Legami in piazza", "--target", "5000")
     run_ledger(env, "project")
     follower(env)
     return base, env
@@ -52,8 +56,11 @@ def start_stand_site(demo_site: Callable[[str, str, str], tuple[str, dict[str, s
 @pytest.mark.browser
 @pytest.mark.slow
 def test_volunteer_runs_a_stand_from_a_phone(
-        demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
-        follower: Callable[[dict[str, str]], None], phone_page: Any, tmp_path: Path) -> None:
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+    follower: Callable[[dict[str, str]], None],
+    phone_page: Any,
+    tmp_path: Path,
+) -> None:
     base, _env = start_stand_site(demo_site, follower)
     page = phone_page
 
@@ -119,9 +126,11 @@ def test_volunteer_runs_a_stand_from_a_phone(
 def api(base: str, token: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
     """The stands API as another phone with a personal token uses it."""
     request = urllib.request.Request(
-        base + path, data=None if body is None else json.dumps(body).encode(),
+        base + path,
+        data=None if body is None else json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        method="GET" if body is None else "POST")
+        method="GET" if body is None else "POST",
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return dict(json.load(response))
 
@@ -135,8 +144,10 @@ def sign_in(page: Any) -> None:
 @pytest.mark.browser
 @pytest.mark.slow
 def test_no_tap_is_dropped_when_the_csrf_token_or_the_session_expires(
-        demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
-        follower: Callable[[dict[str, str]], None], phone_page: Any) -> None:
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+    follower: Callable[[dict[str, str]], None],
+    phone_page: Any,
+) -> None:
     base, env = start_stand_site(demo_site, follower)
     token = run_ledger(env, "users", "token", "anna@example.org").strip()
     page = phone_page
@@ -150,8 +161,11 @@ def test_no_tap_is_dropped_when_the_csrf_token_or_the_session_expires(
     page.click("text=Apri il banchetto")
     page.wait_for_selector("#plus-one")
     stand = "/api/v1/stands/" + page.url.rstrip("/").rsplit("/", 1)[1]
-    plus_one, pending, problem = (page.locator("#plus-one"), page.locator("#pending"),
-                                  page.locator("#queue-problem"))
+    plus_one, pending, problem = (
+        page.locator("#plus-one"),
+        page.locator("#pending"),
+        page.locator("#queue-problem"),
+    )
     for _ in range(3):
         plus_one.tap()
     expect(pending).to_have_text("0")
@@ -190,8 +204,9 @@ def test_no_tap_is_dropped_when_the_csrf_token_or_the_session_expires(
     plus_one.tap()
     expect(problem).to_contain_text("409")
     expect(problem).to_contain_text("chiuso")
-    with page.expect_response(lambda answer: answer.url.endswith("/tallies")
-                              and answer.status == 409, timeout=15_000):
+    with page.expect_response(
+        lambda answer: answer.url.endswith("/tallies") and answer.status == 409, timeout=15_000
+    ):
         pass  # the page's next retry is refused too, and the tap is still kept
     assert pending.inner_text() == "1"
     assert api(base, token, stand)["tallied"] == 9

@@ -16,11 +16,15 @@ from tests.e2e.conftest import run_ledger
 ROUNDS = 6
 
 
-def call(base: str, path: str, token: str, body: dict[str, Any] | None = None
-         ) -> tuple[int, dict[str, Any]]:
+def call(
+    base: str, path: str, token: str, body: dict[str, Any] | None = None
+) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(
-        base + path, data=json.dumps(body or {}).encode(), method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        base + path,
+        data=json.dumps(body or {}).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.load(response)
@@ -29,8 +33,9 @@ def call(base: str, path: str, token: str, body: dict[str, Any] | None = None
 
 
 @pytest.mark.slow
-def test_parallel_closes_one_wins_the_other_gets_409(postgres_url: str,
-                                                     live_server: Callable[..., str]) -> None:
+def test_parallel_closes_one_wins_the_other_gets_409(
+    postgres_url: str, live_server: Callable[..., str]
+) -> None:
     env = {"LEDGER_DATABASE_URL": postgres_url, "LEDGER_SECRET_KEY": "e2e"}
 
     def ledger(*args: str) -> str:
@@ -42,17 +47,25 @@ def test_parallel_closes_one_wins_the_other_gets_409(postgres_url: str,
     base = live_server(env, workers=4)
 
     for round_number in range(ROUNDS):
-        status, stand = call(base, "/api/v1/stands", token, {
-            "campaign": "fare-legami-anni-2-3", "place": f"Piazza {round_number}",
-            "comune": "Crema", "district": "Crema", "day": "2016-10-01",
-            "volunteers": ["Anna", "Bruno"]})
+        status, stand = call(
+            base,
+            "/api/v1/stands",
+            token,
+            {
+                "campaign": "fare-legami-anni-2-3",
+                "place": f"Piazza {round_number}",
+                "comune": "Crema",
+                "district": "Crema",
+                "day": "2016-10-01",
+                "volunteers": ["Anna", "Bruno"],
+            },
+        )
         assert status == 201
         path = f"/api/v1/stands/{stand['id']}"
         for _ in range(3):
             call(base, path + "/tallies", token, {"entry_id": str(uuid.uuid4())})
         for counter in ("Anna", "Bruno"):
-            call(base, path + "/counts", token,
-                 {"counter": counter, "denominations": {"1000": 2}})
+            call(base, path + "/counts", token, {"counter": counter, "denominations": {"1000": 2}})
         barrier = threading.Barrier(2)
 
         def close(close_path: str, start: threading.Barrier) -> tuple[int, dict[str, Any]]:
@@ -66,6 +79,7 @@ def test_parallel_closes_one_wins_the_other_gets_409(postgres_url: str,
         refused = next(body for status, body in answers if status == 409)
         assert refused["state"]["status"] == "closed" and refused["message"]
 
-    figures = json.loads(ledger("report", "progress", "--campaign", "fare-legami-anni-2-3",
-                                "--json"))[0]
+    figures = json.loads(
+        ledger("report", "progress", "--campaign", "fare-legami-anni-2-3", "--json")
+    )[0]
     assert (figures["raised_cents"], figures["donors"]) == (ROUNDS * 2000, ROUNDS * 3)

@@ -24,5 +24,11 @@ def without(obj: dict[str, Any], *names: str) -> dict[str, Any]:
 
 
 def stripe_event(event_id: str, kind: str, created: int, obj: dict[str, Any]) -> dict[str, Any]:
-    return stripe_object("event", id=event_id, type=kind, created=created,
-                         api_version=API_VERSION, data={"object": copy.deepcopy(obj)})
+    return stripe_object(
+        "event",
+        id=event_id,
+        type=kind,
+        created=created,
+        api_version=API_VERSION,
+        data={"object": copy.deepcopy(obj)},
+    )

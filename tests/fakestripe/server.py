@@ -89,18 +89,28 @@ class FakeStripe:
             items = params.get("line_items") or []
             if not items:
                 return _error(400, "Missing required param: line_items.")
-            total = sum(int(i["price_data"]["unit_amount"]) * int(i.get("quantity", 1))
-                        for i in items)
+            total = sum(
+                int(i["price_data"]["unit_amount"]) * int(i.get("quantity", 1)) for i in items
+            )
             session_id = "cs_test_" + secrets.token_hex(12)
             session = {
-                "id": session_id, "object": "checkout.session", "livemode": False,
-                "url": f"{self.base_url}/pay/{session_id}", "mode": params.get("mode"),
-                "submit_type": params.get("submit_type"), "metadata": params.get("metadata", {}),
-                "amount_total": total, "currency": "eur", "status": "open",
-                "payment_status": "unpaid", "success_url": params.get("success_url"),
-                "cancel_url": params.get("cancel_url"), "created": int(time.time()),
+                "id": session_id,
+                "object": "checkout.session",
+                "livemode": False,
+                "url": f"{self.base_url}/pay/{session_id}",
+                "mode": params.get("mode"),
+                "submit_type": params.get("submit_type"),
+                "metadata": params.get("metadata", {}),
+                "amount_total": total,
+                "currency": "eur",
+                "status": "open",
+                "payment_status": "unpaid",
+                "success_url": params.get("success_url"),
+                "cancel_url": params.get("cancel_url"),
+                "created": int(time.time()),
                 "payment_method_types": params.get("payment_method_types", ["card"]),
-                "line_items": items, "locale": params.get("locale"),
+                "line_items": items,
+                "locale": params.get("locale"),
             }
             with self._lock:
                 self.sessions[session_id] = session
@@ -109,16 +119,21 @@ class FakeStripe:
         @app.get("/v1/checkout/sessions/<session_id>")
         def get_session(session_id: str) -> Response:
             session = self.sessions.get(session_id)
-            return jsonify(session) if session else _error(404, f"No such checkout.session: "
-                                                                f"'{session_id}'")
+            return (
+                jsonify(session)
+                if session
+                else _error(404, f"No such checkout.session: '{session_id}'")
+            )
 
         @app.get("/pay/<session_id>")
         def pay(session_id: str) -> str:
             session = self.sessions.get(session_id) or abort(404)
             euros = f"{session['amount_total'] / 100:.2f}".replace(".", ",")
-            return (f"<!doctype html><title>Fake Stripe Checkout</title>"
-                    f"<h1>Fake Stripe Checkout</h1><p id='amount'>€ {euros}</p>"
-                    f"<p id='mode'>{session['mode']}</p>")
+            return (
+                f"<!doctype html><title>Fake Stripe Checkout</title>"
+                f"<h1>Fake Stripe Checkout</h1><p id='amount'>€ {euros}</p>"
+                f"<p id='mode'>{session['mode']}</p>"
+            )
 
         @app.get("/v1/payment_intents/<intent_id>")
         def get_intent(intent_id: str) -> Response:
@@ -126,23 +141,41 @@ class FakeStripe:
             if payment is None:
                 return _error(404, f"No such payment_intent: '{intent_id}'")
             suffix = intent_id.removeprefix("pi_")
-            transaction = {"id": f"txn_{suffix}", "object": "balance_transaction",
-                           "amount": payment["amount"], "fee": payment["fee"],
-                           "net": payment["amount"] - payment["fee"], "currency": "eur",
-                           "fee_details": [{"amount": payment["fee"], "currency": "eur",
-                                            "type": "stripe_fee"}],
-                           "source": f"ch_{suffix}", "type": "charge"}
+            transaction = {
+                "id": f"txn_{suffix}",
+                "object": "balance_transaction",
+                "amount": payment["amount"],
+                "fee": payment["fee"],
+                "net": payment["amount"] - payment["fee"],
+                "currency": "eur",
+                "fee_details": [
+                    {"amount": payment["fee"], "currency": "eur", "type": "stripe_fee"}
+                ],
+                "source": f"ch_{suffix}",
+                "type": "charge",
+            }
             expand = request.args.getlist("expand[]") or request.args.getlist("expand[0]")
-            charge: dict[str, Any] = {"id": f"ch_{suffix}", "object": "charge",
-                                      "amount": payment["amount"], "currency": "eur",
-                                      "payment_intent": intent_id, "paid": True,
-                                      "balance_transaction": transaction["id"]}
+            charge: dict[str, Any] = {
+                "id": f"ch_{suffix}",
+                "object": "charge",
+                "amount": payment["amount"],
+                "currency": "eur",
+                "payment_intent": intent_id,
+                "paid": True,
+                "balance_transaction": transaction["id"],
+            }
             if "latest_charge.balance_transaction" in expand:
                 charge["balance_transaction"] = transaction
-            intent = {"id": intent_id, "object": "payment_intent", "amount": payment["amount"],
-                      "currency": "eur", "status": "succeeded",
-                      "latest_charge": charge if any(e.startswith("latest_charge")
-                                                     for e in expand) else charge["id"]}
+            intent = {
+                "id": intent_id,
+                "object": "payment_intent",
+                "amount": payment["amount"],
+                "currency": "eur",
+                "status": "succeeded",
+                "latest_charge": charge
+                if any(e.startswith("latest_charge") for e in expand)
+                else charge["id"],
+            }
             return jsonify(intent)
 
         @app.errorhandler(404)

@@ -47,8 +47,9 @@ class GiftStory:
         return self.amount - sum(refund.cents for refund in self.refunds if not refund.fails)
 
 
-def gift_story(integer: Callable[[int, int], int], choice: Callable[[Sequence[Any]], Any],
-               donors: int = 3) -> GiftStory:
+def gift_story(
+    integer: Callable[[int, int], int], choice: Callable[[Sequence[Any]], Any], donors: int = 3
+) -> GiftStory:
     """One story from a source of choices: Hypothesis's `draw` for properties, a seeded
     `random.Random` for long runs, so both draw from the same stories."""
     kind = choice(KINDS)
@@ -63,16 +64,23 @@ def gift_story(integer: Callable[[int, int], int], choice: Callable[[Sequence[An
         refunds.append(refund)
         left -= 0 if refund.fails else refund.cents
     monthly = kind.startswith("monthly")
-    return GiftStory(kind=kind, donor=integer(0, donors - 1), amount=amount,
-                     refunds=tuple(refunds), dispute=choice((None, "won", "lost")),
-                     months=integer(1, 2) if monthly else 1,
-                     method=choice(("card", "sepa_debit")) if monthly else "card")
+    return GiftStory(
+        kind=kind,
+        donor=integer(0, donors - 1),
+        amount=amount,
+        refunds=tuple(refunds),
+        dispute=choice((None, "won", "lost")),
+        months=integer(1, 2) if monthly else 1,
+        method=choice(("card", "sepa_debit")) if monthly else "card",
+    )
 
 
 @st.composite
 def gift_stories(draw: st.DrawFn) -> GiftStory:
-    return gift_story(lambda low, high: draw(st.integers(min_value=low, max_value=high)),
-                      lambda options: draw(st.sampled_from(options)))
+    return gift_story(
+        lambda low, high: draw(st.integers(min_value=low, max_value=high)),
+        lambda options: draw(st.sampled_from(options)),
+    )
 
 
 def random_gift_story(rng: random.Random, donors: int) -> GiftStory:
@@ -88,10 +96,15 @@ def expected(stories: list[GiftStory]) -> dict[str, int]:
     refunded = sum(r.cents for story in confirmed for r in story.refunds if not r.fails)
     disputed = sum(story.dispute_cents for story in confirmed if story.dispute == "lost")
     donors = len({story.donor for story in confirmed})
-    return {"received_cents": received, "refunded_cents": refunded,
-            "disputed_cents": disputed, "raised_cents": received - refunded - disputed,
-            "gifts": sum(story.months for story in confirmed), "contacts": donors,
-            "donors": donors}
+    return {
+        "received_cents": received,
+        "refunded_cents": refunded,
+        "disputed_cents": disputed,
+        "raised_cents": received - refunded - disputed,
+        "gifts": sum(story.months for story in confirmed),
+        "contacts": donors,
+        "donors": donors,
+    }
 
 
 def expected_gifts(stories: list[GiftStory]) -> list[tuple[str, str, int, int]]:
@@ -100,8 +113,10 @@ def expected_gifts(stories: list[GiftStory]) -> list[tuple[str, str, int, int]]:
     for story in stories:
         refunded = sum(r.cents for r in story.refunds if not r.fails) if story.confirmed else 0
         if story.kind.startswith("monthly"):
-            rows += [(story.method, "confirmed", story.amount, refunded if month == 0 else 0)
-                     for month in range(story.months)]
+            rows += [
+                (story.method, "confirmed", story.amount, refunded if month == 0 else 0)
+                for month in range(story.months)
+            ]
         else:
             method = "card" if story.kind == "card" else "sepa_debit"
             status = "confirmed" if story.confirmed else "failed"
@@ -127,46 +142,89 @@ class Deliveries:
         self.events.append(stripe_event(self.id("evt"), kind, self.clock, obj))
 
     def details(self, donor: int) -> dict[str, Any]:
-        return {"name": f"Donatrice Numero{donor}", "email": f"donor{donor}@example.org",
-                "phone": None, "tax_exempt": "none", "tax_ids": [],
-                "business_name": None, "individual_name": None,
-                "address": {"city": None, "country": "IT", "line1": None, "line2": None,
-                            "postal_code": None, "state": None}}
+        return {
+            "name": f"Donatrice Numero{donor}",
+            "email": f"donor{donor}@example.org",
+            "phone": None,
+            "tax_exempt": "none",
+            "tax_ids": [],
+            "business_name": None,
+            "individual_name": None,
+            "address": {
+                "city": None,
+                "country": "IT",
+                "line1": None,
+                "line2": None,
+                "postal_code": None,
+                "state": None,
+            },
+        }
 
     def metadata(self, frequency: str) -> dict[str, str]:
-        return {"campaign": self.campaign, "tax_code": "", "privacy_consent": "true",
-                "marketing_consent": "false", "frequency": frequency}
+        return {
+            "campaign": self.campaign,
+            "tax_code": "",
+            "privacy_consent": "true",
+            "marketing_consent": "false",
+            "frequency": frequency,
+        }
 
     def gift(self, story: GiftStory) -> None:
         self.clock += DAY
         intent = self.monthly(story) if story.kind.startswith("monthly") else self.once(story)
         self.money_back(story, intent)
 
-    def session(self, story: GiftStory, mode: str, payment_status: str,
-                intent: str | None) -> dict[str, Any]:
+    def session(
+        self, story: GiftStory, mode: str, payment_status: str, intent: str | None
+    ) -> dict[str, Any]:
         return stripe_object(
-            "checkout.session", id=self.id("cs_test"), mode=mode, amount_total=story.amount,
-            amount_subtotal=story.amount, currency="eur", created=self.clock,
-            customer_details=self.details(story.donor), payment_intent=intent,
-            payment_method_types=["card", "sepa_debit"], payment_status=payment_status,
-            status="complete", metadata=self.metadata("once" if mode == "payment" else "monthly"),
+            "checkout.session",
+            id=self.id("cs_test"),
+            mode=mode,
+            amount_total=story.amount,
+            amount_subtotal=story.amount,
+            currency="eur",
+            created=self.clock,
+            customer_details=self.details(story.donor),
+            payment_intent=intent,
+            payment_method_types=["card", "sepa_debit"],
+            payment_status=payment_status,
+            status="complete",
+            metadata=self.metadata("once" if mode == "payment" else "monthly"),
             subscription=self.id("sub") if mode == "subscription" else None,
-            submit_type="donate" if mode == "payment" else None)
+            submit_type="donate" if mode == "payment" else None,
+        )
 
     def charge(self, intent: str, amount: int, method: str, status: str) -> dict[str, Any]:
-        return stripe_object("charge", id="ch_" + intent.removeprefix("pi_"), amount=amount,
-                             currency="eur", payment_intent=intent, created=self.clock,
-                             status=status, paid=status == "succeeded",
-                             payment_method_details={"type": method, method: {}})
+        return stripe_object(
+            "charge",
+            id="ch_" + intent.removeprefix("pi_"),
+            amount=amount,
+            currency="eur",
+            payment_intent=intent,
+            created=self.clock,
+            status=status,
+            paid=status == "succeeded",
+            payment_method_details={"type": method, method: {}},
+        )
 
     def once(self, story: GiftStory) -> str:
         intent = self.id("pi")
         if story.kind == "card":
             session = self.session(story, "payment", "paid", intent)
-            self.send("payment_intent.succeeded", stripe_object(
-                "payment_intent", id=intent, amount=story.amount, amount_received=story.amount,
-                currency="eur", status="succeeded", created=self.clock,
-                payment_method_types=["card", "sepa_debit"]))
+            self.send(
+                "payment_intent.succeeded",
+                stripe_object(
+                    "payment_intent",
+                    id=intent,
+                    amount=story.amount,
+                    amount_received=story.amount,
+                    currency="eur",
+                    status="succeeded",
+                    created=self.clock,
+                    payment_method_types=["card", "sepa_debit"],
+                ),
+            )
             self.send("charge.succeeded", self.charge(intent, story.amount, "card", "succeeded"))
             self.send("checkout.session.completed", session)
             return intent
@@ -174,8 +232,10 @@ class Deliveries:
         self.send("charge.pending", self.charge(intent, story.amount, "sepa_debit", "pending"))
         self.send("checkout.session.completed", session)
         succeeds = story.kind == "sepa_succeeds"
-        self.send(f"checkout.session.async_payment_{'succeeded' if succeeds else 'failed'}",
-                  {**session, "payment_status": "paid" if succeeds else "unpaid"})
+        self.send(
+            f"checkout.session.async_payment_{'succeeded' if succeeds else 'failed'}",
+            {**session, "payment_status": "paid" if succeeds else "unpaid"},
+        )
         return intent
 
     def monthly(self, story: GiftStory) -> str:
@@ -186,36 +246,77 @@ class Deliveries:
             self.clock += 30 * DAY
             intent, invoice_id = self.id("pi"), self.id("in")
             intents.append(intent)
-            self.send("charge.succeeded", self.charge(intent, story.amount, story.method,
-                                                      "succeeded"))
+            self.send(
+                "charge.succeeded", self.charge(intent, story.amount, story.method, "succeeded")
+            )
             details = self.details(story.donor)
             invoice = stripe_object(
-                "invoice", id=invoice_id, amount_due=story.amount, amount_paid=story.amount,
-                amount_remaining=0, created=self.clock, currency="eur", status="paid",
+                "invoice",
+                id=invoice_id,
+                amount_due=story.amount,
+                amount_paid=story.amount,
+                amount_remaining=0,
+                created=self.clock,
+                currency="eur",
+                status="paid",
                 billing_reason="subscription_create" if month == 0 else "subscription_cycle",
-                customer_name=details["name"], customer_email=details["email"],
-                customer_phone=None, customer_address=details["address"],
-                status_transitions={"finalized_at": self.clock, "marked_uncollectible_at": None,
-                                    "paid_at": self.clock, "voided_at": None},
-                parent={"type": "subscription_details", "quote_details": None,
-                        "subscription_details": {"metadata": self.metadata("monthly"),
-                                                 "subscription": session["subscription"]}})
+                customer_name=details["name"],
+                customer_email=details["email"],
+                customer_phone=None,
+                customer_address=details["address"],
+                status_transitions={
+                    "finalized_at": self.clock,
+                    "marked_uncollectible_at": None,
+                    "paid_at": self.clock,
+                    "voided_at": None,
+                },
+                parent={
+                    "type": "subscription_details",
+                    "quote_details": None,
+                    "subscription_details": {
+                        "metadata": self.metadata("monthly"),
+                        "subscription": session["subscription"],
+                    },
+                },
+            )
             if story.kind == "monthly_new_shape":
                 self.send("invoice.paid", without(invoice, "payment_intent", "payments"))
-                self.send("invoice_payment.paid", stripe_object(
-                    "invoice_payment", id=self.id("inpay"), invoice=invoice_id,
-                    amount_paid=story.amount, amount_requested=story.amount, currency="eur",
-                    created=self.clock, status="paid",
-                    payment={"type": "payment_intent", "payment_intent": intent},
-                    status_transitions={"canceled_at": None, "paid_at": self.clock}))
+                self.send(
+                    "invoice_payment.paid",
+                    stripe_object(
+                        "invoice_payment",
+                        id=self.id("inpay"),
+                        invoice=invoice_id,
+                        amount_paid=story.amount,
+                        amount_requested=story.amount,
+                        currency="eur",
+                        created=self.clock,
+                        status="paid",
+                        payment={"type": "payment_intent", "payment_intent": intent},
+                        status_transitions={"canceled_at": None, "paid_at": self.clock},
+                    ),
+                )
             else:  # before 2025-03-31.basil: the invoice names its payment
-                self.send("invoice.paid", {
-                    **without(invoice, "parent"), "payment_intent": intent,
-                    "subscription": session["subscription"],
-                    "subscription_details": {"metadata": self.metadata("monthly")}})
-        self.send("customer.subscription.deleted", stripe_object(
-            "subscription", id=session["subscription"], status="canceled",
-            canceled_at=self.clock, metadata=self.metadata("monthly"), currency="eur"))
+                self.send(
+                    "invoice.paid",
+                    {
+                        **without(invoice, "parent"),
+                        "payment_intent": intent,
+                        "subscription": session["subscription"],
+                        "subscription_details": {"metadata": self.metadata("monthly")},
+                    },
+                )
+        self.send(
+            "customer.subscription.deleted",
+            stripe_object(
+                "subscription",
+                id=session["subscription"],
+                status="canceled",
+                canceled_at=self.clock,
+                metadata=self.metadata("monthly"),
+                currency="eur",
+            ),
+        )
         return intents[0]
 
     def money_back(self, story: GiftStory, intent: str) -> None:
@@ -223,25 +324,42 @@ class Deliveries:
         for refund in story.refunds:
             self.clock += DAY
             created = stripe_object(
-                "refund", id=self.id("re"), amount=refund.cents, created=self.clock,
-                currency="eur", payment_intent=intent, status="pending",
-                charge="ch_" + intent.removeprefix("pi_"), reason="requested_by_customer")
+                "refund",
+                id=self.id("re"),
+                amount=refund.cents,
+                created=self.clock,
+                currency="eur",
+                payment_intent=intent,
+                status="pending",
+                charge="ch_" + intent.removeprefix("pi_"),
+                reason="requested_by_customer",
+            )
             self.send("refund.created", created)
             refunds.append(created)
             final = {**created, "status": "failed" if refund.fails else "succeeded"}
             self.send("refund.failed" if refund.fails else "refund.updated", final)
         if refunds:
-            self.send("charge.refunded", {**self.charge(intent, story.amount, "card",
-                                                        "succeeded"),
-                                          "refunds": {"object": "list", "data": refunds,
-                                                      "has_more": False}})
+            self.send(
+                "charge.refunded",
+                {
+                    **self.charge(intent, story.amount, "card", "succeeded"),
+                    "refunds": {"object": "list", "data": refunds, "has_more": False},
+                },
+            )
         if story.dispute is None or story.dispute_cents <= 0:
             return
         self.clock += DAY
-        dispute = stripe_object("dispute", id=self.id("dp"), amount=story.dispute_cents,
-                                currency="eur", created=self.clock, payment_intent=intent,
-                                charge="ch_" + intent.removeprefix("pi_"),
-                                status="needs_response", reason="fraudulent")
+        dispute = stripe_object(
+            "dispute",
+            id=self.id("dp"),
+            amount=story.dispute_cents,
+            currency="eur",
+            created=self.clock,
+            payment_intent=intent,
+            charge="ch_" + intent.removeprefix("pi_"),
+            status="needs_response",
+            reason="fraudulent",
+        )
         self.send("charge.dispute.created", dispute)
         self.send("charge.dispute.funds_withdrawn", dispute)
         self.clock += 10 * DAY
@@ -256,14 +374,26 @@ def ledger_state(ledger: LedgerStore, campaign: str, tag: str) -> dict[str, Any]
     with ledger.database.reading() as session:
         gifts = session.query(
             "SELECT source_key, method, status, amount_cents, refunded_cents, people, "
-            "identified, value_date FROM gifts_view WHERE campaign = ?", (campaign,))
+            "identified, value_date FROM gifts_view WHERE campaign = ?",
+            (campaign,),
+        )
         movements = session.query(
             "SELECT movement_key, kind, amount_cents, on_date FROM money_movements "
-            "WHERE campaign = ?", (campaign,))
+            "WHERE campaign = ?",
+            (campaign,),
+        )
     figures = progress(ledger.database, campaign, date(2030, 1, 1))[0]
-    keys = ("received_cents", "refunded_cents", "disputed_cents", "raised_cents", "gifts",
-            "contacts", "donors")
-    return {"gifts": sorted(tuple(str(v).replace(tag, "") for v in row) for row in gifts),
-            "movements": sorted(tuple(str(v).replace(tag, "") for v in row)
-                                for row in movements),
-            "figures": {key: figures[key] for key in keys}}
+    keys = (
+        "received_cents",
+        "refunded_cents",
+        "disputed_cents",
+        "raised_cents",
+        "gifts",
+        "contacts",
+        "donors",
+    )
+    return {
+        "gifts": sorted(tuple(str(v).replace(tag, "") for v in row) for row in gifts),
+        "movements": sorted(tuple(str(v).replace(tag, "") for v in row) for row in movements),
+        "figures": {key: figures[key] for key in keys},
+    }

@@ -18,15 +18,21 @@ DAY = date(2016, 9, 1)
 
 
 def gift(key: str, amount: int = 1000, **extra: object) -> Gift:
-    values: dict[str, object] = dict(source_key=key, campaign="fare-legami-anni-2-3",
-                                     amount_cents=amount, value_date=DAY, channel="online",
-                                     method="card")
+    values: dict[str, object] = dict(
+        source_key=key,
+        campaign="fare-legami-anni-2-3",
+        amount_cents=amount,
+        value_date=DAY,
+        channel="online",
+        method="card",
+    )
     values.update(extra)
     return Gift(**values)  # type: ignore[arg-type]
 
 
 def test_starting_a_campaign_twice_is_a_no_op_and_a_change_is_a_conflict(
-        store: LedgerStore) -> None:
+    store: LedgerStore,
+) -> None:
     first = store.app.start_campaign("a-b", "A", 100, DAY, DAY)
     assert store.app.start_campaign("a-b", "A", 100, DAY, DAY) == first
     with pytest.raises(ConflictError):
@@ -35,8 +41,13 @@ def test_starting_a_campaign_twice_is_a_no_op_and_a_change_is_a_conflict(
 
 def test_gift_rules_are_checked_together() -> None:
     with pytest.raises(InvalidInputError) as bad:
-        gift("k", amount=0, channel="fax", donors=2,
-             details=DonorDetails.parse(email="a@example.org"))
+        gift(
+            "k",
+            amount=0,
+            channel="fax",
+            donors=2,
+            details=DonorDetails.parse(email="a@example.org"),
+        )
     assert set(bad.value.fields) == {"amount", "channel", "donors"}
 
 
@@ -65,8 +76,9 @@ def test_a_batch_with_some_resends_records_only_the_new_ones(store: LedgerStore)
 def test_parallel_resends_never_duplicate(store_url: str) -> None:
     stores = [LedgerStore.open(store_url) for _ in range(3)]
     start_campaigns(stores[0])
-    gifts = [gift(f"same-{i}", details=DonorDetails.parse(email=f"d{i}@example.org"))
-             for i in range(60)]
+    gifts = [
+        gift(f"same-{i}", details=DonorDetails.parse(email=f"d{i}@example.org")) for i in range(60)
+    ]
     with ThreadPoolExecutor(len(stores)) as pool:
         runs = [pool.submit(s.app.record_gifts, gifts) for s in stores]
     outcomes = [run.result() for run in runs]  # a failure in a thread fails the test
@@ -80,8 +92,14 @@ def test_parallel_resends_never_duplicate(store_url: str) -> None:
 
 def test_pending_gift_counts_only_once_confirmed(store: LedgerStore) -> None:
     start_campaigns(store)
-    store.app.record_gift(gift("stripe:pi_sepa", status=PENDING, method="sepa_debit",
-                               details=DonorDetails.parse(email="s@example.org")))
+    store.app.record_gift(
+        gift(
+            "stripe:pi_sepa",
+            status=PENDING,
+            method="sepa_debit",
+            details=DonorDetails.parse(email="s@example.org"),
+        )
+    )
     assert (figures(store)["raised_cents"], figures(store)["contacts"]) == (0, 0)
     donation = store.app.find_donation("stripe:pi_sepa")
     assert donation is not None
@@ -100,13 +118,21 @@ def test_refunds_leave_the_total_once_each_and_never_exceed_the_gift(store: Ledg
     store.app.record_fee("stripe:pi_r", 100, "stripe")
     got = figures(store)
     assert (got["raised_cents"], got["refunded_cents"], got["fees_cents"], got["net_cents"]) == (
-        3000, 2000, 100, 2900)
+        3000,
+        2000,
+        100,
+        2900,
+    )
 
 
 def test_personal_data_is_sealed_in_the_event_store(store: LedgerStore) -> None:
     start_campaigns(store)
-    store.app.record_gift(gift("k", details=DonorDetails.parse(
-        email="segreto@example.org", tax_code="CLMMRA43A53D150K")))
+    store.app.record_gift(
+        gift(
+            "k",
+            details=DonorDetails.parse(email="segreto@example.org", tax_code="CLMMRA43A53D150K"),
+        )
+    )
     donation = store.app.find_donation("k")
     assert donation is not None
     stored = store.app.recorder.select_events(donation.id)[0].state
@@ -133,33 +159,42 @@ def test_tokens_authenticate_until_revoked(store: LedgerStore) -> None:
 
 
 def test_one_key_twice_with_other_figures_in_one_batch_is_a_conflict_and_saves_nothing(
-        store: LedgerStore) -> None:
+    store: LedgerStore,
+) -> None:
     start_campaigns(store)
     head = store.app.recorder.max_notification_id()
-    batch = [gift("k1"), gift("stripe:pi_2", amount=2500), gift("k3"),
-             gift("stripe:pi_2", amount=2600)]
+    batch = [
+        gift("k1"),
+        gift("stripe:pi_2", amount=2500),
+        gift("k3"),
+        gift("stripe:pi_2", amount=2600),
+    ]
     with pytest.raises(ConflictError, match="pi_2"):
         store.app.record_gifts(batch)
     assert store.app.recorder.max_notification_id() == head
     assert figures(store)["raised_cents"] == 0
 
 
-def test_one_key_twice_with_the_same_figures_in_one_batch_is_one_gift(
-        store: LedgerStore) -> None:
+def test_one_key_twice_with_the_same_figures_in_one_batch_is_one_gift(store: LedgerStore) -> None:
     start_campaigns(store)
-    outcome = store.app.record_gifts([gift("k1", amount=700), gift("k2"),
-                                      gift("k1", amount=700)])
+    outcome = store.app.record_gifts([gift("k1", amount=700), gift("k2"), gift("k1", amount=700)])
     assert (outcome.added, outcome.already_recorded) == (2, 1)
     assert figures(store)["raised_cents"] == 1700
     assert figures(store)["gifts"] == 2
 
 
-@pytest.mark.parametrize("other", [
-    {"value_date": date(2016, 9, 2)}, {"channel": "bank", "method": "bank_transfer"},
-    {"donors": 3}, {"campaign": "fare-legami-anno-1"},
-])
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"value_date": date(2016, 9, 2)},
+        {"channel": "bank", "method": "bank_transfer"},
+        {"donors": 3},
+        {"campaign": "fare-legami-anno-1"},
+    ],
+)
 def test_any_other_figure_under_the_same_key_in_one_batch_conflicts(
-        store: LedgerStore, other: dict[str, object]) -> None:
+    store: LedgerStore, other: dict[str, object]
+) -> None:
     start_campaigns(store)
     with pytest.raises(ConflictError):
         store.app.record_gifts([gift("k1"), gift("k1", **other)])
@@ -167,10 +202,16 @@ def test_any_other_figure_under_the_same_key_in_one_batch_conflicts(
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([1000, 1000, 1000, 2500])),
-                min_size=1, max_size=12))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.sampled_from([1000, 1000, 1000, 2500])),
+        min_size=1,
+        max_size=12,
+    )
+)
 def test_a_batch_is_either_all_its_distinct_gifts_or_a_conflict(
-        entries: list[tuple[int, int]]) -> None:
+    entries: list[tuple[int, int]],
+) -> None:
     app = LedgerApplication()
     app.start_campaign("fare-legami-anni-2-3", "Anni 2-3", 0)
     amounts: dict[int, set[int]] = {}

@@ -28,8 +28,18 @@ from ledger.stand import NamedGift, StandCollection
 DAY = date(2016, 9, 10)
 TODAY = foundation_today()
 LATEST = years_after(TODAY, 1)
-DETAIL_FIELDS = ("first_name", "last_name", "organization", "email", "phone", "address",
-                 "postcode", "city", "province", "tax_code")
+DETAIL_FIELDS = (
+    "first_name",
+    "last_name",
+    "organization",
+    "email",
+    "phone",
+    "address",
+    "postcode",
+    "city",
+    "province",
+    "tax_code",
+)
 # A control character: C0, DEL, C1 (category Cc) or a lone UTF-16 surrogate (Cs).
 controls = st.characters(categories=["Cc", "Cs"])
 line_breaks = st.sampled_from("\t\n\r")
@@ -44,16 +54,32 @@ def text_with(draw: st.DrawFn, control: st.SearchStrategy[str]) -> str:
 
 
 def gift(**changes: Any) -> Gift:
-    fields: dict[str, Any] = dict(source_key="test:1", campaign="fare-legami-anni-2-3",
-                                  amount_cents=2500, value_date=DAY, channel="bank",
-                                  method="bank_transfer")
+    fields: dict[str, Any] = dict(
+        source_key="test:1",
+        campaign="fare-legami-anni-2-3",
+        amount_cents=2500,
+        value_date=DAY,
+        channel="bank",
+        method="bank_transfer",
+    )
     return Gift(**{**fields, **changes})
 
 
 def donation(amount_cents: int = 10_000) -> Donation:
-    return Donation(source_key="test:1", campaign="c", amount_cents=amount_cents, donors=1,
-                    identified=False, channel="bank", method="bank_transfer", value_date=DAY,
-                    district="", stand="", status="confirmed", sealed_donor=None)
+    return Donation(
+        source_key="test:1",
+        campaign="c",
+        amount_cents=amount_cents,
+        donors=1,
+        identified=False,
+        channel="bank",
+        method="bank_transfer",
+        value_date=DAY,
+        district="",
+        stand="",
+        status="confirmed",
+        sealed_donor=None,
+    )
 
 
 def stand() -> StandCollection:
@@ -69,9 +95,11 @@ def refused(call: Any, field: str) -> InvalidInputError:
 
 # Amounts
 
-beyond_a_gift = st.one_of(st.integers(max_value=0),
-                          st.integers(min_value=DEFAULT_MAX_GIFT_CENTS + 1),
-                          st.integers(min_value=2**63 - 1, max_value=2**80))
+beyond_a_gift = st.one_of(
+    st.integers(max_value=0),
+    st.integers(min_value=DEFAULT_MAX_GIFT_CENTS + 1),
+    st.integers(min_value=2**63 - 1, max_value=2**80),
+)
 
 
 @given(beyond_a_gift)
@@ -118,8 +146,14 @@ def test_a_target_of_a_billion_euro_is_accepted() -> None:
 def test_refunds_corrections_fees_and_disputes_keep_the_same_bounds(cents: int) -> None:
     refused(lambda: donation().refund("re_1", cents, DAY), "amount")
     refused(lambda: donation().correct(cents, DAY, "typo", "staff"), "amount")
-    refused(lambda: donation().record_fee(cents, "stripe") if cents > 0
-            else donation().record_fee(-1, "stripe"), "fee")
+    refused(
+        lambda: (
+            donation().record_fee(cents, "stripe")
+            if cents > 0
+            else donation().record_fee(-1, "stripe")
+        ),
+        "fee",
+    )
     if cents > 0:
         refused(lambda: donation().open_dispute("dp_1", cents, DAY), "amount")
         refused(lambda: donation().close_dispute("dp_1", "lost", cents, DAY), "amount")
@@ -128,8 +162,9 @@ def test_refunds_corrections_fees_and_disputes_keep_the_same_bounds(cents: int) 
 @given(beyond_a_gift)
 def test_stand_tallies_named_gifts_and_counts_keep_the_same_bounds(cents: int) -> None:
     refused(lambda: stand().tally(str(uuid.uuid4()), cents), "amount_cents")
-    refused(lambda: NamedGift(str(uuid.uuid4()), DonorDetails(), cents, True, False),
-            "amount_cents")
+    refused(
+        lambda: NamedGift(str(uuid.uuid4()), DonorDetails(), cents, True, False), "amount_cents"
+    )
 
 
 @given(st.one_of(st.integers(max_value=-1), st.integers(min_value=MAX_PIECES + 1)))
@@ -152,15 +187,14 @@ def test_the_people_behind_one_tally_are_bounded(people: int) -> None:
 # Dates
 
 outside_dates = st.one_of(
-    st.dates(max_value=date(1999, 12, 31)),
-    st.dates(min_value=LATEST + timedelta(days=1)))
+    st.dates(max_value=date(1999, 12, 31)), st.dates(min_value=LATEST + timedelta(days=1))
+)
 
 
 @given(outside_dates)
 def test_value_dates_outside_2000_to_a_year_ahead_are_refused(day: date) -> None:
     error = refused(lambda: gift(value_date=day), "date")
-    assert error.fields["date"] == [
-        f"dates go from 01/01/2000 to {LATEST.strftime('%d/%m/%Y')}"]
+    assert error.fields["date"] == [f"dates go from 01/01/2000 to {LATEST.strftime('%d/%m/%Y')}"]
 
 
 @given(st.dates(min_value=date(2000, 1, 1), max_value=LATEST))
@@ -178,8 +212,9 @@ def test_refund_correction_consent_and_stand_dates_keep_the_same_bounds(day: dat
 
 def test_campaign_dates_may_be_planned_five_years_ahead() -> None:
     check_campaign("c", "C", 0, TODAY, years_after(TODAY, 5))
-    refused(lambda: check_campaign("c", "C", 0, TODAY, years_after(TODAY, 5) + timedelta(1)),
-            "ends")
+    refused(
+        lambda: check_campaign("c", "C", 0, TODAY, years_after(TODAY, 5) + timedelta(1)), "ends"
+    )
     refused(lambda: check_campaign("c", "C", 0, date(1999, 12, 31), None), "starts")
 
 
@@ -190,6 +225,7 @@ def test_a_29_february_bound_falls_back_to_the_28th() -> None:
 
 # Text
 
+
 @given(text_with(controls))
 def test_the_cleaner_refuses_any_control_character_in_one_line_text(text: str) -> None:
     problem = text_problem(text)
@@ -197,8 +233,7 @@ def test_the_cleaner_refuses_any_control_character_in_one_line_text(text: str) -
 
 
 @given(text_with(controls_but_line_breaks))
-def test_the_cleaner_refuses_control_characters_other_than_line_breaks_in_notes(
-        text: str) -> None:
+def test_the_cleaner_refuses_control_characters_other_than_line_breaks_in_notes(text: str) -> None:
     assert text_problem(text, multiline=True) is not None
 
 
@@ -213,8 +248,12 @@ def test_donor_details_refuse_control_characters_in_every_field(field: str, text
     assert field in str(error)
 
 
-@given(st.sampled_from(("first_name", "last_name", "email", "phone", "tax_code", "postcode",
-                        "province")), text_with(line_breaks))
+@given(
+    st.sampled_from(
+        ("first_name", "last_name", "email", "phone", "tax_code", "postcode", "province")
+    ),
+    text_with(line_breaks),
+)
 def test_names_and_contacts_refuse_tabs_and_line_breaks(field: str, text: str) -> None:
     refused(lambda: DonorDetails.parse(**{field: text}), field)
 

@@ -12,9 +12,11 @@ from projections.store import LedgerStore
 from tests.conftest import YEAR1
 from web.cli import DEMO_CAMPAIGNS
 
-HEADER = ("date;campaign;channel;method;amount;donors;first_name;last_name;organization;email;"
-          "phone;address;postcode;city;province;tax_code;privacy_consent;marketing_consent;"
-          "stand;district;reference")
+HEADER = (
+    "date;campaign;channel;method;amount;donors;first_name;last_name;organization;email;"
+    "phone;address;postcode;city;province;tax_code;privacy_consent;marketing_consent;"
+    "stand;district;reference"
+)
 EXPECTED = json.loads((YEAR1 / "expected.json").read_text())
 
 
@@ -31,8 +33,13 @@ def write_csv(tmp_path: Path, *rows: str, name: str = "gifts.csv") -> Path:
 
 def row(**values: str) -> str:
     fields = dict.fromkeys(HEADER.split(";"), "")
-    fields.update(date="01/09/2016", campaign="fare-legami-anni-2-3", channel="bank",
-                  method="bank_transfer", amount="10,00")
+    fields.update(
+        date="01/09/2016",
+        campaign="fare-legami-anni-2-3",
+        channel="bank",
+        method="bank_transfer",
+        amount="10,00",
+    )
     fields.update(values)
     return ";".join(fields.values())
 
@@ -70,8 +77,9 @@ def test_dry_run_reports_and_writes_nothing(store: LedgerStore) -> None:
     assert store.app.recorder.max_notification_id() == head
 
 
-def test_every_bad_line_is_listed_and_nothing_is_written(store: LedgerStore,
-                                                         tmp_path: Path) -> None:
+def test_every_bad_line_is_listed_and_nothing_is_written(
+    store: LedgerStore, tmp_path: Path
+) -> None:
     start_campaigns(store)
     path = write_csv(
         tmp_path,
@@ -102,42 +110,52 @@ def test_every_bad_line_is_listed_and_nothing_is_written(store: LedgerStore,
     assert store.app.recorder.max_notification_id() == head
 
 
-def test_a_header_without_required_columns_is_refused(store: LedgerStore,
-                                                      tmp_path: Path) -> None:
+def test_a_header_without_required_columns_is_refused(store: LedgerStore, tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("data;importo\n01/01/2016;10\n", encoding="utf-8")
     with pytest.raises(FileError, match="line 1"):
         import_donations(store.app, path)
 
 
-def test_comma_delimited_lf_file_without_bom_and_iso_dates(store: LedgerStore,
-                                                           tmp_path: Path) -> None:
+def test_comma_delimited_lf_file_without_bom_and_iso_dates(
+    store: LedgerStore, tmp_path: Path
+) -> None:
     start_campaigns(store)
     path = tmp_path / "intl.csv"
-    path.write_text(HEADER.replace(";", ",") + "\n" +
-                    "2016-09-01,fare-legami-anni-2-3,online,card,1234.50,,,,,x@example.org"
-                    ",,,,,,,yes,no,,Crema,\n", encoding="utf-8")
+    path.write_text(
+        HEADER.replace(";", ",")
+        + "\n"
+        + "2016-09-01,fare-legami-anni-2-3,online,card,1234.50,,,,,x@example.org"
+        ",,,,,,,yes,no,,Crema,\n",
+        encoding="utf-8",
+    )
     report = import_donations(store.app, path)
     assert report.ok and report.new == 1
     assert figures(store)["raised_cents"] == 123450
 
 
-def test_rows_without_reference_are_keyed_by_content_and_occurrence(store: LedgerStore,
-                                                                    tmp_path: Path) -> None:
+def test_rows_without_reference_are_keyed_by_content_and_occurrence(
+    store: LedgerStore, tmp_path: Path
+) -> None:
     start_campaigns(store)
-    path = write_csv(tmp_path, row(channel="stand", method="cash", donors="4"),
-                     row(channel="stand", method="cash", donors="4"))
+    path = write_csv(
+        tmp_path,
+        row(channel="stand", method="cash", donors="4"),
+        row(channel="stand", method="cash", donors="4"),
+    )
     assert import_donations(store.app, path).new == 2
     assert import_donations(store.app, path).already_recorded == 2
     assert figures(store)["donors"] == 8
 
 
-def test_a_changed_row_under_a_known_reference_is_a_conflict(store: LedgerStore,
-                                                             tmp_path: Path) -> None:
+def test_a_changed_row_under_a_known_reference_is_a_conflict(
+    store: LedgerStore, tmp_path: Path
+) -> None:
     start_campaigns(store)
     import_donations(store.app, write_csv(tmp_path, row(reference="R1")))
-    report = import_donations(store.app, write_csv(tmp_path, row(reference="R1", amount="99"),
-                                                   name="changed.csv"))
+    report = import_donations(
+        store.app, write_csv(tmp_path, row(reference="R1", amount="99"), name="changed.csv")
+    )
     assert [e.line for e in report.errors] == [2]
     assert "already recorded with other figures" in report.errors[0].message
 
@@ -165,9 +183,14 @@ def test_one_person_written_differently_is_one_donor(store: LedgerStore, tmp_pat
 
 def test_value_dates_drive_as_of(store: LedgerStore, tmp_path: Path) -> None:
     start_campaigns(store)
-    import_donations(store.app, write_csv(
-        tmp_path, row(date="01/09/2016", amount="10", reference="x"),
-        row(date="02/09/2016", amount="5", email="z@example.org", reference="y")))
+    import_donations(
+        store.app,
+        write_csv(
+            tmp_path,
+            row(date="01/09/2016", amount="10", reference="x"),
+            row(date="02/09/2016", amount="5", email="z@example.org", reference="y"),
+        ),
+    )
     store.runner.catch_up()
     early = progress(store.database, "fare-legami-anni-2-3", date(2016, 9, 1))[0]
     late = progress(store.database, "fare-legami-anni-2-3", date(2016, 9, 2))[0]
@@ -175,8 +198,9 @@ def test_value_dates_drive_as_of(store: LedgerStore, tmp_path: Path) -> None:
     assert (late["raised_cents"], late["contacts"]) == (1500, 1)
 
 
-def test_digits_of_other_scripts_are_refused_with_their_line(store: LedgerStore,
-                                                             tmp_path: Path) -> None:
+def test_digits_of_other_scripts_are_refused_with_their_line(
+    store: LedgerStore, tmp_path: Path
+) -> None:
     """`isdigit` and `\\d` take superscripts and Arabic-Indic digits; a spreadsheet cell
     holding them is a typing or encoding accident, never a number of people or a date."""
     start_campaigns(store)

@@ -29,7 +29,8 @@ def test_a_gift_on_29_february_is_kept_until_28_february_ten_years_on() -> None:
 
 @given(st.dates(date(1900, 1, 1), date(2200, 12, 31)), st.integers(0, 50))
 def test_years_after_keeps_the_month_and_the_day_or_the_last_day_of_the_month(
-        day: date, years: int) -> None:
+    day: date, years: int
+) -> None:
     later = years_after(day, years)
     assert (later.year, later.month) == (day.year + years, day.month)
     assert later.day == day.day or (day.day == 29 and day.month == 2 and later.day == 28)

@@ -12,8 +12,9 @@ from ledger.stand import check_deposit, check_opening
 from ledger.user import check_new_user
 
 fields = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
-messages = st.lists(st.text(min_size=1, max_size=40).filter(lambda m: ";" not in m),
-                    min_size=1, max_size=3)
+messages = st.lists(
+    st.text(min_size=1, max_size=40).filter(lambda m: ";" not in m), min_size=1, max_size=3
+)
 
 
 @given(st.dictionaries(fields, messages, min_size=1, max_size=6))
@@ -40,14 +41,26 @@ def test_one_field_error_reads_like_the_others() -> None:
 def test_a_stand_opening_reports_every_bad_field_at_once() -> None:
     with pytest.raises(InvalidInputError) as raised:
         check_opening("c\x00", " ", "", "Milano", date(1999, 1, 1), [" ", "\x1b"])
-    assert sorted(raised.value.fields) == ["campaign", "comune", "day", "district", "place",
-                                           "volunteers"]
+    assert sorted(raised.value.fields) == [
+        "campaign",
+        "comune",
+        "day",
+        "district",
+        "place",
+        "volunteers",
+    ]
     assert len(str(raised.value).split("; ")) == 6
 
 
 def test_a_stand_opening_keeps_the_volunteers_names_trimmed() -> None:
-    names = check_opening("fare-legami", "Piazza del Comune", "Cremona", "Cremona",
-                          date(2016, 9, 10), ["  Anna ", "", "Luca"])
+    names = check_opening(
+        "fare-legami",
+        "Piazza del Comune",
+        "Cremona",
+        "Cremona",
+        date(2016, 9, 10),
+        ["  Anna ", "", "Luca"],
+    )
     assert names == ["Anna", "Luca"]
 
 

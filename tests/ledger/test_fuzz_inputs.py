@@ -33,8 +33,11 @@ def test_any_amount_text_is_cents_or_a_clean_error(text: str) -> None:
     assert isinstance(cents, int)
 
 
-@given(st.one_of(WRITTEN, st.dates().map(lambda d: d.strftime("%d/%m/%Y")),
-                 st.dates().map(date.isoformat)))
+@given(
+    st.one_of(
+        WRITTEN, st.dates().map(lambda d: d.strftime("%d/%m/%Y")), st.dates().map(date.isoformat)
+    )
+)
 @settings(max_examples=600, deadline=None)
 def test_any_date_text_is_a_date_or_a_clean_error(text: str) -> None:
     try:
@@ -52,19 +55,45 @@ def _ledger() -> LedgerApplication:
 
 
 APP = _ledger()
-CELL = st.one_of(st.sampled_from(["", "sì", "no", "1", "20,00", "01/07/2015", "stand", "cash",
-                                  "fare-legami-anno-1", "Cremona", "=1+1", '"', ";"]),
-                 st.text(max_size=12))
+CELL = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "sì",
+            "no",
+            "1",
+            "20,00",
+            "01/07/2015",
+            "stand",
+            "cash",
+            "fare-legami-anno-1",
+            "Cremona",
+            "=1+1",
+            '"',
+            ";",
+        ]
+    ),
+    st.text(max_size=12),
+)
 ROW = st.lists(CELL, min_size=0, max_size=23).map(";".join)
 SPREADSHEET = st.builds(
-    lambda bom, rows, newline: (("\ufeff" if bom else "") + newline.join([HEADER, *rows])
-                                ).encode("utf-8"),
-    st.booleans(), st.lists(ROW, max_size=6), st.sampled_from(["\r\n", "\n", "\r"]))
+    lambda bom, rows, newline: (("\ufeff" if bom else "") + newline.join([HEADER, *rows])).encode(
+        "utf-8"
+    ),
+    st.booleans(),
+    st.lists(ROW, max_size=6),
+    st.sampled_from(["\r\n", "\n", "\r"]),
+)
 
 
-@given(st.one_of(st.binary(max_size=400), SPREADSHEET,
-                 SPREADSHEET.map(lambda data: data.decode("utf-8").encode("cp1252", "replace"))),
-       st.booleans())
+@given(
+    st.one_of(
+        st.binary(max_size=400),
+        SPREADSHEET,
+        SPREADSHEET.map(lambda data: data.decode("utf-8").encode("cp1252", "replace")),
+    ),
+    st.booleans(),
+)
 @settings(max_examples=300, deadline=None)
 def test_any_file_imports_cleanly_or_is_refused_cleanly(data: bytes, dry_run: bool) -> None:
     with TemporaryDirectory() as folder:

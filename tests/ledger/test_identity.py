@@ -6,8 +6,10 @@ from ledger.errors import InvalidInputError
 from ledger.identity import DonorDetails
 
 
-@pytest.mark.parametrize("phone", ["+39 333 123 4567", "(+39) 333 1234567", "0039-333-1234567",
-                                   "333.1234567", "3331234567"])
+@pytest.mark.parametrize(
+    "phone",
+    ["+39 333 123 4567", "(+39) 333 1234567", "0039-333-1234567", "333.1234567", "3331234567"],
+)
 def test_italian_phone_forms_are_one_number(phone: str) -> None:
     assert DonorDetails.parse(phone=phone).phone == "+393331234567"
 
@@ -43,8 +45,12 @@ def test_postal_address_with_postcode_identifies_with_the_surname() -> None:
 
 
 def test_organisation_replaces_the_surname_in_the_address_key() -> None:
-    details = DonorDetails.parse(organization="Coop Sociale Il Ponte", last_name="Rossi",
-                                 address="Via Po 2", postcode="26013")
+    details = DonorDetails.parse(
+        organization="Coop Sociale Il Ponte",
+        last_name="Rossi",
+        address="Via Po 2",
+        postcode="26013",
+    )
     assert details.identity_keys() == ("address:coop sociale il ponte|via po 2|26013",)
 
 

@@ -43,12 +43,14 @@ def state(store: LedgerStore) -> tuple[int, dict[str, Any]]:
 def synthetic_total(path: Path) -> int:
     """The file's raised cents, read with the csv module, not the importer."""
     with path.open(encoding="utf-8-sig", newline="") as stream:
-        return sum(int(row["amount"].replace(",", "")) for row in csv.DictReader(
-            stream, delimiter=";"))
+        return sum(
+            int(row["amount"].replace(",", "")) for row in csv.DictReader(stream, delimiter=";")
+        )
 
 
 def test_a_failure_on_the_last_batch_leaves_the_ledger_as_it_was(
-        store: LedgerStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: LedgerStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = ledger_before(store)
     path = write_donations_csv(tmp_path / "gifts.csv", ROWS)
     real = store.app.donations_for
@@ -74,13 +76,19 @@ def test_a_failure_on_the_last_batch_leaves_the_ledger_as_it_was(
 
 
 def test_a_clashing_write_between_check_and_commit_leaves_nothing_of_the_file(
-        store: LedgerStore, store_url: str, tmp_path: Path) -> None:
+    store: LedgerStore, store_url: str, tmp_path: Path
+) -> None:
     before = ledger_before(store)
     path = write_donations_csv(tmp_path / "gifts.csv", ROWS)
     other = LedgerStore.open(store_url)
-    clash = Gift(source_key="csv:SYN-0000420", campaign="fare-legami-anni-2-3",
-                 amount_cents=1, value_date=date(2017, 1, 1), channel="bank",
-                 method="bank_transfer")
+    clash = Gift(
+        source_key="csv:SYN-0000420",
+        campaign="fare-legami-anni-2-3",
+        amount_cents=1,
+        value_date=date(2017, 1, 1),
+        channel="bank",
+        method="bank_transfer",
+    )
     ticks = [0]
 
     def meanwhile(_line: int) -> None:
@@ -100,7 +108,8 @@ def test_a_clashing_write_between_check_and_commit_leaves_nothing_of_the_file(
 
 
 def test_a_file_changed_while_it_is_imported_is_not_imported(
-        store: LedgerStore, tmp_path: Path) -> None:
+    store: LedgerStore, tmp_path: Path
+) -> None:
     before = ledger_before(store)
     path = write_donations_csv(tmp_path / "gifts.csv", ROWS)
     ticks = [0]
@@ -120,16 +129,21 @@ KILLS = 4
 
 
 def ledger_import(url: str, path: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "web.cli", "import", "donations", str(path)],
-                            cwd=ROOT, env={**os.environ, "LEDGER_DATABASE_URL": url},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "import", "donations", str(path)],
+        cwd=ROOT,
+        env={**os.environ, "LEDGER_DATABASE_URL": url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def writing(url: str, table: str) -> bool:
     """Whether some process holds the event store's write lock (the import's transaction)."""
     if url.startswith("sqlite"):
-        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"), timeout=0,
-                                                isolation_level=None)) as probe:
+        with contextlib.closing(
+            sqlite3.connect(url.removeprefix("sqlite:///"), timeout=0, isolation_level=None)
+        ) as probe:
             try:
                 probe.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError:
@@ -137,9 +151,13 @@ def writing(url: str, table: str) -> bool:
             probe.execute("ROLLBACK")
             return False
     with psycopg.connect(url, autocommit=True) as probe:
-        return bool(probe.execute(
-            "SELECT 1 FROM pg_locks JOIN pg_class ON pg_class.oid = pg_locks.relation "
-            "WHERE relname = %s AND mode = 'ExclusiveLock' AND granted", (table,)).fetchone())
+        return bool(
+            probe.execute(
+                "SELECT 1 FROM pg_locks JOIN pg_class ON pg_class.oid = pg_locks.relation "
+                "WHERE relname = %s AND mode = 'ExclusiveLock' AND granted",
+                (table,),
+            ).fetchone()
+        )
 
 
 def wait_for_a_long_write(process: subprocess.Popen[bytes], url: str, table: str) -> bool:
@@ -154,7 +172,8 @@ def wait_for_a_long_write(process: subprocess.Popen[bytes], url: str, table: str
 
 @pytest.mark.slow
 def test_a_killed_import_leaves_the_ledger_as_it_was_and_runs_again_fully(
-        store: LedgerStore, store_url: str, tmp_path: Path) -> None:
+    store: LedgerStore, store_url: str, tmp_path: Path
+) -> None:
     before = ledger_before(store)
     rows = 3_000
     path = write_donations_csv(tmp_path / "gifts.csv", rows)
@@ -165,8 +184,9 @@ def test_a_killed_import_leaves_the_ledger_as_it_was_and_runs_again_fully(
     for kill in range(KILLS):
         process = ledger_import(store_url, path)
         if kill % 2 == 0:  # inside the one transaction, at a random moment of it
-            in_transaction = wait_for_a_long_write(process, store_url,
-                                                   store.app.recorder.events_table_name)
+            in_transaction = wait_for_a_long_write(
+                process, store_url, store.app.recorder.events_table_name
+            )
             time.sleep(rng.uniform(0, 0.1))
         else:  # anywhere: start-up, check, keys, write, commit, catch-up
             in_transaction = False
@@ -180,9 +200,14 @@ def test_a_killed_import_leaves_the_ledger_as_it_was_and_runs_again_fully(
         assert now == before[1]
         killed_while_writing += in_transaction
     assert killed_while_writing >= 1
-    rerun = subprocess.run([sys.executable, "-m", "web.cli", "import", "donations", str(path)],
-                           cwd=ROOT, capture_output=True, text=True, check=False,
-                           env={**os.environ, "LEDGER_DATABASE_URL": store_url})
+    rerun = subprocess.run(
+        [sys.executable, "-m", "web.cli", "import", "donations", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "LEDGER_DATABASE_URL": store_url},
+    )
     assert rerun.returncode == 0, rerun.stderr
     after = figures(store)
     assert after["raised_cents"] == before[1]["raised_cents"] + synthetic_total(path)

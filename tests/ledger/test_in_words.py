@@ -8,15 +8,53 @@ from ledger.in_words import euro_in_words, integer_in_words
 
 # A reader independent of the writer: longest word first, elided tens accepted.
 _VALUES = {
-    "zero": 0, "uno": 1, "due": 2, "tre": 3, "tré": 3, "quattro": 4, "cinque": 5, "sei": 6,
-    "sette": 7, "otto": 8, "nove": 9, "dieci": 10, "undici": 11, "dodici": 12, "tredici": 13,
-    "quattordici": 14, "quindici": 15, "sedici": 16, "diciassette": 17, "diciotto": 18,
-    "diciannove": 19, "venti": 20, "vent": 20, "trenta": 30, "trent": 30, "quaranta": 40,
-    "quarant": 40, "cinquanta": 50, "cinquant": 50, "sessanta": 60, "sessant": 60,
-    "settanta": 70, "settant": 70, "ottanta": 80, "ottant": 80, "novanta": 90, "novant": 90,
+    "zero": 0,
+    "uno": 1,
+    "due": 2,
+    "tre": 3,
+    "tré": 3,
+    "quattro": 4,
+    "cinque": 5,
+    "sei": 6,
+    "sette": 7,
+    "otto": 8,
+    "nove": 9,
+    "dieci": 10,
+    "undici": 11,
+    "dodici": 12,
+    "tredici": 13,
+    "quattordici": 14,
+    "quindici": 15,
+    "sedici": 16,
+    "diciassette": 17,
+    "diciotto": 18,
+    "diciannove": 19,
+    "venti": 20,
+    "vent": 20,
+    "trenta": 30,
+    "trent": 30,
+    "quaranta": 40,
+    "quarant": 40,
+    "cinquanta": 50,
+    "cinquant": 50,
+    "sessanta": 60,
+    "sessant": 60,
+    "settanta": 70,
+    "settant": 70,
+    "ottanta": 80,
+    "ottant": 80,
+    "novanta": 90,
+    "novant": 90,
 }
-_SCALES = {"cento": 100, "mille": 1000, "mila": 1000, "unmilione": 10**6, "milioni": 10**6,
-           "unmiliardo": 10**9, "miliardi": 10**9}
+_SCALES = {
+    "cento": 100,
+    "mille": 1000,
+    "mila": 1000,
+    "unmilione": 10**6,
+    "milioni": 10**6,
+    "unmiliardo": 10**9,
+    "miliardi": 10**9,
+}
 
 
 def read_italian(words: str) -> int:
@@ -24,7 +62,7 @@ def read_italian(words: str) -> int:
     total, group, rest = 0, 0, words
     while rest:
         token = next(t for t in tokens if rest.startswith(t))
-        rest = rest[len(token):]
+        rest = rest[len(token) :]
         if token == "cento":
             group = (group or 1) * 100
         elif token in _SCALES:
@@ -36,14 +74,34 @@ def read_italian(words: str) -> int:
     return total + group
 
 
-@pytest.mark.parametrize(("number", "words"), [
-    (0, "zero"), (1, "uno"), (3, "tre"), (16, "sedici"), (21, "ventuno"), (23, "ventitré"),
-    (28, "ventotto"), (80, "ottanta"), (100, "cento"), (101, "centouno"), (103, "centotré"),
-    (118, "centodiciotto"), (199, "centonovantanove"), (1000, "mille"), (1001, "milleuno"),
-    (2000, "duemila"), (2023, "duemilaventitré"), (21000, "ventunomila"),
-    (30000, "trentamila"), (100000, "centomila"), (1_000_000, "unmilione"),
-    (2_500_000, "duemilionicinquecentomila"), (42708, "quarantaduemilasettecentootto"),
-])
+@pytest.mark.parametrize(
+    ("number", "words"),
+    [
+        (0, "zero"),
+        (1, "uno"),
+        (3, "tre"),
+        (16, "sedici"),
+        (21, "ventuno"),
+        (23, "ventitré"),
+        (28, "ventotto"),
+        (80, "ottanta"),
+        (100, "cento"),
+        (101, "centouno"),
+        (103, "centotré"),
+        (118, "centodiciotto"),
+        (199, "centonovantanove"),
+        (1000, "mille"),
+        (1001, "milleuno"),
+        (2000, "duemila"),
+        (2023, "duemilaventitré"),
+        (21000, "ventunomila"),
+        (30000, "trentamila"),
+        (100000, "centomila"),
+        (1_000_000, "unmilione"),
+        (2_500_000, "duemilionicinquecentomila"),
+        (42708, "quarantaduemilasettecentootto"),
+    ],
+)
 def test_known_spellings(number: int, words: str) -> None:
     assert integer_in_words(number) == words
 

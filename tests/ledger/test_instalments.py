@@ -13,25 +13,51 @@ from ledger.identity import DonorDetails
 from ledger.mail import thanked_by_mail
 from web.stripe_gateway import _instalment
 
-MONTH = Gift(source_key="stripe:in_1", campaign="c", amount_cents=1500,
-             value_date=date(2016, 10, 1), channel="online", method="card",
-             details=DonorDetails.parse(email="mario@example.org"), instalment=LATER_MONTH)
+MONTH = Gift(
+    source_key="stripe:in_1",
+    campaign="c",
+    amount_cents=1500,
+    value_date=date(2016, 10, 1),
+    channel="online",
+    method="card",
+    details=DonorDetails.parse(email="mario@example.org"),
+    instalment=LATER_MONTH,
+)
 
 
-@pytest.mark.parametrize(("reason", "instalment"), [
-    ("subscription_create", FIRST_MONTH), ("subscription_cycle", LATER_MONTH),
-    ("subscription_update", LATER_MONTH), ("subscription_threshold", LATER_MONTH),
-    ("manual", ""), (None, "")])
-def test_the_invoice_billing_reason_says_which_month_it_is(reason: str | None,
-                                                            instalment: str) -> None:
+@pytest.mark.parametrize(
+    ("reason", "instalment"),
+    [
+        ("subscription_create", FIRST_MONTH),
+        ("subscription_cycle", LATER_MONTH),
+        ("subscription_update", LATER_MONTH),
+        ("subscription_threshold", LATER_MONTH),
+        ("manual", ""),
+        (None, ""),
+    ],
+)
+def test_the_invoice_billing_reason_says_which_month_it_is(
+    reason: str | None, instalment: str
+) -> None:
     assert _instalment({"billing_reason": reason}) == instalment
 
 
 def test_only_a_later_month_of_an_identified_online_gift_goes_unthanked() -> None:
-    later = Donation(source_key="k", campaign="c", amount_cents=1500, donors=1, identified=True,
-                     channel="online", method="card", value_date=date(2016, 10, 1),
-                     district="", stand="", status="confirmed", sealed_donor=None,
-                     instalment=LATER_MONTH)
+    later = Donation(
+        source_key="k",
+        campaign="c",
+        amount_cents=1500,
+        donors=1,
+        identified=True,
+        channel="online",
+        method="card",
+        value_date=date(2016, 10, 1),
+        district="",
+        stand="",
+        status="confirmed",
+        sealed_donor=None,
+        instalment=LATER_MONTH,
+    )
     [received] = later.collect_events()
     assert isinstance(received, Donation.Received)
     assert not thanked_by_mail(received)

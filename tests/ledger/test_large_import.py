@@ -16,8 +16,13 @@ ROWS = 100_000
 
 
 def ledger(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "web.cli", *args], capture_output=True,
-                          text=True, env={**os.environ, "LEDGER_DATABASE_URL": url}, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "web.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LEDGER_DATABASE_URL": url},
+        check=False,
+    )
 
 
 @pytest.mark.slow
@@ -26,8 +31,9 @@ def test_hundred_thousand_rows_import_report_and_export(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     path = write_donations_csv(tmp_path / "donations.csv", ROWS)
     assert ledger(url, "init").returncode == 0
-    added = ledger(url, "campaigns", "add", "fare-legami-anni-2-3", "--name", "Anni 2-3",
-                   "--target", "336000")
+    added = ledger(
+        url, "campaigns", "add", "fare-legami-anni-2-3", "--name", "Anni 2-3", "--target", "336000"
+    )
     assert added.returncode == 0, added.stderr
     imported = ledger(url, "import", "donations", str(path))
     assert imported.returncode == 0, imported.stderr

@@ -11,17 +11,46 @@ from ledger.errors import InvalidInputError
 from ledger.money import format_eur, parse_cents
 
 
-@pytest.mark.parametrize(("text", "cents"), [
-    ("1.234,50", 123450), ("1234,50", 123450), ("1234.50", 123450), ("€ 1.234,50", 123450),
-    ("20", 2000), ("20,00", 2000), ("0,5", 50), ("1.234", 123400), ("1,234.56", 123456),
-    ("1.234.567,89", 123456789), ("  7,10 € ", 710), ("EUR 3", 300),
-])
+@pytest.mark.parametrize(
+    ("text", "cents"),
+    [
+        ("1.234,50", 123450),
+        ("1234,50", 123450),
+        ("1234.50", 123450),
+        ("€ 1.234,50", 123450),
+        ("20", 2000),
+        ("20,00", 2000),
+        ("0,5", 50),
+        ("1.234", 123400),
+        ("1,234.56", 123456),
+        ("1.234.567,89", 123456789),
+        ("  7,10 € ", 710),
+        ("EUR 3", 300),
+    ],
+)
 def test_amounts_in_italian_and_international_forms(text: str, cents: int) -> None:
     assert parse_cents(text) == cents
 
 
-@pytest.mark.parametrize("text", ["", "abc", "1,2,3", "1.23.4", "12,345,6", "€", "5 euro", "1,",
-                                  "1.", ",50", "1.234,", "1.234.50", "١٢", "0,500.00"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "abc",
+        "1,2,3",
+        "1.23.4",
+        "12,345,6",
+        "€",
+        "5 euro",
+        "1,",
+        "1.",
+        ",50",
+        "1.234,",
+        "1.234.50",
+        "١٢",
+        "0,500.00",
+    ],
+)
 def test_malformed_amounts_are_refused(text: str) -> None:
     with pytest.raises(InvalidInputError):
         parse_cents(text)
@@ -32,8 +61,9 @@ def test_three_decimals_are_never_read_as_cents() -> None:
         parse_cents("1.2345")
 
 
-@pytest.mark.parametrize("text", ["0,500", "0.500", "1,234", "€ 1,234", "1,234,567", "0,050",
-                                  "1234.567", "00.500"])
+@pytest.mark.parametrize(
+    "text", ["0,500", "0.500", "1,234", "€ 1,234", "1,234,567", "0,050", "1234.567", "00.500"]
+)
 def test_three_digits_after_a_lone_mark_that_could_be_decimals_are_ambiguous(text: str) -> None:
     with pytest.raises(InvalidInputError, match="ambiguo"):
         parse_cents(text)
@@ -66,8 +96,9 @@ def written_amounts(draw: st.DrawFn) -> tuple[str, int]:
     grouping = draw(st.booleans()) and (italian or fraction is not None)
     integer = _grouped(str(euros), group_mark) if grouping else str(euros)
     number = integer if fraction is None else f"{integer}{decimal_mark}{fraction}"
-    euro = draw(st.sampled_from(["{}", "€ {}", "€{}", "{} €", "{}€", "EUR {}", "\u00a0{} ",
-                                 "€\u00a0{}"]))
+    euro = draw(
+        st.sampled_from(["{}", "€ {}", "€{}", "{} €", "{}€", "EUR {}", "\u00a0{} ", "€\u00a0{}"])
+    )
     return euro.format(number), cents
 
 
@@ -82,10 +113,14 @@ def test_what_the_ledger_prints_it_reads_back(cents: int, locale: str) -> None:
     assert parse_cents(format_eur(cents, locale)) == cents
 
 
-@given(st.integers(0, 10**9).map(str), st.sampled_from([",", "."]),
-       st.text("0123456789", min_size=3, max_size=3))
+@given(
+    st.integers(0, 10**9).map(str),
+    st.sampled_from([",", "."]),
+    st.text("0123456789", min_size=3, max_size=3),
+)
 def test_a_lone_mark_before_three_digits_is_only_ever_an_italian_thousands_group(
-        integer: str, mark: str, digits: str) -> None:
+    integer: str, mark: str, digits: str
+) -> None:
     text = f"{integer}{mark}{digits}"
     if mark == "." and integer[0] != "0" and len(integer) <= 3:
         assert parse_cents(text) == int(integer + digits) * 100
@@ -94,8 +129,11 @@ def test_a_lone_mark_before_three_digits_is_only_ever_an_italian_thousands_group
             parse_cents(text)
 
 
-@given(st.integers(0, 10**9).map(str), st.sampled_from([",", "."]),
-       st.text("0123456789", min_size=4, max_size=8))
+@given(
+    st.integers(0, 10**9).map(str),
+    st.sampled_from([",", "."]),
+    st.text("0123456789", min_size=4, max_size=8),
+)
 def test_more_than_two_decimals_are_refused(integer: str, mark: str, digits: str) -> None:
     with pytest.raises(InvalidInputError):
         parse_cents(f"{integer}{mark}{digits}")
@@ -107,10 +145,15 @@ def test_format_is_italian_with_the_euro_in_front() -> None:
     assert format_eur(33_600_000, "en") == "€336,000.00"
 
 
-@pytest.mark.parametrize(("text", "day"), [
-    ("31/12/2015", date(2015, 12, 31)), ("1/7/2015", date(2015, 7, 1)),
-    ("2016-05-31", date(2016, 5, 31)), ("31.12.2015", date(2015, 12, 31)),
-])
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("31/12/2015", date(2015, 12, 31)),
+        ("1/7/2015", date(2015, 7, 1)),
+        ("2016-05-31", date(2016, 5, 31)),
+        ("31.12.2015", date(2015, 12, 31)),
+    ],
+)
 def test_dates_italian_or_iso(text: str, day: date) -> None:
     assert parse_date(text) == day
 

@@ -27,9 +27,20 @@ DAY = date(2016, 9, 1)
 
 
 def donation(amount: int, status: str = CONFIRMED) -> Donation:
-    return Donation(source_key="stripe:pi_1", campaign="c", amount_cents=amount, donors=1,
-                    identified=False, channel="online", method="card", value_date=DAY,
-                    district="", stand="", status=status, sealed_donor=None)
+    return Donation(
+        source_key="stripe:pi_1",
+        campaign="c",
+        amount_cents=amount,
+        donors=1,
+        identified=False,
+        channel="online",
+        method="card",
+        value_date=DAY,
+        district="",
+        stand="",
+        status=status,
+        sealed_donor=None,
+    )
 
 
 def test_a_refund_known_as_failed_before_it_arrives_never_counts() -> None:
@@ -53,13 +64,16 @@ def test_no_refund_nor_lost_dispute_before_the_payment_is_confirmed(status: str)
     assert gift_.taken_back_cents == 0
 
 
-takebacks = st.lists(st.tuples(st.sampled_from(["refund", "dispute"]),
-                               st.integers(min_value=1, max_value=6000)), max_size=8)
+takebacks = st.lists(
+    st.tuples(st.sampled_from(["refund", "dispute"]), st.integers(min_value=1, max_value=6000)),
+    max_size=8,
+)
 
 
 @given(amount=st.integers(min_value=1, max_value=10_000), steps=takebacks)
 def test_refunds_and_lost_disputes_together_never_exceed_the_gift(
-        amount: int, steps: list[tuple[str, int]]) -> None:
+    amount: int, steps: list[tuple[str, int]]
+) -> None:
     gift_ = donation(amount)
     expected = 0
     for number, (kind, cents) in enumerate(steps):
@@ -86,8 +100,7 @@ def test_the_method_learned_later_does_not_make_a_resent_gift_differ() -> None:
 
 def test_a_refund_of_a_pending_debit_waits_for_its_confirmation(store: LedgerStore) -> None:
     start_campaigns(store)
-    store.app.receive_payment(gift("stripe:pi_sepa", 7000, method="sepa_debit",
-                                   status=PENDING))
+    store.app.receive_payment(gift("stripe:pi_sepa", 7000, method="sepa_debit", status=PENDING))
     refund = PaymentNotice(REFUNDED, DAY, "re_1", 2000)
     assert not store.app.notify_payment("stripe:pi_sepa", refund)
     assert (figures(store)["raised_cents"], figures(store)["refunded_cents"]) == (0, 0)
@@ -98,23 +111,28 @@ def test_a_refund_of_a_pending_debit_waits_for_its_confirmation(store: LedgerSto
 
 def test_a_failed_debit_takes_nothing_back_from_raised(store: LedgerStore) -> None:
     start_campaigns(store)
-    store.app.receive_payment(gift("stripe:pi_ko", 4000, method="sepa_debit", status=PENDING),
-                              PaymentNotice(PAYMENT_FAILED, DAY, reason="insufficient funds"))
+    store.app.receive_payment(
+        gift("stripe:pi_ko", 4000, method="sepa_debit", status=PENDING),
+        PaymentNotice(PAYMENT_FAILED, DAY, reason="insufficient funds"),
+    )
     store.app.notify_payment("stripe:pi_ko", PaymentNotice(REFUNDED, DAY, "re_1", 4000))
-    store.app.notify_payment("stripe:pi_ko", PaymentNotice(DISPUTE_CLOSED, DAY, "dp_1", 4000,
-                                                           outcome="lost"))
+    store.app.notify_payment(
+        "stripe:pi_ko", PaymentNotice(DISPUTE_CLOSED, DAY, "dp_1", 4000, outcome="lost")
+    )
     got = figures(store)
     assert (got["raised_cents"], got["refunded_cents"], got["disputed_cents"]) == (0, 0, 0)
 
 
 def test_a_refund_that_fits_only_after_an_earlier_one_failed_waits_for_that_failure(
-        store: LedgerStore) -> None:
+    store: LedgerStore,
+) -> None:
     start_campaigns(store)
     store.app.receive_payment(gift("stripe:pi_full", 5000))
     assert store.app.notify_payment("stripe:pi_full", PaymentNotice(REFUNDED, DAY, "re_a", 5000))
     # Stripe accepted re_b after re_a failed; its notice overtook the failure's.
-    assert not store.app.notify_payment("stripe:pi_full",
-                                        PaymentNotice(REFUNDED, DAY, "re_b", 4000))
+    assert not store.app.notify_payment(
+        "stripe:pi_full", PaymentNotice(REFUNDED, DAY, "re_b", 4000)
+    )
     assert figures(store)["refunded_cents"] == 5000
     store.app.notify_payment("stripe:pi_full", PaymentNotice(REFUND_FAILED, DAY, "re_a"))
     got = figures(store)
@@ -138,7 +156,8 @@ def play_monthly_step(store: LedgerStore, step: str, number: int) -> None:
 
 
 def test_notices_for_a_monthly_payment_reach_its_invoice_gift_in_any_order(
-        store: LedgerStore) -> None:
+    store: LedgerStore,
+) -> None:
     start_campaigns(store)
     orders = list(itertools.permutations(["invoice", "link", "refund", "method", "failed"]))
     for number, order in enumerate(orders):
@@ -147,15 +166,23 @@ def test_notices_for_a_monthly_payment_reach_its_invoice_gift_in_any_order(
         month = store.app.find_donation(f"stripe:in_{number}")
         assert month is not None and store.app.find_donation(f"stripe:pi_{number}") is None
         assert (month.refunded_cents, month.method, month.failed_refunds) == (
-            500, "sepa_debit", {f"re_f{number}"})
+            500,
+            "sepa_debit",
+            {f"re_f{number}"},
+        )
     got = figures(store)
     assert (got["gifts"], got["raised_cents"], got["refunded_cents"]) == (
-        len(orders), len(orders) * 1000, len(orders) * 500)
+        len(orders),
+        len(orders) * 1000,
+        len(orders) * 500,
+    )
 
 
 @settings(max_examples=25, deadline=None)
-@given(order=st.permutations(["refund-created", "refund-failed"]),
-       repeats=st.integers(min_value=1, max_value=3))
+@given(
+    order=st.permutations(["refund-created", "refund-failed"]),
+    repeats=st.integers(min_value=1, max_value=3),
+)
 def test_a_failed_refund_never_counts_whatever_the_order(order: list[str], repeats: int) -> None:
     gift_ = donation(3000)
     for step in order * repeats:

@@ -31,13 +31,24 @@ from tests.ledger.test_csv_import import start_campaigns
 ISSUED_ON = date(2017, 2, 1)
 
 
-def gift(key: str, amount: int = 5000, on: date = date(2016, 9, 1), method: str = "card",
-         **details: str) -> Gift:
-    who = details or {"first_name": "Maria", "last_name": "Colombo",
-                      "email": f"{key.replace(':', '-')}@example.org"}
-    return Gift(source_key=key, campaign="fare-legami-anni-2-3", amount_cents=amount,
-                value_date=on, channel="online" if method != "cash" else "stand",
-                method=method, details=DonorDetails.parse(**who), privacy_consent=True)
+def gift(
+    key: str, amount: int = 5000, on: date = date(2016, 9, 1), method: str = "card", **details: str
+) -> Gift:
+    who = details or {
+        "first_name": "Maria",
+        "last_name": "Colombo",
+        "email": f"{key.replace(':', '-')}@example.org",
+    }
+    return Gift(
+        source_key=key,
+        campaign="fare-legami-anni-2-3",
+        amount_cents=amount,
+        value_date=on,
+        channel="online" if method != "cash" else "stand",
+        method=method,
+        details=DonorDetails.parse(**who),
+        privacy_consent=True,
+    )
 
 
 def book_numbers(store: LedgerStore, year: int) -> list[str]:
@@ -54,17 +65,26 @@ def test_numbers_read_year_slash_six_digits_and_parse_back() -> None:
             parse_receipt_number(bad)
 
 
-@given(st.lists(st.tuples(st.sampled_from(["issue", "void"]), st.integers(0, 9)),
-                max_size=40))
+@given(st.lists(st.tuples(st.sampled_from(["issue", "void"]), st.integers(0, 9)), max_size=40))
 @settings(max_examples=60, deadline=None)
 def test_any_mix_of_issues_and_voids_keeps_numbers_consecutive(
-        steps: list[tuple[str, int]]) -> None:
+    steps: list[tuple[str, int]],
+) -> None:
     book = ReceiptBook(2016)
     gifts = [uuid.uuid4() for _ in range(10)]
     for action, which in steps:
         if action == "issue":
-            book.issue(gifts[which], f"k{which}", "c", 100, "card", date(2016, 1, 1),
-                       ISSUED_ON, DEDUCTIBLE, None)
+            book.issue(
+                gifts[which],
+                f"k{which}",
+                "c",
+                100,
+                "card",
+                date(2016, 1, 1),
+                ISSUED_ON,
+                DEDUCTIBLE,
+                None,
+            )
         elif book.entries:
             book.void(which % len(book.entries) + 1, "errore", "staff", ISSUED_ON)
     assert [e.sequence for e in book.entries] == list(range(1, len(book.entries) + 1))
@@ -89,7 +109,9 @@ def test_batch_for_year_receipts_every_identified_gift_once(store: LedgerStore) 
         keys = receipts_view.gifts_to_receipt(session, 2015)
         identified_2015 = session.scalar(
             "SELECT COUNT(*) FROM gifts_view WHERE identified = 1 AND people = 1 AND "
-            "value_date LIKE ?", ("2015-%",))
+            "value_date LIKE ?",
+            ("2015-%",),
+        )
         tallies = session.scalar("SELECT COUNT(*) FROM gifts_view WHERE people > 1")
     assert len(keys) == identified_2015 > 0 and tallies > 0
     seen: list[int] = []
@@ -106,13 +128,29 @@ def test_batch_for_year_receipts_every_identified_gift_once(store: LedgerStore) 
 
 def test_anonymous_pending_and_unknown_gifts_get_no_receipt(store: LedgerStore) -> None:
     start_campaigns(store)
-    store.app.record_gifts([
-        Gift(source_key="tally", campaign="fare-legami-anni-2-3", amount_cents=3000,
-             value_date=date(2016, 9, 1), channel="stand", method="cash", donors=6),
-        Gift(source_key="sepa", campaign="fare-legami-anni-2-3", amount_cents=1000,
-            value_date=date(2016, 9, 1), channel="online", method="sepa_debit",
-            status=PENDING, details=DonorDetails.parse(email="s@example.org")),
-    ])
+    store.app.record_gifts(
+        [
+            Gift(
+                source_key="tally",
+                campaign="fare-legami-anni-2-3",
+                amount_cents=3000,
+                value_date=date(2016, 9, 1),
+                channel="stand",
+                method="cash",
+                donors=6,
+            ),
+            Gift(
+                source_key="sepa",
+                campaign="fare-legami-anni-2-3",
+                amount_cents=1000,
+                value_date=date(2016, 9, 1),
+                channel="online",
+                method="sepa_debit",
+                status=PENDING,
+                details=DonorDetails.parse(email="s@example.org"),
+            ),
+        ]
+    )
     outcome = Receipts(store.app).issue(["tally", "sepa"], ISSUED_ON)
     assert outcome.issued == [] and set(outcome.skipped) == {"tally", "sepa"}
     assert book_numbers(store, 2016) == []
@@ -138,8 +176,7 @@ def test_void_keeps_the_number_and_the_gift_is_receipted_anew(store: LedgerStore
         receipts.void("2016/000002", "  ", "staff@example.org", ISSUED_ON)
 
 
-def test_a_receipted_gift_is_refunded_or_corrected_only_after_its_void(
-        store: LedgerStore) -> None:
+def test_a_receipted_gift_is_refunded_or_corrected_only_after_its_void(store: LedgerStore) -> None:
     start_campaigns(store)
     store.app.record_gift(gift("a", amount=5000))
     receipts = Receipts(store.app)
@@ -155,13 +192,21 @@ def test_a_receipted_gift_is_refunded_or_corrected_only_after_its_void(
     assert receipts.document("2016/000001").amount_cents == 5000
 
 
-def test_erasure_shreds_the_receipt_donor_and_keeps_number_and_amount(
-        store: LedgerStore) -> None:
+def test_erasure_shreds_the_receipt_donor_and_keeps_number_and_amount(store: LedgerStore) -> None:
     start_campaigns(store)
-    store.app.record_gifts([gift("a", amount=2500, email="maria@example.org",
-                                 first_name="Maria", last_name="Colombo",
-                                 tax_code="CLMMRA43A53D150K"),
-                            gift("b", amount=7000)])
+    store.app.record_gifts(
+        [
+            gift(
+                "a",
+                amount=2500,
+                email="maria@example.org",
+                first_name="Maria",
+                last_name="Colombo",
+                tax_code="CLMMRA43A53D150K",
+            ),
+            gift("b", amount=7000),
+        ]
+    )
     receipts = Receipts(store.app)
     receipts.issue(["a", "b"], ISSUED_ON)
     before = receipts.document("2016/000001")
@@ -170,13 +215,23 @@ def test_erasure_shreds_the_receipt_donor_and_keeps_number_and_amount(
     with store.database.reading() as session:
         donor_id = receipts_view.find_donor(session, "clmmra43a53d150k")
         donations, has_tax_code, last = registry.erasure_facts(session, donor_id)
-    store.app.erase_donor(uuid.UUID(donor_id), [uuid.UUID(d) for d in donations], has_tax_code,
-                          date.fromisoformat(last), "richiesta", "admin", force=True,
-                          today=date(2017, 3, 1))
+    store.app.erase_donor(
+        uuid.UUID(donor_id),
+        [uuid.UUID(d) for d in donations],
+        has_tax_code,
+        date.fromisoformat(last),
+        "richiesta",
+        "admin",
+        force=True,
+        today=date(2017, 3, 1),
+    )
     after = receipts.document("2016/000001")
     assert after.donor is None
     assert (after.number, after.amount_cents, after.deductibility) == (
-        "2016/000001", 2500, DEDUCTIBLE)
+        "2016/000001",
+        2500,
+        DEDUCTIBLE,
+    )
     assert book_numbers(store, 2016) == ["2016/000001", "2016/000002"]
     store.runner.rebuild()
     assert book_numbers(store, 2016) == ["2016/000001", "2016/000002"]
@@ -203,10 +258,17 @@ def test_eight_concurrent_issuers_leave_no_gap_and_no_duplicate(postgres_url: st
 
         # Every issuer receipts its own ten gifts and races the others for the numbers;
         # half of them also try every gift of their neighbour.
-        threads = [threading.Thread(target=issuer, args=(
-            store, keys[i * 10:(i + 1) * 10] + (keys[((i + 1) % 8) * 10:((i + 2) % 8 or 8) * 10]
-                                                if i % 2 else [])))
-                   for i, store in enumerate(stores)]
+        threads = [
+            threading.Thread(
+                target=issuer,
+                args=(
+                    store,
+                    keys[i * 10 : (i + 1) * 10]
+                    + (keys[((i + 1) % 8) * 10 : ((i + 2) % 8 or 8) * 10] if i % 2 else []),
+                ),
+            )
+            for i, store in enumerate(stores)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

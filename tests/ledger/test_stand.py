@@ -23,14 +23,19 @@ COINS_TOTAL = 10000 + 10000 + 10000 + 3500 + 2200 + 900 + 150 + 80 + 20 + 5  # 3
 
 def open_stand(store: LedgerStore, place: str = "Piazza del Comune") -> uuid.UUID:
     start_campaigns(store)
-    return store.app.open_stand("fare-legami-anni-2-3", place, "Cremona", "Cremona", DAY,
-                                ["Anna", "Bruno"])
+    return store.app.open_stand(
+        "fare-legami-anni-2-3", place, "Cremona", "Cremona", DAY, ["Anna", "Bruno"]
+    )
 
 
 def named(email: str, amount: int, marketing: bool = False) -> NamedGift:
-    return NamedGift(str(uuid.uuid4()), DonorDetails.parse(first_name="N", last_name="N",
-                                                           email=email),
-                     amount, privacy_consent=True, marketing_consent=marketing)
+    return NamedGift(
+        str(uuid.uuid4()),
+        DonorDetails.parse(first_name="N", last_name="N", email=email),
+        amount,
+        privacy_consent=True,
+        marketing_consent=marketing,
+    )
 
 
 def test_57_taps_and_3_named_givers_move_progress_by_60_donors(store: LedgerStore) -> None:
@@ -43,8 +48,13 @@ def test_57_taps_and_3_named_givers_move_progress_by_60_donors(store: LedgerStor
     store.app.count_cash(stand, "Anna", COINS)
     store.app.count_cash(stand, "Bruno", COINS)
     closing = store.app.close_stand(stand)["closing"]
-    assert closing == {"counted_cents": COINS_TOTAL, "named_cents": 8000,
-                       "anonymous_cents": COINS_TOTAL - 8000, "tallied": 57, "named": 3}
+    assert closing == {
+        "counted_cents": COINS_TOTAL,
+        "named_cents": 8000,
+        "anonymous_cents": COINS_TOTAL - 8000,
+        "tallied": 57,
+        "named": 3,
+    }
     after = figures(store)
     assert after["donors"] - before["donors"] == 60
     assert after["contacts"] - before["contacts"] == 3
@@ -67,8 +77,12 @@ def test_a_resent_tap_or_undo_is_a_no_op(store: LedgerStore) -> None:
 
 def test_reopening_the_same_stand_returns_it(store: LedgerStore) -> None:
     first = open_stand(store)
-    assert store.app.open_stand("fare-legami-anni-2-3", "Piazza del Comune", "Cremona",
-                                "Cremona", DAY, ["Anna"]) == first
+    assert (
+        store.app.open_stand(
+            "fare-legami-anni-2-3", "Piazza del Comune", "Cremona", "Cremona", DAY, ["Anna"]
+        )
+        == first
+    )
 
 
 def test_counts_that_differ_keep_the_stand_open_with_the_difference(store: LedgerStore) -> None:
@@ -134,7 +148,10 @@ def test_deposit_reconciles_counted_and_deposited(store: LedgerStore) -> None:
     with store.database.reading() as session:
         [line] = reconciliation(session)
     assert (line["counted_cents"], line["deposited_cents"], line["difference_cents"]) == (
-        8000, 7900, -100)
+        8000,
+        7900,
+        -100,
+    )
 
 
 def test_a_deposit_needs_closed_stands(store: LedgerStore) -> None:
@@ -161,10 +178,16 @@ def stand_figures(store: LedgerStore, stand: uuid.UUID, slug: str) -> dict:
     got = figures(store, slug)
     with store.database.reading() as session:
         [row] = [s for s in list_stands(session) if s["stand_id"] == str(stand)]
-    return {"raised": got["raised_cents"], "donors": got["donors"], "gifts": got["gifts"],
-            "contacts": got["contacts"], "anonymous": got["anonymous_people"],
-            "stand_channel": got["by_channel"].get("stand", {"raised_cents": 0, "gifts": 0}),
-            "listed_tallied": row["tallied"], "listed_status": row["status"]}
+    return {
+        "raised": got["raised_cents"],
+        "donors": got["donors"],
+        "gifts": got["gifts"],
+        "contacts": got["contacts"],
+        "anonymous": got["anonymous_people"],
+        "stand_channel": got["by_channel"].get("stand", {"raised_cents": 0, "gifts": 0}),
+        "listed_tallied": row["tallied"],
+        "listed_status": row["status"],
+    }
 
 
 def test_all_cash_from_named_givers_keeps_every_tallied_person(store: LedgerStore) -> None:
@@ -208,19 +231,27 @@ def test_an_empty_stand_closes_with_no_gift(store: LedgerStore) -> None:
 
 
 def test_a_tally_gift_is_only_the_anonymous_cash_of_a_stand() -> None:
-    base = dict(source_key="stand:x:tally", campaign="c", value_date=DAY, channel="stand",
-                method="cash", tally=True)
+    base = dict(
+        source_key="stand:x:tally",
+        campaign="c",
+        value_date=DAY,
+        channel="stand",
+        method="cash",
+        tally=True,
+    )
     assert Gift(**base, amount_cents=0, donors=7).donors == 7
     assert Gift(**base, amount_cents=500, donors=0).amount_cents == 500
-    for wrong in (dict(amount_cents=0, donors=0), dict(amount_cents=-1, donors=2),
-                  dict(amount_cents=100, donors=-1)):
+    for wrong in (
+        dict(amount_cents=0, donors=0),
+        dict(amount_cents=-1, donors=2),
+        dict(amount_cents=100, donors=-1),
+    ):
         with pytest.raises(InvalidInputError):
             Gift(**base, **wrong)
     with pytest.raises(InvalidInputError):
         Gift(**{**base, "channel": "online", "method": "card"}, amount_cents=0, donors=2)
     with pytest.raises(InvalidInputError):
-        Gift(**base, amount_cents=0, donors=2,
-             details=DonorDetails.parse(email="a@example.org"))
+        Gift(**base, amount_cents=0, donors=2, details=DonorDetails.parse(email="a@example.org"))
     for not_a_tally in (dict(amount_cents=0, donors=1), dict(amount_cents=100, donors=0)):
         with pytest.raises(InvalidInputError):
             Gift(**{**base, "tally": False}, **not_a_tally)
@@ -229,19 +260,25 @@ def test_a_tally_gift_is_only_the_anonymous_cash_of_a_stand() -> None:
 # A stand's day as a story: taps (some resent), undos of earlier taps (some resent), named
 # givers, then the agreed count, written relative to the named cash so that short counts occur.
 STORY = st.tuples(
-    st.lists(st.one_of(
-        st.tuples(st.just("tap"), st.booleans()),
-        st.tuples(st.just("undo"), st.integers(0, 40)),
-        st.tuples(st.just("named"), st.integers(1, 20_000))), max_size=40),
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("tap"), st.booleans()),
+            st.tuples(st.just("undo"), st.integers(0, 40)),
+            st.tuples(st.just("named"), st.integers(1, 20_000)),
+        ),
+        max_size=40,
+    ),
     st.one_of(st.integers(-3000, -1), st.just(0), st.integers(1, 60_000)),
 )
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(story=STORY)
 def test_closing_figures_follow_taps_undos_named_gifts_and_the_count(
-        store: LedgerStore, story: tuple[list[tuple[str, object]], int]) -> None:
+    store: LedgerStore, story: tuple[list[tuple[str, object]], int]
+) -> None:
     steps, extra = story
     slug = f"stand-{uuid.uuid4().hex[:12]}"
     store.app.start_campaign(slug, "Banchetti", 0)
@@ -261,8 +298,7 @@ def test_closing_figures_follow_taps_undos_named_gifts_and_the_count(
             assert store.app.undo_tally(stand, tap) is (tap not in undone)
             undone.add(tap)
         elif kind == "named":
-            store.app.log_named_gift(stand, named(f"giver{named_people}@example.org",
-                                                  int(value)))
+            store.app.log_named_gift(stand, named(f"giver{named_people}@example.org", int(value)))
             named_cash += int(value)
             named_people += 1
     tallied = len(taps) - len(undone)
@@ -271,19 +307,35 @@ def test_closing_figures_follow_taps_undos_named_gifts_and_the_count(
     if counted < named_cash:
         with pytest.raises(ConflictError, match="meno dei doni nominativi"):
             close_with(store, stand, counted)
-        expected = {"raised": 0, "donors": 0, "gifts": 0, "contacts": 0, "anonymous": 0,
-                    "stand_channel": {"raised_cents": 0, "gifts": 0},
-                    "listed_tallied": tallied, "listed_status": "open"}
+        expected = {
+            "raised": 0,
+            "donors": 0,
+            "gifts": 0,
+            "contacts": 0,
+            "anonymous": 0,
+            "stand_channel": {"raised_cents": 0, "gifts": 0},
+            "listed_tallied": tallied,
+            "listed_status": "open",
+        }
     else:
         assert close_with(store, stand, counted) == {
-            "counted_cents": counted, "named_cents": named_cash,
-            "anonymous_cents": counted - named_cash, "tallied": tallied,
-            "named": named_people}
+            "counted_cents": counted,
+            "named_cents": named_cash,
+            "anonymous_cents": counted - named_cash,
+            "tallied": tallied,
+            "named": named_people,
+        }
         people = named_people + tallied
-        expected = {"raised": counted, "donors": people, "gifts": people,
-                    "contacts": named_people, "anonymous": tallied,
-                    "stand_channel": {"raised_cents": counted, "gifts": people},
-                    "listed_tallied": tallied, "listed_status": "closed"}
+        expected = {
+            "raised": counted,
+            "donors": people,
+            "gifts": people,
+            "contacts": named_people,
+            "anonymous": tallied,
+            "stand_channel": {"raised_cents": counted, "gifts": people},
+            "listed_tallied": tallied,
+            "listed_status": "closed",
+        }
         if counted == 0 and people == 0:
             expected["stand_channel"] = {"raised_cents": 0, "gifts": 0}
     assert stand_figures(store, stand, slug) == expected
@@ -294,18 +346,25 @@ def test_a_tap_or_named_gift_resent_with_other_figures_is_a_conflict(store: Ledg
     tap, typed, giver = (str(uuid.uuid4()) for _ in range(3))
     assert store.app.tally_gift(stand, tap) is True
     assert store.app.tally_gift(stand, typed, 500) is True
-    assert store.app.log_named_gift(stand, replace(named("a@example.org", 2000),
-                                                   entry_id=giver)) is True
-    for resend in (lambda: store.app.tally_gift(stand, tap, 500),
-                   lambda: store.app.tally_gift(stand, typed, 700),
-                   lambda: store.app.tally_gift(stand, typed),
-                   lambda: store.app.log_named_gift(stand, replace(
-                       named("a@example.org", 2500), entry_id=giver))):
+    assert (
+        store.app.log_named_gift(stand, replace(named("a@example.org", 2000), entry_id=giver))
+        is True
+    )
+    for resend in (
+        lambda: store.app.tally_gift(stand, tap, 500),
+        lambda: store.app.tally_gift(stand, typed, 700),
+        lambda: store.app.tally_gift(stand, typed),
+        lambda: store.app.log_named_gift(
+            stand, replace(named("a@example.org", 2500), entry_id=giver)
+        ),
+    ):
         with pytest.raises(ConflictError):
             resend()
     # The same content again is still a resend.
     assert store.app.tally_gift(stand, typed, 500) is False
-    assert store.app.log_named_gift(stand, replace(named("a@example.org", 2000),
-                                                   entry_id=giver)) is False
+    assert (
+        store.app.log_named_gift(stand, replace(named("a@example.org", 2000), entry_id=giver))
+        is False
+    )
     got = store.app.get_stand(stand)
     assert (got.tallied, got.named_cents, got.tallies[typed]) == (2, 2000, 500)

@@ -31,22 +31,30 @@ def test_a_user_needs_a_known_role_and_is_added_once(store: LedgerStore) -> None
         store.app.add_user("CAPO@example.org", "staff", "un'altra-password")
 
 
-
 def test_a_token_issued_before_tokens_expired_lasts_ninety_days_from_its_issue(
-        store: LedgerStore) -> None:
+    store: LedgerStore,
+) -> None:
     info = store.app.add_user("staff@example.org", "staff", "una-password-lunga")
     user: User = store.app.repository.get(info.id)
     issued = datetime.now(UTC)
-    user._token_issued(token_id="0a1b2c3d", token_hash=token_digest("segreto"),
-                       issued_at=issued, expires_at=issued)
+    user._token_issued(
+        token_id="0a1b2c3d", token_hash=token_digest("segreto"), issued_at=issued, expires_at=issued
+    )
     stored = store.app.mapper.to_stored_event(user.collect_events()[0])
     # The event as it was written before tokens had a term: no class version, no dates.
     state = store.app.mapper.transcoder.decode(stored.state)
     for key in ("class_version", "issued_at", "expires_at"):
         state.pop(key)
-    store.app.recorder.insert_events([StoredEvent(
-        stored.originator_id, stored.originator_version, stored.topic,
-        store.app.mapper.transcoder.encode(state))])
+    store.app.recorder.insert_events(
+        [
+            StoredEvent(
+                stored.originator_id,
+                stored.originator_version,
+                stored.topic,
+                store.app.mapper.transcoder.encode(state),
+            )
+        ]
+    )
     token = f"fondo_{info.id.hex}_0a1b2c3d.segreto"
     written = state["timestamp"]
     assert store.app.user_for_token(token, now=written + timedelta(days=89)) == info

@@ -18,15 +18,26 @@ RACERS = 4  # each racer is a whole store with its own connections
 
 def two_donors(store: LedgerStore) -> tuple[uuid.UUID, uuid.UUID]:
     start_campaigns(store)
-    store.app.record_gifts([Gift(
-        source_key=f"bank:RACE-{index}", campaign="fare-legami-anno-1", amount_cents=2_500,
-        value_date=date(2016, 3, 1), channel="bank", method="bank_transfer",
-        details=DonorDetails.parse(first_name="Anna", last_name="Neri", email=email))
-        for index, email in enumerate(("anna.neri@example.org", "neri.anna@example.net"))])
+    store.app.record_gifts(
+        [
+            Gift(
+                source_key=f"bank:RACE-{index}",
+                campaign="fare-legami-anno-1",
+                amount_cents=2_500,
+                value_date=date(2016, 3, 1),
+                channel="bank",
+                method="bank_transfer",
+                details=DonorDetails.parse(first_name="Anna", last_name="Neri", email=email),
+            )
+            for index, email in enumerate(("anna.neri@example.org", "neri.anna@example.net"))
+        ]
+    )
     store.runner.catch_up()
     with store.database.reading() as session:
-        ids = [registry.search_donors(session, email)[0]["donor_id"]
-               for email in ("anna.neri@example.org", "neri.anna@example.net")]
+        ids = [
+            registry.search_donors(session, email)[0]["donor_id"]
+            for email in ("anna.neri@example.org", "neri.anna@example.net")
+        ]
     return uuid.UUID(ids[0]), uuid.UUID(ids[1])
 
 
@@ -52,8 +63,9 @@ def race(store_url: str, command: str, *args: object) -> list[str]:
             racer.close()
 
 
-def test_parallel_merges_of_the_same_donors_record_one_merge(store: LedgerStore,
-                                                            store_url: str) -> None:
+def test_parallel_merges_of_the_same_donors_record_one_merge(
+    store: LedgerStore, store_url: str
+) -> None:
     first, second = two_donors(store)
     outcomes = race(store_url, "merge_donors", second, first, "staff@example.org")
     assert sorted(outcomes) == ["conflict"] * (RACERS - 1) + ["ok"]
@@ -65,11 +77,20 @@ def test_parallel_merges_of_the_same_donors_record_one_merge(store: LedgerStore,
     assert [entry["donor_id"] for entry in found] == [str(first)]
 
 
-def test_racing_first_changes_of_a_registry_entry_never_crash(store: LedgerStore,
-                                                             store_url: str) -> None:
+def test_racing_first_changes_of_a_registry_entry_never_crash(
+    store: LedgerStore, store_url: str
+) -> None:
     first, _second = two_donors(store)
-    outcomes = race(store_url, "change_consent", first, True, False, "e-mail del 3 marzo",
-                    date(2016, 3, 3), "staff@example.org")
+    outcomes = race(
+        store_url,
+        "change_consent",
+        first,
+        True,
+        False,
+        "e-mail del 3 marzo",
+        date(2016, 3, 3),
+        "staff@example.org",
+    )
     # The first change opens the entry: racers that opened it too lose cleanly, none crash.
     assert "ok" in outcomes and set(outcomes) <= {"ok", "conflict"}
     changes = [e for e in store.app.events.get(first) if isinstance(e, Donor.ConsentChanged)]

@@ -34,13 +34,19 @@ def find(store: LedgerStore, text: str) -> dict:
     return entry
 
 
-def erase(store: LedgerStore, donor_id: str, force: bool = False,
-          today: date = TODAY) -> int:
+def erase(store: LedgerStore, donor_id: str, force: bool = False, today: date = TODAY) -> int:
     with store.database.reading() as session:
         donations, has_tax_code, last = registry.erasure_facts(session, donor_id)
-    return store.app.erase_donor(uuid.UUID(donor_id), [uuid.UUID(d) for d in donations],
-                                 has_tax_code, date.fromisoformat(last) if last else None,
-                                 "richiesta dell'interessato", "admin@example.org", force, today)
+    return store.app.erase_donor(
+        uuid.UUID(donor_id),
+        [uuid.UUID(d) for d in donations],
+        has_tax_code,
+        date.fromisoformat(last) if last else None,
+        "richiesta dell'interessato",
+        "admin@example.org",
+        force,
+        today,
+    )
 
 
 def test_search_finds_a_donor_however_the_phone_is_written(store: LedgerStore) -> None:
@@ -61,7 +67,11 @@ def test_erasure_blanks_everything_and_keeps_every_total(store: LedgerStore) -> 
     assert destroyed == len(gifts) > 0
     after = figures(store, "fare-legami-anno-1")
     assert (after["raised_cents"], after["donors"], after["contacts"], after["gifts"]) == (
-        before["raised_cents"], before["donors"], before["contacts"], before["gifts"])
+        before["raised_cents"],
+        before["donors"],
+        before["contacts"],
+        before["gifts"],
+    )
     with store.database.reading() as session:
         erased = registry.donor(session, entry["donor_id"])
         assert erased is not None and erased["erased"] == 1
@@ -87,8 +97,9 @@ def test_erasure_is_refused_while_the_law_wants_the_data_kept(store: LedgerStore
     store.runner.catch_up()
     with store.database.reading() as session:
         assert registry.search_donors(session, "CLMMRA43A53D150K") == []
-        audit = session.query("SELECT 1 FROM registry_donors WHERE donor_id = ? AND erased = 1",
-                              (entry["donor_id"],))
+        audit = session.query(
+            "SELECT 1 FROM registry_donors WHERE donor_id = ? AND erased = 1", (entry["donor_id"],)
+        )
     assert audit
 
 
@@ -116,8 +127,14 @@ def test_merge_redirects_and_keeps_the_money(store: LedgerStore) -> None:
 def test_consent_changes_keep_their_history(store: LedgerStore) -> None:
     loaded(store)
     entry = find(store, "CLMMRA43A53D150K")
-    store.app.change_consent(uuid.UUID(entry["donor_id"]), True, False,
-                             "e-mail del 3 marzo", date(2016, 3, 3), "staff@example.org")
+    store.app.change_consent(
+        uuid.UUID(entry["donor_id"]),
+        True,
+        False,
+        "e-mail del 3 marzo",
+        date(2016, 3, 3),
+        "staff@example.org",
+    )
     store.runner.catch_up()
     with store.database.reading() as session:
         history = registry.donor_consents(session, entry["donor_id"])
@@ -139,19 +156,31 @@ def test_near_matches_are_suggested_as_duplicates(store: LedgerStore) -> None:
         ("Anna", "Neri", "", "anna.neri@example.org", ""),
         ("Luca", "Galli", "", "luca.sala@example.org", ""),  # nothing alike
     ]
-    store.app.record_gifts([Gift(
-        source_key=f"bank:DUP-{index}", campaign="fare-legami-anno-1", amount_cents=5_000,
-        value_date=date(2016, 3, 1), channel="bank", method="bank_transfer",
-        details=DonorDetails.parse(first_name=first, last_name=last, city=city, email=email,
-                                   phone=phone))
-        for index, (first, last, city, email, phone) in enumerate(people)])
+    store.app.record_gifts(
+        [
+            Gift(
+                source_key=f"bank:DUP-{index}",
+                campaign="fare-legami-anno-1",
+                amount_cents=5_000,
+                value_date=date(2016, 3, 1),
+                channel="bank",
+                method="bank_transfer",
+                details=DonorDetails.parse(
+                    first_name=first, last_name=last, city=city, email=email, phone=phone
+                ),
+            )
+            for index, (first, last, city, email, phone) in enumerate(people)
+        ]
+    )
     store.runner.catch_up()
     with store.database.reading() as session:
         pairs = registry.suggested_duplicates(session)
     found = sorted((a["last_name"], a["city"], b["city"], why) for a, b, why in pairs)
-    assert found == [("Bianchi", "", "Soresina", "e-mail simile"),
-                     ("Rossi", "Cremona", "Cremona", "stesso nome e comune"),
-                     ("Verdi", "Crema", "Crema", "e-mail simile")]
+    assert found == [
+        ("Bianchi", "", "Soresina", "e-mail simile"),
+        ("Rossi", "Cremona", "Cremona", "stesso nome e comune"),
+        ("Verdi", "Crema", "Crema", "e-mail simile"),
+    ]
 
 
 def test_erasure_reaches_the_givers_logged_at_a_stand(store: LedgerStore) -> None:
@@ -176,4 +205,7 @@ def test_erasure_reaches_the_givers_logged_at_a_stand(store: LedgerStore) -> Non
     assert unseal(store.app.vault.keys_for([subject]).get(subject), subject, sealed) is None
     after = figures(store)
     assert (after["raised_cents"], after["donors"], after["contacts"]) == (
-        before["raised_cents"], before["donors"], before["contacts"])
+        before["raised_cents"],
+        before["donors"],
+        before["contacts"],
+    )

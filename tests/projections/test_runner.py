@@ -19,15 +19,25 @@ from tests.conftest import YEAR1
 from tests.ledger.test_csv_import import figures, start_campaigns
 
 YEAR1_DAY = date(2015, 7, 20)
-TABLES = ("campaigns_view", "gifts_view", "money_movements", "registry_donors", "stands_view",
-          "registry_keys", "registry_gifts", "registry_aliases", "registry_consents",
-          "audit_view")
+TABLES = (
+    "campaigns_view",
+    "gifts_view",
+    "money_movements",
+    "registry_donors",
+    "stands_view",
+    "registry_keys",
+    "registry_gifts",
+    "registry_aliases",
+    "registry_consents",
+    "audit_view",
+)
 
 
 def dump(store: LedgerStore) -> dict[str, list[tuple[Any, ...]]]:
     with store.database.reading() as session:
-        return {table: sorted(session.query(f"SELECT * FROM {table}"), key=repr)
-                for table in TABLES}
+        return {
+            table: sorted(session.query(f"SELECT * FROM {table}"), key=repr) for table in TABLES
+        }
 
 
 def test_rebuild_gives_read_models_identical_to_incremental(store: LedgerStore) -> None:
@@ -103,14 +113,20 @@ class NextTotals(CampaignTotals):
 def served(store: LedgerStore) -> dict[str, tuple[int, int]]:
     """The rows of projection_positions: name → (version, position)."""
     with store.database.reading() as session:
-        return {name: (version, position) for name, version, position in
-                session.query("SELECT name, version, position FROM projection_positions")}
+        return {
+            name: (version, position)
+            for name, version, position in session.query(
+                "SELECT name, version, position FROM projection_positions"
+            )
+        }
 
 
 def tables(store: LedgerStore) -> set[str]:
-    sql = ("SELECT name FROM sqlite_master WHERE type = 'table'"
-           if store.database.dialect == "sqlite" else
-           "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    sql = (
+        "SELECT name FROM sqlite_master WHERE type = 'table'"
+        if store.database.dialect == "sqlite"
+        else "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+    )
     with store.database.reading() as session:
         return {name for (name,) in session.query(sql)}
 
@@ -122,7 +138,8 @@ def year1(store: LedgerStore) -> tuple[int, int, int]:
 
 
 def test_a_new_projection_version_is_built_beside_the_old_one_then_swapped_in(
-        store_url: str) -> None:
+    store_url: str,
+) -> None:
     store = LedgerStore.open(store_url)
     start_campaigns(store)
     import_donations(store.app, YEAR1 / "donations.csv")
@@ -150,7 +167,8 @@ def test_a_new_projection_version_is_built_beside_the_old_one_then_swapped_in(
 
 
 def test_readers_see_the_old_figures_until_the_swap_and_never_an_empty_total(
-        store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = LedgerStore.open(store_url)
     start_campaigns(store)
     import_donations(store.app, YEAR1 / "donations.csv")
@@ -198,5 +216,3 @@ def test_readers_see_the_old_figures_until_the_swap_and_never_an_empty_total(
     assert expected == (4_270_800, 2_289, 324)
     assert served(bumped)["campaign_totals"] == (NextTotals.version, head)
     bumped.close()
-
-

@@ -26,18 +26,37 @@ DAY = date(2016, 9, 10)
 
 
 def record(store: LedgerStore, cents: int, key: str | None = None) -> None:
-    store.app.record_gift(Gift(source_key=key or f"test:{uuid.uuid4()}", campaign=SLUG,
-                               amount_cents=cents, value_date=DAY, channel="bank",
-                               method="bank_transfer"))
+    store.app.record_gift(
+        Gift(
+            source_key=key or f"test:{uuid.uuid4()}",
+            campaign=SLUG,
+            amount_cents=cents,
+            value_date=DAY,
+            channel="bank",
+            method="bank_transfer",
+        )
+    )
 
 
 def save_unprojectable_gift(store: LedgerStore) -> int:
     """A gift of 2**63 cents saved straight through the event store, as the ledger accepted
     before amounts were bounded: no BIGINT column holds it. Returns its position."""
-    store.app.save(Donation(
-        source_key="legacy:overflow", campaign=SLUG, amount_cents=2**63, donors=1,
-        identified=False, channel="bank", method="bank_transfer", value_date=DAY, district="",
-        stand="", status="confirmed", sealed_donor=None))
+    store.app.save(
+        Donation(
+            source_key="legacy:overflow",
+            campaign=SLUG,
+            amount_cents=2**63,
+            donors=1,
+            identified=False,
+            channel="bank",
+            method="bank_transfer",
+            value_date=DAY,
+            district="",
+            stand="",
+            status="confirmed",
+            sealed_donor=None,
+        )
+    )
     return store.app.recorder.max_notification_id()
 
 
@@ -45,8 +64,7 @@ def raised(store: LedgerStore) -> int:
     return int(progress(store.database, SLUG, date(2030, 1, 1))[0]["raised_cents"])
 
 
-def test_an_unprojectable_event_stops_its_read_model_at_its_position(
-        store: LedgerStore) -> None:
+def test_an_unprojectable_event_stops_its_read_model_at_its_position(store: LedgerStore) -> None:
     start_campaigns(store)
     record(store, 2500)
     position = save_unprojectable_gift(store)
@@ -61,8 +79,12 @@ def test_an_unprojectable_event_stops_its_read_model_at_its_position(
     # other read models go on: the audit trail saw the export recorded after it.
     assert raised(store) == 2500
     with store.database.reading() as session:
-        assert session.scalar("SELECT position FROM projection_positions WHERE name = ?",
-                              ("campaign_totals",)) == position - 1
+        assert (
+            session.scalar(
+                "SELECT position FROM projection_positions WHERE name = ?", ("campaign_totals",)
+            )
+            == position - 1
+        )
         assert session.scalar("SELECT COUNT(*) FROM audit_view") == 1
     # Later catch-ups (every page) neither fail nor apply anything more to it.
     assert store.runner.catch_up() == 0
@@ -71,14 +93,19 @@ def test_an_unprojectable_event_stops_its_read_model_at_its_position(
 
 
 def test_setting_the_event_aside_lets_the_read_model_go_on_and_survives_a_rebuild(
-        store: LedgerStore) -> None:
+    store: LedgerStore,
+) -> None:
     start_campaigns(store)
     record(store, 2500)
     position = save_unprojectable_gift(store)
     record(store, 4000)
     store.runner.catch_up()
-    assert store.app.set_aside_event(position, "importo impossibile\r\nregistrato nel 2016",
-                                     "cli:admin") is True
+    assert (
+        store.app.set_aside_event(
+            position, "importo impossibile\r\nregistrato nel 2016", "cli:admin"
+        )
+        is True
+    )
     assert store.app.set_aside_event(position, "again", "cli:admin") is False
     store.runner.catch_up()
     assert store.runner.stalls() == []
@@ -127,12 +154,16 @@ def test_the_reason_of_a_stall_is_one_printable_line(store: LedgerStore) -> None
 # Whatever the ledger accepts can be projected, on both stores.
 
 # Mostly what people type, sometimes anything at all (NUL, escapes, lone surrogates, 2**70).
-any_text = st.one_of(st.just(""), st.text(st.characters(codec="utf-8"), max_size=12),
-                     st.text(max_size=12))
-amounts = st.one_of(st.integers(min_value=1, max_value=100_000_000),
-                    st.integers(min_value=-5, max_value=2**70))
-dates = st.one_of(st.dates(min_value=date(2000, 1, 1), max_value=date(2026, 1, 1)),
-                  st.dates(min_value=date(1990, 1, 1), max_value=date(2040, 1, 1)))
+any_text = st.one_of(
+    st.just(""), st.text(st.characters(codec="utf-8"), max_size=12), st.text(max_size=12)
+)
+amounts = st.one_of(
+    st.integers(min_value=1, max_value=100_000_000), st.integers(min_value=-5, max_value=2**70)
+)
+dates = st.one_of(
+    st.dates(min_value=date(2000, 1, 1), max_value=date(2026, 1, 1)),
+    st.dates(min_value=date(1990, 1, 1), max_value=date(2040, 1, 1)),
+)
 
 
 @st.composite
@@ -142,20 +173,33 @@ def raw_gifts(draw: st.DrawFn) -> dict[str, Any]:
         "value_date": draw(dates),
         "donors": draw(st.one_of(st.just(1), st.integers(min_value=-1, max_value=2**40))),
         "stand": draw(any_text),
-        "details": {name: draw(any_text) for name in draw(st.lists(st.sampled_from((
-            "first_name", "last_name", "organization", "address", "postcode", "city")),
-            max_size=3, unique=True))},
+        "details": {
+            name: draw(any_text)
+            for name in draw(
+                st.lists(
+                    st.sampled_from(
+                        ("first_name", "last_name", "organization", "address", "postcode", "city")
+                    ),
+                    max_size=3,
+                    unique=True,
+                )
+            )
+        },
         "email": draw(st.one_of(st.just(""), st.emails(), any_text)),
         "place": draw(any_text),
         "campaign_name": draw(any_text),
     }
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(st.lists(raw_gifts(), min_size=1, max_size=6))
 def test_whatever_the_ledger_accepts_every_read_model_can_apply(
-        store: LedgerStore, inputs: list[dict[str, Any]]) -> None:
+    store: LedgerStore, inputs: list[dict[str, Any]]
+) -> None:
     start_campaigns(store)
     store.runner.catch_up()
     before = raised(store)
@@ -163,22 +207,33 @@ def test_whatever_the_ledger_accepts_every_read_model_can_apply(
     for raw in inputs:
         try:
             details = DonorDetails.parse(email=raw["email"], **raw["details"])
-            gift = Gift(source_key=f"test:{uuid.uuid4()}", campaign=SLUG,
-                        amount_cents=raw["amount_cents"], value_date=raw["value_date"],
-                        channel="other", method="cash",
-                        donors=raw["donors"] if not details.has_any_personal_data else 1,
-                        details=details, privacy_consent=True, stand=raw["stand"])
+            gift = Gift(
+                source_key=f"test:{uuid.uuid4()}",
+                campaign=SLUG,
+                amount_cents=raw["amount_cents"],
+                value_date=raw["value_date"],
+                channel="other",
+                method="cash",
+                donors=raw["donors"] if not details.has_any_personal_data else 1,
+                details=details,
+                privacy_consent=True,
+                stand=raw["stand"],
+            )
             store.app.record_gift(gift)
             if gift.value_date <= date(2030, 1, 1):
                 accepted += gift.amount_cents
         except LedgerError:
             pass
         with contextlib.suppress(LedgerError):
-            store.app.open_stand(SLUG, raw["place"] or "-", "Cremona", "Cremona",
-                                 raw["value_date"], ["Anna"])
+            store.app.open_stand(
+                SLUG, raw["place"] or "-", "Cremona", "Cremona", raw["value_date"], ["Anna"]
+            )
         with contextlib.suppress(LedgerError):
-            store.app.start_campaign(f"c-{uuid.uuid4().hex[:8]}", raw["campaign_name"] or "-",
-                                     raw["amount_cents"] if raw["amount_cents"] >= 0 else 0)
+            store.app.start_campaign(
+                f"c-{uuid.uuid4().hex[:8]}",
+                raw["campaign_name"] or "-",
+                raw["amount_cents"] if raw["amount_cents"] >= 0 else 0,
+            )
     store.runner.catch_up()
     assert store.runner.stalls() == []
     assert raised(store) - before == accepted

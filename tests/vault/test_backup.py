@@ -58,7 +58,8 @@ def what_the_foundation_sees(url: str, tmp_path: Path, label: str) -> dict[str, 
 
 
 def test_backup_restored_into_a_new_database_gives_the_same_registry_before_and_after_rebuild(
-        store_url: str, fresh_url: str, tmp_path: Path) -> None:
+    store_url: str, fresh_url: str, tmp_path: Path
+) -> None:
     ledger(store_url, "init", "--demo")
     source = LedgerStore.open(store_url)
     try:
@@ -89,32 +90,41 @@ def test_backup_restored_into_a_new_database_gives_the_same_registry_before_and_
     assert what_the_foundation_sees(fresh_url, tmp_path, "rebuilt") == before
 
 
-def test_restore_refuses_a_database_that_already_has_events(
-        store_url: str, tmp_path: Path) -> None:
+def test_restore_refuses_a_database_that_already_has_events(store_url: str, tmp_path: Path) -> None:
     ledger(store_url, "init", "--demo")
     backup = tmp_path / "ledger.backup"
     ledger(store_url, "backup", str(backup))
     result = CliRunner(env={"LEDGER_DATABASE_URL": store_url}).invoke(
-        main, ["restore", str(backup)])
+        main, ["restore", str(backup)]
+    )
     assert result.exit_code == 1
     assert "empty database" in result.output
     not_a_backup = tmp_path / "donations.csv"
     not_a_backup.write_text("date;campaign\n", encoding="utf-8")
     result = CliRunner(env={"LEDGER_DATABASE_URL": store_url}).invoke(
-        main, ["restore", str(not_a_backup)])
+        main, ["restore", str(not_a_backup)]
+    )
     assert result.exit_code == 1
     assert "not a Fondo backup" in result.output
 
 
 def identified_gift(number: int) -> Gift:
-    return Gift(source_key=f"bank:BK-{number}", campaign=ANNO_1, amount_cents=1_000 + number,
-                value_date=date(2016, 1, 10), channel="bank", method="bank_transfer",
-                details=DonorDetails.parse(first_name="Lia", last_name=f"Neri {number}",
-                                           email=f"lia.neri.{number}@example.org"))
+    return Gift(
+        source_key=f"bank:BK-{number}",
+        campaign=ANNO_1,
+        amount_cents=1_000 + number,
+        value_date=date(2016, 1, 10),
+        channel="bank",
+        method="bank_transfer",
+        details=DonorDetails.parse(
+            first_name="Lia", last_name=f"Neri {number}", email=f"lia.neri.{number}@example.org"
+        ),
+    )
 
 
 def test_a_backup_taken_while_gifts_are_recorded_holds_each_wholly_or_not_at_all(
-        store: LedgerStore, fresh_url: str, tmp_path: Path) -> None:
+    store: LedgerStore, fresh_url: str, tmp_path: Path
+) -> None:
     start_campaigns(store)
     store.app.record_gifts([identified_gift(n) for n in range(20)])
     events_before = store.app.recorder.max_notification_id() or 0
@@ -122,8 +132,11 @@ def test_a_backup_taken_while_gifts_are_recorded_holds_each_wholly_or_not_at_all
 
     # The keys are read first: a gift recorded right after (its key, then its events) must
     # not reach the backup as events whose key is missing.
-    summary = back_up(store, backup, on_keys_read=lambda: store.app.record_gifts(
-        [identified_gift(n) for n in range(20, 30)]))
+    summary = back_up(
+        store,
+        backup,
+        on_keys_read=lambda: store.app.record_gifts([identified_gift(n) for n in range(20, 30)]),
+    )
 
     assert summary.events == events_before
     assert (store.app.recorder.max_notification_id() or 0) > events_before
@@ -143,15 +156,18 @@ def test_a_backup_taken_while_gifts_are_recorded_holds_each_wholly_or_not_at_all
             readable += 1
         assert readable == 20
         assert Donation.create_id("bank:BK-0") in target.app.vault.keys_for(
-            [Donation.create_id("bank:BK-0")])
+            [Donation.create_id("bank:BK-0")]
+        )
     finally:
         target.close()
 
 
 def personal_keys(store: LedgerStore) -> list[tuple[str, str]]:
     with store.database.reading() as session:
-        return [(str(s), str(k)) for s, k in session.query(
-            "SELECT subject, secret FROM personal_keys ORDER BY subject")]
+        return [
+            (str(s), str(k))
+            for s, k in session.query("SELECT subject, secret FROM personal_keys ORDER BY subject")
+        ]
 
 
 def test_no_read_model_owns_a_table_of_the_key_vault() -> None:

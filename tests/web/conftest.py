@@ -13,8 +13,14 @@ from web import create_app, store
 def office(store_url: str) -> Iterator[Flask]:
     """The back office with the demo campaigns and one staff member (modules that need more
     data define their own `office`)."""
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": store_url,
-                      "WTF_CSRF_ENABLED": False})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "t",
+            "LEDGER_DATABASE_URL": store_url,
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
     with app.app_context():
         start_campaigns(store())
         store().app.add_user("staff@example.org", "staff", "una-password-lunga")

@@ -21,8 +21,14 @@ from web import create_app, store
 
 @pytest.fixture
 def office(store_url: str) -> Iterator[Flask]:
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": store_url,
-                      "WTF_CSRF_ENABLED": False})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "t",
+            "LEDGER_DATABASE_URL": store_url,
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
     with app.app_context():
         start_campaigns(store())
         import_donations(store().app, YEAR1 / "donations.csv")
@@ -34,8 +40,9 @@ def office(store_url: str) -> Iterator[Flask]:
 
 def signed_in(app: Flask, role: str) -> FlaskClient:
     client = app.test_client()
-    response = client.post("/login", data={"email": f"{role}@example.org",
-                                           "password": "una-password-lunga"})
+    response = client.post(
+        "/login", data={"email": f"{role}@example.org", "password": "una-password-lunga"}
+    )
     assert response.status_code == 302
     return client
 
@@ -49,9 +56,15 @@ def donor_id(app: Flask, text: str) -> str:
 
 def test_dashboard_shows_figures_and_charts(office: Flask) -> None:
     client = signed_in(office, "staff")
-    client.post("/admin/donations/new", data={
-        "reference": "CRO-9", "value_date": "2016-09-01", "campaign": "fare-legami-anni-2-3",
-        "amount": "1.000,00"})
+    client.post(
+        "/admin/donations/new",
+        data={
+            "reference": "CRO-9",
+            "value_date": "2016-09-01",
+            "campaign": "fare-legami-anni-2-3",
+            "amount": "1.000,00",
+        },
+    )
     page = client.get("/admin/").get_data(as_text=True)
     assert "€ 42.708,00" in page and "2.289" in page
     assert page.count("<svg") >= 8 and 'class="raised"' in page and 'class="target"' in page
@@ -60,23 +73,31 @@ def test_dashboard_shows_figures_and_charts(office: Flask) -> None:
 
 def test_donations_filter_by_channel_and_date(office: Flask) -> None:
     client = signed_in(office, "staff")
-    page = client.get("/admin/donations?campaign=fare-legami-anno-1&channel=bank"
-                      "&from=2015-07-01&to=2015-07-05").get_data(as_text=True)
+    page = client.get(
+        "/admin/donations?campaign=fare-legami-anno-1&channel=bank&from=2015-07-01&to=2015-07-05"
+    ).get_data(as_text=True)
     assert "FL1-000002" in page and "FL1-000003" in page
     assert "FL1-000001" not in page and "FL1-000004" not in page
 
 
 def test_bank_transfer_keyed_by_reference(office: Flask) -> None:
     client = signed_in(office, "staff")
-    form = {"reference": "cro 0001", "value_date": "2016-09-01",
-            "campaign": "fare-legami-anni-2-3", "amount": "150,00", "email": "x@example.org",
-            "privacy_consent": "y"}
+    form = {
+        "reference": "cro 0001",
+        "value_date": "2016-09-01",
+        "campaign": "fare-legami-anni-2-3",
+        "amount": "150,00",
+        "email": "x@example.org",
+        "privacy_consent": "y",
+    }
     first = client.post("/admin/donations/new", data=form, follow_redirects=True)
     assert first.status_code == 200 and "Bonifico registrato" in first.get_data(as_text=True)
     again = client.post("/admin/donations/new", data=form, follow_redirects=True)
     assert "già registrato" in again.get_data(as_text=True)
-    bad = client.post("/admin/donations/new", data={**form, "reference": "CRO 2",
-                                                    "tax_code": "XYZ", "amount": "0"})
+    bad = client.post(
+        "/admin/donations/new",
+        data={**form, "reference": "CRO 2", "tax_code": "XYZ", "amount": "0"},
+    )
     assert bad.status_code == 422 and "codice fiscale" in bad.get_data(as_text=True)
     body = client.get("/api/v1/campaigns/fare-legami-anni-2-3/progress").get_json()
     with office.app_context():
@@ -93,14 +114,24 @@ def test_refund_and_correction_are_new_events_with_a_reason(office: Flask) -> No
     url = f"/admin/donations/{donation.id}"
     refund_id = str(uuid.uuid4())
     for _ in range(2):  # a double submit is one refund
-        client.post(url + "/refund", data={"refund_id": refund_id, "amount": "25,00",
-                                           "on": "2015-08-01", "reason": "errore"})
-    client.post(url + "/correct", data={"amount": "70,00", "value_date": "2015-07-03",
-                                        "reason": "importo trascritto male"})
+        client.post(
+            url + "/refund",
+            data={
+                "refund_id": refund_id,
+                "amount": "25,00",
+                "on": "2015-08-01",
+                "reason": "errore",
+            },
+        )
+    client.post(
+        url + "/correct",
+        data={"amount": "70,00", "value_date": "2015-07-03", "reason": "importo trascritto male"},
+    )
     page = client.get(url).get_data(as_text=True)
     assert "€ 70,00" in page and "€ 25,00" in page
-    refused = client.post(url + "/correct", data={"amount": "70,00", "value_date": "2015-07-03",
-                                                  "reason": "di nuovo"})
+    refused = client.post(
+        url + "/correct", data={"amount": "70,00", "value_date": "2015-07-03", "reason": "di nuovo"}
+    )
     assert refused.status_code == 422
     with office.app_context():
         events = store().app.recorder.select_events(donation.id)
@@ -156,31 +187,52 @@ def test_access_request_and_erasure(office: Flask) -> None:
     assert "simonebarbieri35" not in page and "cancellati" in page
     after = staff.get("/api/v1/campaigns/fare-legami-anno-1/progress").get_json()
     assert (after["donors"], after["contacts"]) == (before["donors"], before["contacts"])
-    staff.post("/admin/donations/new", data={
-        "reference": "CRO-RECENT", "value_date": date.today().isoformat(),
-        "campaign": "fare-legami-anni-2-3", "amount": "50", "tax_code": "RSSMRA80A01D150J",
-        "privacy_consent": "y"})
+    staff.post(
+        "/admin/donations/new",
+        data={
+            "reference": "CRO-RECENT",
+            "value_date": date.today().isoformat(),
+            "campaign": "fare-legami-anni-2-3",
+            "amount": "50",
+            "tax_code": "RSSMRA80A01D150J",
+            "privacy_consent": "y",
+        },
+    )
     kept = donor_id(office, "RSSMRA80A01D150J")
     refused = staff.post(f"/admin/registry/{kept}/erase", data={"reason": "richiesta"})
     assert refused.status_code == 409 and "10 anni" in refused.get_data(as_text=True)
     forbidden = staff.post(f"/admin/registry/{kept}/erase", data={"reason": "r", "force": "y"})
     assert forbidden.status_code == 403
-    forced = admin.post(f"/admin/registry/{kept}/erase", data={"reason": "ordine del Garante",
-                                                               "force": "y"})
+    forced = admin.post(
+        f"/admin/registry/{kept}/erase", data={"reason": "ordine del Garante", "force": "y"}
+    )
     assert forced.status_code == 302
     audit = staff.get("/admin/audit").get_data(as_text=True)
     assert "access_request" in audit and audit.count("erasure") == 2
 
 
-@pytest.mark.parametrize(("day", "status", "kept_until"), [
-    ("2016-02-29", 302, None), ("2020-02-29", 409, "28/02/2030"),
-])
+@pytest.mark.parametrize(
+    ("day", "status", "kept_until"),
+    [
+        ("2016-02-29", 302, None),
+        ("2020-02-29", 409, "28/02/2030"),
+    ],
+)
 def test_erasing_a_donor_whose_last_gift_is_on_29_february(
-        office: Flask, day: str, status: int, kept_until: str | None) -> None:
+    office: Flask, day: str, status: int, kept_until: str | None
+) -> None:
     staff = signed_in(office, "staff")
-    recorded = staff.post("/admin/donations/new", data={
-        "reference": f"CRO-LEAP-{day}", "value_date": day, "campaign": "fare-legami-anni-2-3",
-        "amount": "50", "tax_code": "RSSMRA80A01D150J", "privacy_consent": "y"})
+    recorded = staff.post(
+        "/admin/donations/new",
+        data={
+            "reference": f"CRO-LEAP-{day}",
+            "value_date": day,
+            "campaign": "fare-legami-anni-2-3",
+            "amount": "50",
+            "tax_code": "RSSMRA80A01D150J",
+            "privacy_consent": "y",
+        },
+    )
     assert recorded.status_code == 302
     target = donor_id(office, "RSSMRA80A01D150J")
     erased = staff.post(f"/admin/registry/{target}/erase", data={"reason": "richiesta"})

@@ -18,8 +18,9 @@ def italian_request() -> Iterator[None]:
 
 
 def test_cumulative_line_ends_halfway_to_a_target_twice_the_total() -> None:
-    svg = str(cumulative([(date(2016, 1, 1), 10_000), (date(2016, 12, 31), 30_000)], 60_000,
-                         "Raccolto"))
+    svg = str(
+        cumulative([(date(2016, 1, 1), 10_000), (date(2016, 12, 31), 30_000)], 60_000, "Raccolto")
+    )
     [points] = re.findall(r'class="raised" points="([^"]+)"', svg)
     assert points == "48.0,184.7 592.0,130.0"  # 1/6 and 1/2 of the height above the axis
     [target_y] = re.findall(r'class="target" x1="48" y1="([\d.]+)"', svg)

@@ -21,23 +21,47 @@ def write_distinct_donors_csv(path: Path, donors: int) -> Path:
         writer = csv.DictWriter(out, fieldnames=COLUMNS, delimiter=";", lineterminator="\r\n")
         writer.writeheader()
         for index in range(donors):
-            writer.writerow(dict.fromkeys(COLUMNS, "") | {
-                "date": f"{index % 28 + 1:02d}/03/2017", "campaign": "fare-legami-anni-2-3",
-                "channel": "online", "method": "card", "amount": f"{index % 90 + 10},50",
-                "donors": "1", "first_name": "Anna", "last_name": f"Rossi{index:06d}",
-                "email": f"donatrice{index}@example.org", "privacy_consent": "sì",
-                "marketing_consent": "sì" if index % 2 else "no", "reference": f"D-{index}"})
+            writer.writerow(
+                dict.fromkeys(COLUMNS, "")
+                | {
+                    "date": f"{index % 28 + 1:02d}/03/2017",
+                    "campaign": "fare-legami-anni-2-3",
+                    "channel": "online",
+                    "method": "card",
+                    "amount": f"{index % 90 + 10},50",
+                    "donors": "1",
+                    "first_name": "Anna",
+                    "last_name": f"Rossi{index:06d}",
+                    "email": f"donatrice{index}@example.org",
+                    "privacy_consent": "sì",
+                    "marketing_consent": "sì" if index % 2 else "no",
+                    "reference": f"D-{index}",
+                }
+            )
     return path
 
 
-def test_xlsx_export_of_donors_with_tax_code_and_marketing_consent(cli: CliRunner,
-                                                                   tmp_path: Path) -> None:
+def test_xlsx_export_of_donors_with_tax_code_and_marketing_consent(
+    cli: CliRunner, tmp_path: Path
+) -> None:
     add_campaigns(cli)
     assert cli.invoke(main, ["import", "donations", YEAR1_CSV]).exit_code == 0
     everyone, chosen = tmp_path / "tutti.xlsx", tmp_path / "scelti.xlsx"
     for path, flags in ((everyone, []), (chosen, ["--with-tax-code", "--marketing-only"])):
-        result = cli.invoke(main, ["export", "donors", "--format", "xlsx", "--campaign",
-                                   "fare-legami-anno-1", *flags, "--out", str(path)])
+        result = cli.invoke(
+            main,
+            [
+                "export",
+                "donors",
+                "--format",
+                "xlsx",
+                "--campaign",
+                "fare-legami-anno-1",
+                *flags,
+                "--out",
+                str(path),
+            ],
+        )
         assert result.exit_code == 0, result.stderr
     all_rows = list(load_workbook(everyone, read_only=True).active.iter_rows(values_only=True))
     rows = list(load_workbook(chosen, read_only=True).active.iter_rows(values_only=True))
@@ -55,8 +79,19 @@ def test_hundred_thousand_donors_export_as_csv_and_xlsx(tmp_path: Path) -> None:
     # Their memory, against a small export's, is measured by ./scripts/bench.
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     assert ledger(url, "init").returncode == 0
-    assert ledger(url, "campaigns", "add", "fare-legami-anni-2-3", "--name", "Anni 2-3",
-                  "--target", "336000").returncode == 0
+    assert (
+        ledger(
+            url,
+            "campaigns",
+            "add",
+            "fare-legami-anni-2-3",
+            "--name",
+            "Anni 2-3",
+            "--target",
+            "336000",
+        ).returncode
+        == 0
+    )
     source = write_distinct_donors_csv(tmp_path / "donors.csv", DONORS)
     imported = ledger(url, "import", "donations", str(source))
     assert imported.returncode == 0, imported.stderr
@@ -69,8 +104,9 @@ def test_hundred_thousand_donors_export_as_csv_and_xlsx(tmp_path: Path) -> None:
     assert header.startswith("\ufeffdonor_id;")
     assert first.split(";")[14] == "10,50"  # the first donor by surname gave €10.50
     workbook_path = tmp_path / "donors.xlsx"
-    workbook = ledger(url, "export", "donors", "--format", "xlsx", "--marketing-only",
-                      "--out", str(workbook_path))
+    workbook = ledger(
+        url, "export", "donors", "--format", "xlsx", "--marketing-only", "--out", str(workbook_path)
+    )
     assert workbook.returncode == 0, workbook.stderr
     sheet = load_workbook(workbook_path, read_only=True).active
     assert sheet is not None

@@ -21,8 +21,10 @@ def test_staff_issue_a_year_then_download_void_and_resend(office: Flask) -> None
     pdf = client.get("/admin/receipts/2015/000002.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     assert client.post("/admin/receipts/2015/2/void", data={"reason": ""}).status_code == 422
-    assert client.post("/admin/receipts/2015/2/void",
-                       data={"reason": "importo errato"}).status_code == 302
+    assert (
+        client.post("/admin/receipts/2015/2/void", data={"reason": "importo errato"}).status_code
+        == 302
+    )
     page = client.get("/admin/receipts/?year=2015").get_data(as_text=True)
     assert "annullata: importo errato" in page
     assert client.post("/admin/receipts/2015/1/resend").status_code == 302
@@ -32,11 +34,15 @@ def test_staff_issue_a_year_then_download_void_and_resend(office: Flask) -> None
 
 
 def test_the_agenzia_file_and_the_accountant_csv_download(
-        office: Flask, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    office: Flask,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("LEDGER_FOUNDATION_TAX_CODE", "93012345678")
     client = signed_in(office, "staff")
-    opposed = client.post("/admin/receipts/opposition", data={
-        "donor": "CLMMRA43A53D150K", "year": "2015", "how": "modulo firmato"})
+    opposed = client.post(
+        "/admin/receipts/opposition",
+        data={"donor": "CLMMRA43A53D150K", "year": "2015", "how": "modulo firmato"},
+    )
     assert opposed.status_code == 302
     ade = client.get("/admin/receipts/agenzia-entrate/2015.txt")
     assert ade.status_code == 200 and {len(r) for r in ade.data.split(b"\r\n")[:-1]} == {1798}
@@ -50,11 +56,15 @@ def test_a_campaign_report_takes_expenses_from_a_form(office: Flask) -> None:  #
     client = signed_in(office, "staff")
     page = client.get("/admin/receipts/fundraising/fare-legami-anno-1").get_data(as_text=True)
     income = page.split('class="income">')[1].split("<")[0]
-    bad = client.post("/admin/receipts/fundraising/fare-legami-anno-1",
-                      data={"amount": "abc", "on": "2015-09-01", "what": "gazebo"})
+    bad = client.post(
+        "/admin/receipts/fundraising/fare-legami-anno-1",
+        data={"amount": "abc", "on": "2015-09-01", "what": "gazebo"},
+    )
     assert bad.status_code == 422
-    ok = client.post("/admin/receipts/fundraising/fare-legami-anno-1",
-                     data={"amount": "150,00", "on": "2015-09-01", "what": "Noleggio gazebo"})
+    ok = client.post(
+        "/admin/receipts/fundraising/fare-legami-anno-1",
+        data={"amount": "150,00", "on": "2015-09-01", "what": "Noleggio gazebo"},
+    )
     assert ok.status_code == 302
     page = client.get("/admin/receipts/fundraising/fare-legami-anno-1").get_data(as_text=True)
     assert 'class="expenses">€ 150,00' in page and "Noleggio gazebo" in page
@@ -72,8 +82,10 @@ def test_volunteers_cannot_see_receipts(office: Flask) -> None:  # noqa: F811
 
 
 @pytest.mark.parametrize("year", ["²⁰¹⁵", "٢٠١٥", "2015x", "99999999999999999999"])
-def test_a_year_that_is_not_four_plain_digits_is_422(office: Flask,  # noqa: F811
-                                                     year: str) -> None:
+def test_a_year_that_is_not_four_plain_digits_is_422(
+    office: Flask,  # noqa: F811
+    year: str,
+) -> None:
     client = signed_in(office, "staff")
     assert client.get("/admin/receipts/", query_string={"year": year}).status_code == 422
     assert client.get(f"/admin/receipts/agenzia-entrate/{year}.csv").status_code == 422

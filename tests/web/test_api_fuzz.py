@@ -22,14 +22,26 @@ VOLUNTEER = "volontaria@example.org"
 # No 5xx, and every answer as the schema declares it: status, media type, body and headers.
 # (Schemathesis' "valid data accepted" check is left out: a schema-valid named gift without
 # privacy consent is rightly refused with 422 by a rule no schema can express.)
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance, response_headers_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 
 
 @pytest.fixture
 def api_app(sqlite_url: str) -> Iterator[Flask]:
-    app = create_app({"TESTING": True, "SECRET_KEY": "fuzz", "LEDGER_DATABASE_URL": sqlite_url,
-                      "STRIPE_SECRET_KEY": None, "STRIPE_WEBHOOK_SECRET": None})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "fuzz",
+            "LEDGER_DATABASE_URL": sqlite_url,
+            "STRIPE_SECRET_KEY": None,
+            "STRIPE_WEBHOOK_SECRET": None,
+        }
+    )
     with app.app_context():
         start_campaigns(store())
         store().app.add_user(VOLUNTEER, "volunteer", "una password lunga abbastanza")
@@ -46,8 +58,13 @@ def fuzz(app: Flask, headers: dict[str, str]) -> int:
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=80, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=80,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def answers_within_schema(case: Any) -> None:
             case.call_and_validate(headers=headers, checks=CHECKS)
 

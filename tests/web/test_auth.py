@@ -19,8 +19,14 @@ PERSONAL = ("/admin/registry", "/admin/exports", "/admin/donations", "/admin/aud
 
 @pytest.fixture
 def site(sqlite_url: str) -> Iterator[Flask]:
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": sqlite_url,
-                      "WTF_CSRF_ENABLED": False})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "t",
+            "LEDGER_DATABASE_URL": sqlite_url,
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
     with app.app_context():
         start_campaigns(store())
         for role in ROLES:
@@ -32,8 +38,12 @@ def site(sqlite_url: str) -> Iterator[Flask]:
 def client_for(app: Flask, role: str | None) -> FlaskClient:
     client = app.test_client()
     if role:
-        assert client.post("/login", data={"email": f"{role}@example.org",
-                                           "password": PASSWORD}).status_code == 302
+        assert (
+            client.post(
+                "/login", data={"email": f"{role}@example.org", "password": PASSWORD}
+            ).status_code
+            == 302
+        )
     return client
 
 
@@ -57,6 +67,7 @@ def routes(app: Flask) -> list[tuple[str, str, str]]:
             values = {"kind": "donors", "fmt": "csv"}
         with app.test_request_context():
             from flask import url_for
+
             url = url_for(rule.endpoint, **values)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append((rule.endpoint, method, url))
@@ -89,8 +100,9 @@ def test_authorisation_matrix(site: Flask) -> None:
             if "public" in mark or role in mark:
                 assert status not in (401, 403), (role, method, url, status)
             elif role is None:
-                denied = status == 401 or (status == 302 and "/login" in
-                                           response.headers["Location"])
+                denied = status == 401 or (
+                    status == 302 and "/login" in response.headers["Location"]
+                )
                 assert denied, (role, method, url, status)
             else:
                 assert status == 403, (role, method, url, status)
@@ -105,16 +117,18 @@ def test_api_without_credentials_is_401_json_and_wrong_role_403(site: Flask) -> 
     assert anonymous.status_code == 401 and anonymous.is_json
     with site.app_context():
         token = store().app.issue_token("volunteer@example.org")
-    wrong = site.test_client().get("/admin/exports/donors.csv",
-                                   headers={"Authorization": f"Bearer {token}"})
+    wrong = site.test_client().get(
+        "/admin/exports/donors.csv", headers={"Authorization": f"Bearer {token}"}
+    )
     assert wrong.status_code == 403
 
 
 def test_failed_sign_ins_are_rate_limited(site: Flask) -> None:
     client = site.test_client()
     for _ in range(5):
-        response = client.post("/login", data={"email": "staff@example.org",
-                                               "password": "sbagliata-sbagliata"})
+        response = client.post(
+            "/login", data={"email": "staff@example.org", "password": "sbagliata-sbagliata"}
+        )
         assert response.status_code == 401
     blocked = client.post("/login", data={"email": "staff@example.org", "password": PASSWORD})
     assert blocked.status_code == 429 and "Troppi tentativi" in blocked.get_data(as_text=True)
@@ -123,8 +137,9 @@ def test_failed_sign_ins_are_rate_limited(site: Flask) -> None:
 
 
 def test_session_cookie_is_http_only_and_same_site(site: Flask) -> None:
-    response = site.test_client().post("/login", data={"email": "staff@example.org",
-                                                       "password": PASSWORD})
+    response = site.test_client().post(
+        "/login", data={"email": "staff@example.org", "password": PASSWORD}
+    )
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
@@ -137,8 +152,9 @@ def test_logout_needs_a_post_with_csrf(site: Flask) -> None:
 
 
 def test_next_never_leaves_the_site(site: Flask) -> None:
-    response = site.test_client().post("/login?next=//evil.example/",
-                                       data={"email": "staff@example.org", "password": PASSWORD})
+    response = site.test_client().post(
+        "/login?next=//evil.example/", data={"email": "staff@example.org", "password": PASSWORD}
+    )
     assert response.headers["Location"] == "/"
 
 
@@ -158,10 +174,15 @@ def test_a_volunteer_token_opens_no_personal_data(site: Flask) -> None:
     with site.app_context():
         token = store().app.issue_token("volunteer@example.org")
     client = site.test_client()
-    personal = [(method, url) for _endpoint, method, url in routes(site)
-                if url.startswith(PERSONAL)]
-    statuses = {(method, url): client.open(url, method=method, headers={
-        "Authorization": f"Bearer {token}"}).status_code for method, url in personal}
+    personal = [
+        (method, url) for _endpoint, method, url in routes(site) if url.startswith(PERSONAL)
+    ]
+    statuses = {
+        (method, url): client.open(
+            url, method=method, headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+        for method, url in personal
+    }
     assert len(statuses) >= 15 and set(statuses.values()) == {403}, statuses
 
 

@@ -14,8 +14,9 @@ IBAN = "IT60X0542811101000000123456"
 
 
 def test_an_iban_is_kept_compact_and_shown_grouped_by_four(store_url: str) -> None:
-    app = make_app(store_url, STRIPE_SECRET_KEY=None, LEDGER_IBAN="it60 x054 2811 1010 0000 "
-                                                                  "0123 456")
+    app = make_app(
+        store_url, STRIPE_SECRET_KEY=None, LEDGER_IBAN="it60 x054 2811 1010 0000 0123 456"
+    )
     page = app.test_client().get("/donate/").get_data(as_text=True)
     assert app.config["LEDGER_IBAN"] == IBAN
     assert "IT60 X054 2811 1010 0000 0123 456" in page
@@ -47,13 +48,14 @@ def test_without_an_iban_there_is_no_bank_section(store_url: str) -> None:
 def test_any_single_digit_typo_is_refused(position: int, shift: int) -> None:
     if not IBAN[position].isdigit():
         return
-    typo = IBAN[:position] + str((int(IBAN[position]) + shift) % 10) + IBAN[position + 1:]
+    typo = IBAN[:position] + str((int(IBAN[position]) + shift) % 10) + IBAN[position + 1 :]
     with pytest.raises(InvalidInputError, match="LEDGER_IBAN is not a valid IBAN"):
         checked_iban(typo)
 
 
-def test_the_site_refuses_to_start_with_a_wrong_iban(sqlite_url: str,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_site_refuses_to_start_with_a_wrong_iban(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LEDGER_IBAN", "IT60X0542811101000000123457")
     with pytest.raises(InvalidInputError, match="LEDGER_IBAN"):
         create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": sqlite_url})

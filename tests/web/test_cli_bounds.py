@@ -32,7 +32,8 @@ def stall_a_read_model(cli: CliRunner, store_url: str) -> int:
 
 
 def test_project_exits_non_zero_with_the_read_model_position_and_reason(
-        cli: CliRunner, store_url: str) -> None:
+    cli: CliRunner, store_url: str
+) -> None:
     position = stall_a_read_model(cli, store_url)
     result = cli.invoke(main, ["project"])
     stderr = said(result.stderr)
@@ -52,27 +53,42 @@ def test_set_aside_lets_the_read_models_catch_up(cli: CliRunner, store_url: str)
     cli.invoke(main, ["project"])
     wrong = cli.invoke(main, ["events", "set-aside", str(position - 1), "--reason", "x"])
     assert wrong.exit_code == 1 and f"stopped at: {position})" in said(wrong.stderr)
-    result = cli.invoke(main, ["events", "set-aside", str(position), "--reason",
-                               "importo di 2^63 centesimi registrato per errore"])
+    result = cli.invoke(
+        main,
+        [
+            "events",
+            "set-aside",
+            str(position),
+            "--reason",
+            "importo di 2^63 centesimi registrato per errore",
+        ],
+    )
     assert result.exit_code == 0, result.stderr
     assert f"event {position} set aside" in result.stdout
     assert cli.invoke(main, ["project"]).exit_code == 0
-    report = cli.invoke(main, ["report", "progress", "--campaign", "fare-legami-anni-2-3",
-                               "--json"])
+    report = cli.invoke(
+        main, ["report", "progress", "--campaign", "fare-legami-anni-2-3", "--json"]
+    )
     assert json.loads(report.stdout)[0]["raised_cents"] == 0
 
 
 def test_amounts_above_the_bounds_are_refused_with_the_line_number(
-        cli: CliRunner, tmp_path: Path) -> None:
+    cli: CliRunner, tmp_path: Path
+) -> None:
     add_campaigns(cli)
-    path = write_csv(tmp_path, row(amount="10,00"), row(amount="92233720368547758,08"),
-                     row(amount="1.000.000,01"))
+    path = write_csv(
+        tmp_path,
+        row(amount="10,00"),
+        row(amount="92233720368547758,08"),
+        row(amount="1.000.000,01"),
+    )
     result = cli.invoke(main, ["import", "donations", str(path)])
     assert result.exit_code == 1
     assert ":3: amount: at most € 1.000.000,00" in said(result.stderr)
     assert ":4: amount: at most € 1.000.000,00" in said(result.stderr)
-    target = cli.invoke(main, ["campaigns", "add", "enorme", "--name", "Enorme", "--target",
-                               "1.000.000.000,01"])
+    target = cli.invoke(
+        main, ["campaigns", "add", "enorme", "--name", "Enorme", "--target", "1.000.000.000,01"]
+    )
     assert target.exit_code == 1 and "at most € 1.000.000.000,00" in said(target.stderr)
 
 
@@ -87,10 +103,12 @@ def test_the_gift_maximum_follows_ledger_max_gift_eur(store_url: str, tmp_path: 
 
 
 def test_a_control_character_in_a_csv_cell_is_refused_with_its_line(
-        cli: CliRunner, tmp_path: Path) -> None:
+    cli: CliRunner, tmp_path: Path
+) -> None:
     add_campaigns(cli)
-    path = write_csv(tmp_path, row(last_name="Rossi"), row(last_name="Ros\x00si"),
-                     row(reference="FL\x1b[2J"))
+    path = write_csv(
+        tmp_path, row(last_name="Rossi"), row(last_name="Ros\x00si"), row(reference="FL\x1b[2J")
+    )
     result = cli.invoke(main, ["import", "donations", str(path)])
     assert result.exit_code == 1
     assert ":3: " in result.stderr and "U+0000" in result.stderr
@@ -99,37 +117,44 @@ def test_a_control_character_in_a_csv_cell_is_refused_with_its_line(
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(["--name", "--target", "--starts"]),
-       st.characters(categories=["Cc"], exclude_characters="\t\n\r"))
-def test_control_characters_in_cli_arguments_are_refused(cli: CliRunner, option: str,
-                                                         control: str) -> None:
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.sampled_from(["--name", "--target", "--starts"]),
+    st.characters(categories=["Cc"], exclude_characters="\t\n\r"),
+)
+def test_control_characters_in_cli_arguments_are_refused(
+    cli: CliRunner, option: str, control: str
+) -> None:
     values = {"--name": "Estate", "--target": "100", "--starts": "01/07/2016"}
     values[option] = values[option][:2] + control + values[option][2:]
-    result = cli.invoke(main, ["campaigns", "add", "estate", *[
-        part for pair in values.items() for part in pair]])
+    result = cli.invoke(
+        main, ["campaigns", "add", "estate", *[part for pair in values.items() for part in pair]]
+    )
     assert result.exit_code == 1
-    assert f"{option}: contains a control character (U+{ord(control):04X})" in said(
-        result.stderr)
+    assert f"{option}: contains a control character (U+{ord(control):04X})" in said(result.stderr)
     assert cli.invoke(main, ["campaigns", "list"]).stdout == ""
 
 
 def test_receipts_the_agenzia_file_and_fundraising_reports_wait_for_a_stalled_read_model(
-        cli: CliRunner, store_url: str, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    cli: CliRunner, store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """They read the read models too: from one that stopped they would leave gifts out of a
     filing or a signed report, so they refuse like `report` and `export` do."""
     monkeypatch.setenv("LEDGER_FOUNDATION_TAX_CODE", "93012345678")
     position = stall_a_read_model(cli, store_url)
     outputs = [tmp_path / "erogazioni.txt", tmp_path / "rendiconto.pdf"]
-    for command in (["export", "agenzia-entrate", "--year", "2016", "--out", str(outputs[0])],
-                    ["report", "fundraising", "fare-legami-anni-2-3", "--out", str(outputs[1])],
-                    ["receipts", "issue", "--year", "2016"]):
+    for command in (
+        ["export", "agenzia-entrate", "--year", "2016", "--out", str(outputs[0])],
+        ["report", "fundraising", "fare-legami-anni-2-3", "--out", str(outputs[1])],
+        ["receipts", "issue", "--year", "2016"],
+    ):
         result = cli.invoke(main, command)
         assert result.exit_code == 1, (command, result.output)
         assert f"event {position}" in said(result.stderr), command
         assert "Traceback" not in result.stderr
     assert not any(path.exists() for path in outputs)
-    assert json.loads(cli.invoke(main, ["receipts", "list", "--year", "2016", "--json"]
-                                 ).stdout) == []
+    assert (
+        json.loads(cli.invoke(main, ["receipts", "list", "--year", "2016", "--json"]).stdout) == []
+    )

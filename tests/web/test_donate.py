@@ -20,13 +20,25 @@ from web.cli import main
 
 # The demo campaigns ended in 2016 and 2018: the form offers only a campaign running today.
 CURRENT = "legami-in-corso"
-VALID = {"amount": "2500", "frequency": "once", "campaign": CURRENT,
-         "tax_code": "", "privacy_consent": "y"}
+VALID = {
+    "amount": "2500",
+    "frequency": "once",
+    "campaign": CURRENT,
+    "tax_code": "",
+    "privacy_consent": "y",
+}
 
 
 def make_app(store_url: str, **config: Any) -> Flask:
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": store_url,
-                      "WTF_CSRF_ENABLED": False, **config})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "t",
+            "LEDGER_DATABASE_URL": store_url,
+            "WTF_CSRF_ENABLED": False,
+            **config,
+        }
+    )
     with app.app_context():
         start_campaigns(store())
         store().app.start_campaign(CURRENT, "Legami in corso", 1_000_000)
@@ -42,44 +54,63 @@ def fake_stripe() -> Iterator[FakeStripe]:
 
 @pytest.fixture
 def donate(store_url: str, fake_stripe: FakeStripe) -> Iterator[FlaskClient]:
-    app = make_app(store_url, STRIPE_SECRET_KEY="sk_test_fondo",
-                   STRIPE_WEBHOOK_SECRET=SECRET, STRIPE_API_BASE=fake_stripe.base_url)
+    app = make_app(
+        store_url,
+        STRIPE_SECRET_KEY="sk_test_fondo",
+        STRIPE_WEBHOOK_SECRET=SECRET,
+        STRIPE_API_BASE=fake_stripe.base_url,
+    )
     yield app.test_client()
     app.extensions["ledger_store"].close()
 
 
-def test_one_off_gift_goes_to_checkout_with_the_campaign(donate: FlaskClient,
-                                                         fake_stripe: FakeStripe) -> None:
-    response = donate.post("/donate/", data={**VALID, "tax_code": "rssmra80a01d150j",
-                                             "marketing_consent": "y"})
+def test_one_off_gift_goes_to_checkout_with_the_campaign(
+    donate: FlaskClient, fake_stripe: FakeStripe
+) -> None:
+    response = donate.post(
+        "/donate/", data={**VALID, "tax_code": "rssmra80a01d150j", "marketing_consent": "y"}
+    )
     assert response.status_code == 303
     [session] = fake_stripe.sessions.values()
     assert response.headers["Location"] == session["url"]
     assert (session["mode"], session["submit_type"], session["amount_total"]) == (
-        "payment", "donate", 2500)
-    assert session["metadata"] == {"campaign": CURRENT,
-                                   "tax_code": "RSSMRA80A01D150J", "privacy_consent": "true",
-                                   "marketing_consent": "true", "frequency": "once"}
+        "payment",
+        "donate",
+        2500,
+    )
+    assert session["metadata"] == {
+        "campaign": CURRENT,
+        "tax_code": "RSSMRA80A01D150J",
+        "privacy_consent": "true",
+        "marketing_consent": "true",
+        "frequency": "once",
+    }
 
 
 def test_monthly_gift_is_a_subscription(donate: FlaskClient, fake_stripe: FakeStripe) -> None:
-    response = donate.post("/donate/", data={**VALID, "amount": "other",
-                                             "other_amount": "12,50", "frequency": "monthly"})
+    response = donate.post(
+        "/donate/",
+        data={**VALID, "amount": "other", "other_amount": "12,50", "frequency": "monthly"},
+    )
     assert response.status_code == 303
     [session] = fake_stripe.sessions.values()
     assert session["mode"] == "subscription" and session["amount_total"] == 1250
     assert session["line_items"][0]["price_data"]["recurring"]["interval"] == "month"
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"amount": "other", "other_amount": "0,50"}, "L&#39;importo va da € 1,00 a € 10.000,00"),
-    ({"amount": "other", "other_amount": "20000"}, "€ 10.000,00"),
-    ({"amount": "other", "other_amount": "tanti"}, "Scrivi un importo"),
-    ({"tax_code": "RSSMRA80A01D150X"}, "Codice fiscale o partita IVA non valido"),
-    ({"privacy_consent": ""}, "Serve il consenso"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"amount": "other", "other_amount": "0,50"}, "L&#39;importo va da € 1,00 a € 10.000,00"),
+        ({"amount": "other", "other_amount": "20000"}, "€ 10.000,00"),
+        ({"amount": "other", "other_amount": "tanti"}, "Scrivi un importo"),
+        ({"tax_code": "RSSMRA80A01D150X"}, "Codice fiscale o partita IVA non valido"),
+        ({"privacy_consent": ""}, "Serve il consenso"),
+    ],
+)
 def test_invalid_form_is_422_with_a_message_and_no_checkout(
-        donate: FlaskClient, fake_stripe: FakeStripe, data: dict[str, str], message: str) -> None:
+    donate: FlaskClient, fake_stripe: FakeStripe, data: dict[str, str], message: str
+) -> None:
     response = donate.post("/donate/", data={**VALID, **data})
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
@@ -96,8 +127,9 @@ def test_without_keys_the_form_says_cards_are_unavailable(store_url: str) -> Non
 
 
 def test_stripe_down_is_a_message_not_a_crash(store_url: str) -> None:
-    app = make_app(store_url, STRIPE_SECRET_KEY="sk_test_x",
-                   STRIPE_API_BASE=f"http://127.0.0.1:{free_port()}")
+    app = make_app(
+        store_url, STRIPE_SECRET_KEY="sk_test_x", STRIPE_API_BASE=f"http://127.0.0.1:{free_port()}"
+    )
     response = app.test_client().post("/donate/", data=VALID)
     assert response.status_code == 503
     assert "non risponde" in response.get_data(as_text=True)
@@ -105,24 +137,33 @@ def test_stripe_down_is_a_message_not_a_crash(store_url: str) -> None:
 
 
 def test_the_form_needs_its_csrf_token(store_url: str, fake_stripe: FakeStripe) -> None:
-    app = make_app(store_url, STRIPE_SECRET_KEY="sk_test_x", STRIPE_API_BASE=fake_stripe.base_url,
-                   WTF_CSRF_ENABLED=True)
+    app = make_app(
+        store_url,
+        STRIPE_SECRET_KEY="sk_test_x",
+        STRIPE_API_BASE=fake_stripe.base_url,
+        WTF_CSRF_ENABLED=True,
+    )
     assert app.test_client().post("/donate/", data=VALID).status_code == 400
     assert fake_stripe.sessions == {}
     app.extensions["ledger_store"].close()
 
 
-def test_sync_fees_records_the_balance_transaction_fee(donate: FlaskClient,
-                                                       fake_stripe: FakeStripe,
-                                                       store_url: str) -> None:
+def test_sync_fees_records_the_balance_transaction_fee(
+    donate: FlaskClient, fake_stripe: FakeStripe, store_url: str
+) -> None:
     story = StripeStory()
     for amount in (2500, 10000):
         session, events = story.card_gift(amount, story.customer_details("A B", "a@example.org"))
         fake_stripe.add_payment(session["payment_intent"], amount)
         for event in events:
             deliver(donate, event)
-    runner = CliRunner(env={"LEDGER_DATABASE_URL": store_url, "STRIPE_SECRET_KEY": "sk_test_x",
-                            "STRIPE_API_BASE": fake_stripe.base_url})
+    runner = CliRunner(
+        env={
+            "LEDGER_DATABASE_URL": store_url,
+            "STRIPE_SECRET_KEY": "sk_test_x",
+            "STRIPE_API_BASE": fake_stripe.base_url,
+        }
+    )
     result = runner.invoke(main, ["stripe", "sync-fees"])
     assert result.exit_code == 0, result.output + result.stderr
     assert "2 payments checked, 2 fees recorded" in result.output
@@ -135,36 +176,40 @@ def test_sync_fees_records_the_balance_transaction_fee(donate: FlaskClient,
 
 def test_sync_fees_without_a_key_is_a_clear_error(store_url: str) -> None:
     result = CliRunner(env={"LEDGER_DATABASE_URL": store_url, "STRIPE_SECRET_KEY": ""}).invoke(
-        main, ["stripe", "sync-fees"])
+        main, ["stripe", "sync-fees"]
+    )
     assert result.exit_code == 1 and "STRIPE_SECRET_KEY" in result.stderr
 
 
-
-
-def test_amount_bounds_come_from_the_environment(store_url: str, fake_stripe: FakeStripe,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_amount_bounds_come_from_the_environment(
+    store_url: str, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LEDGER_DONATION_MIN", "5")
     monkeypatch.setenv("LEDGER_DONATION_MAX", "50,00")
-    app = make_app(store_url, STRIPE_SECRET_KEY="sk_test_x",
-                   STRIPE_API_BASE=fake_stripe.base_url)
+    app = make_app(store_url, STRIPE_SECRET_KEY="sk_test_x", STRIPE_API_BASE=fake_stripe.base_url)
     client = app.test_client()
     low = client.post("/donate/", data={**VALID, "amount": "other", "other_amount": "4"})
     high = client.post("/donate/", data={**VALID, "amount": "10000"})
     assert (low.status_code, high.status_code) == (422, 422)
     assert "€ 5,00 a € 50,00" in high.get_data(as_text=True)
-    assert client.post("/donate/", data={**VALID, "amount": "other",
-                                         "other_amount": "5"}).status_code == 303
+    assert (
+        client.post("/donate/", data={**VALID, "amount": "other", "other_amount": "5"}).status_code
+        == 303
+    )
     app.extensions["ledger_store"].close()
 
 
-@pytest.mark.parametrize(("preset", "typed", "message"), [
-    ("2500", "35", "Hai scelto € 25,00 ma scritto € 35,00"),
-    ("10000", "99,99", "Hai scelto € 100,00 ma scritto € 99,99"),
-    ("1000", "dieci", "Scrivi un importo"),
-])
+@pytest.mark.parametrize(
+    ("preset", "typed", "message"),
+    [
+        ("2500", "35", "Hai scelto € 25,00 ma scritto € 35,00"),
+        ("10000", "99,99", "Hai scelto € 100,00 ma scritto € 99,99"),
+        ("1000", "dieci", "Scrivi un importo"),
+    ],
+)
 def test_a_typed_amount_that_disagrees_with_the_preset_is_refused(
-        donate: FlaskClient, fake_stripe: FakeStripe, preset: str, typed: str,
-        message: str) -> None:
+    donate: FlaskClient, fake_stripe: FakeStripe, preset: str, typed: str, message: str
+) -> None:
     # What a browser without the page's script sends when the donor types but does not click.
     response = donate.post("/donate/", data={**VALID, "amount": preset, "other_amount": typed})
     assert response.status_code == 422
@@ -172,16 +217,19 @@ def test_a_typed_amount_that_disagrees_with_the_preset_is_refused(
     assert fake_stripe.sessions == {}
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(preset=st.sampled_from(["1000", "2500", "5000", "10000", "other"]),
-       typed=st.one_of(st.none(), st.integers(100, 1_000_000)))
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    preset=st.sampled_from(["1000", "2500", "5000", "10000", "other"]),
+    typed=st.one_of(st.none(), st.integers(100, 1_000_000)),
+)
 def test_the_amount_charged_is_the_one_selected_and_typed(
-        donate: FlaskClient, fake_stripe: FakeStripe, preset: str, typed: int | None) -> None:
+    donate: FlaskClient, fake_stripe: FakeStripe, preset: str, typed: int | None
+) -> None:
     fake_stripe.sessions.clear()
     written = "" if typed is None else f"{typed // 100},{typed % 100:02d}"
-    response = donate.post("/donate/", data={**VALID, "amount": preset,
-                                             "other_amount": written})
+    response = donate.post("/donate/", data={**VALID, "amount": preset, "other_amount": written})
     charged = typed if preset == "other" else int(preset)
     if charged is None or (typed is not None and charged != typed):
         assert response.status_code == 422 and fake_stripe.sessions == {}
@@ -191,9 +239,9 @@ def test_the_amount_charged_is_the_one_selected_and_typed(
 
 
 def test_only_campaigns_running_today_in_rome_are_offered(
-        store_url: str, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch) -> None:
-    app = make_app(store_url, STRIPE_SECRET_KEY="sk_test_x",
-                   STRIPE_API_BASE=fake_stripe.base_url)
+    store_url: str, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(store_url, STRIPE_SECRET_KEY="sk_test_x", STRIPE_API_BASE=fake_stripe.base_url)
     # Pago Pago (UTC-11) and Kiritimati (UTC+14) are never on the same date.
     monkeypatch.setenv("LEDGER_TIMEZONE", "Pacific/Pago_Pago")
     last_day = today()
@@ -220,8 +268,15 @@ def test_only_campaigns_running_today_in_rome_are_offered(
 
 
 def test_with_no_campaign_running_the_form_says_so(store_url: str) -> None:
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": store_url,
-                      "WTF_CSRF_ENABLED": False, "STRIPE_SECRET_KEY": "sk_test_x"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "t",
+            "LEDGER_DATABASE_URL": store_url,
+            "WTF_CSRF_ENABLED": False,
+            "STRIPE_SECRET_KEY": "sk_test_x",
+        }
+    )
     with app.app_context():
         start_campaigns(store())  # both ended long ago
         store().runner.catch_up()

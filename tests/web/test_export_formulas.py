@@ -43,23 +43,38 @@ PHONE = "+39 333 123 4567"
 
 def sheet_xml(path: Path) -> str:
     with zipfile.ZipFile(path) as workbook:
-        return "".join(workbook.read(name).decode() for name in workbook.namelist()
-                       if name.startswith("xl/worksheets/"))
+        return "".join(
+            workbook.read(name).decode()
+            for name in workbook.namelist()
+            if name.startswith("xl/worksheets/")
+        )
 
 
 def write_hostile_csv(path: Path) -> Path:
     with path.open("w", encoding="utf-8", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=COLUMNS, delimiter=";", lineterminator="\r\n")
         writer.writeheader()
-        writer.writerow(dict.fromkeys(COLUMNS, "") | HOSTILE | {
-            "date": "01/09/2016", "campaign": "fare-legami-anni-2-3", "channel": "bank",
-            "method": "bank_transfer", "amount": "25,00", "email": "ostile@example.org",
-            "phone": PHONE, "privacy_consent": "sì", "reference": "CRO-EVIL-1"})
+        writer.writerow(
+            dict.fromkeys(COLUMNS, "")
+            | HOSTILE
+            | {
+                "date": "01/09/2016",
+                "campaign": "fare-legami-anni-2-3",
+                "channel": "bank",
+                "method": "bank_transfer",
+                "amount": "25,00",
+                "email": "ostile@example.org",
+                "phone": PHONE,
+                "privacy_consent": "sì",
+                "reference": "CRO-EVIL-1",
+            }
+        )
     return path
 
 
-def test_hostile_names_imported_from_a_spreadsheet_export_as_text(cli: CliRunner,
-                                                                 tmp_path: Path) -> None:
+def test_hostile_names_imported_from_a_spreadsheet_export_as_text(
+    cli: CliRunner, tmp_path: Path
+) -> None:
     add_campaigns(cli)
     imported = cli.invoke(main, ["import", "donations", str(write_hostile_csv(tmp_path / "x.csv"))])
     assert imported.exit_code == 0, imported.stderr
@@ -90,7 +105,7 @@ def test_hostile_names_imported_from_a_spreadsheet_export_as_text(cli: CliRunner
             assert rows[0]["amount"] == "25,00" and cells["amount"].value == 25.0
 
 
-@given(cents=st.integers(min_value=-10**12, max_value=10**12))
+@given(cents=st.integers(min_value=-(10**12), max_value=10**12))
 def test_amounts_negative_or_not_stay_numbers(cents: int) -> None:
     for column in ("amount", "total_cents", "refunded"):
         italian = _cell(column, cents, True)
@@ -99,8 +114,7 @@ def test_amounts_negative_or_not_stay_numbers(cents: int) -> None:
         assert round(_cell(column, cents, False) * 100) == cents
 
 
-names = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1,
-                max_size=30)
+names = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=30)
 formula_led = st.builds(lambda lead, rest: lead + rest, st.sampled_from(FORMULA_LEADS), names)
 
 
@@ -113,17 +127,26 @@ def one_campaign(sqlite_url: str) -> Iterator[LedgerStore]:
 
 
 # The examples share one store (each adds its own donor), hence the suppressed health check.
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(first=st.one_of(formula_led, names), last=st.one_of(formula_led, names))
-def test_no_name_becomes_a_formula_in_either_export(one_campaign: LedgerStore, tmp_path: Path,
-                                                    first: str, last: str) -> None:
+def test_no_name_becomes_a_formula_in_either_export(
+    one_campaign: LedgerStore, tmp_path: Path, first: str, last: str
+) -> None:
     key, store = uuid.uuid4().hex, one_campaign
-    store.app.record_gift(Gift(
-        source_key=f"bank:{key}", campaign="fare-legami-anni-2-3", amount_cents=1234,
-        value_date=date(2016, 9, 1), channel="bank", method="bank_transfer",
-        details=DonorDetails(first_name=first, last_name=last, email=f"{key}@example.org"),
-        privacy_consent=True))
+    store.app.record_gift(
+        Gift(
+            source_key=f"bank:{key}",
+            campaign="fare-legami-anni-2-3",
+            amount_cents=1234,
+            value_date=date(2016, 9, 1),
+            channel="bank",
+            method="bank_transfer",
+            details=DonorDetails(first_name=first, last_name=last, email=f"{key}@example.org"),
+            privacy_consent=True,
+        )
+    )
     store.runner.catch_up()
     plan = audited_export(store, "donors", "xlsx", ExportFilters(), "test")
     book = tmp_path / f"{key}.xlsx"

@@ -36,8 +36,9 @@ class Inbox:
         self.messages: list[EmailMessage] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(email.message_from_bytes(envelope.content,
-                                                      policy=email.policy.default))
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
         return "250 OK"
 
 
@@ -50,13 +51,23 @@ def smtp() -> Iterator[tuple[Inbox, SmtpSettings]]:
     controller.stop()
 
 
-def online(key: str, email_address: str | None = "maria@example.org", status: str = "confirmed",
-           **who: str) -> Gift:
-    details = DonorDetails.parse(first_name="Maria", last_name="Colombo", email=email_address,
-                                 **who)
-    return Gift(source_key=f"stripe:{key}", campaign="fare-legami-anni-2-3", amount_cents=2500,
-                value_date=date(2026, 2, 27), channel="online", method="card", details=details,
-                privacy_consent=True, status=status)
+def online(
+    key: str, email_address: str | None = "maria@example.org", status: str = "confirmed", **who: str
+) -> Gift:
+    details = DonorDetails.parse(
+        first_name="Maria", last_name="Colombo", email=email_address, **who
+    )
+    return Gift(
+        source_key=f"stripe:{key}",
+        campaign="fare-legami-anni-2-3",
+        amount_cents=2500,
+        value_date=date(2026, 2, 27),
+        channel="online",
+        method="card",
+        details=details,
+        privacy_consent=True,
+        status=status,
+    )
 
 
 @pytest.fixture
@@ -71,13 +82,15 @@ def attachment_text(message: EmailMessage, tmp_path: Path) -> str:
     [part] = [p for p in message.walk() if p.get_content_type() == "application/pdf"]
     path = tmp_path / part.get_filename()
     path.write_bytes(part.get_payload(decode=True))
-    out = subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
     return " ".join(out.split())
 
 
 def test_a_confirmed_online_gift_gets_one_thank_you_with_its_receipt(
-        ready: LedgerStore, smtp: tuple[Inbox, SmtpSettings], tmp_path: Path) -> None:
+    ready: LedgerStore, smtp: tuple[Inbox, SmtpSettings], tmp_path: Path
+) -> None:
     inbox, settings = smtp
     ready.app.record_gift(online("pi_1"))
     assert send_due(ready, settings, now=lambda: T0) == {"sent": 1, "skipped": 0, "failed": 0}
@@ -95,8 +108,9 @@ def test_a_confirmed_online_gift_gets_one_thank_you_with_its_receipt(
     assert "Ricevuta di erogazione liberale n. 2026/000001" in text and "€ 25,00" in text
 
 
-def test_a_sepa_gift_is_thanked_only_once_confirmed(ready: LedgerStore,
-                                                   smtp: tuple[Inbox, SmtpSettings]) -> None:
+def test_a_sepa_gift_is_thanked_only_once_confirmed(
+    ready: LedgerStore, smtp: tuple[Inbox, SmtpSettings]
+) -> None:
     inbox, settings = smtp
     ready.app.record_gift(online("pi_sepa", status=PENDING))
     assert send_due(ready, settings, now=lambda: T0)["sent"] == 0
@@ -106,31 +120,47 @@ def test_a_sepa_gift_is_thanked_only_once_confirmed(ready: LedgerStore,
 
 
 def test_no_email_means_no_mail_and_the_reason_is_visible(
-        ready: LedgerStore, smtp: tuple[Inbox, SmtpSettings]) -> None:
+    ready: LedgerStore, smtp: tuple[Inbox, SmtpSettings]
+) -> None:
     inbox, settings = smtp
     ready.app.record_gift(online("pi_cf", email_address=None, tax_code="CLMMRA43A53D150K"))
     assert send_due(ready, settings, now=lambda: T0)["skipped"] == 1
     assert inbox.messages == []
     with ready.database.reading() as session:
         [row] = mail_status(session)
-    assert (row["outcome"], row["detail"]) == ("skipped", "nessun indirizzo e-mail "
-                                                          "(no e-mail address)")
+    assert (row["outcome"], row["detail"]) == (
+        "skipped",
+        "nessun indirizzo e-mail (no e-mail address)",
+    )
 
 
-def test_a_failure_is_recorded_and_retried_with_backoff(ready: LedgerStore,
-                                                        smtp: tuple[Inbox, SmtpSettings]) -> None:
+def test_a_failure_is_recorded_and_retried_with_backoff(
+    ready: LedgerStore, smtp: tuple[Inbox, SmtpSettings]
+) -> None:
     inbox, settings = smtp
     down = SmtpSettings("127.0.0.1", free_port(), False, "", "", settings.sender)
     ready.app.record_gift(online("pi_2"))
     assert send_due(ready, down, base_seconds=60, now=lambda: T0)["failed"] == 1
-    assert send_due(ready, down, base_seconds=60,
-                    now=lambda: T0 + timedelta(seconds=59))["failed"] == 0  # not yet due
-    assert send_due(ready, down, base_seconds=60,
-                    now=lambda: T0 + timedelta(seconds=61))["failed"] == 1
-    assert send_due(ready, settings, base_seconds=60,
-                    now=lambda: T0 + timedelta(seconds=61 + 119))["sent"] == 0  # 2 min backoff
-    assert send_due(ready, settings, base_seconds=60,
-                    now=lambda: T0 + timedelta(seconds=61 + 121))["sent"] == 1
+    assert (
+        send_due(ready, down, base_seconds=60, now=lambda: T0 + timedelta(seconds=59))["failed"]
+        == 0
+    )  # not yet due
+    assert (
+        send_due(ready, down, base_seconds=60, now=lambda: T0 + timedelta(seconds=61))["failed"]
+        == 1
+    )
+    assert (
+        send_due(ready, settings, base_seconds=60, now=lambda: T0 + timedelta(seconds=61 + 119))[
+            "sent"
+        ]
+        == 0
+    )  # 2 min backoff
+    assert (
+        send_due(ready, settings, base_seconds=60, now=lambda: T0 + timedelta(seconds=61 + 121))[
+            "sent"
+        ]
+        == 1
+    )
     with ready.database.reading() as session:
         attempts = mail_attempts(session, mail_status(session)[0]["mail_key"])
     assert [a["outcome"] for a in attempts] == ["failed", "failed", "sent"]
@@ -138,8 +168,9 @@ def test_a_failure_is_recorded_and_retried_with_backoff(ready: LedgerStore,
     assert len(inbox.messages) == 1
 
 
-def test_staff_can_send_a_receipt_again(ready: LedgerStore,
-                                        smtp: tuple[Inbox, SmtpSettings]) -> None:
+def test_staff_can_send_a_receipt_again(
+    ready: LedgerStore, smtp: tuple[Inbox, SmtpSettings]
+) -> None:
     inbox, settings = smtp
     ready.app.record_gift(online("pi_3"))
     send_due(ready, settings, now=lambda: T0)
@@ -152,7 +183,8 @@ def test_staff_can_send_a_receipt_again(ready: LedgerStore,
 
 
 def test_gifts_from_before_the_first_sender_are_not_mailed(
-        store: LedgerStore, smtp: tuple[Inbox, SmtpSettings]) -> None:
+    store: LedgerStore, smtp: tuple[Inbox, SmtpSettings]
+) -> None:
     inbox, settings = smtp
     start_campaigns(store)
     store.app.start_campaign("dona-2026", "Dona 2026", 100_000)
@@ -164,31 +196,41 @@ def test_gifts_from_before_the_first_sender_are_not_mailed(
 
 
 def test_a_stripe_refund_voids_the_receipt_at_the_next_issue_and_reissues_it(
-        ready: LedgerStore, smtp: tuple[Inbox, SmtpSettings]) -> None:
+    ready: LedgerStore, smtp: tuple[Inbox, SmtpSettings]
+) -> None:
     _inbox, settings = smtp
     ready.app.record_gift(online("pi_r"))
     send_due(ready, settings, now=lambda: T0)  # thanked, receipt 2026/000001 for € 25,00
-    ready.app.notify_payment("stripe:pi_r", PaymentNotice(REFUNDED, date(2026, 3, 2),
-                                                          reference="re_1", amount_cents=1000))
+    ready.app.notify_payment(
+        "stripe:pi_r",
+        PaymentNotice(REFUNDED, date(2026, 3, 2), reference="re_1", amount_cents=1000),
+    )
     outcome = issue_year(ready, 2026, date(2026, 3, 3))
     assert outcome.issued == ["2026/000002"]
     with ready.database.reading() as session:
         rows = receipts_view.list_receipts(session, 2026)
     assert [(r["number"], r["status"], r["amount_cents"]) for r in rows] == [
-        ("2026/000001", "void", 2500), ("2026/000002", "issued", 1500)]
+        ("2026/000001", "void", 2500),
+        ("2026/000002", "issued", 1500),
+    ]
     assert rows[0]["void_reason"] == "importo cambiato dopo l'emissione (rimborso)"
 
 
 @pytest.mark.parametrize("new_shape", [False, True])
 @pytest.mark.parametrize("order", ["as sent", "reversed"])
 def test_a_monthly_gift_is_thanked_once_and_its_later_months_wait_for_the_statement(
-        ready: LedgerStore, smtp: tuple[Inbox, SmtpSettings], tmp_path: Path,
-        new_shape: bool, order: str) -> None:
+    ready: LedgerStore,
+    smtp: tuple[Inbox, SmtpSettings],
+    tmp_path: Path,
+    new_shape: bool,
+    order: str,
+) -> None:
     inbox, settings = smtp
     story = StripeStory()
     details = story.customer_details("Mario Rossi", "mario.rossi@example.org")
-    events = story.monthly_gift(1500, details, months=3, cancelled=False,
-                                new_invoice_shape=new_shape)
+    events = story.monthly_gift(
+        1500, details, months=3, cancelled=False, new_invoice_shape=new_shape
+    )
     gateway = StripeEvents(ready.app, lambda: "fare-legami-anni-2-3")
     for event in (events if order == "as sent" else events[::-1]) * 2:  # Stripe resends
         gateway.handle(event)
@@ -199,8 +241,11 @@ def test_a_monthly_gift_is_thanked_once_and_its_later_months_wait_for_the_statem
     plain = message.get_body(("plain",))
     assert plain is not None
     body = " ".join(plain.get_content().split())
-    first_paid = min(e["data"]["object"]["status_transitions"]["paid_at"] for e in events
-                     if e["type"] == "invoice.paid")
+    first_paid = min(
+        e["data"]["object"]["status_transitions"]["paid_at"]
+        for e in events
+        if e["type"] == "invoice.paid"
+    )
     first_day = datetime.fromtimestamp(first_paid).strftime("%d/%m/%Y")
     assert f"€ 15,00 del {first_day}" in body
     assert "prima ricevuta della tua donazione mensile" in body
@@ -215,6 +260,12 @@ def test_a_monthly_gift_is_thanked_once_and_its_later_months_wait_for_the_statem
     assert [(r["status"], r["amount_cents"]) for r in rows] == [("issued", 1500)] * 3
     _name, statement = statement_document(ready, 2016, "mario.rossi@example.org")
     (tmp_path / "riepilogo.pdf").write_bytes(statement)
-    summary = " ".join(subprocess.run(["pdftotext", str(tmp_path / "riepilogo.pdf"), "-"],
-                                      check=True, capture_output=True, text=True).stdout.split())
+    summary = " ".join(
+        subprocess.run(
+            ["pdftotext", str(tmp_path / "riepilogo.pdf"), "-"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+    )
     assert "€ 45,00" in summary

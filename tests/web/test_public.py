@@ -37,12 +37,28 @@ def test_progress_api_returns_the_design_keys(client: FlaskClient) -> None:
     _load_year1(client)
     expected = json.loads((YEAR1 / "expected.json").read_text())["campaigns"]
     body = client.get("/api/v1/campaigns/fare-legami-anno-1/progress").get_json()
-    for key in ("campaign", "name", "target_cents", "raised_cents", "refunded_cents",
-                "fees_cents", "net_cents", "donors", "gifts", "contacts", "progress", "as_of"):
+    for key in (
+        "campaign",
+        "name",
+        "target_cents",
+        "raised_cents",
+        "refunded_cents",
+        "fees_cents",
+        "net_cents",
+        "donors",
+        "gifts",
+        "contacts",
+        "progress",
+        "as_of",
+    ):
         assert key in body
     year1 = expected["fare-legami-anno-1"]
     assert (body["raised_cents"], body["donors"], body["contacts"], body["gifts"]) == (
-        year1["raised_cents"], year1["donors"], year1["contacts"], year1["gifts"])
+        year1["raised_cents"],
+        year1["donors"],
+        year1["contacts"],
+        year1["gifts"],
+    )
 
 
 def test_progress_api_as_of_counts_only_earlier_value_dates(client: FlaskClient) -> None:

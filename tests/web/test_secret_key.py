@@ -18,14 +18,17 @@ def _start_worker(instance: str, gate: Any, answers: Any) -> None:
 
 
 def test_workers_starting_together_all_hold_the_one_secret_on_disk(
-        tmp_path: Path, monkeypatch: Any) -> None:
+    tmp_path: Path, monkeypatch: Any
+) -> None:
     monkeypatch.delenv("LEDGER_SECRET_KEY", raising=False)
     context = multiprocessing.get_context("fork")
     for start in range(STARTS):
         instance = tmp_path / f"start-{start}" / "instance"
         gate, answers = context.Barrier(WORKERS), context.Queue()
-        workers = [context.Process(target=_start_worker, args=(str(instance), gate, answers))
-                   for _ in range(WORKERS)]
+        workers = [
+            context.Process(target=_start_worker, args=(str(instance), gate, answers))
+            for _ in range(WORKERS)
+        ]
         for worker in workers:
             worker.start()
         secrets = [answers.get(timeout=60) for _ in workers]
@@ -39,8 +42,7 @@ def test_workers_starting_together_all_hold_the_one_secret_on_disk(
         assert os.listdir(instance) == ["secret_key"]  # no candidate left behind
 
 
-def test_a_configured_secret_wins_and_nothing_is_written(tmp_path: Path,
-                                                         monkeypatch: Any) -> None:
+def test_a_configured_secret_wins_and_nothing_is_written(tmp_path: Path, monkeypatch: Any) -> None:
     monkeypatch.setenv("LEDGER_SECRET_KEY", "from-the-environment")
     assert _secret_key(str(tmp_path / "instance")) == "from-the-environment"
     assert not (tmp_path / "instance").exists()

@@ -14,8 +14,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def site_for(url: str, **config: object) -> Flask:
-    return create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": url,
-                       **config})
+    return create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": url, **config})
 
 
 @pytest.fixture
@@ -26,22 +25,33 @@ def site(sqlite_url: str) -> Iterator[Flask]:
 
 
 def concrete(rule_path: str) -> str:
-    return re.sub(r"<(?:[^:>]+:)?[^>]+>", lambda m: str(uuid.uuid4())
-                  if m.group(0).startswith("<uuid") else "x", rule_path)
+    return re.sub(
+        r"<(?:[^:>]+:)?[^>]+>",
+        lambda m: str(uuid.uuid4()) if m.group(0).startswith("<uuid") else "x",
+        rule_path,
+    )
 
 
 def test_every_answer_forbids_framing_and_hsts_waits_for_https(sqlite_url: str) -> None:
     plain, https = site_for(sqlite_url), site_for(sqlite_url, LEDGER_HTTPS=True)
     try:
-        for path in ("/", "/login", "/admin/", "/api/v1/campaigns/nessuna/progress",
-                     "/api/openapi.json", "/non-esiste", "/logout"):
+        for path in (
+            "/",
+            "/login",
+            "/admin/",
+            "/api/v1/campaigns/nessuna/progress",
+            "/api/openapi.json",
+            "/non-esiste",
+            "/logout",
+        ):
             for app, hsts in ((plain, False), (https, True)):
                 response = app.test_client().get(path)
                 assert response.headers["X-Frame-Options"] == "DENY", path
                 assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
                 assert ("Strict-Transport-Security" in response.headers) is hsts, path
         assert https.test_client().get("/").headers["Strict-Transport-Security"] == (
-            "max-age=31536000; includeSubDomains")
+            "max-age=31536000; includeSubDomains"
+        )
     finally:
         plain.extensions["ledger_store"].close()
         https.extensions["ledger_store"].close()
@@ -69,8 +79,11 @@ def test_a_wrong_method_answers_405_with_the_allowed_ones(site: Flask) -> None:
 def test_the_openapi_declares_how_each_operation_is_opened(site: Flask) -> None:
     spec = site.test_client().get("/api/openapi.json").get_json()
     schemes = spec["components"]["securitySchemes"]
-    assert schemes["bearerAuth"] == {"type": "http", "scheme": "bearer",
-                                     "description": schemes["bearerAuth"]["description"]}
+    assert schemes["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schemes["bearerAuth"]["description"],
+    }
     assert schemes["cookieAuth"]["in"] == "cookie" and schemes["cookieAuth"]["name"] == "session"
     anonymous = site.test_client()
     operations = 0
@@ -81,9 +94,11 @@ def test_the_openapi_declares_how_each_operation_is_opened(site: Flask) -> None:
             operations += 1
             responses = operation["responses"]
             if operation.get("requestBody") or any(
-                    p["in"] == "query" for p in operation.get("parameters", [])):
+                p["in"] == "query" for p in operation.get("parameters", [])
+            ):
                 assert responses["422"] == {
-                    "$ref": "#/components/responses/UNPROCESSABLE_ENTITY"}, (method, path)
+                    "$ref": "#/components/responses/UNPROCESSABLE_ENTITY"
+                }, (method, path)
             url = re.sub(r"\{[^}]+\}", lambda _m: str(uuid.uuid4()), path)
             answer = anonymous.open(url, method=method.upper(), json={})
             if operation["security"] == []:

@@ -25,14 +25,27 @@ from web.cli import main
 
 PASSWORD = "una-password-lunga"
 ROLES = ("volunteer", "staff", "admin")
-OPENING = {"campaign": "fare-legami-anni-2-3", "place": "Piazza Duomo", "comune": "Crema",
-           "district": "Crema", "day": "2016-09-10", "volunteers": ["Anna", "Bruno"]}
+OPENING = {
+    "campaign": "fare-legami-anni-2-3",
+    "place": "Piazza Duomo",
+    "comune": "Crema",
+    "district": "Crema",
+    "day": "2016-09-10",
+    "volunteers": ["Anna", "Bruno"],
+}
 ATTACKER, ADMIN_DESK, PROXY = "198.51.100.7", "203.0.113.9", "10.0.0.1"
 
 
 def make_site(url: str, **config: Any) -> Flask:
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": url,
-                      "WTF_CSRF_ENABLED": False, **config})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "t",
+            "LEDGER_DATABASE_URL": url,
+            "WTF_CSRF_ENABLED": False,
+            **config,
+        }
+    )
     with app.app_context():
         start_campaigns(store())
         for role in ROLES:
@@ -50,15 +63,17 @@ def site(store_url: str) -> Iterator[Flask]:
 def sign_in(app: Flask, role: str, address: str = "127.0.0.1", **headers: str) -> FlaskClient:
     client = app.test_client()
     client.environ_base["REMOTE_ADDR"] = address
-    response = client.post("/login", data={"email": f"{role}@example.org",
-                                           "password": PASSWORD}, headers=headers)
+    response = client.post(
+        "/login", data={"email": f"{role}@example.org", "password": PASSWORD}, headers=headers
+    )
     assert response.status_code == 302, response.status_code
     return client
 
 
 def attempt(client: FlaskClient, email: str, password: str, **headers: str) -> int:
-    return client.post("/login", data={"email": email, "password": password},
-                       headers=headers).status_code
+    return client.post(
+        "/login", data={"email": email, "password": password}, headers=headers
+    ).status_code
 
 
 def token_for(app: Flask, role: str, **options: Any) -> str:
@@ -67,6 +82,7 @@ def token_for(app: Flask, role: str, **options: Any) -> str:
 
 
 # Sessions
+
 
 def test_a_cookie_saved_before_logout_no_longer_signs_in(site: Flask) -> None:
     client = sign_in(site, "staff")
@@ -96,7 +112,8 @@ def test_a_new_password_or_a_deactivation_ends_only_that_users_sessions(site: Fl
 
 
 def test_an_idle_session_ends_after_the_configured_minutes(
-        store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app = make_site(store_url, LEDGER_SESSION_IDLE_MINUTES=20)
     clock = [1_000_000.0]
     monkeypatch.setattr(sessions, "now", lambda: clock[0])
@@ -120,10 +137,14 @@ def test_an_idle_session_ends_after_the_configured_minutes(
 
 # Tokens
 
-@given(days=st.integers(min_value=1, max_value=3650),
-       after=st.integers(min_value=0, max_value=3651 * 86400))
+
+@given(
+    days=st.integers(min_value=1, max_value=3650),
+    after=st.integers(min_value=0, max_value=3651 * 86400),
+)
 def test_a_token_holds_for_its_days_and_not_a_second_more(days: int, after: int) -> None:
     from ledger.user import User
+
     user = User("t@example.org", "staff", "$argon2id$unused")
     issued = datetime(2017, 3, 1, 9, 30, tzinfo=UTC)
     token = user.issue_token(issued, days)
@@ -145,8 +166,14 @@ def test_tokens_expire_after_ninety_days_by_default(store: LedgerStore) -> None:
 
 
 def test_tokens_are_shown_once_listed_and_revoked_from_the_cli(cli: CliRunner) -> None:
-    assert cli.invoke(main, ["users", "add", "v@example.org", "--role", "volunteer",
-                             "--password-stdin"], input=PASSWORD + "\n").exit_code == 0
+    assert (
+        cli.invoke(
+            main,
+            ["users", "add", "v@example.org", "--role", "volunteer", "--password-stdin"],
+            input=PASSWORD + "\n",
+        ).exit_code
+        == 0
+    )
     first = cli.invoke(main, ["users", "token", "v@example.org"])
     second = cli.invoke(main, ["users", "token", "v@example.org", "--days", "7"])
     assert first.exit_code == 0 and second.exit_code == 0
@@ -169,8 +196,9 @@ def test_tokens_are_shown_once_listed_and_revoked_from_the_cli(cli: CliRunner) -
     assert [line.split("\t")[3] for line in after.splitlines()] == ["revoked", "revoked"]
     unknown = cli.invoke(main, ["users", "revoke-token", "fondo_nessuno"])
     assert unknown.exit_code == 1 and "no such token" in unknown.stderr
-    bad_days = cli.invoke(main, ["users", "token", "v@example.org"],
-                          env={"LEDGER_TOKEN_DAYS": "novanta"})
+    bad_days = cli.invoke(
+        main, ["users", "token", "v@example.org"], env={"LEDGER_TOKEN_DAYS": "novanta"}
+    )
     assert bad_days.exit_code == 1 and "LEDGER_TOKEN_DAYS" in bad_days.stderr
 
 
@@ -179,8 +207,14 @@ def test_a_token_opens_the_json_api_and_nothing_else(site: Flask) -> None:
     client = site.test_client()
     assert client.get(f"/api/v1/stands/{uuid.uuid4()}", headers=bearer).status_code == 404
     assert client.post("/api/v1/stands", json=OPENING, headers=bearer).status_code == 201
-    for page in ("/admin/", "/admin/registry", "/admin/exports/donors.csv",
-                 "/admin/exports/donations.xlsx", "/admin/audit", "/stands/"):
+    for page in (
+        "/admin/",
+        "/admin/registry",
+        "/admin/exports/donors.csv",
+        "/admin/exports/donations.xlsx",
+        "/admin/audit",
+        "/stands/",
+    ):
         refused = client.get(page, headers=bearer)
         assert refused.status_code == 403, page
         assert "API" in refused.get_data(as_text=True)
@@ -202,13 +236,14 @@ def test_a_bearer_request_works_whatever_cookies_it_carries(site: Flask) -> None
     assert staff.get("/admin/registry").status_code == 200  # the session is untouched
 
 
-@pytest.mark.parametrize("authorization", ["Bearer junk", "bearer junk", "Bearer ",
-                                           "Bearer fondo_x_y.z", "Basic c3RhZmY6eA=="])
+@pytest.mark.parametrize(
+    "authorization",
+    ["Bearer junk", "bearer junk", "Bearer ", "Bearer fondo_x_y.z", "Basic c3RhZmY6eA=="],
+)
 def test_a_junk_authorization_header_never_skips_csrf(site: Flask, authorization: str) -> None:
     staff = sign_in(site, "staff")
     site.config["WTF_CSRF_ENABLED"] = True
-    response = staff.post("/api/v1/stands", json=OPENING,
-                          headers={"Authorization": authorization})
+    response = staff.post("/api/v1/stands", json=OPENING, headers={"Authorization": authorization})
     # Either the request is signed out (a bearer that is no token) or CSRF is checked.
     expected = 400 if authorization.startswith("Basic") else 401
     assert response.status_code == expected
@@ -220,8 +255,10 @@ def test_a_junk_authorization_header_never_skips_csrf(site: Flask, authorization
 
 # Sign-in
 
+
 def test_unknown_deactivated_and_known_accounts_cost_the_same_argon2_work(
-        store: LedgerStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: LedgerStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store.app.add_user("staff@example.org", "staff", PASSWORD)
     store.app.add_user("gone@example.org", "staff", PASSWORD)
     store.app.deactivate_user("gone@example.org")
@@ -260,22 +297,39 @@ def test_one_address_is_limited_whatever_accounts_it_tries(site: Flask) -> None:
     assert attempt(site.test_client(), "staff@example.org", PASSWORD) == 302
 
 
-def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_counted(
-        store_url: str) -> None:
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_counted(store_url: str) -> None:
     app = make_site(store_url, LEDGER_TRUSTED_PROXIES=1)
     try:
         through_proxy = app.test_client()
         through_proxy.environ_base["REMOTE_ADDR"] = PROXY
         for n in range(5):
-            assert attempt(through_proxy, "admin@example.org", f"tentativo-{n:04d}",
-                           **{"X-Forwarded-For": ATTACKER}) == 401
-        assert attempt(through_proxy, "admin@example.org", PASSWORD,
-                       **{"X-Forwarded-For": ATTACKER}) == 429
+            assert (
+                attempt(
+                    through_proxy,
+                    "admin@example.org",
+                    f"tentativo-{n:04d}",
+                    **{"X-Forwarded-For": ATTACKER},
+                )
+                == 401
+            )
+        assert (
+            attempt(through_proxy, "admin@example.org", PASSWORD, **{"X-Forwarded-For": ATTACKER})
+            == 429
+        )
         # A client cannot pick its address: only the proxy's own entry (the last) counts.
-        assert attempt(through_proxy, "admin@example.org", PASSWORD,
-                       **{"X-Forwarded-For": f"{ADMIN_DESK}, {ATTACKER}"}) == 429
-        assert attempt(through_proxy, "admin@example.org", PASSWORD,
-                       **{"X-Forwarded-For": ADMIN_DESK}) == 302
+        assert (
+            attempt(
+                through_proxy,
+                "admin@example.org",
+                PASSWORD,
+                **{"X-Forwarded-For": f"{ADMIN_DESK}, {ATTACKER}"},
+            )
+            == 429
+        )
+        assert (
+            attempt(through_proxy, "admin@example.org", PASSWORD, **{"X-Forwarded-For": ADMIN_DESK})
+            == 302
+        )
     finally:
         app.extensions["ledger_store"].close()
 
@@ -284,10 +338,16 @@ def test_without_a_trusted_proxy_a_forwarded_address_is_ignored(site: Flask) -> 
     client = site.test_client()
     client.environ_base["REMOTE_ADDR"] = ATTACKER
     for n in range(5):
-        assert attempt(client, "admin@example.org", f"tentativo-{n:04d}",
-                       **{"X-Forwarded-For": f"192.0.2.{n}"}) == 401
-    assert attempt(client, "admin@example.org", PASSWORD,
-                   **{"X-Forwarded-For": ADMIN_DESK}) == 429
+        assert (
+            attempt(
+                client,
+                "admin@example.org",
+                f"tentativo-{n:04d}",
+                **{"X-Forwarded-For": f"192.0.2.{n}"},
+            )
+            == 401
+        )
+    assert attempt(client, "admin@example.org", PASSWORD, **{"X-Forwarded-For": ADMIN_DESK}) == 429
 
 
 def test_parallel_attempts_cannot_slip_under_the_limit(store: LedgerStore) -> None:
@@ -309,13 +369,25 @@ def test_parallel_attempts_cannot_slip_under_the_limit(store: LedgerStore) -> No
     assert allowed.count(0) == throttle.PER_ACCOUNT_AND_ADDRESS
 
 
-@pytest.mark.parametrize("target", [
-    "/%09/evil.example", "/%0a/evil.example", "/\\evil.example", "/\\\\evil.example",
-    "//evil.example", "https://evil.example/", "/%0d%0aSet-Cookie:%20x=1",
-    "javascript:alert(1)", "%2F%2Fevil.example", "/%7f/evil.example"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%09/evil.example",
+        "/%0a/evil.example",
+        "/\\evil.example",
+        "/\\\\evil.example",
+        "//evil.example",
+        "https://evil.example/",
+        "/%0d%0aSet-Cookie:%20x=1",
+        "javascript:alert(1)",
+        "%2F%2Fevil.example",
+        "/%7f/evil.example",
+    ],
+)
 def test_next_refuses_anything_but_a_local_path(site: Flask, target: str) -> None:
-    response = site.test_client().post(f"/login?next={target}", data={
-        "email": "staff@example.org", "password": PASSWORD})
+    response = site.test_client().post(
+        f"/login?next={target}", data={"email": "staff@example.org", "password": PASSWORD}
+    )
     if any(code in target.lower() for code in ("%09", "%0a", "%0d", "%7f")):
         # A control character in any query parameter is refused before sign-in is tried.
         assert response.status_code == 422 and "Location" not in response.headers
@@ -324,8 +396,10 @@ def test_next_refuses_anything_but_a_local_path(site: Flask, target: str) -> Non
 
 
 def test_next_keeps_a_local_path_with_its_query(site: Flask) -> None:
-    response = site.test_client().post("/login?next=/admin/donations%3Fchannel%3Dbank", data={
-        "email": "staff@example.org", "password": PASSWORD})
+    response = site.test_client().post(
+        "/login?next=/admin/donations%3Fchannel%3Dbank",
+        data={"email": "staff@example.org", "password": PASSWORD},
+    )
     assert response.headers["Location"] == "/admin/donations?channel=bank"
 
 

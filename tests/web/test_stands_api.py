@@ -11,8 +11,14 @@ from ledger.dates import today
 from tests.ledger.test_csv_import import start_campaigns
 from web import store
 
-OPENING = {"campaign": "fare-legami-anni-2-3", "place": "Piazza Duomo", "comune": "Crema",
-           "district": "Crema", "day": "2016-09-10", "volunteers": ["Anna", "Bruno"]}
+OPENING = {
+    "campaign": "fare-legami-anni-2-3",
+    "place": "Piazza Duomo",
+    "comune": "Crema",
+    "district": "Crema",
+    "day": "2016-09-10",
+    "volunteers": ["Anna", "Bruno"],
+}
 
 
 def bearer(client: FlaskClient, role: str) -> dict[str, str]:
@@ -46,28 +52,56 @@ def test_whole_day_through_the_api(client: FlaskClient, volunteer: dict[str, str
     assert opened(client, volunteer) == stand  # a resent opening is the same stand
     taps = [str(uuid.uuid4()) for _ in range(57)]
     for tap in taps + taps[:5]:  # five taps resent
-        assert client.post(f"/api/v1/stands/{stand}/tallies", json={"entry_id": tap},
-                           headers=volunteer).status_code == 200
+        assert (
+            client.post(
+                f"/api/v1/stands/{stand}/tallies", json={"entry_id": tap}, headers=volunteer
+            ).status_code
+            == 200
+        )
     extra = str(uuid.uuid4())
-    client.post(f"/api/v1/stands/{stand}/tallies", json={"entry_id": extra, "amount_cents": 200},
-                headers=volunteer)
-    undone = client.post(f"/api/v1/stands/{stand}/tallies/undo", json={"entry_id": extra},
-                         headers=volunteer).get_json()
+    client.post(
+        f"/api/v1/stands/{stand}/tallies",
+        json={"entry_id": extra, "amount_cents": 200},
+        headers=volunteer,
+    )
+    undone = client.post(
+        f"/api/v1/stands/{stand}/tallies/undo", json={"entry_id": extra}, headers=volunteer
+    ).get_json()
     assert undone["tallied"] == 57
     for index, amount in enumerate((2000, 1500, 500)):
-        response = client.post(f"/api/v1/stands/{stand}/named-gifts", headers=volunteer, json={
-            "entry_id": str(uuid.uuid4()), "first_name": "Nome", "last_name": f"Cognome{index}",
-            "phone": f"+39 333 000 00{index}{index}", "amount_cents": amount,
-            "privacy_consent": True, "marketing_consent": index == 0})
+        response = client.post(
+            f"/api/v1/stands/{stand}/named-gifts",
+            headers=volunteer,
+            json={
+                "entry_id": str(uuid.uuid4()),
+                "first_name": "Nome",
+                "last_name": f"Cognome{index}",
+                "phone": f"+39 333 000 00{index}{index}",
+                "amount_cents": amount,
+                "privacy_consent": True,
+                "marketing_consent": index == 0,
+            },
+        )
         assert response.status_code == 200, response.get_json()
     coins = {"5000": 4, "1000": 5, "200": 3, "1": 7}  # 25,607 cents
     for counter in ("Anna", "Bruno"):
-        assert client.post(f"/api/v1/stands/{stand}/counts", headers=volunteer,
-                           json={"counter": counter, "denominations": coins}).status_code == 200
+        assert (
+            client.post(
+                f"/api/v1/stands/{stand}/counts",
+                headers=volunteer,
+                json={"counter": counter, "denominations": coins},
+            ).status_code
+            == 200
+        )
     closed = client.post(f"/api/v1/stands/{stand}/close", headers=volunteer)
     assert closed.status_code == 200
-    assert closed.get_json()["closing"] == {"counted_cents": 25607, "named_cents": 4000,
-                                            "anonymous_cents": 21607, "tallied": 57, "named": 3}
+    assert closed.get_json()["closing"] == {
+        "counted_cents": 25607,
+        "named_cents": 4000,
+        "anonymous_cents": 21607,
+        "tallied": 57,
+        "named": 3,
+    }
     again = client.post(f"/api/v1/stands/{stand}/close", headers=volunteer)
     assert again.status_code == 409 and again.get_json()["state"]["status"] == "closed"
     figures = progress(client)
@@ -76,37 +110,65 @@ def test_whole_day_through_the_api(client: FlaskClient, volunteer: dict[str, str
     assert state["status"] == "closed" and state["tallied"] == 57
 
 
-def test_different_counts_are_409_with_the_difference(client: FlaskClient,
-                                                      volunteer: dict[str, str]) -> None:
+def test_different_counts_are_409_with_the_difference(
+    client: FlaskClient, volunteer: dict[str, str]
+) -> None:
     stand = opened(client, volunteer)
-    client.post(f"/api/v1/stands/{stand}/counts", headers=volunteer,
-                json={"counter": "Anna", "denominations": {"1000": 2}})
-    client.post(f"/api/v1/stands/{stand}/counts", headers=volunteer,
-                json={"counter": "Bruno", "denominations": {"1000": 1, "500": 1}})
+    client.post(
+        f"/api/v1/stands/{stand}/counts",
+        headers=volunteer,
+        json={"counter": "Anna", "denominations": {"1000": 2}},
+    )
+    client.post(
+        f"/api/v1/stands/{stand}/counts",
+        headers=volunteer,
+        json={"counter": "Bruno", "denominations": {"1000": 1, "500": 1}},
+    )
     response = client.post(f"/api/v1/stands/{stand}/close", headers=volunteer)
     body = response.get_json()
     assert response.status_code == 409 and "500" in body["message"]
     assert body["state"]["status"] == "open"
 
 
-@pytest.mark.parametrize(("path", "payload", "field"), [
-    ("", {**OPENING, "district": "Milano"}, "district"),
-    ("", {**OPENING, "day": "ieri"}, "day"),
-    ("", {**OPENING, "volunteers": []}, "volunteers"),
-    ("/tallies", {"entry_id": "not-a-uuid"}, "entry_id"),
-    ("/tallies", {"entry_id": str(uuid.uuid4()), "amount_cents": -5}, "amount_cents"),
-    ("/counts", {"counter": "Anna", "denominations": {"300": 1}}, "denominations"),
-    ("/counts", {"counter": "Anna", "denominations": {"100": -1}}, "denominations"),
-    ("/named-gifts", {"entry_id": str(uuid.uuid4()), "first_name": "A", "last_name": "B",
-                      "email": "a@example.org", "amount_cents": 500,
-                      "privacy_consent": False}, "privacy_consent"),
-    ("/named-gifts", {"entry_id": str(uuid.uuid4()), "first_name": "A", "last_name": "B",
-                      "tax_code": "RSSMRA80A01D150X", "amount_cents": 500,
-                      "privacy_consent": True}, "tax_code"),
-])
-def test_invalid_input_is_422_with_the_field(client: FlaskClient, volunteer: dict[str, str],
-                                             path: str, payload: dict[str, Any],
-                                             field: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "payload", "field"),
+    [
+        ("", {**OPENING, "district": "Milano"}, "district"),
+        ("", {**OPENING, "day": "ieri"}, "day"),
+        ("", {**OPENING, "volunteers": []}, "volunteers"),
+        ("/tallies", {"entry_id": "not-a-uuid"}, "entry_id"),
+        ("/tallies", {"entry_id": str(uuid.uuid4()), "amount_cents": -5}, "amount_cents"),
+        ("/counts", {"counter": "Anna", "denominations": {"300": 1}}, "denominations"),
+        ("/counts", {"counter": "Anna", "denominations": {"100": -1}}, "denominations"),
+        (
+            "/named-gifts",
+            {
+                "entry_id": str(uuid.uuid4()),
+                "first_name": "A",
+                "last_name": "B",
+                "email": "a@example.org",
+                "amount_cents": 500,
+                "privacy_consent": False,
+            },
+            "privacy_consent",
+        ),
+        (
+            "/named-gifts",
+            {
+                "entry_id": str(uuid.uuid4()),
+                "first_name": "A",
+                "last_name": "B",
+                "tax_code": "RSSMRA80A01D150X",
+                "amount_cents": 500,
+                "privacy_consent": True,
+            },
+            "tax_code",
+        ),
+    ],
+)
+def test_invalid_input_is_422_with_the_field(
+    client: FlaskClient, volunteer: dict[str, str], path: str, payload: dict[str, Any], field: str
+) -> None:
     stand = opened(client, volunteer)
     url = "/api/v1/stands" + (f"/{stand}{path}" if path else "")
     response = client.post(url, json=payload, headers=volunteer)
@@ -117,19 +179,24 @@ def test_invalid_input_is_422_with_the_field(client: FlaskClient, volunteer: dic
 def test_unknown_stand_or_tap_is_404(client: FlaskClient, volunteer: dict[str, str]) -> None:
     assert client.get(f"/api/v1/stands/{uuid.uuid4()}", headers=volunteer).status_code == 404
     stand = opened(client, volunteer)
-    response = client.post(f"/api/v1/stands/{stand}/tallies/undo", headers=volunteer,
-                           json={"entry_id": str(uuid.uuid4())})
+    response = client.post(
+        f"/api/v1/stands/{stand}/tallies/undo",
+        headers=volunteer,
+        json={"entry_id": str(uuid.uuid4())},
+    )
     assert response.status_code == 404
 
 
-def test_anonymous_is_401_and_session_posts_need_csrf(client: FlaskClient,
-                                                      volunteer: dict[str, str]) -> None:
+def test_anonymous_is_401_and_session_posts_need_csrf(
+    client: FlaskClient, volunteer: dict[str, str]
+) -> None:
     assert client.post("/api/v1/stands", json=OPENING).status_code == 401
     with client.application.app_context():
         store().app.add_user("vol@example.org", "volunteer", "una-password-lunga")
     client.application.config["WTF_CSRF_ENABLED"] = False
-    login = client.post("/login", data={"email": "vol@example.org",
-                                        "password": "una-password-lunga"})
+    login = client.post(
+        "/login", data={"email": "vol@example.org", "password": "una-password-lunga"}
+    )
     assert login.status_code == 302, login.get_data(as_text=True)[-500:]
     client.application.config["WTF_CSRF_ENABLED"] = True
     response = client.post("/api/v1/stands", json=OPENING)
@@ -138,9 +205,14 @@ def test_anonymous_is_401_and_session_posts_need_csrf(client: FlaskClient,
 
 def test_stands_are_in_the_openapi_document(client: FlaskClient) -> None:
     paths = client.get("/api/openapi.json").get_json()["paths"]
-    for path in ("/api/v1/stands", "/api/v1/stands/{stand_id}/tallies",
-                 "/api/v1/stands/{stand_id}/tallies/undo", "/api/v1/stands/{stand_id}/close",
-                 "/api/v1/stands/{stand_id}/named-gifts", "/api/v1/stands/{stand_id}/counts"):
+    for path in (
+        "/api/v1/stands",
+        "/api/v1/stands/{stand_id}/tallies",
+        "/api/v1/stands/{stand_id}/tallies/undo",
+        "/api/v1/stands/{stand_id}/close",
+        "/api/v1/stands/{stand_id}/named-gifts",
+        "/api/v1/stands/{stand_id}/counts",
+    ):
         assert path in paths
 
 
@@ -163,43 +235,57 @@ def test_pages_render_for_a_volunteer(client: FlaskClient, volunteer: dict[str, 
 
 
 def test_staff_record_a_deposit_on_the_reconciliation_page(
-        client: FlaskClient, volunteer: dict[str, str]) -> None:
+    client: FlaskClient, volunteer: dict[str, str]
+) -> None:
     stand = opened(client, volunteer)
-    client.post(f"/api/v1/stands/{stand}/tallies", json={"entry_id": str(uuid.uuid4())},
-                headers=volunteer)
+    client.post(
+        f"/api/v1/stands/{stand}/tallies", json={"entry_id": str(uuid.uuid4())}, headers=volunteer
+    )
     for counter in ("Anna", "Bruno"):
-        client.post(f"/api/v1/stands/{stand}/counts", headers=volunteer,
-                    json={"counter": counter, "denominations": {"1000": 3}})
+        client.post(
+            f"/api/v1/stands/{stand}/counts",
+            headers=volunteer,
+            json={"counter": counter, "denominations": {"1000": 3}},
+        )
     client.post(f"/api/v1/stands/{stand}/close", headers=volunteer)
     signed_in(client, "staff")
     before = client.get("/stands/reconciliation").get_data(as_text=True)
     assert "da versare" in before and "€ 30,00" in before
-    bad = client.post("/stands/reconciliation", data={"reference": "CRO1", "amount": "dieci",
-                                                      "day": "2016-09-11", "stands": [stand]})
+    bad = client.post(
+        "/stands/reconciliation",
+        data={"reference": "CRO1", "amount": "dieci", "day": "2016-09-11", "stands": [stand]},
+    )
     assert bad.status_code == 422 and "not an amount" in bad.get_data(as_text=True)
-    done = client.post("/stands/reconciliation", data={
-        "reference": "CRO1", "amount": "29,50", "day": "2016-09-11", "stands": [stand]},
-        follow_redirects=True)
+    done = client.post(
+        "/stands/reconciliation",
+        data={"reference": "CRO1", "amount": "29,50", "day": "2016-09-11", "stands": [stand]},
+        follow_redirects=True,
+    )
     page = done.get_data(as_text=True)
     assert done.status_code == 200 and "CRO1" in page and "-€ 0,50" in page
 
 
-@pytest.mark.parametrize(("campaign", "day", "message"), [
-    ("fare-legami-anni-2-3", "2018-07-01", "è finita il 30/06/2018"),
-    ("fare-legami-anni-2-3", "2016-06-30", "inizia il 01/07/2016"),
-    ("fare-legami-anno-1", "2016-09-10", "è finita il 31/05/2016"),
-])
+@pytest.mark.parametrize(
+    ("campaign", "day", "message"),
+    [
+        ("fare-legami-anni-2-3", "2018-07-01", "è finita il 30/06/2018"),
+        ("fare-legami-anni-2-3", "2016-06-30", "inizia il 01/07/2016"),
+        ("fare-legami-anno-1", "2016-09-10", "è finita il 31/05/2016"),
+    ],
+)
 def test_a_stand_outside_its_campaign_is_422_on_the_campaign(
-        client: FlaskClient, volunteer: dict[str, str], campaign: str, day: str,
-        message: str) -> None:
-    response = client.post("/api/v1/stands", headers=volunteer,
-                           json={**OPENING, "campaign": campaign, "day": day})
+    client: FlaskClient, volunteer: dict[str, str], campaign: str, day: str, message: str
+) -> None:
+    response = client.post(
+        "/api/v1/stands", headers=volunteer, json={**OPENING, "campaign": campaign, "day": day}
+    )
     assert response.status_code == 422, response.get_json()
     assert message in response.get_json()["errors"]["campaign"][0]
 
 
 def test_a_campaign_ended_early_takes_no_stand_after_its_end(
-        client: FlaskClient, volunteer: dict[str, str]) -> None:
+    client: FlaskClient, volunteer: dict[str, str]
+) -> None:
     with client.application.app_context():
         store().app.end_campaign("fare-legami-anni-2-3", date(2017, 1, 31))
     late = client.post("/api/v1/stands", headers=volunteer, json={**OPENING, "day": "2017-02-01"})
@@ -209,22 +295,32 @@ def test_a_campaign_ended_early_takes_no_stand_after_its_end(
 
 
 def test_the_open_stand_page_offers_only_campaigns_running_today(
-        client: FlaskClient, volunteer: dict[str, str]) -> None:
+    client: FlaskClient, volunteer: dict[str, str]
+) -> None:
     with client.application.app_context():
         store().app.start_campaign("in-piazza-oggi", "In piazza oggi", 100_000, None, today())
         store().runner.catch_up()
     page = signed_in(client, "volunteer").get("/stands/").get_data(as_text=True)
     assert 'value="in-piazza-oggi"' in page
     assert 'value="fare-legami-anni-2-3"' not in page and 'value="fare-legami-anno-1"' not in page
-    refused = client.post("/stands/", data={
-        "campaign": "fare-legami-anni-2-3", "place": "Piazza Roma", "comune": "Crema",
-        "district": "Crema", "day": today().isoformat(), "volunteers": "Anna"})
+    refused = client.post(
+        "/stands/",
+        data={
+            "campaign": "fare-legami-anni-2-3",
+            "place": "Piazza Roma",
+            "comune": "Crema",
+            "district": "Crema",
+            "day": today().isoformat(),
+            "volunteers": "Anna",
+        },
+    )
     assert refused.status_code == 422
     assert "non raccoglie più donazioni" in refused.get_data(as_text=True)
 
 
 def test_a_stand_page_renews_its_csrf_token_while_signed_in(
-        client: FlaskClient, volunteer: dict[str, str]) -> None:
+    client: FlaskClient, volunteer: dict[str, str]
+) -> None:
     json_only = {"Accept": "application/json"}
     assert client.get("/stands/csrf-token", headers=json_only).status_code == 401
     signed_in(client, "volunteer")

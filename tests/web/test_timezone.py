@@ -34,11 +34,18 @@ def test_today_is_the_day_in_rome(clock: None) -> None:
     assert day_of(None) == ROME_DAY
 
 
-@pytest.mark.parametrize(("zone", "day"), [("UTC", UTC_DAY), ("Europe/Rome", ROME_DAY),
-                                           ("America/New_York", UTC_DAY),
-                                           ("Asia/Tokyo", ROME_DAY)])
-def test_the_time_zone_is_configurable(clock: None, monkeypatch: pytest.MonkeyPatch,
-                                       zone: str, day: date) -> None:
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [
+        ("UTC", UTC_DAY),
+        ("Europe/Rome", ROME_DAY),
+        ("America/New_York", UTC_DAY),
+        ("Asia/Tokyo", ROME_DAY),
+    ],
+)
+def test_the_time_zone_is_configurable(
+    clock: None, monkeypatch: pytest.MonkeyPatch, zone: str, day: date
+) -> None:
     monkeypatch.setenv("LEDGER_TIMEZONE", zone)
     assert today() == day
     assert day_of(int(MOMENT.timestamp())) == day
@@ -51,20 +58,25 @@ def test_an_unknown_time_zone_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_the_default_report_counts_a_gift_made_after_midnight_in_rome(
-        clock: None, store: LedgerStore) -> None:
+    clock: None, store: LedgerStore
+) -> None:
     start_campaigns(store)
-    store.app.record_gifts([gift("early", 4_200, value_date=ROME_DAY),
-                            gift("before", 1_000, value_date=UTC_DAY)])
+    store.app.record_gifts(
+        [gift("early", 4_200, value_date=ROME_DAY), gift("before", 1_000, value_date=UTC_DAY)]
+    )
     store.runner.catch_up()
     [figures] = progress(store.database, "fare-legami-anni-2-3")
     assert (figures["as_of"], figures["raised_cents"]) == ("2024-04-01", 5_200)
 
 
-def test_back_office_and_stand_forms_default_to_the_day_in_rome(
-        clock: None, office: Flask) -> None:
+def test_back_office_and_stand_forms_default_to_the_day_in_rome(clock: None, office: Flask) -> None:
     client = office.test_client()
-    assert client.post("/login", data={"email": "staff@example.org",
-                                       "password": "una-password-lunga"}).status_code == 302
+    assert (
+        client.post(
+            "/login", data={"email": "staff@example.org", "password": "una-password-lunga"}
+        ).status_code
+        == 302
+    )
     for page in ("/admin/donations/new", "/stands/", "/stands/reconciliation"):
         html = client.get(page).get_data(as_text=True)
         assert 'value="2024-04-01"' in html, page

@@ -26,8 +26,15 @@ from web import create_app, store
 
 @pytest.fixture
 def stripe_hook(store_url: str) -> Iterator[FlaskClient]:
-    app: Flask = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": store_url,
-                             "STRIPE_SECRET_KEY": "sk_test", "STRIPE_WEBHOOK_SECRET": SECRET})
+    app: Flask = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "t",
+            "LEDGER_DATABASE_URL": store_url,
+            "STRIPE_SECRET_KEY": "sk_test",
+            "STRIPE_WEBHOOK_SECRET": SECRET,
+        }
+    )
     yield app.test_client()
     app.extensions["ledger_store"].close()
 
@@ -37,14 +44,19 @@ examples = itertools.count()
 
 # One store per test (both stores through `store_url`), shared by the examples: each example
 # starts its own campaigns and uses ids of its own, so examples cannot see each other.
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(stories=st.lists(gift_stories(), min_size=1, max_size=4),
-       shuffle_seed=st.integers(min_value=0, max_value=2**32 - 1),
-       copies=st.integers(min_value=1, max_value=3))
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    stories=st.lists(gift_stories(), min_size=1, max_size=4),
+    shuffle_seed=st.integers(min_value=0, max_value=2**32 - 1),
+    copies=st.integers(min_value=1, max_value=3),
+)
 def test_any_duplication_and_order_of_deliveries_gives_the_in_order_ledger(
-        stripe_hook: FlaskClient, stories: list[GiftStory], shuffle_seed: int,
-        copies: int) -> None:
+    stripe_hook: FlaskClient, stories: list[GiftStory], shuffle_seed: int, copies: int
+) -> None:
     number = next(examples)
     states = []
     for run in ("inorder", "shuffled"):
@@ -69,4 +81,5 @@ def test_any_duplication_and_order_of_deliveries_gives_the_in_order_ledger(
     assert shuffled == in_order
     assert in_order["figures"] == expected(stories)
     assert sorted((row[1], row[2], int(row[3]), int(row[4])) for row in in_order["gifts"]) == (
-        expected_gifts(stories))
+        expected_gifts(stories)
+    )

@@ -23,8 +23,15 @@ SLUG = "fare-legami-anni-2-3"
 
 @pytest.fixture
 def stripe_app(store_url: str) -> Iterator[Flask]:
-    app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": store_url,
-                      "STRIPE_SECRET_KEY": "sk_test_fondo", "STRIPE_WEBHOOK_SECRET": SECRET})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "t",
+            "LEDGER_DATABASE_URL": store_url,
+            "STRIPE_SECRET_KEY": "sk_test_fondo",
+            "STRIPE_WEBHOOK_SECRET": SECRET,
+        }
+    )
     with app.app_context():
         start_campaigns(store())
     yield app
@@ -36,11 +43,16 @@ def hook(stripe_app: Flask) -> FlaskClient:
     return stripe_app.test_client()
 
 
-def deliver(client: FlaskClient, event: dict[str, Any], secret: str = SECRET,
-            timestamp: int | None = None) -> int:
+def deliver(
+    client: FlaskClient, event: dict[str, Any], secret: str = SECRET, timestamp: int | None = None
+) -> int:
     payload = json.dumps(event).encode()
-    response = client.post("/webhooks/stripe", data=payload, content_type="application/json",
-                           headers={"Stripe-Signature": sign(payload, secret, timestamp)})
+    response = client.post(
+        "/webhooks/stripe",
+        data=payload,
+        content_type="application/json",
+        headers={"Stripe-Signature": sign(payload, secret, timestamp)},
+    )
     return response.status_code
 
 
@@ -68,8 +80,12 @@ def test_bad_signatures_and_bodies_are_400_and_record_nothing(hook: FlaskClient)
     assert deliver(hook, events[1], secret="whsec_wrong") == 400
     assert deliver(hook, events[1], timestamp=int(time.time()) - 3600) == 400
     garbage = b"{not json"
-    assert hook.post("/webhooks/stripe", data=garbage, headers={
-        "Stripe-Signature": sign(garbage, SECRET)}).status_code == 400
+    assert (
+        hook.post(
+            "/webhooks/stripe", data=garbage, headers={"Stripe-Signature": sign(garbage, SECRET)}
+        ).status_code
+        == 400
+    )
     assert events_recorded(hook) == before
     assert figures(hook)["raised_cents"] == 0
 
@@ -91,8 +107,9 @@ def test_card_gift_counts_once_and_the_donor_joins_the_registry(hook: FlaskClien
     got = figures(hook)
     assert (got["raised_cents"], got["gifts"], got["contacts"], got["donors"]) == (3500, 2, 1, 1)
     with hook.application.app_context(), store().database.reading() as session:
-        row = session.one("SELECT tax_code, email, marketing_consent, consent_how, last_name "
-                          "FROM registry_donors")
+        row = session.one(
+            "SELECT tax_code, email, marketing_consent, consent_how, last_name FROM registry_donors"
+        )
     assert row is not None
     assert row[:3] == ("RSSMRA80A01D150J", "mario.rossi@example.org", 1)
     assert row[3].startswith("online:stripe:pi_") and row[4] == "Rossi"
@@ -123,8 +140,9 @@ def test_async_success_before_completion_counts_once(hook: FlaskClient) -> None:
 @pytest.mark.parametrize("new_shape", [False, True])
 def test_monthly_gift_is_one_gift_per_paid_invoice(hook: FlaskClient, new_shape: bool) -> None:
     story = StripeStory()
-    events = story.monthly_gift(1500, mario(story), months=3, cancelled=True,
-                                new_invoice_shape=new_shape)
+    events = story.monthly_gift(
+        1500, mario(story), months=3, cancelled=True, new_invoice_shape=new_shape
+    )
     for event in events + events:
         assert deliver(hook, event) == 200
     got = figures(hook)
@@ -169,21 +187,30 @@ def test_lost_dispute_leaves_raised_won_does_not(hook: FlaskClient) -> None:
 
 def post(client: FlaskClient, event: Any) -> Any:
     payload = event if isinstance(event, bytes) else json.dumps(event).encode()
-    return client.post("/webhooks/stripe", data=payload, content_type="application/json",
-                       headers={"Stripe-Signature": sign(payload, SECRET)})
+    return client.post(
+        "/webhooks/stripe",
+        data=payload,
+        content_type="application/json",
+        headers={"Stripe-Signature": sign(payload, SECRET)},
+    )
 
 
 def gift_rows(client: FlaskClient) -> list[tuple[Any, ...]]:
     with client.application.app_context():
         store().runner.catch_up()
         with store().database.reading() as session:
-            return sorted(session.query("SELECT source_key, method, status, amount_cents, "
-                                        "refunded_cents FROM gifts_view"))
+            return sorted(
+                session.query(
+                    "SELECT source_key, method, status, amount_cents, "
+                    "refunded_cents FROM gifts_view"
+                )
+            )
 
 
 @pytest.mark.parametrize("reverse", [False, True])
-def test_sepa_on_a_card_or_sepa_session_is_confirmed_in_either_order(hook: FlaskClient,
-                                                                     reverse: bool) -> None:
+def test_sepa_on_a_card_or_sepa_session_is_confirmed_in_either_order(
+    hook: FlaskClient, reverse: bool
+) -> None:
     story = StripeStory()
     session, events = story.sepa_gift(5000, mario(story), succeeds=True)
     assert session["payment_method_types"] == ["card", "sepa_debit"]
@@ -191,8 +218,9 @@ def test_sepa_on_a_card_or_sepa_session_is_confirmed_in_either_order(hook: Flask
     for event in (events[::-1] if reverse else events) * 2:
         response = post(hook, event)
         assert (response.status_code, response.get_json()["outcome"]) == (200, "handled")
-    assert gift_rows(hook) == [(f"stripe:{session['payment_intent']}", "sepa_debit",
-                                "confirmed", 5000, 0)]
+    assert gift_rows(hook) == [
+        (f"stripe:{session['payment_intent']}", "sepa_debit", "confirmed", 5000, 0)
+    ]
     assert figures(hook)["raised_cents"] == 5000
 
 
@@ -201,35 +229,60 @@ def test_a_sepa_failure_applies_even_when_it_arrives_first(hook: FlaskClient) ->
     session, events = story.sepa_gift(3000, mario(story), succeeds=False)
     for event in events[::-1]:
         assert post(hook, event).get_json()["outcome"] == "handled"
-    assert gift_rows(hook) == [(f"stripe:{session['payment_intent']}", "sepa_debit",
-                                "failed", 3000, 0)]
+    assert gift_rows(hook) == [
+        (f"stripe:{session['payment_intent']}", "sepa_debit", "failed", 3000, 0)
+    ]
     assert figures(hook)["raised_cents"] == 0
 
 
 def monthly_intents(events: list[dict[str, Any]]) -> list[str]:
     """The PaymentIntent of each month, whichever shape named it."""
-    return [event["data"]["object"]["payment_intent"] for event in events
-            if event["type"] == "charge.succeeded"]
+    return [
+        event["data"]["object"]["payment_intent"]
+        for event in events
+        if event["type"] == "charge.succeeded"
+    ]
 
 
 @pytest.mark.parametrize("new_shape", [False, True])
 @pytest.mark.parametrize("order", ["as sent", "reversed"])
 def test_refunds_and_disputes_of_a_monthly_payment_apply_to_its_month(
-        hook: FlaskClient, new_shape: bool, order: str) -> None:
+    hook: FlaskClient, new_shape: bool, order: str
+) -> None:
     story = StripeStory()
-    events = story.monthly_gift(2000, mario(story), months=3, cancelled=False,
-                                new_invoice_shape=new_shape, method="sepa_debit")
+    events = story.monthly_gift(
+        2000,
+        mario(story),
+        months=3,
+        cancelled=False,
+        new_invoice_shape=new_shape,
+        method="sepa_debit",
+    )
     first, second, _third = monthly_intents(events)
     refund = story.event("refund.created", story.refund(first, 2000))
-    dispute = story.event("charge.dispute.closed", {
-        "id": "dp_month2", "object": "dispute", "amount": 2000, "currency": "eur",
-        "created": story.clock, "payment_intent": second, "status": "lost"})
+    dispute = story.event(
+        "charge.dispute.closed",
+        {
+            "id": "dp_month2",
+            "object": "dispute",
+            "amount": 2000,
+            "currency": "eur",
+            "created": story.clock,
+            "payment_intent": second,
+            "status": "lost",
+        },
+    )
     deliveries = events + [refund, dispute]
     for event in deliveries if order == "as sent" else deliveries[::-1]:
         assert post(hook, event).status_code == 200
     got = figures(hook)
-    assert (got["received_cents"], got["refunded_cents"], got["disputed_cents"],
-            got["raised_cents"], got["gifts"]) == (6000, 2000, 2000, 2000, 3)
+    assert (
+        got["received_cents"],
+        got["refunded_cents"],
+        got["disputed_cents"],
+        got["raised_cents"],
+        got["gifts"],
+    ) == (6000, 2000, 2000, 2000, 3)
     assert {row[1] for row in gift_rows(hook)} == {"sepa_debit"}
     if new_shape:
         assert all(row[0].startswith("stripe:in_") for row in gift_rows(hook))
@@ -237,15 +290,23 @@ def test_refunds_and_disputes_of_a_monthly_payment_apply_to_its_month(
 
 @pytest.mark.parametrize("link_first", [False, True])
 def test_an_invoice_naming_its_payment_and_an_invoice_payment_make_one_month(
-        hook: FlaskClient, link_first: bool) -> None:
+    hook: FlaskClient, link_first: bool
+) -> None:
     story = StripeStory()
-    events = story.monthly_gift(2500, mario(story), months=1, cancelled=False,
-                                new_invoice_shape=False)
+    events = story.monthly_gift(
+        2500, mario(story), months=1, cancelled=False, new_invoice_shape=False
+    )
     invoice = next(e for e in events if e["type"] == "invoice.paid")["data"]["object"]
-    link = story.event("invoice_payment.paid", {
-        "id": "inpay_both", "object": "invoice_payment", "invoice": invoice["id"],
-        "status": "paid", "payment": {"type": "payment_intent",
-                                      "payment_intent": invoice["payment_intent"]}})
+    link = story.event(
+        "invoice_payment.paid",
+        {
+            "id": "inpay_both",
+            "object": "invoice_payment",
+            "invoice": invoice["id"],
+            "status": "paid",
+            "payment": {"type": "payment_intent", "payment_intent": invoice["payment_intent"]},
+        },
+    )
     refund = story.event("refund.created", story.refund(invoice["payment_intent"], 1000))
     deliveries = [refund, link, *events] if link_first else [*events, link, refund]
     for event in deliveries * 2:
@@ -259,24 +320,40 @@ def test_a_refund_failed_before_it_was_created_is_never_counted(hook: FlaskClien
     session, paid = story.card_gift(5000, mario(story))
     refund = story.refund(session["payment_intent"], 5000)
     failed = story.event("refund.failed", {**refund, "status": "failed"})
-    for event in paid + [failed, story.event("refund.created", refund),
-                         story.event("refund.updated", refund)]:
+    for event in paid + [
+        failed,
+        story.event("refund.created", refund),
+        story.event("refund.updated", refund),
+    ]:
         assert post(hook, event).status_code == 200
     got = figures(hook)
     assert (got["raised_cents"], got["refunded_cents"]) == (5000, 0)
 
 
 @pytest.mark.parametrize("succeeds", [True, False])
-def test_money_back_from_a_pending_debit_waits_for_its_confirmation(hook: FlaskClient,
-                                                                    succeeds: bool) -> None:
+def test_money_back_from_a_pending_debit_waits_for_its_confirmation(
+    hook: FlaskClient, succeeds: bool
+) -> None:
     story = StripeStory()
     session, events = story.sepa_gift(6000, mario(story), succeeds=succeeds)
     intent = session["payment_intent"]
     post(hook, events[0])
     post(hook, story.event("refund.created", story.refund(intent, 1000)))
-    post(hook, story.event("charge.dispute.closed", {
-        "id": "dp_early", "object": "dispute", "amount": 5000, "currency": "eur",
-        "created": story.clock, "payment_intent": intent, "status": "lost"}))
+    post(
+        hook,
+        story.event(
+            "charge.dispute.closed",
+            {
+                "id": "dp_early",
+                "object": "dispute",
+                "amount": 5000,
+                "currency": "eur",
+                "created": story.clock,
+                "payment_intent": intent,
+                "status": "lost",
+            },
+        ),
+    )
     got = figures(hook)
     assert (got["raised_cents"], got["refunded_cents"], got["disputed_cents"]) == (0, 0, 0)
     post(hook, events[1])
@@ -291,9 +368,21 @@ def test_refunds_and_lost_disputes_share_one_cap(hook: FlaskClient) -> None:
     intent = session["payment_intent"]
     for event in paid:
         post(hook, event)
-    post(hook, story.event("charge.dispute.closed", {
-        "id": "dp_all", "object": "dispute", "amount": 5000, "currency": "eur",
-        "created": story.clock, "payment_intent": intent, "status": "lost"}))
+    post(
+        hook,
+        story.event(
+            "charge.dispute.closed",
+            {
+                "id": "dp_all",
+                "object": "dispute",
+                "amount": 5000,
+                "currency": "eur",
+                "created": story.clock,
+                "payment_intent": intent,
+                "status": "lost",
+            },
+        ),
+    )
     # Beyond the cap: it waits (Stripe allows it only when something before it failed).
     assert post(hook, story.event("refund.created", story.refund(intent, 100))).status_code == 200
     got = figures(hook)
@@ -305,8 +394,9 @@ def malformed_events() -> list[tuple[str, Any]]:
     story = StripeStory()
     session, (_intent, completed) = story.card_gift(2500, mario(story))
     refund = story.event("refund.created", story.refund(session["payment_intent"], 500))
-    monthly = story.monthly_gift(1500, mario(story), months=1, cancelled=False,
-                                 new_invoice_shape=True)
+    monthly = story.monthly_gift(
+        1500, mario(story), months=1, cancelled=False, new_invoice_shape=True
+    )
     invoice = next(event for event in monthly if event["type"] == "invoice.paid")
     dispute = story.dispute(session, "lost")[0]
 
@@ -343,10 +433,14 @@ def malformed_events() -> list[tuple[str, Any]]:
 GONE = object()
 
 
-@pytest.mark.parametrize("field,event", malformed_events(),
-                         ids=[f"{n}-{field}" for n, (field, _e) in enumerate(malformed_events())])
+@pytest.mark.parametrize(
+    "field,event",
+    malformed_events(),
+    ids=[f"{n}-{field}" for n, (field, _e) in enumerate(malformed_events())],
+)
 def test_signed_but_malformed_events_are_400_with_the_reason_and_record_nothing(
-        hook: FlaskClient, field: str, event: Any) -> None:
+    hook: FlaskClient, field: str, event: Any
+) -> None:
     before = events_recorded(hook)
     response = post(hook, event)
     assert response.status_code == 400
@@ -359,8 +453,12 @@ def big_story() -> list[dict[str, Any]]:
     story = StripeStory()
     rng = random.Random(11)
     deliveries: list[dict[str, Any]] = []
-    people = [story.customer_details(f"Donatore N{i}", f"donor{i % 23}@example.org",
-                                     f"+39 340 {i % 17:07d}") for i in range(60)]
+    people = [
+        story.customer_details(
+            f"Donatore N{i}", f"donor{i % 23}@example.org", f"+39 340 {i % 17:07d}"
+        )
+        for i in range(60)
+    ]
     for index in range(60):
         session, events = story.card_gift(rng.choice((1000, 2500, 5000, 10000)), people[index])
         deliveries += events
@@ -371,8 +469,13 @@ def big_story() -> list[dict[str, Any]]:
     for index in range(16):
         deliveries += story.sepa_gift(3000 + index * 100, people[index], succeeds=index % 3 > 0)[1]
     for index in range(8):
-        deliveries += story.monthly_gift(2000, people[index], months=3, cancelled=index % 2 == 0,
-                                         new_invoice_shape=index % 2 == 1)
+        deliveries += story.monthly_gift(
+            2000,
+            people[index],
+            months=3,
+            cancelled=index % 2 == 0,
+            new_invoice_shape=index % 2 == 1,
+        )
     deliveries += [story.unknown() for _ in range(5)]
     return deliveries
 
@@ -393,39 +496,63 @@ def ledger_state(client: FlaskClient) -> dict[str, Any]:
     with client.application.app_context():
         store().runner.catch_up()
         with store().database.reading() as session:
-            gifts = sorted(session.query(
-                "SELECT source_key, amount_cents, status, refunded_cents, people, identified "
-                "FROM gifts_view"))
-            movements = sorted(session.query(
-                "SELECT movement_key, kind, amount_cents FROM money_movements"))
-            donors = session.query("SELECT donor_id, source_key FROM registry_gifts g JOIN "
-                                   "gifts_view v ON v.donation_id = g.donation_id")
+            gifts = sorted(
+                session.query(
+                    "SELECT source_key, amount_cents, status, refunded_cents, people, identified "
+                    "FROM gifts_view"
+                )
+            )
+            movements = sorted(
+                session.query("SELECT movement_key, kind, amount_cents FROM money_movements")
+            )
+            donors = session.query(
+                "SELECT donor_id, source_key FROM registry_gifts g JOIN "
+                "gifts_view v ON v.donation_id = g.donation_id"
+            )
     partition: dict[str, set[str]] = {}
     for donor, source_key in donors:
         partition.setdefault(donor, set()).add(source_key)
     figures_now = figures(client)
     figures_now.pop("as_of")
-    return {"gifts": gifts, "movements": movements, "figures": figures_now,
-            "donors": sorted(sorted(keys) for keys in partition.values())}
+    return {
+        "gifts": gifts,
+        "movements": movements,
+        "figures": figures_now,
+        "donors": sorted(sorted(keys) for keys in partition.values()),
+    }
 
 
 @pytest.mark.slow
-def test_replayed_shuffled_deliveries_end_as_one_in_order_delivery(store_url: str,
-                                                                    sqlite_url: str,
-                                                                    tmp_path: Any) -> None:
+def test_replayed_shuffled_deliveries_end_as_one_in_order_delivery(
+    store_url: str, sqlite_url: str, tmp_path: Any
+) -> None:
     deliveries = big_story()
     assert len(deliveries) >= 200
     kinds = {event["type"] for event in deliveries}
-    assert {"checkout.session.completed", "checkout.session.async_payment_succeeded",
-            "checkout.session.async_payment_failed", "invoice.paid", "charge.refunded",
-            "refund.created", "customer.subscription.deleted", "charge.dispute.created",
-            "charge.dispute.closed"} <= kinds
+    assert {
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.async_payment_failed",
+        "invoice.paid",
+        "charge.refunded",
+        "refund.created",
+        "customer.subscription.deleted",
+        "charge.dispute.created",
+        "charge.dispute.closed",
+    } <= kinds
 
     reference_url = f"sqlite:///{tmp_path / 'reference.sqlite3'}"
     states = []
     for url, replay in ((reference_url, deliveries), (store_url, deliveries * 3)):
-        app = create_app({"TESTING": True, "SECRET_KEY": "t", "LEDGER_DATABASE_URL": url,
-                          "STRIPE_SECRET_KEY": "sk_test", "STRIPE_WEBHOOK_SECRET": SECRET})
+        app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "t",
+                "LEDGER_DATABASE_URL": url,
+                "STRIPE_SECRET_KEY": "sk_test",
+                "STRIPE_WEBHOOK_SECRET": SECRET,
+            }
+        )
         with app.app_context():
             start_campaigns(store())
         client = app.test_client()
@@ -443,7 +570,8 @@ def test_replayed_shuffled_deliveries_end_as_one_in_order_delivery(store_url: st
 
 
 def test_a_refund_that_keeps_losing_the_race_is_503_and_applies_once_when_resent(
-        hook: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    hook: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Other deliveries of the same payment win every save: Stripe must resend, not be told
     the event was handled (a 200 'conflict' would lose the refund for ever)."""
     from eventsourcing.persistence import IntegrityError
@@ -459,8 +587,11 @@ def test_a_refund_that_keeps_losing_the_race_is_503_and_applies_once_when_resent
     lost = []
 
     def losing_save(*objs: Any, **kwargs: Any) -> Any:
-        if any(type(event).__name__ == "Refunded"
-               for obj in objs for event in getattr(obj, "pending_events", [])):
+        if any(
+            type(event).__name__ == "Refunded"
+            for obj in objs
+            for event in getattr(obj, "pending_events", [])
+        ):
             lost.append(objs)
             raise IntegrityError("another worker saved this donation first")
         return saved(*objs, **kwargs)
@@ -479,8 +610,15 @@ def money_back_out_of_bounds(story: StripeStory, intent: str) -> list[tuple[str,
     ever take: each would otherwise wait among the payment's notices."""
     too_much = max_gift_cents() + 1
     refund = story.refund(intent, 500)
-    dispute = {"id": "dp_big", "object": "dispute", "amount": 2**64, "currency": "eur",
-               "created": story.clock, "payment_intent": intent, "status": "lost"}
+    dispute = {
+        "id": "dp_big",
+        "object": "dispute",
+        "amount": 2**64,
+        "currency": "eur",
+        "created": story.clock,
+        "payment_intent": intent,
+        "status": "lost",
+    }
     return [
         ("amount", story.event("refund.created", {**refund, "amount": too_much})),
         ("amount", story.event("charge.dispute.closed", dispute)),
@@ -492,7 +630,8 @@ def money_back_out_of_bounds(story: StripeStory, intent: str) -> list[tuple[str,
 
 
 def test_money_back_out_of_bounds_is_refused_before_it_waits_for_its_payment(
-        hook: FlaskClient) -> None:
+    hook: FlaskClient,
+) -> None:
     story = StripeStory()
     session, paid = story.card_gift(2500, mario(story))
     before = events_recorded(hook)
@@ -503,15 +642,20 @@ def test_money_back_out_of_bounds_is_refused_before_it_waits_for_its_payment(
         assert events_recorded(hook) == before
     # The payment itself still arrives, counts, and takes its own refund.
     assert [post(hook, event).status_code for event in paid] == [200, 200]
-    assert post(hook, story.event("refund.created", story.refund(
-        session["payment_intent"], 500))).status_code == 200
+    assert (
+        post(
+            hook, story.event("refund.created", story.refund(session["payment_intent"], 500))
+        ).status_code
+        == 200
+    )
     got = figures(hook)
     assert (got["raised_cents"], got["refunded_cents"], got["gifts"]) == (2000, 500, 1)
 
 
 @pytest.mark.parametrize("created", [-1, 10**12, 10**30])
 def test_a_gift_dated_outside_any_calendar_is_400_and_records_nothing(
-        hook: FlaskClient, created: int) -> None:
+    hook: FlaskClient, created: int
+) -> None:
     story = StripeStory()
     _session, (_intent, completed) = story.card_gift(2500, mario(story))
     completed["data"]["object"]["created"] = created
