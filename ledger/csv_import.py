@@ -3,19 +3,20 @@
 import codecs
 import csv
 import hashlib
+import pickle
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.agenzia import TransmissionChoice, oppose_on_gift, opposition_recorded
 from ledger.application import LedgerApplication
 from ledger.dates import parse_date
-from ledger.donation import DISTRICTS, Donation, Gift
+from ledger.donation import DISTRICTS, Gift
 from ledger.errors import ConflictError, LedgerError
-from ledger.gifts import SAVE_BATCH, needs_sealing
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents
 
@@ -60,11 +61,8 @@ DETAIL_FIELDS = (
     "province",
     "tax_code",
 )
-# Gifts per statement inside the one import transaction (the round trips, not the atomicity).
-WRITE_BATCH = SAVE_BATCH
-# What the check notes of a data row, as bits: a new gift, one with personal data to seal, an
-# opposition to the AdE transmission not recorded yet. 0: nothing to write (or a bad row).
-NEW, SEALED, OPPOSES = 1, 2, 4
+# Rows checked, spooled and written at a time: one query for resends, one INSERT statement.
+WRITE_BATCH = 500
 # A concurrent writer of the same keys rolls the import back whole; then it is checked again.
 WRITE_ATTEMPTS = 3
 YES = {"sì", "si", "sí", "yes", "y", "true", "1", "x"}
@@ -267,118 +265,123 @@ def import_donations(
     on_row: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Check every row first; write only when all are good, in one transaction. A second
-    import adds nothing.
+    import adds nothing. `on_row(line)` is called for every data row as it is checked, and
+    again as it is written.
 
-    Three passes over the file, so that no pass holds more than a batch of rows: check every
-    row (noting in one byte a row whether it is new and has personal data), make the sealing
-    keys of the new ones (reading only their keys), then record them all in one transaction
-    (see LedgerApplication.record_in_one_transaction).
+    The file is read once. Each batch of rows is checked (resends recognised with one query
+    per batch) and, while no row has failed, turned into the events that record it — sealing
+    keys made in the vault first — kept in a spool file, so that memory holds one batch
+    whatever the size of the file. Only when every row is good are the spooled events
+    written, in one transaction: the event table is locked for the writing alone.
     """
     attempt = 1
     while True:
-        checked = _fingerprint(path)
-        report, new_rows = _check(app, path, on_row)
-        if dry_run or report.errors or not (report.new or report.oppositions):
-            return report
-        _make_keys(app, path, new_rows)
-        try:
-            app.record_in_one_transaction(_new_gifts(path, new_rows, on_row, checked))
-        except IntegrityError:
-            # Another process recorded one of these gifts between the check and the write.
-            # The transaction rolled back whole; a new check sees it as a resend or conflict.
-            if attempt == WRITE_ATTEMPTS:
-                raise ConflictError(
-                    "other writers keep recording gifts of this file "
-                    "meanwhile: nothing was imported, try again"
-                ) from None
-            attempt += 1
-            continue
+        with tempfile.TemporaryFile() as spool:
+            report = _check(app, path, on_row, None if dry_run else spool)
+            if dry_run or report.errors or not (report.new or report.oppositions):
+                return report
+            try:
+                app.record_stored(_unspool(spool, on_row))
+            except IntegrityError:
+                # Another process recorded one of these gifts between the check and the write.
+                # The transaction rolled back whole; a new check sees it as a resend or conflict.
+                if attempt == WRITE_ATTEMPTS:
+                    raise ConflictError(
+                        "other writers keep recording gifts of this file "
+                        "meanwhile: nothing was imported, try again"
+                    ) from None
+                attempt += 1
+                continue
         report.written = True
         return report
 
 
 def _check(
-    app: LedgerApplication, path: Path, on_row: Callable[[int], None] | None
-) -> tuple[ImportReport, bytearray]:
-    """The report of every row, and a byte per data row: what it has to write (NEW, SEALED,
-    OPPOSES bits)."""
+    app: LedgerApplication,
+    path: Path,
+    on_row: Callable[[int], None] | None,
+    spool: IO[bytes] | None,
+) -> ImportReport:
+    """The report of every row; with a `spool`, the events of the new rows written to it a
+    batch at a time (until a row fails: then nothing will be written anyway)."""
     report = ImportReport()
-    new_rows = bytearray()
     first_line_of: dict[str, int] = {}
     known_campaigns: set[str] = set()
+    checked = _fingerprint(path)
+    batch: list[tuple[int, Gift, bool]] = []
+    lines: list[int] = []
+
+    def check_batch() -> None:
+        to_write = _check_batch(app, batch, report, known_campaigns)
+        if spool is not None and not report.errors:
+            events = app.stored_events_for(to_write, known_campaigns) if to_write else []
+            pickle.dump((lines.copy(), events), spool, protocol=pickle.HIGHEST_PROTOCOL)
+        batch.clear()
+        lines.clear()
+
     for line, gift, opposes, problem in _gifts(path, on_row):
         report.rows += 1
-        new_rows.append(0)
+        lines.append(line)
         if gift is None:
             report.errors.append(RowError(line, problem or "unreadable row"))
-            continue
-        if gift.source_key in first_line_of:
-            report.errors.append(
-                RowError(line, f"reference repeats line {first_line_of[gift.source_key]}")
-            )
-            continue
-        first_line_of[gift.source_key] = line
+        elif gift.source_key in first_line_of:
+            repeated = first_line_of[gift.source_key]
+            report.errors.append(RowError(line, f"reference repeats line {repeated}"))
+        else:
+            first_line_of[gift.source_key] = line
+            batch.append((line, gift, opposes))
+        if len(lines) == WRITE_BATCH:
+            check_batch()
+    check_batch()
+    if _fingerprint(path) != checked:
+        raise FileError("the file changed while it was being imported: nothing was imported")
+    report.errors.sort(key=lambda error: error.line)
+    return report
+
+
+def _check_batch(
+    app: LedgerApplication,
+    batch: list[tuple[int, Gift, bool]],
+    report: ImportReport,
+    known_campaigns: set[str],
+) -> list[Gift | TransmissionChoice]:
+    """Count the batch's rows in the report; the new gifts and oppositions to record."""
+    recorded = app.recorded([gift.donation_id for _line, gift, _opposes in batch])
+    to_write: list[Gift | TransmissionChoice] = []
+    for line, gift, opposes in batch:
         try:
             if gift.campaign not in known_campaigns:
                 app.get_campaign(gift.campaign)
                 known_campaigns.add(gift.campaign)
-            if app.check_resend(gift):
+            if gift.donation_id in recorded and app.check_resend(gift):
                 report.already_recorded += 1
             else:
                 report.new += 1
                 report.raised_cents += gift.amount_cents
-                new_rows[-1] = NEW | (SEALED if needs_sealing(gift) else 0)
+                to_write.append(gift)
             # An opposition added to a row imported before is recorded too: it is news.
             if opposes and not opposition_recorded(app, gift.donation_id, gift.value_date.year):
                 report.oppositions += 1
-                new_rows[-1] |= OPPOSES
+                to_write.append(_opposition(gift))
         except LedgerError as error:
             report.errors.append(RowError(line, str(error)))
-    return report, new_rows
+    return to_write
 
 
-def _make_keys(app: LedgerApplication, path: Path, new_rows: bytearray) -> None:
-    """Store the sealing keys of the new gifts before the transaction that uses them: a crash
-    in between leaves unused keys, which seal nothing and are used by the next import."""
-    subjects = []
-    occurrences: dict[str, int] = {}
-    with _open_text(path) as stream:
-        for index, (_line, row) in enumerate(read_rows(stream)):
-            key = row_key(row, occurrences)  # called for every row, as in _gifts
-            if index < len(new_rows) and new_rows[index] & SEALED:
-                subjects.append(Donation.create_id(key))
-                if len(subjects) == WRITE_BATCH:
-                    app.sealing_keys(subjects)
-                    subjects = []
-    app.sealing_keys(subjects)
+def _unspool(spool: IO[bytes], on_row: Callable[[int], None] | None) -> Iterator[list[StoredEvent]]:
+    """The spooled events, a batch at a time, ticking `on_row` for the rows each covers."""
+    spool.seek(0)
+    while True:
+        try:
+            lines, events = pickle.load(spool)  # noqa: S301 - this process wrote it just now
+        except EOFError:
+            return
+        if on_row is not None:
+            for line in lines:
+                on_row(line)
+        yield events
 
 
 def _fingerprint(path: Path) -> tuple[int, int]:
     status = path.stat()
     return status.st_size, status.st_mtime_ns
-
-
-def _new_gifts(
-    path: Path, new_rows: bytearray, on_row: Callable[[int], None] | None, checked: tuple[int, int]
-) -> Iterator[list[Gift | TransmissionChoice]]:
-    """The new gifts and oppositions of the file, a batch at a time; a FileError, so nothing
-    is committed, when the file is no longer the one that was checked."""
-    changed = FileError("the file changed while it was being imported: nothing was imported")
-    batch: list[Gift | TransmissionChoice] = []
-    for index, (_line, gift, opposes, _problem) in enumerate(_gifts(path, on_row)):
-        if (
-            index >= len(new_rows)
-            or (new_rows[index] and gift is None)
-            or (new_rows[index] & OPPOSES and not opposes)
-        ):
-            raise changed
-        if gift is not None and new_rows[index] & NEW:
-            batch.append(gift)
-        if gift is not None and new_rows[index] & OPPOSES:
-            batch.append(_opposition(gift))
-        if len(batch) >= WRITE_BATCH:
-            yield batch
-            batch = []
-    yield batch
-    if _fingerprint(path) != checked:
-        raise changed

@@ -1,5 +1,6 @@
 """Donation: one gift, or one anonymous tally of many givers, and what happens to its money."""
 
+from functools import cached_property
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -95,7 +96,7 @@ class Gift:
             problems["donors"] = ["a tally is the anonymous cash of a stand"]
         return problems
 
-    @property
+    @cached_property
     def donation_id(self) -> UUID:
         return Donation.create_id(self.source_key)
 

@@ -9,12 +9,12 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.campaigns import Campaigns
 from ledger.donation import Donation, Gift
 from ledger.errors import ConflictError, NotFoundError
-from ledger.event_store import one_transaction
+from ledger.event_store import one_transaction, recorded_ids
 from ledger.identity import DonorDetails
 from ledger.privacy import new_key, seal, unseal
 from ledger.receipt_book import ReceiptBook
@@ -81,30 +81,31 @@ class Gifts(Campaigns):
             added += len(batch)
         return RecordOutcome(added, len(gifts) - added)
 
-    def record_in_one_transaction(self, batches: Iterable[Sequence[Gift | Aggregate]]) -> int:
-        """Record every gift of every batch, and any new aggregate given beside them, in one
-        database transaction: all, or none on any error or a kill. Only one batch is held at a
-        time, so any number of gifts fits in flat memory. Every gift must be new and its
-        sealing key already in the vault (make them first with `sealing_keys`: on SQLite the
-        vault cannot write while this transaction holds the database). A gift or aggregate
-        recorded meanwhile by another process fails the whole transaction with
-        eventsourcing's IntegrityError. Returns how many gifts were recorded."""
-        known_campaigns: set[str] = set()
-        added = 0
+    def recorded(self, ids: Sequence[UUID]) -> set[UUID]:
+        """Which of `ids` are recorded aggregates, asked in one query."""
+        return recorded_ids(self.recorder, ids)
+
+    def stored_events_for(
+        self, items: Sequence[Gift | Aggregate], known_campaigns: set[str]
+    ) -> list[StoredEvent]:
+        """The events that would record `items` (new gifts, and any new aggregate beside them),
+        ready for `record_stored`; their sealing keys are made now, in the vault."""
+        gifts = [item for item in items if isinstance(item, Gift)]
+        others = [item for item in items if not isinstance(item, Gift)]
+        donations = self.donations_for(gifts, known_campaigns)
+        to_stored = self.mapper.to_stored_event
+        return [
+            to_stored(event) for item in (*donations, *others) for event in item.collect_events()
+        ]
+
+    def record_stored(self, batches: Iterable[Sequence[StoredEvent]]) -> None:
+        """Record every batch of prepared events in one database transaction: all, or none on
+        any error or a kill. Only one batch is held at a time, so any number of gifts fits in
+        flat memory. An aggregate recorded meanwhile by another process fails the whole
+        transaction with eventsourcing's IntegrityError."""
         with one_transaction(self.recorder) as append:
             for batch in batches:
-                gifts = [item for item in batch if isinstance(item, Gift)]
-                others = [item for item in batch if not isinstance(item, Gift)]
-                donations = self.donations_for(gifts, known_campaigns, make_keys=False)
-                append(
-                    [
-                        self.mapper.to_stored_event(event)
-                        for aggregate in (*donations, *others)
-                        for event in aggregate.collect_events()
-                    ]
-                )
-                added += len(donations)
-        return added
+                append(batch)
 
     def record_gift(self, gift: Gift) -> bool:
         """Record one gift; False when it was a resend."""
@@ -121,17 +122,17 @@ class Gifts(Campaigns):
         return True
 
     def donations_for(
-        self, gifts: Sequence[Gift], known_campaigns: set[str] | None = None, make_keys: bool = True
+        self, gifts: Sequence[Gift], known_campaigns: set[str] | None = None
     ) -> list[Donation]:
-        """New, unsaved Donations for `gifts` (their keys already in the vault), to be saved by
-        the caller, possibly with other aggregates in the same transaction. With `make_keys`
-        off, a missing key is an error instead of a write to the vault."""
+        """New, unsaved Donations for `gifts`, their personal data sealed with keys made (or
+        found) in the vault first, to be saved by the caller, possibly with other aggregates in
+        the same transaction."""
         known = known_campaigns if known_campaigns is not None else set()
         ids = [gift.donation_id for gift in gifts]  # a uuid5 each: computed once
         subjects = [
             subject for subject, gift in zip(ids, gifts, strict=True) if needs_sealing(gift)
         ]
-        keys = self.sealing_keys(subjects) if make_keys else self.vault.keys_for(subjects)
+        keys = self.sealing_keys(subjects)
         if len(keys) < len(set(subjects)):
             raise ConflictError("a sealing key went missing meanwhile (an erasure?): try again")
         donations: dict[UUID, Donation] = {}
@@ -180,16 +181,13 @@ class Gifts(Campaigns):
         """The key each subject's personal data is sealed with, made where missing.
 
         Keys are stored before any event that uses them (a crash leaves an unused key, never
-        unreadable data), and read back: when two processes make a key for the same subject at
-        once, the vault keeps the first, and both must seal with that one."""
+        unreadable data), and read back: the vault keeps the first key stored for a subject
+        (one made by an earlier attempt, or by another process at the same moment), and every
+        writer must seal with that one."""
         if not subjects:
             return {}
-        keys = self.vault.keys_for(subjects)
-        missing = {subject: new_key() for subject in subjects if subject not in keys}
-        if missing:
-            self.vault.store(missing)
-            keys = self.vault.keys_for(subjects)
-        return keys
+        self.vault.store({subject: new_key() for subject in subjects})
+        return self.vault.keys_for(subjects)
 
     def donor_of(self, donation: Donation) -> dict[str, Any] | None:
         """The sealed personal data of a gift, or None when it has none or it was erased."""

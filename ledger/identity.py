@@ -1,7 +1,8 @@
 """Who gave: a donor's details, their normal forms and the keys that make two gifts one donor."""
 
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -31,6 +32,11 @@ def normalize_phone(text: str | None) -> str | None:
     raw = (text or "").strip()
     if not raw:
         return None
+    return _e164(raw, text)
+
+
+@lru_cache(maxsize=4096)  # a file repeats its donors' numbers; parsing one costs ~70 µs
+def _e164(raw: str, text: str | None) -> str:
     try:
         number = phonenumbers.parse(raw, "IT")
     except phonenumbers.NumberParseException as error:
@@ -83,27 +89,26 @@ class DonorDetails:
             "phone": normalize_phone,
             "tax_code": normalize_tax_code,
         }
-        for field in fields(cls):
-            text = raw.get(field.name)
-            if problem := text_problem(text or "", multiline=field.name in _MULTILINE):
-                problems[field.name] = [problem]
-            elif field.name in normalizers:
+        for name in _FIELD_NAMES:
+            text = raw.get(name) or ""
+            if problem := text_problem(text, multiline=name in _MULTILINE):
+                problems[name] = [problem]
+            elif name in normalizers:
                 try:
-                    values[field.name] = normalizers[field.name](text)
+                    values[name] = normalizers[name](text)
                 except InvalidInputError as error:
-                    problems[field.name] = [str(error)]
+                    problems[name] = [str(error)]
             else:
-                values[field.name] = _SPACES.sub(" ", (text or "").strip())
+                values[name] = _SPACES.sub(" ", text.strip()) if text else ""
         raise_problems(problems)
         return cls(**values)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DonorDetails":
-        names = {field.name for field in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in names})
+        return cls(**{key: value for key, value in data.items() if key in _FIELD_NAMES})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in _FIELD_NAMES}
 
     @property
     def has_postal_address(self) -> bool:
@@ -116,7 +121,7 @@ class DonorDetails:
 
     @property
     def has_any_personal_data(self) -> bool:
-        return any(getattr(self, field.name) for field in fields(self))
+        return any(getattr(self, name) for name in _FIELD_NAMES)
 
     @property
     def display_name(self) -> str:
@@ -136,3 +141,6 @@ class DonorDetails:
             who = _collapse(self.organization or self.last_name)
             keys.append(f"address:{who}|{_collapse(self.address)}|{_collapse(self.postcode)}")
         return tuple(keys)
+
+
+_FIELD_NAMES = tuple(field.name for field in fields(DonorDetails))

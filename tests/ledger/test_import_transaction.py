@@ -9,12 +9,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from ledger.csv_import import WRITE_BATCH, FileError, import_donations
 from ledger.donation import Gift
@@ -53,19 +55,24 @@ def test_a_failure_on_the_last_batch_leaves_the_ledger_as_it_was(
 ) -> None:
     before = ledger_before(store)
     path = write_donations_csv(tmp_path / "gifts.csv", ROWS)
-    real = store.app.donations_for
+    real = store.app.record_stored
     batches = []
 
-    def failing_on_the_last_batch(gifts: list[Gift], *args: Any, **kwargs: Any) -> Any:
-        batches.append(len(gifts))
-        if kwargs.get("make_keys") is False and len(gifts) < WRITE_BATCH:
-            raise RuntimeError("disk full")
-        return real(gifts, *args, **kwargs)
+    def failing_on_the_last_batch(spooled: Iterable[Sequence[StoredEvent]]) -> None:
+        def batch_by_batch() -> Iterator[Sequence[StoredEvent]]:
+            for events in spooled:
+                batches.append(len(events))
+                if len(batches) == 3:
+                    raise RuntimeError("disk full")
+                yield events
 
-    monkeypatch.setattr(store.app, "donations_for", failing_on_the_last_batch)
+        real(batch_by_batch())
+
+    monkeypatch.setattr(store.app, "record_stored", failing_on_the_last_batch)
     with pytest.raises(RuntimeError, match="disk full"):
         import_donations(store.app, path)
-    assert batches == [WRITE_BATCH, WRITE_BATCH, ROWS - 2 * WRITE_BATCH]
+    # Two full batches were appended inside the transaction before the third failed.
+    assert len(batches) == 3 and batches[0] == batches[1] == WRITE_BATCH
     assert state(store) == before
 
     monkeypatch.undo()
@@ -107,7 +114,7 @@ def test_a_clashing_write_between_check_and_commit_leaves_nothing_of_the_file(
     assert after["raised_cents"] == before[1]["raised_cents"] + 1
 
 
-def test_a_file_changed_while_it_is_imported_is_not_imported(
+def test_a_file_changed_while_it_is_read_is_not_imported(
     store: LedgerStore, tmp_path: Path
 ) -> None:
     before = ledger_before(store)
@@ -116,13 +123,33 @@ def test_a_file_changed_while_it_is_imported_is_not_imported(
 
     def edit(_line: int) -> None:
         ticks[0] += 1
-        if ticks[0] == ROWS + 1:  # writing has begun: someone saves the file with a new amount
+        if ticks[0] == ROWS // 2:  # half read: someone saves the file with a new amount
             text = path.read_text(encoding="utf-8-sig")
             path.write_text(text.replace(";50,00;", ";90,00;", 1), encoding="utf-8-sig")
 
     with pytest.raises(FileError, match="changed"):
         import_donations(store.app, path, on_row=edit)
     assert state(store) == before
+
+
+def test_what_is_written_is_what_was_checked_whatever_the_file_becomes(
+    store: LedgerStore, tmp_path: Path
+) -> None:
+    """The file is read once: a change saved after the check reaches nothing that is written."""
+    before = ledger_before(store)
+    path = write_donations_csv(tmp_path / "gifts.csv", ROWS)
+    total = synthetic_total(path)
+
+    ticks = [0]
+
+    def after_the_check(_line: int) -> None:
+        ticks[0] += 1
+        if ticks[0] == ROWS + 1:  # writing has begun: the file is emptied
+            path.write_text("date;campaign\n", encoding="utf-8")
+
+    report = import_donations(store.app, path, on_row=after_the_check)
+    assert report.written and report.new == ROWS
+    assert figures(store)["raised_cents"] == before[1]["raised_cents"] + total
 
 
 KILLS = 4
