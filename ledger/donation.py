@@ -1,8 +1,8 @@
 """Donation: one gift, or one anonymous tally of many givers, and what happens to its money."""
 
-from functools import cached_property
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
