@@ -1,5 +1,6 @@
-"""One database transaction that stays open while events are appended to it batch by batch, and
-which of many aggregates are recorded, asked at once."""
+"""The event store adapter, the one module of ledger/ that reaches below eventsourcing's public
+surface: one transaction that stays open while events are appended batch by batch, and which of
+many aggregates are recorded, asked in one query (the library asks one aggregate at a time)."""
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
