@@ -186,8 +186,7 @@ class Gifts(Campaigns):
         writer must seal with that one."""
         if not subjects:
             return {}
-        self.vault.store({subject: new_key() for subject in subjects})
-        return self.vault.keys_for(subjects)
+        return self.vault.store({subject: new_key() for subject in subjects})
 
     def donor_of(self, donation: Donation) -> dict[str, Any] | None:
         """The sealed personal data of a gift, or None when it has none or it was erased."""

@@ -17,8 +17,8 @@ class KeyVault(Protocol):
         """The keys that still exist among `subjects`."""
         ...
 
-    def store(self, keys: dict[UUID, bytes]) -> None:
-        """Keep new keys (an existing subject keeps its key)."""
+    def store(self, keys: dict[UUID, bytes]) -> dict[UUID, bytes]:
+        """Keep new keys (an existing subject keeps its key); the key each subject now has."""
         ...
 
     def destroy(self, subjects: Iterable[UUID]) -> int:
@@ -35,9 +35,8 @@ class MemoryKeyVault:
     def keys_for(self, subjects: Iterable[UUID]) -> dict[UUID, bytes]:
         return {s: self._keys[s] for s in subjects if s in self._keys}
 
-    def store(self, keys: dict[UUID, bytes]) -> None:
-        for subject, key in keys.items():
-            self._keys.setdefault(subject, key)
+    def store(self, keys: dict[UUID, bytes]) -> dict[UUID, bytes]:
+        return {subject: self._keys.setdefault(subject, key) for subject, key in keys.items()}
 
     def destroy(self, subjects: Iterable[UUID]) -> int:
         return sum(self._keys.pop(subject, None) is not None for subject in subjects)

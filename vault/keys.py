@@ -41,7 +41,7 @@ class SQLKeyVault:
         with self.database.reading() as session:
             return fetch_keys(session, subjects)
 
-    def store(self, keys: dict[UUID, bytes]) -> None:
+    def store(self, keys: dict[UUID, bytes]) -> dict[UUID, bytes]:
         rows = [(str(s), base64.b64encode(k).decode("ascii")) for s, k in keys.items()]
         with self.database.transaction() as session:
             session.executemany(
@@ -49,6 +49,7 @@ class SQLKeyVault:
                 "ON CONFLICT (subject) DO NOTHING",
                 rows,
             )
+            return fetch_keys(session, keys)
 
     def destroy(self, subjects: Iterable[UUID]) -> int:
         destroyed = 0
