@@ -55,7 +55,7 @@ def test_staff_day_in_the_back_office(
     assert len(rows_csv) == 324 + 1
 
     page.goto(base + "/admin/audit")
-    assert "export_donors_csv" in page.content()
+    assert "Esportazione donatori (CSV)" in page.content()
 
 
 @pytest.mark.browser
