@@ -617,6 +617,12 @@ def erasure_facts(session: Session, donor_id: str) -> tuple[list[str], bool, str
     return [g["donation_id"] for g in gifts], bool(entry and entry["tax_code"]), last
 
 
+def merge_of(session: Session, donor_id: str) -> str | None:
+    """The donor a merge staff asked for sent this one into, while it can be undone."""
+    into = session.scalar("SELECT into_id FROM registry_merges WHERE merged_id = ?", (donor_id,))
+    return str(into) if into else None
+
+
 def merged_into_donor(session: Session, donor_id: str) -> list[dict[str, Any]]:
     """The entries merged by staff into this donor, which a merge undo would bring back."""
     rows = session.query(

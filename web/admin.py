@@ -644,6 +644,9 @@ def unmerge(donor_id: str) -> Any:
     """Undo a merge by a compensating event: both entries are again what they were."""
     if not FlaskForm().validate_on_submit():
         abort(400)
+    with store().database.reading() as session:
+        if registry.merge_of(session, donor_id) is None:
+            raise NotFoundError(f"no merge of donor {donor_id} to undo")
     into = store().app.unmerge_donors(_uuid(donor_id), current_user.email)
     flash(tr("Unione annullata.", "Merge undone."), "ok")
     return redirect(url_for("admin.donor", donor_id=str(into)))
