@@ -118,8 +118,19 @@ class Required:
             raise StopValidation(tr("Campo obbligatorio.", "This field is required."))
 
 
-def _problem(name: str) -> str:
-    """The Italian (or English) words for what is wrong with a field the ledger refused."""
+def _problem(name: str, said: str = "") -> str:
+    """The Italian (or English) words for what is wrong with a field the ledger refused
+    (`said`: the ledger's own words, which carry the limits)."""
+    if said.startswith("at most "):
+        return tr("Al massimo {}.", "At most {}.").format(said.removeprefix("at most "))
+    if said.startswith("dates go from "):
+        first, _, last = said.removeprefix("dates go from ").partition(" to ")
+        return tr("Le date vanno dal {} al {}.", "Dates go from {} to {}.").format(first, last)
+    if said.startswith("contains a control character"):
+        return tr(
+            "Contiene un carattere di controllo, non ammesso.",
+            "Contains a control character, which is not allowed.",
+        )
     problems = {
         "email": tr("Non è un indirizzo e-mail valido.", "Not an e-mail address."),
         "phone": tr("Non è un numero di telefono valido.", "Not a phone number."),
@@ -165,7 +176,8 @@ def _refused(form: FlaskForm, error: LedgerError, fallback: str) -> None:
         if field is None and name in ("date", "value_date"):
             field = getattr(form, "value_date", None) or getattr(form, "on", None)
         field = field or getattr(form, fallback)
-        field.errors = [*field.errors, _problem(name)]
+        said = fields[name][0] if isinstance(fields[name], list) and fields[name] else ""
+        field.errors = [*field.errors, _problem(name, str(said))]
     if not fields:
         field = getattr(form, fallback)
         field.errors = [*field.errors, _conflict(str(error))]
@@ -291,71 +303,34 @@ def _chosen_donor(donor_id: str) -> dict[str, Any] | None:
 @bp.route("/donations/new", methods=["GET", "POST"])
 @roles_required(*BACK_OFFICE)
 def new_bank_transfer() -> Any:
-    """A transfer for a donor already in the registry (chosen by search or from their page,
-    their details taken from the registry) or for a new one (details typed here)."""
+    """A transfer for a donor already in the registry (found by search here, or coming from
+    their page; their details are the registry's) or for a new one (details typed here).
+    Searching, choosing and recording are buttons of one form: nothing typed is lost."""
     form = BankTransferForm()
     form.campaign.choices = _campaign_choices()
-    if request.method == "GET" and request.args.get("donor"):
-        form.donor.data = request.args["donor"]
-    if form.is_submitted() and request.form.get("choose"):
-        form.donor.data = request.form["choose"]
+    action = request.form.get("action", "record") if form.is_submitted() else "show"
+    if request.form.get("choose"):
+        action, form.donor.data = "choose", request.form["choose"]
+    elif action == "show":
+        form.donor.data = request.args.get("donor", "")
+    elif action == "forget":
+        form.donor.data = ""
     chosen = _chosen_donor(form.donor.data or "")
     found: list[dict[str, Any]] = []
     status = 200
-    action = "choose" if request.form.get("choose") else request.form.get("action", "record")
-    if form.is_submitted() and action == "choose":
-        pass
-    elif form.is_submitted() and action == "find":
+    if form.donor.data and chosen is None:
+        form.find.errors = [
+            tr("Donatore non trovato: cercalo di nuovo.", "Donor not found: search again.")
+        ]
+        form.donor.data, status = "", 422
+    elif action == "find":
         with store().database.reading() as session:
             found = registry.search_donors(session, form.find.data or "", limit=20)
         if not found:
             form.find.errors = [tr("Nessun donatore trovato.", "No donor found.")]
-    elif form.is_submitted() and action == "forget":
-        form.donor.data, chosen = "", None
-    elif form.validate_on_submit():
-        cents = _amount(form.amount)
-        try:
-            if chosen is not None:
-                details = DonorDetails.parse(
-                    **{name: chosen[name] for name in (*IDENTITY, "province")}
-                )
-            else:
-                details = DonorDetails.parse(
-                    **{name: getattr(form, name).data for name in IDENTITY}
-                )
-        except InvalidInputError as error:
-            _refused(form, error, "amount")
-            details = None
-        if cents is not None and details is not None:
-            gift = Gift(
-                source_key="bank:" + (form.reference.data or "").strip().upper(),
-                campaign=form.campaign.data or "",
-                amount_cents=cents,
-                value_date=form.value_date.data or today(),
-                channel="bank",
-                method="bank_transfer",
-                details=details,
-                privacy_consent=bool(form.privacy_consent.data),
-                marketing_consent=bool(form.marketing_consent.data),
-                district=form.district.data or "",
-            )
-            try:
-                added = store().app.record_gift(gift)
-            except (InvalidInputError, ConflictError) as error:
-                _refused(form, error, "reference")
-            else:
-                flash(
-                    tr("Bonifico registrato.", "Transfer recorded.")
-                    if added
-                    else tr(
-                        "Bonifico già registrato: nessuna modifica.",
-                        "Transfer already recorded: no change.",
-                    ),
-                    "ok",
-                )
-                return redirect(url_for("admin.donation", donation_id=gift.donation_id))
-        status = 422
-    elif form.is_submitted():
+    elif action == "record":
+        if form.validate_on_submit() and (done := _record_transfer(form, chosen)) is not None:
+            return done
         status = 422
     return render_template(
         "admin/bank_transfer.html",
@@ -365,6 +340,47 @@ def new_bank_transfer() -> Any:
         gift_fields=GIFT_FIELDS,
         identity=IDENTITY,
     ), status
+
+
+def _record_transfer(form: BankTransferForm, chosen: dict[str, Any] | None) -> Any:
+    """The transfer recorded and a redirect to it, or None with the reasons on the form."""
+    cents = _amount(form.amount)
+    try:
+        if chosen is not None:
+            details = DonorDetails.parse(**{name: chosen[name] for name in (*IDENTITY, "province")})
+        else:
+            details = DonorDetails.parse(**{name: getattr(form, name).data for name in IDENTITY})
+    except InvalidInputError as error:
+        _refused(form, error, "amount")
+        return None
+    if cents is None:
+        return None
+    try:
+        gift = Gift(
+            source_key="bank:" + (form.reference.data or "").strip().upper(),
+            campaign=form.campaign.data or "",
+            amount_cents=cents,
+            value_date=form.value_date.data or today(),
+            channel="bank",
+            method="bank_transfer",
+            details=details,
+            privacy_consent=bool(form.privacy_consent.data),
+            marketing_consent=bool(form.marketing_consent.data),
+            district=form.district.data or "",
+        )
+        added = store().app.record_gift(gift)
+    except (InvalidInputError, ConflictError) as error:
+        _refused(form, error, "reference")
+        return None
+    flash(
+        tr("Bonifico registrato.", "Transfer recorded.")
+        if added
+        else tr(
+            "Bonifico già registrato: nessuna modifica.", "Transfer already recorded: no change."
+        ),
+        "ok",
+    )
+    return redirect(url_for("admin.donation", donation_id=gift.donation_id))
 
 
 def _gift(donation_id: UUID) -> dict[str, Any]:

@@ -253,6 +253,22 @@ def test_bank_transfer_errors_stay_next_to_their_fields(office: Flask, staff: Fl
     assert 'value="Gino"' in body and 'value="01100"' in body
     missing = page_text(staff.post("/admin/donations/new", data={"amount": "5"}))
     assert error_after(missing, "reference") == "Campo obbligatorio."
+    huge = staff.post(
+        "/admin/donations/new",
+        data={
+            "reference": "CRO-10",
+            "value_date": "2017-01-10",
+            "campaign": "fare-legami-anni-2-3",
+            "amount": "2.000.000,00",
+        },
+    )
+    assert huge.status_code == 422
+    assert error_after(page_text(huge), "amount") == "Al massimo € 1.000.000,00."
+    gone = staff.post(
+        "/admin/donations/new", data={"reference": "CRO-11", "donor": str(uuid.uuid4())}
+    )
+    assert gone.status_code == 422
+    assert error_after(page_text(gone), "find") == "Donatore non trovato: cercalo di nuovo."
 
 
 def test_gdpr_forms_keep_errors_and_erasure_asks_first(office: Flask, staff: FlaskClient) -> None:
@@ -307,6 +323,12 @@ def test_merge_from_duplicates_side_by_side_then_undo(office: Flask, staff: Flas
         f"/admin/registry/{second}/consent",
         data={"privacy": "y", "how": "e-mail del 3 marzo", "on": "2017-03-03"},
     )
+    # From a donor's page too: search the other one, then the same side-by-side view.
+    search = page_text(
+        staff.post(f"/admin/registry?compare={second}", data={"q": "CLMMRA43A53D150K"})
+    )
+    maria = find_donor(office, "CLMMRA43A53D150K")["donor_id"]
+    assert f'href="/admin/registry/merge?first={second}&amp;second={maria}"' in search
     undone = staff.post(f"/admin/registry/{first}/unmerge")
     assert undone.status_code == 302
     assert registry_count(office) == before
