@@ -73,6 +73,26 @@ HEADERS = {
     "reference": "Riferimento",
     "donor": "Donatore",
 }
+# Exports are read in Italian: the codes the ledger stores, in the foundation's words.
+WORDS = {
+    "status": {"confirmed": "confermata", "pending": "in attesa", "failed": "non riuscita"},
+    "channel": {
+        "stand": "banchetto",
+        "online": "online",
+        "bank": "banca",
+        "event": "evento",
+        "other": "altro",
+    },
+    "method": {
+        "cash": "contanti",
+        "card": "carta",
+        "bank_transfer": "bonifico",
+        "sepa_debit": "addebito SEPA",
+        "postal": "bollettino postale",
+        "paypal": "PayPal",
+        "cheque": "assegno",
+    },
+}
 EURO = '#,##0.00 "€"'
 WIDTHS = {"donor_id": 38, "email": 32, "address": 30, "donor": 28, "reference": 22}
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection);
@@ -117,6 +137,8 @@ def _cell(column: str, value: Any, italian: bool) -> Any:
     if column in DATES and value:
         day = date.fromisoformat(str(value))
         return day.strftime("%d/%m/%Y") if italian else day
+    if column in WORDS:
+        return WORDS[column].get(value, value)
     if column in ("privacy_consent", "marketing_consent"):
         return ("sì" if value else "no") if italian else bool(value)
     return neutralised(value) if italian and isinstance(value, str) else value

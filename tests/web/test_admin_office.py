@@ -448,6 +448,8 @@ def test_exports_keep_identifiers_as_text_and_format_the_workbook(
     assert gifts is not None
     line = dict(zip([c.value for c in gifts[1]], [c for c in gifts[2]], strict=True))
     assert line["Riferimento"].value == "bank:0012345" and line["Data valuta"].is_date
+    assert (line["Canale"].value, line["Modalità"].value) == ("banca", "bonifico")
+    assert line["Stato"].value == "confermata"
 
     text = staff.get("/admin/exports/donors.csv?campaign=fare-legami-anni-2-3").data
     assert text.startswith("\ufeff".encode())
