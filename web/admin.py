@@ -127,10 +127,11 @@ def _problem(name: str, said: str = "") -> str:
         first, _, last = said.removeprefix("dates go from ").partition(" to ")
         return tr("Le date vanno dal {} al {}.", "Dates go from {} to {}.").format(first, last)
     if said.startswith("contains a control character"):
+        code = said.partition("(")[2].partition(")")[0]
         return tr(
-            "Contiene un carattere di controllo, non ammesso.",
-            "Contains a control character, which is not allowed.",
-        )
+            "Contiene un carattere di controllo ({}), non ammesso.",
+            "Contains a control character ({}), which is not allowed.",
+        ).format(code)
     problems = {
         "email": tr("Non è un indirizzo e-mail valido.", "Not an e-mail address."),
         "phone": tr("Non è un numero di telefono valido.", "Not a phone number."),
