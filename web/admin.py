@@ -89,7 +89,10 @@ def dashboard() -> str:
                 **figures,
                 "chart": cumulative(points, figures["target_cents"], title, span),
                 "by_channel": bars(
-                    [(k, v["raised_cents"]) for k, v in figures["by_channel"].items()],
+                    [
+                        (labels.channel_label(k), v["raised_cents"])
+                        for k, v in figures["by_channel"].items()
+                    ],
                     tr("Per canale", "By channel"),
                 ),
                 "by_district": bars(

@@ -380,6 +380,7 @@ def test_dashboard_chart_spans_each_campaign_with_a_euro_axis(
     body = page_text(staff.get("/admin/"))
     assert "01/07/2015</text>" in body and "31/05/2016</text>" in body  # anno 1's days
     assert "Raccolto (euro)</text>" in body and 'class="euro-tick"' in body
+    assert ">banchetto</text>" in body and ">stand</text>" not in body  # channels in Italian
 
 
 # 16. GDPR access as a document
