@@ -38,6 +38,12 @@ class Donor(Aggregate):
         other: str
         by: str
 
+    class Unmerged(Aggregate.Event):
+        """A merge undone: the entry is itself again, as if it had never been merged."""
+
+        other: str
+        by: str
+
     class ConsentChanged(Aggregate.Event):
         privacy: bool
         marketing: bool
@@ -73,6 +79,20 @@ class Donor(Aggregate):
     @event(MergedInto)
     def _merged(self, other: str, by: str) -> None:
         self.merged_into = other
+
+    def unmerge(self, by: str) -> str:
+        """Undo the merge; returns the id of the donor it had been merged into."""
+        if self.erased:
+            raise ConflictError("this donor was erased")
+        if not self.merged_into:
+            raise ConflictError("this donor is not merged into another")
+        other = self.merged_into
+        self._unmerged(other=other, by=by)
+        return other
+
+    @event(Unmerged)
+    def _unmerged(self, other: str, by: str) -> None:
+        self.merged_into = None
 
     def change_consent(self, privacy: bool, marketing: bool, how: str, on: date, by: str) -> None:
         self._require_active()

@@ -31,6 +31,16 @@ class Registry(LedgerService):
         donor.merge_into(into, by)
         self.save(donor)
 
+    def unmerge_donors(self, donor_id: UUID, by: str) -> UUID:
+        """Undo a merge by a compensating event; returns the donor it had been merged into.
+        Refused once that donor's data is erased (the merged data went with it)."""
+        donor = self._registry_entry(donor_id)
+        if donor.merged_into and self._registry_entry(UUID(donor.merged_into)).erased:
+            raise ConflictError("the donor it was merged into was erased since")
+        into = donor.unmerge(by)
+        self.save(donor)
+        return UUID(into)
+
     def change_consent(
         self, donor_id: UUID, privacy: bool, marketing: bool, how: str, on: date, by: str
     ) -> None:

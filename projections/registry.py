@@ -1,5 +1,6 @@
 """The donor registry (anagrafica): identified gifts joined into donors by their shared keys."""
 
+import json
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -33,13 +34,14 @@ class Registry(Projection):
     and a gift that links two donors merges them (the older one stays, the other redirects)."""
 
     name = "registry"
-    version = 3
+    version = 4
     tables = (
         "registry_donors",
         "registry_keys",
         "registry_gifts",
         "registry_aliases",
         "registry_consents",
+        "registry_merges",
     )
 
     def __init__(self) -> None:
@@ -88,6 +90,11 @@ class Registry(Projection):
             old_id TEXT PRIMARY KEY,
             donor_id TEXT NOT NULL
         )""")
+        session.execute("""CREATE TABLE registry_merges (
+            merged_id TEXT PRIMARY KEY,
+            into_id TEXT NOT NULL,
+            snapshot TEXT NOT NULL
+        )""")
 
     def prepare(self, session: Session, events: Sequence[Any]) -> None:
         sealed = [
@@ -123,7 +130,10 @@ class Registry(Projection):
                 resolve(session, event.other),
             )
             if merged != into:
+                _remember_merge(session, merged, into)
                 self._merge(session, merged, into)
+        elif isinstance(event, Donor.Unmerged):
+            _undo_merge(session, str(event.originator_id))
         elif isinstance(event, Donor.ConsentChanged):
             donor_id = resolve(session, str(event.originator_id))
             self._consent_given(
@@ -303,7 +313,7 @@ class Registry(Projection):
             event.value_date.isoformat(),
             bool(sealed.get("privacy_consent")),
             bool(sealed.get("marketing_consent")),
-            f"{event.channel}:{event.source_key}",
+            consent_source(event.channel, event.source_key),
             "",
             is_change=False,
         )
@@ -330,6 +340,101 @@ class Registry(Projection):
         )
         session.execute("DELETE FROM registry_donors WHERE donor_id = ?", (other,))
         _follow_consent(session, into)
+
+
+def consent_source(channel: str, source_key: str) -> str:
+    """Where a gift's consent was given: its channel and key, the channel said once (a bank
+    transfer's key already starts with `bank:`)."""
+    return source_key if source_key.startswith(f"{channel}:") else f"{channel}:{source_key}"
+
+
+ROW_COLUMNS = (
+    "donor_id",
+    "first_position",
+    "display_name",
+    *DETAIL_COLUMNS,
+    "privacy_consent",
+    "marketing_consent",
+    "consent_on",
+    "consent_how",
+    "erased",
+)
+
+
+def _remember_merge(session: Session, merged: str, into: str) -> None:
+    """What a merge staff asked for moves, kept so that undoing it restores both entries."""
+    select = f"SELECT {', '.join(ROW_COLUMNS)} FROM registry_donors WHERE donor_id = ?"
+    merged_row, into_row = session.one(select, (merged,)), session.one(select, (into,))
+
+    def column(table: str, name: str) -> list[Any]:
+        return [
+            row[0]
+            for row in session.query(f"SELECT {name} FROM {table} WHERE donor_id = ?", (merged,))
+        ]
+
+    snapshot = {
+        "merged": list(merged_row) if merged_row else None,
+        "into": list(into_row) if into_row else None,
+        "keys": column("registry_keys", "identity_key"),
+        "gifts": column("registry_gifts", "donation_id"),
+        "consents": column("registry_consents", "position"),
+        "aliases": column("registry_aliases", "old_id"),
+    }
+    session.execute("DELETE FROM registry_merges WHERE merged_id = ?", (merged,))
+    session.execute(
+        "INSERT INTO registry_merges (merged_id, into_id, snapshot) VALUES (?, ?, ?)",
+        (merged, into, json.dumps(snapshot)),
+    )
+
+
+def _undo_merge(session: Session, merged: str) -> None:
+    """Give the merged entry back what it brought: its row, keys, gifts, consents and
+    aliases; the survivor loses the details it only had from it."""
+    found = session.one(
+        "SELECT into_id, snapshot FROM registry_merges WHERE merged_id = ?", (merged,)
+    )
+    holder = resolve(session, merged)
+    session.execute("DELETE FROM registry_aliases WHERE old_id = ?", (merged,))
+    if found is None:
+        return
+    into, snapshot = found[0], json.loads(found[1])
+    if snapshot["merged"] is not None:
+        session.execute(
+            f"INSERT INTO registry_donors ({', '.join(ROW_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(ROW_COLUMNS))})",
+            snapshot["merged"],
+        )
+        before = dict(zip(ROW_COLUMNS, snapshot["into"] or [], strict=False))
+        mine = dict(zip(ROW_COLUMNS, snapshot["merged"], strict=True))
+        for name in DETAIL_COLUMNS:
+            if before.get(name) == "" and mine[name]:
+                session.execute(
+                    f"UPDATE registry_donors SET {name} = '' WHERE donor_id = ? AND {name} = ?",
+                    (holder, mine[name]),
+                )
+    for table, name, values in (
+        ("registry_keys", "identity_key", snapshot["keys"]),
+        ("registry_gifts", "donation_id", snapshot["gifts"]),
+        ("registry_consents", "position", snapshot["consents"]),
+    ):
+        session.executemany(
+            f"UPDATE {table} SET donor_id = ? WHERE {name} = ? AND donor_id = ?",
+            [(merged, value, holder) for value in values],
+        )
+    session.executemany(
+        "UPDATE registry_aliases SET donor_id = ? WHERE old_id = ?",
+        [(merged, old) for old in snapshot["aliases"]],
+    )
+    session.execute("DELETE FROM registry_merges WHERE merged_id = ?", (merged,))
+    for donor_id in (merged, holder):
+        _follow_consent(session, donor_id)
+    alone = session.one("SELECT 1 FROM registry_consents WHERE donor_id = ?", (holder,)) is None
+    if holder == into and snapshot["into"] is not None and alone:
+        session.execute(
+            "UPDATE registry_donors SET privacy_consent = ?, marketing_consent = ?, "
+            "consent_on = ?, consent_how = ? WHERE donor_id = ?",
+            (*snapshot["into"][-5:-1], holder),
+        )
 
 
 def _follow_consent(session: Session, donor_id: str) -> None:
@@ -510,3 +615,23 @@ def erasure_facts(session: Session, donor_id: str) -> tuple[list[str], bool, str
     entry = donor(session, donor_id)
     last = max((g["value_date"] for g in gifts), default=None)
     return [g["donation_id"] for g in gifts], bool(entry and entry["tax_code"]), last
+
+
+def merge_of(session: Session, donor_id: str) -> str | None:
+    """The donor a merge staff asked for sent this one into, while it can be undone."""
+    into = session.scalar("SELECT into_id FROM registry_merges WHERE merged_id = ?", (donor_id,))
+    return str(into) if into else None
+
+
+def merged_into_donor(session: Session, donor_id: str) -> list[dict[str, Any]]:
+    """The entries merged by staff into this donor, which a merge undo would bring back."""
+    rows = session.query(
+        "SELECT merged_id, snapshot FROM registry_merges WHERE into_id = ? ORDER BY merged_id",
+        (donor_id,),
+    )
+    merged = []
+    for merged_id, snapshot in rows:
+        row = json.loads(snapshot)["merged"]
+        name = dict(zip(ROW_COLUMNS, row, strict=True))["display_name"] if row else ""
+        merged.append({"donor_id": merged_id, "display_name": name})
+    return merged

@@ -2,7 +2,7 @@
 
 import json
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -24,28 +24,34 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    Field,
     HiddenField,
+    RadioField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Optional
+from wtforms.validators import Optional, StopValidation
 
 from ledger.dates import parse_date, today
 from ledger.donation import CHANNELS, DISTRICTS, Gift
-from ledger.errors import InvalidInputError, NotFoundError
+from ledger.donor import retention_reason
+from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents
-from projections import registry, totals
+from projections import office, registry, totals
 from projections.audit import audit_entries
+from projections.database import Session
 from projections.exports import ExportFilters
+from projections.office import GiftFilters
 from projections.reports import list_campaigns, progress, raised_over_time
-from web import store
+from web import labels, store
 from web.auth import roles_required
 from web.charts import bars, cumulative
 from web.exports import audited_export, csv_lines, xlsx_file
 from web.i18n import tr
+from web.pdf import Foundation
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 BACK_OFFICE = ("admin", "staff")
@@ -71,13 +77,22 @@ def dashboard() -> str:
     campaigns = []
     for figures in progress(store().database):
         points, months = raised_over_time(store().database, figures["campaign"])
-        title = tr(f"Raccolto nel tempo: {figures['name']}", f"Raised over time: {figures['name']}")
+        with store().database.reading() as session:
+            starts, ends = office.campaign_span(session, figures["campaign"])
+        span = (
+            date.fromisoformat(starts) if starts else None,
+            date.fromisoformat(ends) if ends else today(),
+        )
+        title = tr("Raccolto nel tempo: {}", "Raised over time: {}").format(figures["name"])
         campaigns.append(
             {
                 **figures,
-                "chart": cumulative(points, figures["target_cents"], title),
+                "chart": cumulative(points, figures["target_cents"], title, span),
                 "by_channel": bars(
-                    [(k, v["raised_cents"]) for k, v in figures["by_channel"].items()],
+                    [
+                        (labels.channel_label(k), v["raised_cents"])
+                        for k, v in figures["by_channel"].items()
+                    ],
                     tr("Per canale", "By channel"),
                 ),
                 "by_district": bars(
@@ -93,11 +108,118 @@ def dashboard() -> str:
 # Donations
 
 
+class Required:
+    """A field that must be filled, said in the page's language (WTForms speaks English)."""
+
+    field_flags = {"required": True}
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        if field.data is None or (isinstance(field.data, str) and not field.data.strip()):
+            field.errors[:] = []
+            if field.raw_data and str(field.raw_data[0]).strip():
+                raise StopValidation(tr("Data non valida.", "Not a valid date."))
+            raise StopValidation(tr("Campo obbligatorio.", "This field is required."))
+
+
+def _problem(name: str, said: str = "") -> str:
+    """The Italian (or English) words for what is wrong with a field the ledger refused
+    (`said`: the ledger's own words, which carry the limits)."""
+    if said.startswith("at most "):
+        return tr("Al massimo {}.", "At most {}.").format(said.removeprefix("at most "))
+    if said.startswith("dates go from "):
+        first, _, last = said.removeprefix("dates go from ").partition(" to ")
+        return tr("Le date vanno dal {} al {}.", "Dates go from {} to {}.").format(first, last)
+    if said.startswith("contains a control character"):
+        code = said.partition("(")[2].partition(")")[0]
+        return tr(
+            "Contiene un carattere di controllo ({}), non ammesso.",
+            "Contains a control character ({}), which is not allowed.",
+        ).format(code)
+    problems = {
+        "email": tr("Non è un indirizzo e-mail valido.", "Not an e-mail address."),
+        "phone": tr("Non è un numero di telefono valido.", "Not a phone number."),
+        "tax_code": tr(
+            "Non è un codice fiscale o una partita IVA valida (formato o carattere di controllo).",
+            "Not a valid codice fiscale or partita IVA (format or check digit).",
+        ),
+        "amount": tr(
+            "Importo non valido: scrivi ad esempio 25,00 (al massimo due decimali).",
+            "Not an amount: write e.g. 25.00 (at most two decimals).",
+        ),
+        "reference": tr("Riferimento non valido.", "Not a valid reference."),
+        "district": tr("Distretto sconosciuto.", "Unknown district."),
+        "campaign": tr("Campagna sconosciuta.", "Unknown campaign."),
+        "date": tr("Data non valida.", "Not a valid date."),
+    }
+    return problems.get(
+        name, tr("Valore non valido (caratteri non ammessi?).", "Not a valid value.")
+    )
+
+
+def _amount(field: Field) -> int | None:
+    """The field's amount in cents, or None with the reason next to the field."""
+    try:
+        cents = parse_cents(field.data or "")
+    except InvalidInputError:
+        field.errors = [*field.errors, _problem("amount")]
+        return None
+    if cents <= 0:
+        field.errors = [
+            *field.errors,
+            tr("L'importo deve essere maggiore di zero.", "The amount must be above zero."),
+        ]
+        return None
+    return cents
+
+
+def _refused(form: FlaskForm, error: LedgerError, fallback: str) -> None:
+    """A refusal of the ledger shown next to the fields it names (or `fallback`)."""
+    fields = getattr(error, "fields", {}) or {}
+    for name in fields:
+        field = getattr(form, "reference" if name == "source_key" else name, None)
+        if field is None and name in ("date", "value_date"):
+            field = getattr(form, "value_date", None) or getattr(form, "on", None)
+        field = field or getattr(form, fallback)
+        said = fields[name][0] if isinstance(fields[name], list) and fields[name] else ""
+        field.errors = [*field.errors, _problem(name, str(said))]
+    if not fields:
+        field = getattr(form, fallback)
+        field.errors = [*field.errors, _conflict(str(error))]
+
+
+def _conflict(message: str) -> str:
+    if message.startswith("la donazione ha la ricevuta"):
+        return message
+    if "exceed the gift" in message:
+        return tr(
+            "Supera quanto resta della donazione dopo rimborsi e contestazioni.",
+            "More than what is left of the gift after refunds and disputes.",
+        )
+    if "not confirmed" in message:
+        return tr(
+            "Il pagamento non è confermato: non c'è nulla da rimborsare.",
+            "The payment is not confirmed: nothing to refund yet.",
+        )
+    if "below what was already refunded" in message:
+        return tr(
+            "L'importo corretto è inferiore a quanto già rimborsato.",
+            "The corrected amount is below what was already refunded.",
+        )
+    if "nothing to correct" in message:
+        return tr(
+            "Nulla da correggere: stesso importo e stessa data.",
+            "Nothing to correct: same amount and date.",
+        )
+    return tr("Operazione rifiutata: {}", "Refused: {}").format(message)
+
+
 class BankTransferForm(FlaskForm):
-    reference = StringField("Riferimento bancario (CRO/TRN)", validators=[DataRequired()])
-    value_date = DateField("Data valuta", validators=[DataRequired()], default=today)
-    campaign = SelectField("Campagna", validators=[DataRequired()])
-    amount = StringField("Importo (€)", validators=[DataRequired()])
+    donor = HiddenField()
+    find = StringField("Cerca un donatore già in anagrafica (nome, e-mail, telefono, CF)")
+    reference = StringField("Riferimento bancario (CRO/TRN)", validators=[Required()])
+    value_date = DateField("Data valuta", validators=[Required()], default=today)
+    campaign = SelectField("Campagna", validators=[Required()])
+    amount = StringField("Importo (€)", validators=[Required()])
     district = SelectField(
         "Distretto",
         choices=[SelectChoice("", "—")] + [SelectChoice(d) for d in DISTRICTS],
@@ -116,150 +238,233 @@ class BankTransferForm(FlaskForm):
     marketing_consent = BooleanField("Consenso a ricevere notizie")
 
 
+IDENTITY = (
+    "first_name",
+    "last_name",
+    "organization",
+    "email",
+    "phone",
+    "address",
+    "postcode",
+    "city",
+    "tax_code",
+)
+GIFT_FIELDS = ("reference", "value_date", "campaign", "amount", "district")
+
+
 class RefundForm(FlaskForm):
     refund_id = HiddenField()
-    amount = StringField("Importo da rimborsare (€)", validators=[DataRequired()])
-    on = DateField("Data", validators=[DataRequired()], default=today)
-    reason = StringField("Motivo", validators=[DataRequired()])
+    amount = StringField("Importo da rimborsare (€)", validators=[Required()])
+    on = DateField("Data", validators=[Required()], default=today)
+    reason = StringField("Motivo", validators=[Required()])
 
 
 class CorrectionForm(FlaskForm):
-    amount = StringField("Importo corretto (€)", validators=[DataRequired()])
-    value_date = DateField("Data valuta corretta", validators=[DataRequired()])
-    reason = StringField("Motivo", validators=[DataRequired()])
+    amount = StringField("Importo corretto (€)", validators=[Required()])
+    value_date = DateField("Data valuta corretta", validators=[Required()])
+    reason = StringField("Motivo", validators=[Required()])
 
 
 @bp.get("/donations")
 @roles_required(*BACK_OFFICE)
 def donations() -> str:
+    filters = GiftFilters(
+        campaign=request.args.get("campaign", ""),
+        channel=request.args.get("channel", ""),
+        date_from=_optional_date("from"),
+        date_to=_optional_date("to"),
+        donor_id=request.args.get("donor", "").strip(),
+    )
     with store().database.reading() as session:
-        gifts = totals.list_gifts(
-            session,
-            request.args.get("campaign", ""),
-            request.args.get("channel", ""),
-            _optional_date("from"),
-            _optional_date("to"),
-            request.args.get("donor", "").strip(),
+        page = office.gift_page(session, filters, request.args.get("after", ""))
+        donor_name = (
+            (registry.donor(session, filters.donor_id) or {}).get("display_name", "")
+            if filters.donor_id
+            else ""
         )
+    kept: dict[str, Any] = {k: v for k, v in request.args.items() if k != "after" and v}
     return render_template(
         "admin/donations.html",
-        gifts=gifts,
+        page=page,
         channels=CHANNELS,
         campaigns=_campaign_choices(),
         args=request.args,
+        donor_name=donor_name,
+        next_url=url_for("admin.donations", **kept, after=page.after) if page.after else None,
+        first_url=url_for("admin.donations", **kept) if request.args.get("after") else None,
     )
+
+
+def _chosen_donor(donor_id: str) -> dict[str, Any] | None:
+    """The registry entry a bank transfer is for (a merged id stands for its survivor)."""
+    if not donor_id:
+        return None
+    with store().database.reading() as session:
+        entry = registry.donor(session, registry.resolve(session, donor_id))
+    return entry if entry and not entry["erased"] else None
 
 
 @bp.route("/donations/new", methods=["GET", "POST"])
 @roles_required(*BACK_OFFICE)
 def new_bank_transfer() -> Any:
+    """A transfer for a donor already in the registry (found by search here, or coming from
+    their page; their details are the registry's) or for a new one (details typed here).
+    Searching, choosing and recording are buttons of one form: nothing typed is lost."""
     form = BankTransferForm()
     form.campaign.choices = _campaign_choices()
+    action = request.form.get("action", "record") if form.is_submitted() else "show"
+    if request.form.get("choose"):
+        action, form.donor.data = "choose", request.form["choose"]
+    elif action == "show":
+        form.donor.data = request.args.get("donor", "")
+    elif action == "forget":
+        form.donor.data = ""
+    chosen = _chosen_donor(form.donor.data or "")
+    found: list[dict[str, Any]] = []
     status = 200
-    if form.validate_on_submit():
-        try:
-            details = DonorDetails.parse(
-                **{
-                    name: getattr(form, name).data
-                    for name in (
-                        "first_name",
-                        "last_name",
-                        "organization",
-                        "email",
-                        "phone",
-                        "address",
-                        "postcode",
-                        "city",
-                        "tax_code",
-                    )
-                }
-            )
-            gift = Gift(
-                source_key="bank:" + (form.reference.data or "").strip().upper(),
-                campaign=form.campaign.data or "",
-                amount_cents=parse_cents(form.amount.data or ""),
-                value_date=form.value_date.data or today(),
-                channel="bank",
-                method="bank_transfer",
-                details=details,
-                privacy_consent=bool(form.privacy_consent.data),
-                marketing_consent=bool(form.marketing_consent.data),
-                district=form.district.data or "",
-            )
-            added = store().app.record_gift(gift)
-        except InvalidInputError as error:
-            for name, messages in error.fields.items():
-                field = getattr(form, name, None) or form.amount
-                field.errors = [*field.errors, *messages]
-            if not error.fields:
-                form.amount.errors = [str(error)]
-            status = 422
-        else:
-            flash(
-                tr("Bonifico registrato.", "Transfer recorded.")
-                if added
-                else tr(
-                    "Bonifico già registrato: nessuna modifica.",
-                    "Transfer already recorded: no change.",
-                ),
-                "ok",
-            )
-            return redirect(url_for("admin.donation", donation_id=gift.donation_id))
-    elif form.is_submitted():
+    if form.donor.data and chosen is None:
+        form.find.errors = [
+            tr("Donatore non trovato: cercalo di nuovo.", "Donor not found: search again.")
+        ]
+        form.donor.data, status = "", 422
+    elif action == "find":
+        with store().database.reading() as session:
+            found = registry.search_donors(session, form.find.data or "", limit=20)
+        if not found:
+            form.find.errors = [tr("Nessun donatore trovato.", "No donor found.")]
+    elif action == "record":
+        if form.validate_on_submit() and (done := _record_transfer(form, chosen)) is not None:
+            return done
         status = 422
-    return render_template("admin/bank_transfer.html", form=form), status
+    return render_template(
+        "admin/bank_transfer.html",
+        form=form,
+        chosen=chosen,
+        found=found,
+        gift_fields=GIFT_FIELDS,
+        identity=IDENTITY,
+    ), status
+
+
+def _record_transfer(form: BankTransferForm, chosen: dict[str, Any] | None) -> Any:
+    """The transfer recorded and a redirect to it, or None with the reasons on the form."""
+    cents = _amount(form.amount)
+    try:
+        if chosen is not None:
+            details = DonorDetails.parse(**{name: chosen[name] for name in (*IDENTITY, "province")})
+        else:
+            details = DonorDetails.parse(**{name: getattr(form, name).data for name in IDENTITY})
+    except InvalidInputError as error:
+        _refused(form, error, "amount")
+        return None
+    if cents is None:
+        return None
+    try:
+        gift = Gift(
+            source_key="bank:" + (form.reference.data or "").strip().upper(),
+            campaign=form.campaign.data or "",
+            amount_cents=cents,
+            value_date=form.value_date.data or today(),
+            channel="bank",
+            method="bank_transfer",
+            details=details,
+            privacy_consent=bool(form.privacy_consent.data),
+            marketing_consent=bool(form.marketing_consent.data),
+            district=form.district.data or "",
+        )
+        added = store().app.record_gift(gift)
+    except (InvalidInputError, ConflictError) as error:
+        _refused(form, error, "reference")
+        return None
+    flash(
+        tr("Bonifico registrato.", "Transfer recorded.")
+        if added
+        else tr(
+            "Bonifico già registrato: nessuna modifica.", "Transfer already recorded: no change."
+        ),
+        "ok",
+    )
+    return redirect(url_for("admin.donation", donation_id=gift.donation_id))
 
 
 def _gift(donation_id: UUID) -> dict[str, Any]:
     with store().database.reading() as session:
         found = totals.gift(session, str(donation_id))
+        if found is not None:
+            found["campaign_name"] = office.campaign_names(session).get(
+                found["campaign"], found["campaign"]
+            )
+            entry = registry.donor(session, found["donor_id"]) if found["donor_id"] else None
+            found["donor_name"] = entry["display_name"] if entry else ""
     if found is None:
         raise NotFoundError(f"no gift {donation_id}")
     return found
 
 
+def _donation_page(
+    donation_id: UUID,
+    refund: RefundForm | None = None,
+    correction: CorrectionForm | None = None,
+    status: int = 200,
+) -> Any:
+    return render_template(
+        "admin/donation.html",
+        gift=_gift(donation_id),
+        refund=refund or RefundForm(refund_id=str(uuid.uuid4()), formdata=None),
+        correction=correction or CorrectionForm(formdata=None),
+        open_form="refund" if refund else "correction" if correction else "",
+    ), status
+
+
 @bp.get("/donations/<uuid:donation_id>")
 @roles_required(*BACK_OFFICE)
-def donation(donation_id: UUID) -> str:
-    refund = RefundForm(refund_id=str(uuid.uuid4()))
-    correction = CorrectionForm()
-    return render_template(
-        "admin/donation.html", gift=_gift(donation_id), refund=refund, correction=correction
-    )
+def donation(donation_id: UUID) -> Any:
+    return _donation_page(donation_id)
 
 
 @bp.post("/donations/<uuid:donation_id>/refund")
 @roles_required(*BACK_OFFICE)
 def refund(donation_id: UUID) -> Any:
+    """A refusal (a field missing, more than the gift) stays on the form, typing kept."""
     gift, form = _gift(donation_id), RefundForm()
-    if not form.validate_on_submit():
-        raise InvalidInputError("importo, data e motivo sono necessari", form.errors)
-    store().app.refund(
-        gift["source_key"],
-        f"manual:{form.refund_id.data}",
-        parse_cents(form.amount.data or ""),
-        form.on.data or today(),
-        f"{form.reason.data} ({current_user.email})",
-    )
-    flash(tr("Rimborso registrato.", "Refund recorded."), "ok")
-    return redirect(url_for("admin.donation", donation_id=donation_id))
+    if not form.refund_id.data:
+        form.refund_id.data = str(uuid.uuid4())
+    if form.validate_on_submit() and (cents := _amount(form.amount)) is not None:
+        try:
+            store().app.refund(
+                gift["source_key"],
+                f"manual:{form.refund_id.data}",
+                cents,
+                form.on.data or today(),
+                f"{form.reason.data} ({current_user.email})",
+            )
+        except (InvalidInputError, ConflictError) as error:
+            _refused(form, error, "amount")
+        else:
+            flash(tr("Rimborso registrato.", "Refund recorded."), "ok")
+            return redirect(url_for("admin.donation", donation_id=donation_id))
+    return _donation_page(donation_id, refund=form, status=422)
 
 
 @bp.post("/donations/<uuid:donation_id>/correct")
 @roles_required(*BACK_OFFICE)
 def correct(donation_id: UUID) -> Any:
     gift, form = _gift(donation_id), CorrectionForm()
-    if not form.validate_on_submit():
-        raise InvalidInputError("importo, data e motivo sono necessari", form.errors)
-    store().app.correct_gift(
-        gift["source_key"],
-        parse_cents(form.amount.data or ""),
-        form.value_date.data or today(),
-        form.reason.data or "",
-        current_user.email,
-    )
-    flash(tr("Correzione registrata.", "Correction recorded."), "ok")
-    return redirect(url_for("admin.donation", donation_id=donation_id))
+    if form.validate_on_submit() and (cents := _amount(form.amount)) is not None:
+        try:
+            store().app.correct_gift(
+                gift["source_key"],
+                cents,
+                form.value_date.data or today(),
+                form.reason.data or "",
+                current_user.email,
+            )
+        except (InvalidInputError, ConflictError) as error:
+            _refused(form, error, "amount")
+        else:
+            flash(tr("Correzione registrata.", "Correction recorded."), "ok")
+            return redirect(url_for("admin.donation", donation_id=donation_id))
+    return _donation_page(donation_id, correction=form, status=422)
 
 
 # Registry
@@ -268,17 +473,20 @@ def correct(donation_id: UUID) -> Any:
 class ConsentForm(FlaskForm):
     privacy = BooleanField("Consenso privacy")
     marketing = BooleanField("Consenso a ricevere notizie")
-    how = StringField("Come (modulo firmato, e-mail del …)", validators=[DataRequired()])
-    on = DateField("Data", validators=[DataRequired()], default=today)
-
-
-class MergeForm(FlaskForm):
-    into = StringField("Unisci in (id del donatore che resta)", validators=[DataRequired()])
+    how = StringField("Come (modulo firmato, e-mail del …)", validators=[Required()])
+    on = DateField("Data", validators=[Required()], default=today)
 
 
 class EraseForm(FlaskForm):
-    reason = TextAreaField("Motivo (richiesta dell'interessato, …)", validators=[DataRequired()])
+    reason = TextAreaField("Motivo (richiesta dell'interessato, …)", validators=[Required()])
     force = BooleanField("Forza anche se i dati vanno conservati (solo amministratori)")
+    confirmed = HiddenField()
+
+
+class MergeForm(FlaskForm):
+    first = HiddenField(validators=[Required()])
+    second = HiddenField(validators=[Required()])
+    survivor = RadioField("Quale donatore resta?", validators=[Required()])
 
 
 class SearchForm(FlaskForm):
@@ -289,12 +497,15 @@ class SearchForm(FlaskForm):
 @roles_required(*BACK_OFFICE)
 def registry_search() -> Any:
     """Searched by POST: e-mails, phones and tax codes never travel in a URL, so they stay
-    out of access logs, proxies and browser history. A GET lists the registry."""
+    out of access logs, proxies and browser history. A GET lists the registry. With
+    `compare` (a donor's id) each donor found links to the side-by-side view with it."""
     form = SearchForm()  # CSRFProtect has already refused a POST without its token
     text = (form.q.data or "") if request.method == "POST" else ""
+    compare = request.args.get("compare", "")
     with store().database.reading() as session:
         found = registry.search_donors(session, text)
-    return render_template("admin/registry.html", donors=found, form=form)
+        compared = registry.donor(session, compare) if compare else None
+    return render_template("admin/registry.html", donors=found, form=form, compared=compared)
 
 
 @bp.get("/registry/duplicates")
@@ -305,29 +516,58 @@ def duplicates() -> str:
     return render_template("admin/duplicates.html", pairs=pairs)
 
 
+def _donor_view(session: Session, donor_id: str) -> dict[str, Any]:
+    """A donor as the back office shows it: details, gifts, consents, lifetime figures."""
+    entry = registry.donor(session, donor_id)
+    if entry is None:
+        raise NotFoundError(f"no donor {donor_id}")
+    names = office.campaign_names(session)
+    gifts = [
+        {**g, "campaign_name": names.get(g["campaign"], g["campaign"])}
+        for g in registry.donor_gifts(session, donor_id)
+    ]
+    return {
+        "donor": entry,
+        "gifts": gifts,
+        "consents": registry.donor_consents(session, donor_id),
+        "lifetime": office.donor_lifetime(session, donor_id),
+    }
+
+
+def _donor_page(
+    donor_id: str,
+    consent: ConsentForm | None = None,
+    erase: EraseForm | None = None,
+    status: int = 200,
+) -> Any:
+    with store().database.reading() as session:
+        view = _donor_view(session, donor_id)
+        merged = registry.merged_into_donor(session, donor_id)
+    entry = view["donor"]
+    return render_template(
+        "admin/donor.html",
+        **view,
+        merged=merged,
+        consent=consent
+        or ConsentForm(
+            formdata=None,
+            privacy=bool(entry["privacy_consent"]),
+            marketing=bool(entry["marketing_consent"]),
+        ),
+        erase=erase or EraseForm(formdata=None),
+        open_form="consent" if consent else "erase" if erase else "",
+        undo=FlaskForm(formdata=None),
+    ), status
+
+
 @bp.get("/registry/<donor_id>")
 @roles_required(*BACK_OFFICE)
 def donor(donor_id: str) -> Any:
     with store().database.reading() as session:
         current = registry.resolve(session, donor_id)
-        if current != donor_id:
-            return redirect(url_for("admin.donor", donor_id=current))
-        entry = registry.donor(session, donor_id)
-        if entry is None:
-            raise NotFoundError(f"no donor {donor_id}")
-        gifts = registry.donor_gifts(session, donor_id)
-        consents = registry.donor_consents(session, donor_id)
-    return render_template(
-        "admin/donor.html",
-        donor=entry,
-        gifts=gifts,
-        consents=consents,
-        consent=ConsentForm(
-            privacy=bool(entry["privacy_consent"]), marketing=bool(entry["marketing_consent"])
-        ),
-        merge=MergeForm(),
-        erase=EraseForm(),
-    )
+    if current != donor_id:
+        return redirect(url_for("admin.donor", donor_id=current))
+    return _donor_page(donor_id)
 
 
 def _uuid(text: str) -> UUID:
@@ -352,60 +592,109 @@ def change_consent(donor_id: str) -> Any:
     known = _known_donor(donor_id)
     form = ConsentForm()
     if not form.validate_on_submit():
-        raise InvalidInputError("say how and when the consent was given", form.errors)
-    store().app.change_consent(
-        known,
-        bool(form.privacy.data),
-        bool(form.marketing.data),
-        form.how.data or "",
-        form.on.data or today(),
-        current_user.email,
-    )
+        return _donor_page(donor_id, consent=form, status=422)
+    try:
+        store().app.change_consent(
+            known,
+            bool(form.privacy.data),
+            bool(form.marketing.data),
+            form.how.data or "",
+            form.on.data or today(),
+            current_user.email,
+        )
+    except InvalidInputError as error:
+        _refused(form, error, "how")
+        return _donor_page(donor_id, consent=form, status=422)
     flash(tr("Consenso aggiornato.", "Consent updated."), "ok")
     return redirect(url_for("admin.donor", donor_id=donor_id))
 
 
-@bp.post("/registry/<donor_id>/merge")
-@roles_required(*BACK_OFFICE)
-def merge(donor_id: str) -> Any:
-    known = _known_donor(donor_id)
+def _merge_form(first: str, second: str, names: dict[str, str]) -> MergeForm:
     form = MergeForm()
-    if not form.validate_on_submit():
-        raise InvalidInputError("which donor does this one merge into?", form.errors)
-    into = (form.into.data or "").strip()
+    form.survivor.choices = [SelectChoice(first, names[first]), SelectChoice(second, names[second])]
+    return form
+
+
+@bp.route("/registry/merge", methods=["GET", "POST"])
+@roles_required(*BACK_OFFICE)
+def merge() -> Any:
+    """Two donors side by side (details, gifts, consents); staff choose which one stays
+    and confirm. The other redirects to it from then on, until the merge is undone."""
+    first = request.values.get("first", "")
+    second = request.values.get("second", "")
     with store().database.reading() as session:
-        if registry.donor(session, registry.resolve(session, into)) is None:
-            raise NotFoundError(f"no donor {into}")
-        into = registry.resolve(session, into)
-    store().app.merge_donors(known, _uuid(into), current_user.email)
-    flash(tr("Donatori uniti.", "Donors merged."), "ok")
-    return redirect(url_for("admin.donor", donor_id=into))
+        first, second = registry.resolve(session, first), registry.resolve(session, second)
+        if first == second:
+            raise InvalidInputError(
+                tr("Sono lo stesso donatore.", "They are the same donor."),
+                {"second": [tr("Scegli un altro donatore.", "Choose another donor.")]},
+            )
+        views = [_donor_view(session, first), _donor_view(session, second)]
+    names = {
+        v["donor"]["donor_id"]: v["donor"]["display_name"] or v["donor"]["donor_id"] for v in views
+    }
+    form = _merge_form(first, second, names)
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            survivor = form.survivor.data or ""
+            merged = second if survivor == first else first
+            try:
+                store().app.merge_donors(_uuid(merged), _uuid(survivor), current_user.email)
+            except ConflictError as error:
+                form.survivor.errors = [_conflict(str(error))]
+            else:
+                flash(
+                    tr(
+                        "Donatori uniti. L'unione si può annullare da questa pagina.",
+                        "Donors merged. The merge can be undone from this page.",
+                    ),
+                    "ok",
+                )
+                return redirect(url_for("admin.donor", donor_id=survivor))
+        status = 422
+    else:
+        form.first.data, form.second.data = first, second
+    return render_template("admin/merge.html", views=views, form=form), status
+
+
+@bp.post("/registry/<donor_id>/unmerge")
+@roles_required(*BACK_OFFICE)
+def unmerge(donor_id: str) -> Any:
+    """Undo a merge by a compensating event: both entries are again what they were."""
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    with store().database.reading() as session:
+        if registry.merge_of(session, donor_id) is None:
+            raise NotFoundError(f"no merge of donor {donor_id} to undo")
+    into = store().app.unmerge_donors(_uuid(donor_id), current_user.email)
+    flash(tr("Unione annullata.", "Merge undone."), "ok")
+    return redirect(url_for("admin.donor", donor_id=str(into)))
+
+
+def _held(donor_id: str) -> dict[str, Any]:
+    """Everything held on a donor (GDPR art. 15), the sealed details of each gift included;
+    the access is recorded in the audit trail."""
+    with store().database.reading() as session:
+        view = _donor_view(session, donor_id)
+        view["identity_keys"] = registry.donor_keys(session, donor_id)
+    app = store().app
+    view["sealed_details"] = [
+        {
+            "donation_id": gift["donation_id"],
+            "details": app.donor_of(app.repository.get(UUID(gift["donation_id"]))),
+        }
+        for gift in view["gifts"]
+    ]
+    app.record_audit("access_request", current_user.email, {"donor": donor_id}, len(view["gifts"]))
+    return view
 
 
 @bp.get("/registry/<donor_id>/access")
 @roles_required(*BACK_OFFICE)
 def access_request(donor_id: str) -> Response:
-    """Everything held on a donor, as one JSON file (GDPR art. 15); the access is audited."""
-    with store().database.reading() as session:
-        entry = registry.donor(session, donor_id)
-        if entry is None:
-            raise NotFoundError(f"no donor {donor_id}")
-        gifts = registry.donor_gifts(session, donor_id)
-        held = {
-            "donor": entry,
-            "identity_keys": registry.donor_keys(session, donor_id),
-            "consents": registry.donor_consents(session, donor_id),
-            "gifts": gifts,
-        }
-    app = store().app
-    held["sealed_details"] = [
-        {
-            "donation_id": gift["donation_id"],
-            "details": app.donor_of(app.repository.get(UUID(gift["donation_id"]))),
-        }
-        for gift in gifts
-    ]
-    app.record_audit("access_request", current_user.email, {"donor": donor_id}, len(gifts))
+    """Everything held on a donor, as one JSON file (machine-readable, GDPR art. 15 and 20)."""
+    held = _held(donor_id)
     body = json.dumps(held, ensure_ascii=False, indent=2, default=str)
     return Response(
         body,
@@ -414,12 +703,25 @@ def access_request(donor_id: str) -> Response:
     )
 
 
+@bp.get("/registry/<donor_id>/access/document")
+@roles_required(*BACK_OFFICE)
+def access_document(donor_id: str) -> str:
+    """The same as a document for the person: what is held, why, for how long, their rights."""
+    return render_template(
+        "admin/access_document.html",
+        **_held(donor_id),
+        foundation=Foundation.from_env(),
+        now=datetime.now(UTC),
+    )
+
+
 @bp.post("/registry/<donor_id>/erase")
 @roles_required(*BACK_OFFICE)
 def erase(donor_id: str) -> Any:
+    """Asked once, then confirmed on a page that says what goes and what stays."""
     form = EraseForm()
     if not form.validate_on_submit():
-        raise InvalidInputError("an erasure needs its reason", form.errors)
+        return _donor_page(donor_id, erase=form, status=422)
     force = bool(form.force.data)
     if force and current_user.role != "admin":
         abort(
@@ -430,18 +732,28 @@ def erase(donor_id: str) -> Any:
             ),
         )
     with store().database.reading() as session:
-        if registry.donor(session, donor_id) is None:
-            raise NotFoundError(f"no donor {donor_id}")
+        view = _donor_view(session, donor_id)
         donations, has_tax_code, last = registry.erasure_facts(session, donor_id)
-    store().app.erase_donor(
-        _uuid(donor_id),
-        [UUID(d) for d in donations],
-        has_tax_code,
-        date.fromisoformat(last) if last else None,
-        form.reason.data or "",
-        current_user.email,
-        force,
-    )
+    keep = retention_reason(has_tax_code, date.fromisoformat(last) if last else None, today())
+    if keep and not force:
+        form.reason.errors = [_retention(keep)]
+        return _donor_page(donor_id, erase=form, status=409)
+    if form.confirmed.data != "1":
+        form.confirmed.data = "1"
+        return render_template("admin/erase_confirm.html", form=form, **view)
+    try:
+        store().app.erase_donor(
+            _uuid(donor_id),
+            [UUID(d) for d in donations],
+            has_tax_code,
+            date.fromisoformat(last) if last else None,
+            form.reason.data or "",
+            current_user.email,
+            force,
+        )
+    except ConflictError as error:
+        form.reason.errors = [_retention(str(error))]
+        return _donor_page(donor_id, erase=form, status=409)
     flash(
         tr(
             "Dati personali cancellati: i totali restano.", "Personal data erased: the totals stay."
@@ -449,6 +761,16 @@ def erase(donor_id: str) -> Any:
         "ok",
     )
     return redirect(url_for("admin.donor", donor_id=donor_id))
+
+
+def _retention(message: str) -> str:
+    """The page's half of a retention refusal (the ledger states it in both languages)."""
+    italian, _, english = message.removeprefix("cancellazione rifiutata: ").rpartition(" (")
+    if not italian:
+        return _conflict(message)
+    return tr("Cancellazione rifiutata: {}.", "Erasure refused: {}.").format(
+        italian if tr("it", "en") == "it" else english.rstrip(")")
+    )
 
 
 # Exports and audit
@@ -501,4 +823,5 @@ def audit() -> str:
 
 
 def init_app(app: Flask) -> None:
+    labels.init_app(app)
     app.register_blueprint(bp)

@@ -1,4 +1,17 @@
-"""Donor and donation exports: CSV for Italian Excel and XLSX, streamed in flat memory."""
+"""Donor and donation exports: CSV for Italian Excel and XLSX, streamed in flat memory.
+
+How identifiers stay text (phones, tax codes, postcodes, references, ids):
+
+- XLSX is the file to open in Excel or LibreOffice: each of these cells is a string cell, so
+  no leading zero is lost and no long number turns into `3,93486E+11`; money cells are
+  numbers in euro format, dates are real dates shown `dd/mm/yyyy`, the header row is bold,
+  frozen and filterable.
+- CSV is for other programs and for import wizards: `;` separated, UTF-8 with BOM, decimal
+  comma, `dd/mm/yyyy`, every value quoted. Excel's double click still guesses column types
+  from a CSV, whatever the quotes; the `="00123"` trick would keep the zeros but is a
+  formula, and no export ever holds one. Phones are written `+39…` behind a quote (below),
+  so they stay text even there.
+"""
 
 import csv
 import io
@@ -11,6 +24,8 @@ from typing import IO, Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from projections.database import Database
@@ -26,6 +41,60 @@ from projections.store import LedgerStore
 
 MONEY = {"total_cents", "amount", "refunded"}
 DATES = {"last_gift", "date"}
+TEXT = {"donor_id", "phone", "postcode", "tax_code", "reference", "email", "province"}
+# The headers as the foundation's staff read them; the same in CSV and XLSX.
+HEADERS = {
+    "donor_id": "ID donatore",
+    "first_name": "Nome",
+    "last_name": "Cognome",
+    "organization": "Ente",
+    "email": "E-mail",
+    "phone": "Telefono",
+    "address": "Indirizzo",
+    "postcode": "CAP",
+    "city": "Comune",
+    "province": "Provincia",
+    "tax_code": "Codice fiscale",
+    "privacy_consent": "Consenso privacy",
+    "marketing_consent": "Consenso notizie",
+    "gifts": "Donazioni",
+    "total_cents": "Totale (€)",
+    "last_gift": "Ultima donazione",
+    "date": "Data valuta",
+    "campaign": "Campagna",
+    "channel": "Canale",
+    "method": "Modalità",
+    "amount": "Importo (€)",
+    "donors": "Persone",
+    "status": "Stato",
+    "refunded": "Rimborsato (€)",
+    "district": "Distretto",
+    "stand": "Banchetto",
+    "reference": "Riferimento",
+    "donor": "Donatore",
+}
+# Exports are read in Italian: the codes the ledger stores, in the foundation's words.
+WORDS = {
+    "status": {"confirmed": "confermata", "pending": "in attesa", "failed": "non riuscita"},
+    "channel": {
+        "stand": "banchetto",
+        "online": "online",
+        "bank": "banca",
+        "event": "evento",
+        "other": "altro",
+    },
+    "method": {
+        "cash": "contanti",
+        "card": "carta",
+        "bank_transfer": "bonifico",
+        "sepa_debit": "addebito SEPA",
+        "postal": "bollettino postale",
+        "paypal": "PayPal",
+        "cheque": "assegno",
+    },
+}
+EURO = '#,##0.00 "€"'
+WIDTHS = {"donor_id": 38, "email": 32, "address": 30, "donor": 28, "reference": 22}
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection);
 # names reach the exports from imports, stands and Stripe, so from outside.
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
@@ -68,33 +137,49 @@ def _cell(column: str, value: Any, italian: bool) -> Any:
     if column in DATES and value:
         day = date.fromisoformat(str(value))
         return day.strftime("%d/%m/%Y") if italian else day
+    if column in WORDS:
+        return WORDS[column].get(value, value)
     if column in ("privacy_consent", "marketing_consent"):
         return ("sì" if value else "no") if italian else bool(value)
     return neutralised(value) if italian and isinstance(value, str) else value
 
 
-def _xlsx_cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
+def header(column: str) -> str:
+    return HEADERS.get(column, column)
+
+
+def _xlsx_cell(sheet: WriteOnlyWorksheet, value: Any, column: str = "") -> Any:
     """A formula-led text as a string cell with Excel's quote prefix: shown as typed
-    (`+39…` stays readable), never evaluated, and still text after an edit."""
+    (`+39…` stays readable), never evaluated, and still text after an edit. Identifiers
+    are string cells (typed text), money cells numbers in euro, dates real dates."""
+    if column in MONEY and isinstance(value, float):
+        cell = WriteOnlyCell(sheet, value)
+        cell.number_format = EURO
+        return cell
+    if isinstance(value, date):
+        cell = WriteOnlyCell(sheet, value)
+        cell.number_format = "DD/MM/YYYY"
+        return cell
     if not isinstance(value, str):
         return value
     # Control characters XML cannot carry would abort the whole export half-way.
     value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
-    if not value.startswith(FORMULA_LEADS):
+    if not value.startswith(FORMULA_LEADS) and column not in TEXT:
         return value
     cell = WriteOnlyCell(sheet, value)
     cell.data_type = "s"
-    cell.quotePrefix = True
+    cell.quotePrefix = value.startswith(FORMULA_LEADS)
     return cell
 
 
 def csv_lines(
     database: Database, sql: str, params: list[Any], columns: tuple[str, ...]
 ) -> Iterator[str]:
-    """CSV as Italian Excel opens it: UTF-8 with BOM, `;`, decimal comma, dd/mm/yyyy."""
+    """CSV as Italian Excel opens it: UTF-8 with BOM, `;`, every value quoted, Italian
+    headers, decimal comma, dd/mm/yyyy."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(column.replace("_cents", "") for column in columns)
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_ALL)
+    writer.writerow(header(column) for column in columns)
     yield "\ufeff" + buffer.getvalue()
     for row in database.stream(sql, params):
         buffer.seek(0)
@@ -106,14 +191,28 @@ def csv_lines(
 def xlsx_file(
     database: Database, sql: str, params: list[Any], columns: tuple[str, ...]
 ) -> IO[bytes]:
-    """An XLSX built in write-only mode (rows go to disk as they come), returned rewound."""
+    """An XLSX built in write-only mode (rows go to disk as they come), returned rewound:
+    bold frozen header with filters, widths by column, euro amounts, real dates."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Fondo")
-    sheet.append([column.replace("_cents", "") for column in columns])
+    for index, column in enumerate(columns, start=1):
+        width = WIDTHS.get(column, max(len(header(column)) + 4, 14))
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    titles = []
+    for column in columns:
+        title = WriteOnlyCell(sheet, header(column))
+        title.font = bold
+        titles.append(title)
+    sheet.append(titles)
+    rows = 0
     for row in database.stream(sql, params):
         sheet.append(
-            [_xlsx_cell(sheet, _cell(c, v, False)) for c, v in zip(columns, row, strict=True)]
+            [_xlsx_cell(sheet, _cell(c, v, False), c) for c, v in zip(columns, row, strict=True)]
         )
+        rows += 1
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{rows + 1}"
     output = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115
     workbook.save(output)
     output.seek(0)

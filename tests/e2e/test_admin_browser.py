@@ -2,7 +2,7 @@
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ def test_staff_day_in_the_back_office(
     assert len(rows_csv) == 324 + 1
 
     page.goto(base + "/admin/audit")
-    assert "export_donors_csv" in page.content()
+    assert "Esportazione donatori (CSV)" in page.content()
 
 
 @pytest.mark.browser
@@ -79,3 +79,105 @@ def test_dashboard_fits_a_phone(
     )
     assert overflow <= 0  # the page never scrolls sideways on a phone
     phone_page.screenshot(path=str(tmp_path / "dashboard-phone.png"), full_page=True)
+
+
+def _fresh(page: Any, url: str, selector: str, tries: int = 40) -> Any:
+    """Load `url` until `selector` is there: pages read what the follower has applied, a
+    moment after the click that recorded it."""
+    for _ in range(tries):
+        page.goto(url)
+        if page.locator(selector).count():
+            return page.locator(selector)
+        page.wait_for_timeout(250)
+    pytest.fail(f"{selector} never appeared on {url}")
+
+
+@pytest.fixture
+def desktop(chromium_browser: Any) -> Iterator[Any]:
+    context = chromium_browser.new_context(locale="it-IT", viewport={"width": 1280, "height": 800})
+    yield context.new_page()
+    context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_staff_merge_page_transfer_and_errors_on_a_desktop(
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+    desktop: Any,
+    tmp_path: Path,
+) -> None:
+    page = desktop
+    base, _env = demo_site("ufficio@example.org", "staff", PASSWORD)
+    page.goto(base + "/admin/donations")
+    page.fill("input[name=email]", "ufficio@example.org")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/admin/donations")
+
+    # 9. The donations list: count and total, names and Italian words, pages that go on.
+    assert page.locator("strong.count").inner_text() == "520"
+    assert page.locator("strong.total").inner_text().startswith("€ ")
+    first_rows = page.locator("table.gifts tr").count()
+    assert first_rows == 51  # header and a page of 50
+    assert page.locator("table.gifts td.status-confirmed").first.inner_text() == "confermata"
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0
+    page.screenshot(path=str(tmp_path / "donations.png"), full_page=True)
+    page.click("a.next-page")
+    assert "after=" in page.url and page.locator("table.gifts tr").count() == 51
+
+    # 10. Duplicates: two donors side by side, choose who stays, confirm, then undo.
+    page.goto(base + "/admin/registry/duplicates")
+    page.locator("a.compare").first.click()
+    sides = page.locator("section.merge-side")
+    assert sides.count() == 2
+    left, right = sides.nth(0).bounding_box(), sides.nth(1).bounding_box()
+    assert left is not None and right is not None
+    assert abs(left["y"] - right["y"]) < 2 and left["x"] + left["width"] <= right["x"]
+    assert left["width"] > 400 and right["width"] > 400
+    shot = tmp_path / "merge.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 30_000
+    assert page.locator("input[type=text]").count() == 0  # nobody types an id
+    survivor = sides.nth(1).get_attribute("data-donor")
+    sides.nth(1).locator("input[name=survivor]").check()
+    page.click("button.confirm-merge")
+    page.wait_for_url(base + f"/admin/registry/{survivor}")
+    undo = _fresh(page, base + f"/admin/registry/{survivor}", "button.undo-merge")
+    undo.first.click()
+    assert "Unione annullata" in page.locator(".flash").first.inner_text()
+
+    # 12. A transfer for a donor found by search, nothing retyped.
+    page.goto(base + "/admin/donations/new")
+    page.fill("input[name=reference]", "CRO-E2E-1")
+    page.fill("input[name=amount]", "30,00")
+    page.fill("input[name=find]", "Colombo")
+    page.click("button[value=find]")
+    page.locator("button.choose-donor").first.click()
+    assert page.locator(".chosen-donor").is_visible()
+    assert page.locator("input[name=email]").count() == 0
+    assert page.locator("input[name=reference]").input_value() == "CRO-E2E-1"
+    page.click("button[value=record]")
+    assert "Bonifico registrato" in page.locator(".flash").first.inner_text()
+
+    # 11. A refused refund stays on the form, the reason right under its field.
+    page.locator("details.panel summary").first.click()
+    page.fill("form.refund-form input[name=reason]", "doppio addebito")
+    page.click("form.refund-form button[type=submit]")
+    amount = page.locator("form.refund-form input[name=amount]").bounding_box()
+    error = page.locator("form.refund-form .field-error").first
+    assert error.inner_text() == "Campo obbligatorio."
+    box = error.bounding_box()
+    assert amount is not None and box is not None
+    assert 0 <= box["y"] - (amount["y"] + amount["height"]) < 40
+    assert page.locator("form.refund-form input[name=reason]").input_value() == "doppio addebito"
+    page.screenshot(path=str(tmp_path / "refund-error.png"), full_page=True)
+
+    # 14. The audit trail: local Italian times and actions by name, merges included.
+    audit = _fresh(page, base + "/admin/audit", "tr.audit-unmerge")
+    assert audit.count() == 1
+    assert "Unione di donatori" in page.content()
+    when = page.locator("td.when").first.inner_text()
+    assert len(when) == 16 and when[2] == "/" and when[5] == "/" and when[13] == ":"

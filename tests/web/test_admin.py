@@ -145,7 +145,9 @@ def test_registry_search_donor_page_and_merge(office: Flask) -> None:
     first, second = donor_id(office, "CLMMRA43A53D150K"), donor_id(office, "DLCGPP57H16B898S")
     donor_page = client.get(f"/admin/registry/{first}").get_data(as_text=True)
     assert "Storia dei consensi" in donor_page and "CLMMRA43A53D150K" in donor_page
-    merged = client.post(f"/admin/registry/{second}/merge", data={"into": first})
+    merged = client.post(
+        "/admin/registry/merge", data={"first": first, "second": second, "survivor": first}
+    )
     assert merged.status_code == 302
     redirect = client.get(f"/admin/registry/{second}")
     assert redirect.status_code == 302 and redirect.headers["Location"].endswith(first)
@@ -158,7 +160,7 @@ def test_exports_open_in_italian_excel_and_are_audited(office: Flask) -> None:
     body = response.get_data()
     assert body.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
-    assert rows[0][:3] == ["donor_id", "first_name", "last_name"]
+    assert rows[0][:3] == ["ID donatore", "Nome", "Cognome"]
     assert rows[1:] and all(row[10] for row in rows[1:])  # tax code column
     assert all("," in row[14] for row in rows[1:])  # decimal comma
     marketing = client.get("/admin/exports/donors.csv?marketing_only=1").get_data()
@@ -168,7 +170,7 @@ def test_exports_open_in_italian_excel_and_are_audited(office: Flask) -> None:
     table = list(sheet.iter_rows(values_only=True))
     assert len(table) == 520 + 1 and table[1][4] == 20.0  # amounts are numbers in XLSX
     audit = client.get("/admin/audit").get_data(as_text=True)
-    assert "export_donors_csv" in audit and "export_donations_xlsx" in audit
+    assert "Esportazione donatori (CSV)" in audit and "Esportazione donazioni (XLSX)" in audit
     assert str(len(rows) - 1) in audit
     assert len(marketing.splitlines()) < len(body.splitlines()) + 400
 
@@ -181,7 +183,9 @@ def test_access_request_and_erasure(office: Flask) -> None:
     assert held["donor"]["email"] == "simonebarbieri35@example.net"
     assert held["sealed_details"][0]["details"]["donor"]["email"]
     before = staff.get("/api/v1/campaigns/fare-legami-anno-1/progress").get_json()
-    erased = staff.post(f"/admin/registry/{target}/erase", data={"reason": "richiesta"})
+    erased = staff.post(
+        f"/admin/registry/{target}/erase", data={"reason": "richiesta", "confirmed": "1"}
+    )
     assert erased.status_code == 302
     page = staff.get(f"/admin/registry/{target}").get_data(as_text=True)
     assert "simonebarbieri35" not in page and "cancellati" in page
@@ -204,11 +208,13 @@ def test_access_request_and_erasure(office: Flask) -> None:
     forbidden = staff.post(f"/admin/registry/{kept}/erase", data={"reason": "r", "force": "y"})
     assert forbidden.status_code == 403
     forced = admin.post(
-        f"/admin/registry/{kept}/erase", data={"reason": "ordine del Garante", "force": "y"}
+        f"/admin/registry/{kept}/erase",
+        data={"reason": "ordine del Garante", "force": "y", "confirmed": "1"},
     )
     assert forced.status_code == 302
     audit = staff.get("/admin/audit").get_data(as_text=True)
-    assert "access_request" in audit and audit.count("erasure") == 2
+    assert "Richiesta di accesso (GDPR)" in audit
+    assert audit.count("Cancellazione dei dati personali") == 2
 
 
 @pytest.mark.parametrize(
@@ -235,7 +241,9 @@ def test_erasing_a_donor_whose_last_gift_is_on_29_february(
     )
     assert recorded.status_code == 302
     target = donor_id(office, "RSSMRA80A01D150J")
-    erased = staff.post(f"/admin/registry/{target}/erase", data={"reason": "richiesta"})
+    erased = staff.post(
+        f"/admin/registry/{target}/erase", data={"reason": "richiesta", "confirmed": "1"}
+    )
     assert erased.status_code == status
     if kept_until:
         assert kept_until in erased.get_data(as_text=True)

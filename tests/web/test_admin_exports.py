@@ -66,8 +66,8 @@ def test_xlsx_export_of_donors_with_tax_code_and_marketing_consent(
     all_rows = list(load_workbook(everyone, read_only=True).active.iter_rows(values_only=True))
     rows = list(load_workbook(chosen, read_only=True).active.iter_rows(values_only=True))
     header = all_rows[0]
-    assert len(all_rows) == 324 + 1 and header[:3] == ("donor_id", "first_name", "last_name")
-    tax_code, marketing = header.index("tax_code"), header.index("marketing_consent")
+    assert len(all_rows) == 324 + 1 and header[:3] == ("ID donatore", "Nome", "Cognome")
+    tax_code, marketing = header.index("Codice fiscale"), header.index("Consenso notizie")
     assert 1 < len(rows) < len(all_rows)
     assert all(row[tax_code] and row[marketing] is True for row in rows[1:])
     expected = sum(1 for row in all_rows[1:] if row[tax_code] and row[marketing] is True)
@@ -101,8 +101,8 @@ def test_hundred_thousand_donors_export_as_csv_and_xlsx(tmp_path: Path) -> None:
     with out.open(encoding="utf-8") as exported_file:
         header, first = next(exported_file), next(exported_file)
         assert sum(1 for _ in exported_file) == DONORS - 1
-    assert header.startswith("\ufeffdonor_id;")
-    assert first.split(";")[14] == "10,50"  # the first donor by surname gave €10.50
+    assert header.startswith('\ufeff"ID donatore";')
+    assert first.split(";")[14] == '"10,50"'  # the first donor by surname gave €10.50
     workbook_path = tmp_path / "donors.xlsx"
     workbook = ledger(
         url, "export", "donors", "--format", "xlsx", "--marketing-only", "--out", str(workbook_path)

@@ -116,7 +116,7 @@ def test_a_form_amount_above_the_maximum_is_a_field_error(staff: FlaskClient) ->
         },
     )
     assert response.status_code == 422
-    assert "at most € 1.000.000,00" in response.get_data(as_text=True)
+    assert "Al massimo € 1.000.000,00." in response.get_data(as_text=True)
     far = staff.post(
         "/admin/donations/new",
         data={
@@ -126,7 +126,7 @@ def test_a_form_amount_above_the_maximum_is_a_field_error(staff: FlaskClient) ->
             "amount": "10,00",
         },
     )
-    assert far.status_code == 422 and "dates go from 01/01/2000" in far.get_data(as_text=True)
+    assert far.status_code == 422 and "Le date vanno dal 01/01/2000" in far.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("amount", [1.5, "12", True, None, 2**63, 0, 100_000_001])

@@ -218,7 +218,7 @@ def test_export_donors_to_a_file_is_audited(cli: CliRunner, tmp_path: Path, stor
     )
     assert result.exit_code == 0, result.stderr
     lines = out.read_text(encoding="utf-8-sig").splitlines()
-    assert len(lines) == 324 + 1 and lines[0].startswith("donor_id;first_name")
+    assert len(lines) == 324 + 1 and lines[0].startswith('"ID donatore";"Nome"')
     assert "324 rows written" in result.stderr
     xlsx = cli.invoke(main, ["export", "donations", "--format", "xlsx"])
     assert xlsx.exit_code == 1 and "--out" in xlsx.stderr

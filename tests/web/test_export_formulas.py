@@ -29,6 +29,7 @@ from web.exports import (
     _cell,
     audited_export,
     csv_lines,
+    header,
     xlsx_file,
 )
 
@@ -89,20 +90,22 @@ def test_hostile_names_imported_from_a_spreadsheet_export_as_text(
         assert "<f>" not in xml and "<f " not in xml
         sheet = load_workbook(book_out).active
         assert sheet is not None
-        header = [cell.value for cell in sheet[1]]
-        cells = {name: sheet.cell(row=2, column=header.index(name) + 1) for name in header}
+        titles = [cell.value for cell in sheet[1]]
+        cells = {name: sheet.cell(row=2, column=titles.index(name) + 1) for name in titles}
         if kind == "donors":
             for name, hostile in HOSTILE.items():
-                assert rows[0][name] == "'" + hostile
-                assert cells[name].value == hostile and cells[name].data_type == "s"
-                assert cells[name].quotePrefix
+                assert rows[0][header(name)] == "'" + hostile
+                cell = cells[header(name)]
+                assert cell.value == hostile and cell.data_type == "s" and cell.quotePrefix
             # A phone stays readable: text with a leading quote, not the formula `+39…`.
-            assert rows[0]["phone"] == "'+393331234567"
-            assert cells["phone"].value == "+393331234567" and cells["phone"].quotePrefix
-            assert rows[0]["total"] == "25,00" and cells["total"].value == 25.0
+            phone, total = header("phone"), header("total_cents")
+            assert rows[0][phone] == "'+393331234567"
+            assert cells[phone].value == "+393331234567" and cells[phone].quotePrefix
+            assert rows[0][total] == "25,00" and cells[total].value == 25.0
         else:
-            assert rows[0]["donor"] == "'" + HOSTILE["organization"]
-            assert rows[0]["amount"] == "25,00" and cells["amount"].value == 25.0
+            assert rows[0][header("donor")] == "'" + HOSTILE["organization"]
+            amount = header("amount")
+            assert rows[0][amount] == "25,00" and cells[amount].value == 25.0
 
 
 @given(cents=st.integers(min_value=-(10**12), max_value=10**12))

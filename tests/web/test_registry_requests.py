@@ -133,12 +133,11 @@ def test_consent_and_merge_of_an_unknown_donor_are_404_and_record_nothing(office
     consent = {"privacy": "y", "marketing": "y", "how": "modulo firmato", "on": "2016-09-02"}
     for unknown in (str(uuid.uuid4()), "non-un-id", "%27%3B--"):
         assert client.post(f"/admin/registry/{unknown}/consent", data=consent).status_code == 404
-        assert (
-            client.post(f"/admin/registry/{unknown}/merge", data={"into": known}).status_code == 404
-        )
-        assert (
-            client.post(f"/admin/registry/{known}/merge", data={"into": unknown}).status_code == 404
-        )
+        for pair in ((unknown, known), (known, unknown)):
+            merge = {"first": pair[0], "second": pair[1], "survivor": pair[0]}
+            assert client.post("/admin/registry/merge", data=merge).status_code == 404
+        assert client.post(f"/admin/registry/{unknown}/unmerge").status_code == 404
+    assert client.post(f"/admin/registry/{known}/unmerge").status_code == 404  # never merged
     with office.app_context():
         assert (store().app.recorder.max_notification_id() or 0) == before
     assert client.post(f"/admin/registry/{known}/consent", data=consent).status_code == 302
