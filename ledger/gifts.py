@@ -18,6 +18,7 @@ from ledger.event_store import one_transaction
 from ledger.identity import DonorDetails
 from ledger.privacy import new_key, seal, unseal
 from ledger.receipt_book import ReceiptBook
+from ledger.texts import N_
 
 # Saving many aggregates in one save() is one transaction and one table lock on PostgreSQL.
 SAVE_BATCH = 200
@@ -205,7 +206,7 @@ class Gifts(Campaigns):
     def _donation(self, source_key: str) -> Donation:
         donation = self.find_donation(source_key)
         if donation is None:
-            raise NotFoundError(f"no gift recorded under {source_key!r}")
+            raise NotFoundError(N_("no gift recorded under %(key)r", key=source_key))
         return donation
 
     def refund(
@@ -227,10 +228,7 @@ class Gifts(Campaigns):
             return
         entry = book.receipt_for(donation.id)
         if entry is not None:
-            raise ConflictError(
-                f"la donazione ha la ricevuta {entry.number}: annullala prima "
-                f"(void receipt {entry.number} first)"
-            )
+            raise ConflictError(N_("void receipt %(number)s first", number=entry.number))
 
     def record_fee(self, source_key: str, fee_cents: int, source: str) -> bool:
         donation = self._donation(source_key)

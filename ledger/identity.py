@@ -9,6 +9,7 @@ from stdnum.it import codicefiscale, iva
 
 from ledger.bounds import text_problem
 from ledger.errors import InvalidInputError, raise_problems
+from ledger.texts import N_
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SPACES = re.compile(r"\s+")
@@ -22,7 +23,7 @@ def normalize_email(text: str | None) -> str | None:
     if not email:
         return None
     if not _EMAIL.fullmatch(email):
-        raise InvalidInputError(f"not an e-mail address: {text!r}")
+        raise InvalidInputError(N_("not an e-mail address: %(text)r", text=text))
     return email
 
 
@@ -34,9 +35,9 @@ def normalize_phone(text: str | None) -> str | None:
     try:
         number = phonenumbers.parse(raw, "IT")
     except phonenumbers.NumberParseException as error:
-        raise InvalidInputError(f"not a phone number: {text!r}") from error
+        raise InvalidInputError(N_("not a phone number: %(text)r", text=text)) from error
     if not phonenumbers.is_possible_number(number):
-        raise InvalidInputError(f"not a phone number: {text!r}")
+        raise InvalidInputError(N_("not a phone number: %(text)r", text=text))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -50,7 +51,10 @@ def normalize_tax_code(text: str | None) -> str | None:
     if len(raw) in (11, 13) and iva.is_valid(raw):
         return iva.compact(raw)
     raise InvalidInputError(
-        f"not a valid codice fiscale or partita IVA (check digit or format): {text!r}"
+        N_(
+            "not a valid codice fiscale or partita IVA (check digit or format): %(text)r",
+            text=text,
+        )
     )
 
 
@@ -91,7 +95,7 @@ class DonorDetails:
                 try:
                     values[field.name] = normalizers[field.name](text)
                 except InvalidInputError as error:
-                    problems[field.name] = [str(error)]
+                    problems[field.name] = [error.args[0]]
             else:
                 values[field.name] = _SPACES.sub(" ", (text or "").strip())
         raise_problems(problems)

@@ -19,6 +19,8 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -45,7 +47,7 @@ from web import store
 from web.auth import roles_required
 from web.charts import bars, cumulative
 from web.exports import audited_export, csv_lines, xlsx_file
-from web.i18n import tr
+from web.i18n import error_text, translate
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 BACK_OFFICE = ("admin", "staff")
@@ -71,20 +73,20 @@ def dashboard() -> str:
     campaigns = []
     for figures in progress(store().database):
         points, months = raised_over_time(store().database, figures["campaign"])
-        title = tr(f"Raccolto nel tempo: {figures['name']}", f"Raised over time: {figures['name']}")
+        title = _("Raised over time: %(name)s", name=figures["name"])
         campaigns.append(
             {
                 **figures,
                 "chart": cumulative(points, figures["target_cents"], title),
                 "by_channel": bars(
                     [(k, v["raised_cents"]) for k, v in figures["by_channel"].items()],
-                    tr("Per canale", "By channel"),
+                    _("By channel"),
                 ),
                 "by_district": bars(
                     [(k or "—", v["raised_cents"]) for k, v in figures["by_district"].items()],
-                    tr("Per distretto", "By district"),
+                    _("By district"),
                 ),
-                "by_month": bars(months, tr("Per mese", "By month")),
+                "by_month": bars(months, _("By month")),
             }
         )
     return render_template("admin/dashboard.html", campaigns=campaigns)
@@ -94,39 +96,39 @@ def dashboard() -> str:
 
 
 class BankTransferForm(FlaskForm):
-    reference = StringField("Riferimento bancario (CRO/TRN)", validators=[DataRequired()])
-    value_date = DateField("Data valuta", validators=[DataRequired()], default=today)
-    campaign = SelectField("Campagna", validators=[DataRequired()])
-    amount = StringField("Importo (€)", validators=[DataRequired()])
+    reference = StringField(lazy_gettext("Bank reference (CRO/TRN)"), validators=[DataRequired()])
+    value_date = DateField(lazy_gettext("Value date"), validators=[DataRequired()], default=today)
+    campaign = SelectField(lazy_gettext("Campaign"), validators=[DataRequired()])
+    amount = StringField(lazy_gettext("Amount (€)"), validators=[DataRequired()])
     district = SelectField(
-        "Distretto",
+        lazy_gettext("District"),
         choices=[SelectChoice("", "—")] + [SelectChoice(d) for d in DISTRICTS],
         validators=[Optional()],
     )
-    first_name = StringField("Nome")
-    last_name = StringField("Cognome")
-    organization = StringField("Ente / azienda")
-    email = StringField("E-mail")
-    phone = StringField("Telefono")
-    address = StringField("Indirizzo")
-    postcode = StringField("CAP")
-    city = StringField("Comune")
-    tax_code = StringField("Codice fiscale / P.IVA")
-    privacy_consent = BooleanField("Consenso privacy")
-    marketing_consent = BooleanField("Consenso a ricevere notizie")
+    first_name = StringField(lazy_gettext("First name"))
+    last_name = StringField(lazy_gettext("Surname"))
+    organization = StringField(lazy_gettext("Organisation / company"))
+    email = StringField(lazy_gettext("E-mail"))
+    phone = StringField(lazy_gettext("Phone"))
+    address = StringField(lazy_gettext("Address"))
+    postcode = StringField(lazy_gettext("Postcode"))
+    city = StringField(lazy_gettext("Comune"))
+    tax_code = StringField(lazy_gettext("Tax code / VAT number"))
+    privacy_consent = BooleanField(lazy_gettext("Privacy consent"))
+    marketing_consent = BooleanField(lazy_gettext("Consent to receive news"))
 
 
 class RefundForm(FlaskForm):
     refund_id = HiddenField()
-    amount = StringField("Importo da rimborsare (€)", validators=[DataRequired()])
-    on = DateField("Data", validators=[DataRequired()], default=today)
-    reason = StringField("Motivo", validators=[DataRequired()])
+    amount = StringField(lazy_gettext("Amount to refund (€)"), validators=[DataRequired()])
+    on = DateField(lazy_gettext("Date"), validators=[DataRequired()], default=today)
+    reason = StringField(lazy_gettext("Reason"), validators=[DataRequired()])
 
 
 class CorrectionForm(FlaskForm):
-    amount = StringField("Importo corretto (€)", validators=[DataRequired()])
-    value_date = DateField("Data valuta corretta", validators=[DataRequired()])
-    reason = StringField("Motivo", validators=[DataRequired()])
+    amount = StringField(lazy_gettext("Corrected amount (€)"), validators=[DataRequired()])
+    value_date = DateField(lazy_gettext("Corrected value date"), validators=[DataRequired()])
+    reason = StringField(lazy_gettext("Reason"), validators=[DataRequired()])
 
 
 @bp.get("/donations")
@@ -190,18 +192,13 @@ def new_bank_transfer() -> Any:
         except InvalidInputError as error:
             for name, messages in error.fields.items():
                 field = getattr(form, name, None) or form.amount
-                field.errors = [*field.errors, *messages]
+                field.errors = [*field.errors, *map(translate, messages)]
             if not error.fields:
-                form.amount.errors = [str(error)]
+                form.amount.errors = [error_text(error)]
             status = 422
         else:
             flash(
-                tr("Bonifico registrato.", "Transfer recorded.")
-                if added
-                else tr(
-                    "Bonifico già registrato: nessuna modifica.",
-                    "Transfer already recorded: no change.",
-                ),
+                _("Transfer recorded.") if added else _("Transfer already recorded: no change."),
                 "ok",
             )
             return redirect(url_for("admin.donation", donation_id=gift.donation_id))
@@ -241,7 +238,7 @@ def refund(donation_id: UUID) -> Any:
         form.on.data or today(),
         f"{form.reason.data} ({current_user.email})",
     )
-    flash(tr("Rimborso registrato.", "Refund recorded."), "ok")
+    flash(_("Refund recorded."), "ok")
     return redirect(url_for("admin.donation", donation_id=donation_id))
 
 
@@ -258,7 +255,7 @@ def correct(donation_id: UUID) -> Any:
         form.reason.data or "",
         current_user.email,
     )
-    flash(tr("Correzione registrata.", "Correction recorded."), "ok")
+    flash(_("Correction recorded."), "ok")
     return redirect(url_for("admin.donation", donation_id=donation_id))
 
 
@@ -266,23 +263,27 @@ def correct(donation_id: UUID) -> Any:
 
 
 class ConsentForm(FlaskForm):
-    privacy = BooleanField("Consenso privacy")
-    marketing = BooleanField("Consenso a ricevere notizie")
-    how = StringField("Come (modulo firmato, e-mail del …)", validators=[DataRequired()])
-    on = DateField("Data", validators=[DataRequired()], default=today)
+    privacy = BooleanField(lazy_gettext("Privacy consent"))
+    marketing = BooleanField(lazy_gettext("Consent to receive news"))
+    how = StringField(lazy_gettext("How (signed form, e-mail of …)"), validators=[DataRequired()])
+    on = DateField(lazy_gettext("Date"), validators=[DataRequired()], default=today)
 
 
 class MergeForm(FlaskForm):
-    into = StringField("Unisci in (id del donatore che resta)", validators=[DataRequired()])
+    into = StringField(
+        lazy_gettext("Merge into (id of the donor who stays)"), validators=[DataRequired()]
+    )
 
 
 class EraseForm(FlaskForm):
-    reason = TextAreaField("Motivo (richiesta dell'interessato, …)", validators=[DataRequired()])
-    force = BooleanField("Forza anche se i dati vanno conservati (solo amministratori)")
+    reason = TextAreaField(
+        lazy_gettext("Reason (the person's request, …)"), validators=[DataRequired()]
+    )
+    force = BooleanField(lazy_gettext("Force even if the data must be kept (admins only)"))
 
 
 class SearchForm(FlaskForm):
-    q = StringField("Cerca per nome, e-mail, telefono o codice fiscale")
+    q = StringField(lazy_gettext("Search by name, e-mail, phone or tax code"))
 
 
 @bp.route("/registry", methods=["GET", "POST"])
@@ -361,7 +362,7 @@ def change_consent(donor_id: str) -> Any:
         form.on.data or today(),
         current_user.email,
     )
-    flash(tr("Consenso aggiornato.", "Consent updated."), "ok")
+    flash(_("Consent updated."), "ok")
     return redirect(url_for("admin.donor", donor_id=donor_id))
 
 
@@ -378,7 +379,7 @@ def merge(donor_id: str) -> Any:
             raise NotFoundError(f"no donor {into}")
         into = registry.resolve(session, into)
     store().app.merge_donors(known, _uuid(into), current_user.email)
-    flash(tr("Donatori uniti.", "Donors merged."), "ok")
+    flash(_("Donors merged."), "ok")
     return redirect(url_for("admin.donor", donor_id=into))
 
 
@@ -424,10 +425,7 @@ def erase(donor_id: str) -> Any:
     if force and current_user.role != "admin":
         abort(
             403,
-            description=tr(
-                "Solo un amministratore può forzare una cancellazione.",
-                "Only an admin can force an erasure.",
-            ),
+            description=_("Only an admin can force an erasure."),
         )
     with store().database.reading() as session:
         if registry.donor(session, donor_id) is None:
@@ -443,9 +441,7 @@ def erase(donor_id: str) -> Any:
         force,
     )
     flash(
-        tr(
-            "Dati personali cancellati: i totali restano.", "Personal data erased: the totals stay."
-        ),
+        _("Personal data erased: the totals stay."),
         "ok",
     )
     return redirect(url_for("admin.donor", donor_id=donor_id))
