@@ -211,7 +211,7 @@ def _gift(donation_id: UUID) -> dict[str, Any]:
     with store().database.reading() as session:
         found = totals.gift(session, str(donation_id))
     if found is None:
-        raise NotFoundError(f"no gift {donation_id}")
+        raise NotFoundError(_("no gift %(id)s", id=donation_id))
     return found
 
 
@@ -230,7 +230,7 @@ def donation(donation_id: UUID) -> str:
 def refund(donation_id: UUID) -> Any:
     gift, form = _gift(donation_id), RefundForm()
     if not form.validate_on_submit():
-        raise InvalidInputError("importo, data e motivo sono necessari", form.errors)
+        raise InvalidInputError(_("amount, date and reason are needed"), form.errors)
     store().app.refund(
         gift["source_key"],
         f"manual:{form.refund_id.data}",
@@ -247,7 +247,7 @@ def refund(donation_id: UUID) -> Any:
 def correct(donation_id: UUID) -> Any:
     gift, form = _gift(donation_id), CorrectionForm()
     if not form.validate_on_submit():
-        raise InvalidInputError("importo, data e motivo sono necessari", form.errors)
+        raise InvalidInputError(_("amount, date and reason are needed"), form.errors)
     store().app.correct_gift(
         gift["source_key"],
         parse_cents(form.amount.data or ""),
@@ -315,7 +315,7 @@ def donor(donor_id: str) -> Any:
             return redirect(url_for("admin.donor", donor_id=current))
         entry = registry.donor(session, donor_id)
         if entry is None:
-            raise NotFoundError(f"no donor {donor_id}")
+            raise NotFoundError(_("no donor %(id)s", id=donor_id))
         gifts = registry.donor_gifts(session, donor_id)
         consents = registry.donor_consents(session, donor_id)
     return render_template(
@@ -335,7 +335,7 @@ def _uuid(text: str) -> UUID:
     try:
         return UUID(text)
     except ValueError:
-        abort(404, description=f"no donor {text}")
+        abort(404, description=_("no donor %(id)s", id=text))
 
 
 def _known_donor(donor_id: str) -> UUID:
@@ -343,7 +343,7 @@ def _known_donor(donor_id: str) -> UUID:
     recorded (the registry entry's aggregate would otherwise be made up on the spot)."""
     with store().database.reading() as session:
         if registry.donor(session, donor_id) is None:
-            raise NotFoundError(f"no donor {donor_id}")
+            raise NotFoundError(_("no donor %(id)s", id=donor_id))
     return _uuid(donor_id)
 
 
@@ -353,7 +353,7 @@ def change_consent(donor_id: str) -> Any:
     known = _known_donor(donor_id)
     form = ConsentForm()
     if not form.validate_on_submit():
-        raise InvalidInputError("say how and when the consent was given", form.errors)
+        raise InvalidInputError(_("say how and when the consent was given"), form.errors)
     store().app.change_consent(
         known,
         bool(form.privacy.data),
@@ -372,11 +372,11 @@ def merge(donor_id: str) -> Any:
     known = _known_donor(donor_id)
     form = MergeForm()
     if not form.validate_on_submit():
-        raise InvalidInputError("which donor does this one merge into?", form.errors)
+        raise InvalidInputError(_("which donor does this one merge into?"), form.errors)
     into = (form.into.data or "").strip()
     with store().database.reading() as session:
         if registry.donor(session, registry.resolve(session, into)) is None:
-            raise NotFoundError(f"no donor {into}")
+            raise NotFoundError(_("no donor %(id)s", id=into))
         into = registry.resolve(session, into)
     store().app.merge_donors(known, _uuid(into), current_user.email)
     flash(_("Donors merged."), "ok")
@@ -390,7 +390,7 @@ def access_request(donor_id: str) -> Response:
     with store().database.reading() as session:
         entry = registry.donor(session, donor_id)
         if entry is None:
-            raise NotFoundError(f"no donor {donor_id}")
+            raise NotFoundError(_("no donor %(id)s", id=donor_id))
         gifts = registry.donor_gifts(session, donor_id)
         held = {
             "donor": entry,
@@ -420,7 +420,7 @@ def access_request(donor_id: str) -> Response:
 def erase(donor_id: str) -> Any:
     form = EraseForm()
     if not form.validate_on_submit():
-        raise InvalidInputError("an erasure needs its reason", form.errors)
+        raise InvalidInputError(_("an erasure needs its reason"), form.errors)
     force = bool(form.force.data)
     if force and current_user.role != "admin":
         abort(
@@ -429,7 +429,7 @@ def erase(donor_id: str) -> Any:
         )
     with store().database.reading() as session:
         if registry.donor(session, donor_id) is None:
-            raise NotFoundError(f"no donor {donor_id}")
+            raise NotFoundError(_("no donor %(id)s", id=donor_id))
         donations, has_tax_code, last = registry.erasure_facts(session, donor_id)
     store().app.erase_donor(
         _uuid(donor_id),

@@ -32,7 +32,7 @@ def default_campaign() -> str:
     with store().database.reading() as session:
         open_campaigns = [c for c in list_campaigns(session) if not c.ended_on]
     if not open_campaigns:
-        raise NotFoundError("no open campaign to give to")
+        raise NotFoundError(_("no open campaign to give to"))
     return open_campaigns[0].slug
 
 

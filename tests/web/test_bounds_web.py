@@ -116,7 +116,7 @@ def test_a_form_amount_above_the_maximum_is_a_field_error(staff: FlaskClient) ->
         },
     )
     assert response.status_code == 422
-    assert "at most € 1.000.000,00" in response.get_data(as_text=True)
+    assert "al massimo € 1.000.000,00" in response.get_data(as_text=True)
     far = staff.post(
         "/admin/donations/new",
         data={
@@ -213,4 +213,4 @@ def test_a_stand_opening_with_a_control_character_is_a_field_error(
     value = ["Anna", "Bru\x00no"] if field == "volunteers" else OPENING[field] + "\x1b[2J"
     response = client.post("/api/v1/stands", json={**OPENING, field: value}, headers=headers)
     assert response.status_code == 422, response.get_json()
-    assert "control character" in str(response.get_json()["errors"][field])
+    assert "carattere di controllo" in str(response.get_json()["errors"][field])
