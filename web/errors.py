@@ -57,6 +57,18 @@ def _reason(status: int) -> str:
     return HTTPStatus(status).phrase
 
 
+def _standard_description(status: int) -> str | None:
+    return {
+        400: _("The request could not be understood."),
+        401: _("Sign in to see this page."),
+        403: _("You may not see this page."),
+        404: _("There is no such page."),
+        405: _("This page does not take that kind of request."),
+        413: _("What was sent is too large."),
+        429: _("Too many requests: try again shortly."),
+    }.get(status)
+
+
 def _control_characters() -> dict[str, list[str]]:
     """Path parts, query parameters and form fields holding control characters (a NUL, an
     escape), by name; form fields keep tabs and line breaks (a textarea sends CRLF)."""
@@ -107,6 +119,9 @@ def register_error_handlers(app: Flask) -> None:
         fields = None
         data = getattr(error, "data", None)
         message = error.description or _reason(status)
+        if message == type(error).description and not wants_json():
+            # Werkzeug's own English sentence: a page says it in the page's language.
+            message = _standard_description(status) or message
         if isinstance(data, dict) and "messages" in data:
             # flask-smorest / webargs validation errors: {"json": {"field": ["msg"]}}
             fields = data["messages"]

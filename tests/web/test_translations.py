@@ -249,3 +249,16 @@ def test_api_errors_follow_the_language(office: Flask) -> None:
     english = client.post("/api/v1/stands?lang=en", json=opening, headers=token).get_json()
     assert italian["errors"]["campaign"] == ["la campagna è finita il 30/06/2018"]
     assert english["errors"]["campaign"] == ["the campaign ended on 30/06/2018"]
+
+
+def test_the_stand_pages_script_and_error_pages_speak_the_pages_language(
+    staff_client: tuple[FlaskClient, list[str]],
+) -> None:
+    client, paths = staff_client
+    stand = paths[2]
+    italian = client.get(stand).get_data(as_text=True)
+    english = client.get(stand, query_string={"lang": "en"}).get_data(as_text=True)
+    assert 'data-session-expired="Sessione scaduta: {waiting} in coda' in italian
+    assert 'data-session-expired="Session expired: {waiting} waiting' in english
+    assert "Questa pagina non esiste." in client.get("/nowhere", query_string={"lang": "it"}).text
+    assert "There is no such page." in client.get("/nowhere", query_string={"lang": "en"}).text
