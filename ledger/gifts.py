@@ -54,8 +54,12 @@ class Gifts(Campaigns):
             return False
         if not donation.same_money_as(gift):
             raise ConflictError(
-                f"{gift.source_key!r} is already recorded with other figures "
-                f"({donation.amount_cents} cents on {donation.value_date.isoformat()})"
+                N_(
+                    "%(key)r is already recorded with other figures (%(cents)s cents on %(day)s)",
+                    key=gift.source_key,
+                    cents=donation.amount_cents,
+                    day=donation.value_date,
+                )
             )
         return True
 
@@ -134,7 +138,7 @@ class Gifts(Campaigns):
         ]
         keys = self.sealing_keys(subjects) if make_keys else self.vault.keys_for(subjects)
         if len(keys) < len(set(subjects)):
-            raise ConflictError("a sealing key went missing meanwhile (an erasure?): try again")
+            raise ConflictError(N_("a sealing key went missing meanwhile (an erasure?): try again"))
         donations: dict[UUID, Donation] = {}
         for donation_id, gift in zip(ids, gifts, strict=True):
             if donation_id in donations:

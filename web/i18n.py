@@ -53,7 +53,11 @@ def _shown(value: Any) -> Any:
 
 
 def translate_fields(fields: dict[str, list[str]]) -> dict[str, list[str]]:
-    return {field: [translate(m) for m in messages] for field, messages in fields.items()}
+    """An error's `fields` (field → messages) in the page's language."""
+    return {
+        field: [translate(m) for m in messages] if isinstance(messages, list) else messages
+        for field, messages in fields.items()
+    }
 
 
 def error_text(error: LedgerError) -> str:
