@@ -67,14 +67,14 @@
   }
 
   // A message of the page's catalog (#stand-texts), its {name}s filled in.
-  function text(name, values) {
+  function phrase(name, values) {
     return texts[name].replace(/\{(\w+)\}/g, function (all, key) { return String(values[key]); });
   }
 
   function network(online) {
     var el = document.getElementById("network");
     el.classList.toggle("offline", !online);
-    el.textContent = online ? text("online") : text("offline");
+    el.textContent = online ? phrase("online") : phrase("offline");
   }
 
   function post(path, body) {
@@ -108,7 +108,7 @@
     if (signIn) {
       var link = document.createElement("a");
       link.href = loginUrl;
-      link.textContent = text("signInAgain");
+      link.textContent = phrase("signInAgain");
       el.appendChild(document.createTextNode(" "));
       el.appendChild(link);
     }
@@ -118,9 +118,9 @@
   function kept(response, message) {
     var waiting = load(queueKey).length;
     if (response.status === 401) {
-      return text("sessionExpired", { waiting: waiting });
+      return phrase("sessionExpired", { waiting: waiting });
     }
-    return text("notSent", { status: response.status, problem: message });
+    return phrase("notSent", { status: response.status, problem: message });
   }
 
   function say(id, text, isError) {
@@ -168,7 +168,7 @@
         } else if (response.status === 422) {
           dequeue(item, true);
           say(item.path === "/named-gifts" ? "named-message" : "close-message",
-              text("notRecorded", { problem: await problem(response) }), true);
+              phrase("notRecorded", { problem: await problem(response) }), true);
         } else {
           showProblem(kept(response, await problem(response)), response.status === 401);
           return;
@@ -230,11 +230,11 @@
     var form = event.target;
     var amount = parseEuro(form.amount.value);
     if (!form.first_name.value || !form.last_name.value || amount <= 0) {
-      say("named-message", text("namedNeeded"), true);
+      say("named-message", phrase("namedNeeded"), true);
       return;
     }
     if (!form.privacy_consent.checked) {
-      say("named-message", text("consentNeeded"), true);
+      say("named-message", phrase("consentNeeded"), true);
       return;
     }
     enqueue("/named-gifts", {
@@ -243,7 +243,7 @@
       amount_cents: amount, privacy_consent: true, marketing_consent: form.marketing_consent.checked
     });
     form.reset();
-    say("named-message", text("recorded"), false);
+    say("named-message", phrase("recorded"), false);
   });
 
   var countForm = document.getElementById("count-form");
@@ -268,21 +268,21 @@
         render(await response.json());
         countForm.reset();
         document.getElementById("count-total").textContent = euro(0);
-        say("close-message", text("countRecorded"), false);
+        say("close-message", phrase("countRecorded"), false);
       } else {
         say("close-message", await problem(response), true);
         if (response.status === 401) { showProblem(kept(response, ""), true); }
       }
     } catch (e) {
       network(false);
-      say("close-message", text("offlineRetry"), true);
+      say("close-message", phrase("offlineRetry"), true);
     }
   });
 
   document.getElementById("close").addEventListener("click", async function () {
     await flush();
     if (load(queueKey).length) {
-      say("close-message", text("tapsPending"), true);
+      say("close-message", phrase("tapsPending"), true);
       return;
     }
     try {
@@ -290,7 +290,7 @@
       var body = await response.json();
       if (response.ok) {
         render(body);
-        say("close-message", text("closedCounted", { amount: euro(body.closing.counted_cents) }), false);
+        say("close-message", phrase("closedCounted", { amount: euro(body.closing.counted_cents) }), false);
       } else {
         if (body.state) { render(body.state); }
         say("close-message", body.message, true);
@@ -298,7 +298,7 @@
       }
     } catch (e) {
       network(false);
-      say("close-message", text("offlineRetry"), true);
+      say("close-message", phrase("offlineRetry"), true);
     }
   });
 
