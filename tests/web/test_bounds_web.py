@@ -126,7 +126,7 @@ def test_a_form_amount_above_the_maximum_is_a_field_error(staff: FlaskClient) ->
             "amount": "10,00",
         },
     )
-    assert far.status_code == 422 and "dates go from 01/01/2000" in far.get_data(as_text=True)
+    assert far.status_code == 422 and "le date vanno dal 01/01/2000" in far.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("amount", [1.5, "12", True, None, 2**63, 0, 100_000_001])
