@@ -12,6 +12,7 @@ from ledger.privacy import KeyVault, MemoryKeyVault
 from ledger.registry import Registry
 from ledger.set_asides import SetAsides
 from ledger.stands import Stands
+from ledger.texts import N_
 from ledger.users import UserInfo, Users
 
 __all__ = ["LedgerApplication", "UserInfo", "store_env"]
@@ -87,6 +88,5 @@ class LedgerApplication(OnlinePayments, Stands, Registry, Users, SetAsides):
             raise
         except IntegrityError as error:
             raise ChangedMeanwhileError(
-                "il dato è stato modificato nel frattempo da un'altra richiesta: riprova "
-                "(changed meanwhile by another request; try again)"
+                N_("changed meanwhile by another request; try again")
             ) from error

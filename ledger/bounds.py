@@ -13,6 +13,7 @@ from ledger.dates import today as foundation_today
 from ledger.dates import years_after
 from ledger.errors import InvalidInputError, invalid_field
 from ledger.money import format_eur, parse_cents
+from ledger.texts import N_, Text
 
 # A gift above this is far more likely a typing mistake (cents typed as euro, a pasted IBAN)
 # than a gift; the foundation can raise it with LEDGER_MAX_GIFT_EUR.
@@ -57,52 +58,60 @@ def max_gift_cents() -> int:
     return _max_gift_from(os.environ.get("LEDGER_MAX_GIFT_EUR", ""))
 
 
-def amount_problem(cents: object, least: int = 1, most: int | None = None) -> str | None:
+def amount_problem(cents: object, least: int = 1, most: int | None = None) -> Text | None:
     """Why `cents` is not a whole number of cents in [least, most] (most: the gift maximum)."""
     highest = max_gift_cents() if most is None else most
     if isinstance(cents, bool) or not isinstance(cents, int):
-        return "not a whole number of cents"
+        return N_("not a whole number of cents")
     if cents < least:
-        return (
-            "the amount must be more than zero" if least == 1 else (f"at least {format_eur(least)}")
-        )
+        if least == 1:
+            return N_("the amount must be more than zero")
+        return N_("at least %(amount)s", amount=format_eur(least))
     if cents > highest:
-        return f"at most {format_eur(highest)}"
+        return N_("at most %(amount)s", amount=format_eur(highest))
     return None
 
 
-def count_problem(count: object, least: int, most: int) -> str | None:
+def count_problem(count: object, least: int, most: int) -> Text | None:
     """Why `count` is not a whole number in [least, most]."""
     if isinstance(count, bool) or not isinstance(count, int):
-        return "not a whole number"
+        return N_("not a whole number")
     if not least <= count <= most:
-        return f"from {least} to {most:,}".replace(",", ".")
+        grouped = format(most, ",").replace(",", ".")
+        return N_("from %(least)s to %(most)s", least=least, most=grouped)
     return None
 
 
 def date_problem(
     day: object, years_ahead: int = YEARS_AHEAD, today: date | None = None
-) -> str | None:
+) -> Text | None:
     """Why `day` is outside 2000-01-01 .. today + `years_ahead` years."""
     if not isinstance(day, date):
-        return "not a date"
+        return N_("not a date")
     latest = years_after(today or foundation_today(), years_ahead)
     if not EARLIEST_DATE <= day <= latest:
-        return (
-            f"dates go from {EARLIEST_DATE.strftime('%d/%m/%Y')} to {latest.strftime('%d/%m/%Y')}"
+        return N_(
+            "dates go from %(first)s to %(last)s",
+            first=EARLIEST_DATE.strftime("%d/%m/%Y"),
+            last=latest.strftime("%d/%m/%Y"),
         )
     return None
 
 
-def text_problem(text: object, multiline: bool = False) -> str | None:
+def text_problem(text: object, multiline: bool = False) -> Text | None:
     """Why `text` cannot be stored: control characters (NUL, escapes; tab and line breaks
     too unless `multiline`) or halves of UTF-16 pairs, which no database text column takes."""
     if not isinstance(text, str):
-        return "not text"
+        return N_("not text")
     index = control_character_at(text, multiline)
     if index is None:
         return None
-    return f"contains a control character (U+{ord(text[index]):04X}) at position {index + 1}"
+    code = "U+" + format(ord(text[index]), "04X")
+    return N_(
+        "contains a control character (%(code)s) at position %(position)s",
+        code=code,
+        position=index + 1,
+    )
 
 
 def control_character_at(text: str, multiline: bool = False) -> int | None:

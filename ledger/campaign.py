@@ -13,8 +13,9 @@ from ledger.bounds import (
     date_problem,
     text_problem,
 )
-from ledger.errors import InvalidInputError, raise_problems
+from ledger.errors import invalid_field, raise_problems
 from ledger.keys import natural_id
+from ledger.texts import N_, Text
 
 
 class Campaign(Aggregate):
@@ -77,7 +78,7 @@ class Campaign(Aggregate):
         if problem := text_problem(what, multiline=True):
             problems["what"] = [problem]
         elif not what.strip():
-            problems["what"] = ["say what was paid for"]
+            problems["what"] = [N_("say what was paid for")]
         raise_problems(problems)
         if (on, " ".join(what.split()), amount_cents) in self.expenses:
             return False
@@ -99,13 +100,11 @@ class Campaign(Aggregate):
         if takes_gifts_on(day, self.starts_on, self.ends_on, self.ended_on):
             return
         if self.starts_on and day < self.starts_on:
-            when = f"inizia il {self.starts_on:%d/%m/%Y} (it starts on {self.starts_on})"
+            when = N_("the campaign starts on %(day)s", day=self.starts_on)
         else:
             last = min(d for d in (self.ends_on, self.ended_on) if d is not None)
-            when = f"è finita il {last:%d/%m/%Y} (it ended on {last})"
-        raise InvalidInputError(
-            f"campaign: la campagna {self.slug} {when}", {"campaign": [f"la campagna {when}"]}
-        )
+            when = N_("the campaign ended on %(day)s", day=last)
+        raise invalid_field("campaign", when)
 
 
 def takes_gifts_on(
@@ -126,25 +125,25 @@ def check_campaign(
     """The rules a new campaign must meet, all reported at once."""
     problems: dict[str, list[str]] = {}
     if not slug or not all(c.isalnum() or c == "-" for c in slug) or slug != slug.lower():
-        problems["slug"] = ["use lower-case letters, digits and '-' only"]
+        problems["slug"] = [N_("use lower-case letters, digits and '-' only")]
     if problem := text_problem(name):
         problems["name"] = [problem]
     elif not name.strip():
-        problems["name"] = ["a campaign needs a name"]
+        problems["name"] = [N_("a campaign needs a name")]
     if problem := target_problem(target_cents):
         problems["target"] = [problem]
     for field, day in (("starts", starts_on), ("ends", ends_on)):
         if day is not None and (problem := date_problem(day, CAMPAIGN_YEARS_AHEAD)):
             problems[field] = [problem]
     if starts_on and ends_on and ends_on < starts_on:
-        problems["ends"] = ["the campaign ends before it starts"]
+        problems["ends"] = [N_("the campaign ends before it starts")]
     raise_problems(problems)
 
 
-def target_problem(target_cents: object) -> str | None:
+def target_problem(target_cents: object) -> Text | None:
     """Why a target cannot be accepted: none (0) up to € 1.000.000.000,00."""
     if isinstance(target_cents, int) and not isinstance(target_cents, bool) and target_cents < 0:
-        return "the target cannot be negative"
+        return N_("the target cannot be negative")
     return amount_problem(target_cents, least=0, most=MAX_TARGET_CENTS)
 
 

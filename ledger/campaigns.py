@@ -10,6 +10,7 @@ from ledger.bounds import check
 from ledger.campaign import Campaign, check_campaign, check_campaign_day, target_problem
 from ledger.errors import ConflictError, NotFoundError
 from ledger.service import LedgerService
+from ledger.texts import N_
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ class Campaigns(LedgerService):
             starts_on,
             ends_on,
         ):
-            raise ConflictError(f"campaign {slug!r} already exists with other details")
+            raise ConflictError(
+                N_("campaign %(slug)r already exists with other details", slug=slug)
+            )
         return existing.id
 
     def change_target(self, slug: str, target_cents: int) -> None:
@@ -81,5 +84,5 @@ class Campaigns(LedgerService):
         try:
             campaign: Campaign = self.repository.get(Campaign.create_id(slug))
         except AggregateNotFoundError:
-            raise NotFoundError(f"unknown campaign {slug!r}") from None
+            raise NotFoundError(N_("unknown campaign %(slug)r", slug=slug)) from None
         return campaign

@@ -8,6 +8,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledger.errors import InvalidInputError
+from ledger.texts import N_
 
 DEFAULT_TIMEZONE = "Europe/Rome"
 
@@ -58,11 +59,13 @@ def parse_date(text: str) -> date:
     elif match := _ITALIAN.fullmatch(raw):
         day, month, year = (int(part) for part in match.groups())
     else:
-        raise InvalidInputError(f"not a date (use dd/mm/yyyy or yyyy-mm-dd): {text!r}")
+        raise InvalidInputError(
+            N_("not a date (use dd/mm/yyyy or yyyy-mm-dd): %(text)r", text=text)
+        )
     try:
         return date(year, month, day)
     except ValueError as error:
-        raise InvalidInputError(f"not a calendar date: {text!r}") from error
+        raise InvalidInputError(N_("not a calendar date: %(text)r", text=text)) from error
 
 
 def years_after(day: date, years: int) -> date:

@@ -21,6 +21,7 @@ from ledger.bounds import (
 from ledger.errors import ConflictError, InvalidInputError, raise_problems
 from ledger.identity import DonorDetails
 from ledger.keys import natural_id
+from ledger.texts import N_
 
 CHANNELS = ("stand", "online", "bank", "event", "other")
 METHODS = ("cash", "card", "bank_transfer", "sepa_debit", "postal", "paypal", "cheque")
@@ -67,33 +68,49 @@ class Gift:
         if self.tally:
             problems.update(self._tally_problems())
         if problem := count_problem(self.donors, least, MAX_DONORS):
-            problems["donors"] = [f"the people behind one gift go {problem}"]
+            problems["donors"] = [N_("the people behind one gift go %(problem)s", problem=problem)]
         elif self.donors > 1 and self.details.has_any_personal_data:
-            problems["donors"] = ["more than one donor only on anonymous rows (no identity fields)"]
+            problems["donors"] = [
+                N_("more than one donor only on anonymous rows (no identity fields)")
+            ]
         if self.channel not in CHANNELS:
             problems["channel"] = [
-                f"unknown channel {self.channel!r} (one of {', '.join(CHANNELS)})"
+                N_(
+                    "unknown channel %(value)r (one of %(choices)s)",
+                    value=self.channel,
+                    choices=", ".join(CHANNELS),
+                )
             ]
         if self.method not in METHODS:
-            problems["method"] = [f"unknown method {self.method!r} (one of {', '.join(METHODS)})"]
+            problems["method"] = [
+                N_(
+                    "unknown method %(value)r (one of %(choices)s)",
+                    value=self.method,
+                    choices=", ".join(METHODS),
+                )
+            ]
         if self.district and self.district not in DISTRICTS:
             problems["district"] = [
-                f"unknown district {self.district!r} (one of {', '.join(DISTRICTS)})"
+                N_(
+                    "unknown district %(value)r (one of %(choices)s)",
+                    value=self.district,
+                    choices=", ".join(DISTRICTS),
+                )
             ]
         if self.instalment not in INSTALMENTS:
-            problems["instalment"] = ["the first or a later month of a monthly gift, or blank"]
+            problems["instalment"] = [N_("the first or a later month of a monthly gift, or blank")]
         if self.status not in (CONFIRMED, PENDING):
-            problems["status"] = ["a new gift is either confirmed or pending"]
+            problems["status"] = [N_("a new gift is either confirmed or pending")]
         if not self.source_key:
-            problems["reference"] = ["a gift needs a key that makes a resend a no-op"]
+            problems["reference"] = [N_("a gift needs a key that makes a resend a no-op")]
         raise_problems(problems)
 
     def _tally_problems(self) -> dict[str, list[str]]:
         problems: dict[str, list[str]] = {}
         if self.amount_cents == 0 and self.donors == 0:
-            problems["amount"] = ["a tally of nobody and no cash is no gift"]
+            problems["amount"] = [N_("a tally of nobody and no cash is no gift")]
         if (self.channel, self.method) != ("stand", "cash") or (self.details.has_any_personal_data):
-            problems["donors"] = ["a tally is the anonymous cash of a stand"]
+            problems["donors"] = [N_("a tally is the anonymous cash of a stand")]
         return problems
 
     @cached_property
@@ -265,18 +282,27 @@ class Donation(Aggregate):
     def _check_money_back(self, amount_cents: int, what: str) -> None:
         check_amount("amount", amount_cents)
         if not self.money_can_leave:
-            raise ConflictError(f"the payment is {self.status}, not confirmed: no {what} yet")
+            raise ConflictError(
+                N_(
+                    "the payment is %(status)s, not confirmed: no %(what)s yet",
+                    status=self.status,
+                    what=what,
+                )
+            )
         if self.taken_back_cents + amount_cents > self.amount_cents:
             raise ConflictError(
-                f"refunds and lost disputes would exceed the gift: "
-                f"{self.taken_back_cents + amount_cents} > {self.amount_cents} cents"
+                N_(
+                    "refunds and lost disputes would exceed the gift: %(back)s > %(gift)s cents",
+                    back=self.taken_back_cents + amount_cents,
+                    gift=self.amount_cents,
+                )
             )
 
     def confirm_payment(self, on: date) -> None:
         if self.status == CONFIRMED:
             return
         if self.status == FAILED:
-            raise ConflictError("this payment already failed; it cannot be confirmed")
+            raise ConflictError(N_("this payment already failed; it cannot be confirmed"))
         self._payment_confirmed(on=on)
 
     @event(PaymentConfirmed)
@@ -287,7 +313,7 @@ class Donation(Aggregate):
         if self.status == FAILED:
             return
         if self.status == CONFIRMED:
-            raise ConflictError("this payment was confirmed; a refund is the way back")
+            raise ConflictError(N_("this payment was confirmed; a refund is the way back"))
         self._payment_failed(on=on, reason=reason)
 
     @event(PaymentFailed)
@@ -316,12 +342,14 @@ class Donation(Aggregate):
         check_text("reason", reason, multiline=True)
         if amount_cents < self.taken_back_cents:
             raise ConflictError(
-                "the corrected amount is below what was already refunded or lost in disputes"
+                N_("the corrected amount is below what was already refunded or lost in disputes")
             )
         if not reason.strip():
-            raise InvalidInputError("a correction needs its reason", {"reason": ["required"]})
+            raise InvalidInputError(
+                N_("a correction needs its reason"), {"reason": [N_("required")]}
+            )
         if (amount_cents, value_date) == (self.amount_cents, self.value_date):
-            raise InvalidInputError("nothing to correct: same amount and date")
+            raise InvalidInputError(N_("nothing to correct: same amount and date"))
         self._corrected(
             amount_cents=amount_cents, value_date=value_date, reason=reason.strip(), by=by
         )

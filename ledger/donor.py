@@ -8,6 +8,7 @@ from eventsourcing.domain import Aggregate, event
 from ledger.bounds import check_date, check_text
 from ledger.dates import years_after
 from ledger.errors import ConflictError, InvalidInputError
+from ledger.texts import N_
 
 # Italian bookkeeping (art. 2220 c.c.) and the tax rules on deductible gifts: ten years.
 RETENTION_YEARS = 10
@@ -19,11 +20,11 @@ def retention_reason(has_tax_code: bool, last_gift_on: date | None, today: date)
         return None
     keep_until = years_after(last_gift_on, RETENTION_YEARS)
     if today < keep_until:
-        return (
-            f"i dati di un donatore con codice fiscale vanno conservati per "
-            f"{RETENTION_YEARS} anni dall'ultima donazione, fino al "
-            f"{keep_until.strftime('%d/%m/%Y')} (tax-relevant records are kept "
-            f"{RETENTION_YEARS} years)"
+        return N_(
+            "the data of a donor with a tax code are kept %(years)s years after the last gift, "
+            "until %(day)s",
+            years=RETENTION_YEARS,
+            day=keep_until,
         )
     return None
 
@@ -64,15 +65,15 @@ class Donor(Aggregate):
 
     def _require_active(self) -> None:
         if self.erased:
-            raise ConflictError("this donor was erased")
+            raise ConflictError(N_("this donor was erased"))
         if self.merged_into:
-            raise ConflictError(f"this donor was merged into {self.merged_into}")
+            raise ConflictError(N_("this donor was merged into %(other)s", other=self.merged_into))
 
     def merge_into(self, other: UUID, by: str) -> None:
         self._require_active()
         if other == self.id:
             raise InvalidInputError(
-                "a donor cannot be merged into itself", {"other": ["choose another donor"]}
+                N_("a donor cannot be merged into itself"), {"other": [N_("choose another donor")]}
             )
         self._merged(other=str(other), by=by)
 
@@ -100,8 +101,8 @@ class Donor(Aggregate):
         check_date("on", on)
         if not how.strip():
             raise InvalidInputError(
-                "say how the consent was given or withdrawn",
-                {"how": ["e.g. e-mail of 3 March, signed form"]},
+                N_("say how the consent was given or withdrawn"),
+                {"how": [N_("e.g. e-mail of 3 March, signed form")]},
             )
         self._consent_changed(privacy=privacy, marketing=marketing, how=how.strip(), on=on, by=by)
 
@@ -113,10 +114,12 @@ class Donor(Aggregate):
         if self.erased:
             return
         if self.merged_into:
-            raise ConflictError(f"erase the donor this one was merged into ({self.merged_into})")
+            raise ConflictError(
+                N_("erase the donor this one was merged into (%(other)s)", other=self.merged_into)
+            )
         check_text("reason", reason, multiline=True)
         if not reason.strip():
-            raise InvalidInputError("an erasure needs its reason", {"reason": ["required"]})
+            raise InvalidInputError(N_("an erasure needs its reason"), {"reason": [N_("required")]})
         self._erased(donations=sorted(donations), reason=reason.strip(), forced=forced, by=by)
 
     @event(Erased)

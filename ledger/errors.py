@@ -4,7 +4,9 @@ from eventsourcing.persistence import IntegrityError
 
 
 class LedgerError(Exception):
-    """Base of every error a user can cause; its message is meant to be read by that user."""
+    """Base of every error a user can cause; its message is meant to be read by that user:
+    English, or a `ledger.texts.Text` (English with its msgid and values) that web/ shows in
+    the page's language."""
 
 
 class NotFoundError(LedgerError):
@@ -16,7 +18,8 @@ class ConflictError(LedgerError):
 
 
 class InvalidInputError(LedgerError):
-    """Input that cannot be accepted; `fields` maps field names to messages where known."""
+    """Input that cannot be accepted; `fields` maps field names to messages (each a str, as a
+    rule a `ledger.texts.Text`) where known."""
 
     def __init__(self, message: str, fields: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
@@ -32,9 +35,12 @@ class ChangedMeanwhileError(ConflictError, IntegrityError):
 def invalid_input(problems: dict[str, list[str]]) -> InvalidInputError:
     """One error for every problem found, field by field, so that a form shows them all at once
     and a message names each field."""
-    return InvalidInputError(
-        "; ".join(f"{field}: {m}" for field, ms in problems.items() for m in ms), problems
-    )
+    return InvalidInputError(summary(problems), problems)
+
+
+def summary(problems: dict[str, list[str]]) -> str:
+    """`field: problem; field: problem`, the message of an error built from its fields."""
+    return "; ".join(f"{field}: {m}" for field, ms in problems.items() for m in ms)
 
 
 def raise_problems(problems: dict[str, list[str]]) -> None:

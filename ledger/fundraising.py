@@ -8,6 +8,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.campaign import Campaign
 from ledger.errors import ConflictError, NotFoundError
+from ledger.texts import N_
 
 
 def record_expense(
@@ -17,11 +18,13 @@ def record_expense(
     try:
         campaign: Campaign = app.repository.get(Campaign.create_id(slug))
     except AggregateNotFoundError:
-        raise NotFoundError(f"unknown campaign {slug!r}") from None
+        raise NotFoundError(N_("unknown campaign %(slug)r", slug=slug)) from None
     if not campaign.record_expense(amount_cents, on, what, by):
         return False
     try:
         app.save(campaign)
     except IntegrityError:
-        raise ConflictError(f"campaign {slug} changed meanwhile; try again") from None
+        raise ConflictError(
+            N_("campaign %(slug)s changed meanwhile; try again", slug=slug)
+        ) from None
     return True

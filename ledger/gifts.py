@@ -18,6 +18,7 @@ from ledger.event_store import one_transaction, recorded_ids
 from ledger.identity import DonorDetails
 from ledger.privacy import new_key, seal, unseal
 from ledger.receipt_book import ReceiptBook
+from ledger.texts import N_
 
 # Saving many aggregates in one save() is one transaction and one table lock on PostgreSQL.
 SAVE_BATCH = 200
@@ -53,8 +54,12 @@ class Gifts(Campaigns):
             return False
         if not donation.same_money_as(gift):
             raise ConflictError(
-                f"{gift.source_key!r} is already recorded with other figures "
-                f"({donation.amount_cents} cents on {donation.value_date.isoformat()})"
+                N_(
+                    "%(key)r is already recorded with other figures (%(cents)s cents on %(day)s)",
+                    key=gift.source_key,
+                    cents=donation.amount_cents,
+                    day=donation.value_date,
+                )
             )
         return True
 
@@ -134,7 +139,7 @@ class Gifts(Campaigns):
         ]
         keys = self.sealing_keys(subjects)
         if len(keys) < len(set(subjects)):
-            raise ConflictError("a sealing key went missing meanwhile (an erasure?): try again")
+            raise ConflictError(N_("a sealing key went missing meanwhile (an erasure?): try again"))
         donations: dict[UUID, Donation] = {}
         for donation_id, gift in zip(ids, gifts, strict=True):
             if donation_id in donations:
@@ -202,7 +207,7 @@ class Gifts(Campaigns):
     def _donation(self, source_key: str) -> Donation:
         donation = self.find_donation(source_key)
         if donation is None:
-            raise NotFoundError(f"no gift recorded under {source_key!r}")
+            raise NotFoundError(N_("no gift recorded under %(key)r", key=source_key))
         return donation
 
     def refund(
@@ -224,10 +229,7 @@ class Gifts(Campaigns):
             return
         entry = book.receipt_for(donation.id)
         if entry is not None:
-            raise ConflictError(
-                f"la donazione ha la ricevuta {entry.number}: annullala prima "
-                f"(void receipt {entry.number} first)"
-            )
+            raise ConflictError(N_("void receipt %(number)s first", number=entry.number))
 
     def record_fee(self, source_key: str, fee_cents: int, source: str) -> bool:
         donation = self._donation(source_key)

@@ -10,6 +10,7 @@ from stdnum.it import codicefiscale, iva
 
 from ledger.bounds import text_problem
 from ledger.errors import InvalidInputError, raise_problems
+from ledger.texts import N_
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SPACES = re.compile(r"\s+")
@@ -23,7 +24,7 @@ def normalize_email(text: str | None) -> str | None:
     if not email:
         return None
     if not _EMAIL.fullmatch(email):
-        raise InvalidInputError(f"not an e-mail address: {text!r}")
+        raise InvalidInputError(N_("not an e-mail address: %(text)r", text=text))
     return email
 
 
@@ -40,9 +41,9 @@ def _e164(raw: str, text: str | None) -> str:
     try:
         number = phonenumbers.parse(raw, "IT")
     except phonenumbers.NumberParseException as error:
-        raise InvalidInputError(f"not a phone number: {text!r}") from error
+        raise InvalidInputError(N_("not a phone number: %(text)r", text=text)) from error
     if not phonenumbers.is_possible_number(number):
-        raise InvalidInputError(f"not a phone number: {text!r}")
+        raise InvalidInputError(N_("not a phone number: %(text)r", text=text))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -56,7 +57,10 @@ def normalize_tax_code(text: str | None) -> str | None:
     if len(raw) in (11, 13) and iva.is_valid(raw):
         return iva.compact(raw)
     raise InvalidInputError(
-        f"not a valid codice fiscale or partita IVA (check digit or format): {text!r}"
+        N_(
+            "not a valid codice fiscale or partita IVA (check digit or format): %(text)r",
+            text=text,
+        )
     )
 
 
@@ -97,7 +101,7 @@ class DonorDetails:
                 try:
                     values[name] = normalizers[name](text)
                 except InvalidInputError as error:
-                    problems[name] = [str(error)]
+                    problems[name] = [error.args[0]]
             else:
                 values[name] = _SPACES.sub(" ", text.strip()) if text else ""
         raise_problems(problems)

@@ -6,15 +6,9 @@ from decimal import Decimal
 from babel.numbers import format_currency
 
 from ledger.errors import InvalidInputError
+from ledger.texts import N_
 
 _CLEAN = re.compile(r"[\s\u00a0\u202f€]|EUR", re.IGNORECASE)
-
-
-_AMBIGUOUS = (
-    "importo ambiguo {text!r}: per mille e più scrivi 1.234 o 1234, per i centesimi "
-    "1,23 (ambiguous amount: write 1.234 or 1234 for a thousand and more, 1,23 "
-    "for cents)"
-)
 
 
 def _grouped(integer: str, separator: str) -> bool:
@@ -32,7 +26,7 @@ def _split(raw: str, text: str) -> tuple[str, str, str | None]:
         # Both marks: the last one is the decimal mark, the other groups thousands.
         decimal_mark = "," if raw.rfind(",") > raw.rfind(".") else "."
         if raw.count(decimal_mark) > 1:
-            raise InvalidInputError(f"not an amount: {text!r}")
+            raise InvalidInputError(N_("not an amount: %(text)r", text=text))
         integer, _, fraction = raw.partition(decimal_mark)
         return integer, "." if decimal_mark == "," else ",", fraction
     if not commas and not dots:
@@ -44,7 +38,13 @@ def _split(raw: str, text: str) -> tuple[str, str, str | None]:
     if len(tail) == 3 and (mark == "," or not _grouped(raw, ".")):
         # `1,234`, `0,500`, `0.500`: three decimals in one convention, a thousands group in
         # the other. A lone dot that groups correctly is Italian thousands (`1.234`).
-        raise InvalidInputError(_AMBIGUOUS.format(text=text))
+        raise InvalidInputError(
+            N_(
+                "ambiguous amount %(text)r: write 1.234 or 1234 for a thousand and more, "
+                "1,23 for cents",
+                text=text,
+            )
+        )
     return raw, mark, None
 
 
@@ -53,22 +53,28 @@ def parse_cents(text: str) -> int:
     in the README (Italian `1.234,50`, international `1,234.50`, `€`, grouping optional)."""
     raw = _CLEAN.sub("", text or "")
     if not raw:
-        raise InvalidInputError(f"amount is empty: {text!r}")
+        raise InvalidInputError(N_("amount is empty: %(text)r", text=text))
     sign = ""
     if raw[0] in "+-":
         sign, raw = raw[0], raw[1:]
     if not re.fullmatch(r"[0-9.,]+", raw):
-        raise InvalidInputError(f"not an amount: {text!r}")
+        raise InvalidInputError(N_("not an amount: %(text)r", text=text))
     integer, separator, fraction = _split(raw, text)
     if separator and separator in integer:
         if not _grouped(integer, separator):
             raise InvalidInputError(
-                f"thousands groups are three digits each (1.234.567,89 or 1,234,567.89): {text!r}"
+                N_(
+                    "thousands groups are three digits each (1.234.567,89 or 1,234,567.89): "
+                    "%(text)r",
+                    text=text,
+                )
             )
         integer = integer.replace(separator, "")
     fraction = fraction if fraction is not None else "00"
     if not re.fullmatch(r"[0-9]+", integer) or not re.fullmatch(r"[0-9]{1,2}", fraction):
-        raise InvalidInputError(f"not an amount in euro with at most two decimals: {text!r}")
+        raise InvalidInputError(
+            N_("not an amount in euro with at most two decimals: %(text)r", text=text)
+        )
     cents = int(integer) * 100 + int(fraction.ljust(2, "0"))
     return -cents if sign == "-" else cents
 

@@ -9,6 +9,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.keys import natural_id
+from ledger.texts import N_
 
 ISSUED, VOID = "issued", "void"
 # What the receipt may say about the donor's tax benefit (D.Lgs. 117/2017 art. 83).
@@ -29,8 +30,8 @@ def parse_receipt_number(text: str) -> tuple[int, int]:
     match = _NUMBER.fullmatch(text or "")
     if not match or int(match.group(2)) < 1:
         raise InvalidInputError(
-            f"not a receipt number (YYYY/NNNNNN): {text!r}",
-            {"number": ["YYYY/NNNNNN, e.g. 2016/000012"]},
+            N_("not a receipt number (YYYY/NNNNNN): %(text)r", text=text),
+            {"number": [N_("YYYY/NNNNNN, e.g. 2016/000012")]},
         )
     return int(match.group(1)), int(match.group(2))
 
@@ -105,7 +106,9 @@ class ReceiptBook(Aggregate):
 
     def entry(self, sequence: int) -> ReceiptEntry:
         if not 1 <= sequence <= len(self.entries):
-            raise NotFoundError(f"no receipt {receipt_number(self.year, sequence)}")
+            raise NotFoundError(
+                N_("no receipt %(number)s", number=receipt_number(self.year, sequence))
+            )
         return self.entries[sequence - 1]
 
     def issue(
@@ -126,10 +129,14 @@ class ReceiptBook(Aggregate):
             return existing
         if value_date.year != self.year:
             raise ConflictError(
-                f"a gift of {value_date.year} belongs in that year's book, not in {self.year}'s"
+                N_(
+                    "a gift of %(year)s belongs in that year's book, not in %(book)s's",
+                    year=value_date.year,
+                    book=self.year,
+                )
             )
         if amount_cents <= 0:
-            raise ConflictError("nothing left to receipt: the gift was refunded")
+            raise ConflictError(N_("nothing left to receipt: the gift was refunded"))
         self._issued(
             sequence=len(self.entries) + 1,
             donation_id=donation_id,
@@ -182,7 +189,9 @@ class ReceiptBook(Aggregate):
         if entry.status == VOID:
             return False
         if not reason.strip():
-            raise InvalidInputError("say why the receipt is voided", {"reason": ["required"]})
+            raise InvalidInputError(
+                N_("say why the receipt is voided"), {"reason": [N_("required")]}
+            )
         self._voided(sequence=sequence, reason=reason.strip(), by=by, on=on)
         return True
 

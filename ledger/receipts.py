@@ -22,6 +22,7 @@ from ledger.receipt_book import (
     deductibility,
     parse_receipt_number,
 )
+from ledger.texts import N_
 
 # Receipts written per save(): one transaction and, on PostgreSQL, one table lock.
 CHUNK = 100
@@ -112,7 +113,7 @@ class Receipts:
         for key in dict.fromkeys(source_keys):
             donation = self.app.find_donation(key)
             if donation is None:
-                raise NotFoundError(f"no gift recorded under {key!r}")
+                raise NotFoundError(N_("no gift recorded under %(key)r", key=key))
             candidate = self._candidate(donation)
             if isinstance(candidate, str):
                 skipped[key] = candidate
@@ -157,7 +158,7 @@ class Receipts:
                 time.sleep(random.uniform(0, 0.02))
                 continue
             return new, len(chunk) - len(new)
-        raise ConflictError(f"the {year} receipt book is too busy; try again")
+        raise ConflictError(N_("the %(year)s receipt book is too busy; try again", year=year))
 
     def void(self, number: str, reason: str, by: str, on: date) -> bool:
         """Void a receipt (its number stays, with the reason); False if it was void already."""
@@ -165,7 +166,7 @@ class Receipts:
         for _attempt in range(ATTEMPTS):
             book = self._book(year)
             if book.version == 0 or not book.entries:
-                raise NotFoundError(f"no receipt {number}")
+                raise NotFoundError(N_("no receipt %(number)s", number=number))
             if not book.void(sequence, reason, by, on):
                 return False
             try:
@@ -174,7 +175,7 @@ class Receipts:
                 time.sleep(random.uniform(0, 0.02))
                 continue
             return True
-        raise ConflictError(f"the {year} receipt book is too busy; try again")
+        raise ConflictError(N_("the %(year)s receipt book is too busy; try again", year=year))
 
     def document(self, number: str) -> ReceiptDocument:
         year, sequence = parse_receipt_number(number)

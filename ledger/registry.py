@@ -11,6 +11,7 @@ from ledger.dates import today as foundation_today
 from ledger.donor import Donor, retention_reason
 from ledger.errors import ConflictError
 from ledger.service import LedgerService
+from ledger.texts import N_
 
 
 class Registry(LedgerService):
@@ -26,7 +27,7 @@ class Registry(LedgerService):
     def merge_donors(self, donor_id: UUID, into: UUID, by: str) -> None:
         """Two registry entries are one person: the first redirects to the second from now on."""
         if self._registry_entry(into).erased:
-            raise ConflictError("cannot merge into an erased donor")
+            raise ConflictError(N_("cannot merge into an erased donor"))
         donor = self._registry_entry(donor_id)
         donor.merge_into(into, by)
         self.save(donor)
@@ -64,7 +65,7 @@ class Registry(LedgerService):
         reason recorded). Returns how many keys were destroyed."""
         keep = retention_reason(has_tax_code, last_gift_on, today or foundation_today())
         if keep and not force:
-            raise ConflictError(f"cancellazione rifiutata: {keep}")
+            raise ConflictError(N_("erasure refused: %(reason)s", reason=keep))
         donor = self._registry_entry(donor_id)
         if donor.erased:  # recorded before, maybe without reaching the vault: finish it
             return self.vault.destroy(donations)

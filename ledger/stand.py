@@ -22,6 +22,7 @@ from ledger.donation import DISTRICTS
 from ledger.errors import ConflictError, NotFoundError, invalid_field, raise_problems
 from ledger.identity import DonorDetails
 from ledger.keys import natural_id
+from ledger.texts import N_
 
 # Notes from €500 down to 1-cent coins, in cents.
 DENOMINATIONS = (50000, 20000, 10000, 5000, 2000, 1000, 500, 200, 100, 50, 20, 10, 5, 2, 1)
@@ -106,14 +107,16 @@ class StandCollection(Aggregate):
 
     def _require_open(self) -> None:
         if self.status != OPEN:
-            raise ConflictError("il banchetto è già chiuso (the stand is closed)")
+            raise ConflictError(N_("the stand is closed"))
 
     def tally(self, entry_id: str, amount_cents: int | None = None) -> bool:
         """One more giver; False when this entry was already received, a ConflictError when it
         was received with another amount (a resend never changes what a tap said)."""
         if entry_id in self.tallies:
             if self.tallies[entry_id] != amount_cents:
-                raise ConflictError(f"tap {entry_id} was received with another amount")
+                raise ConflictError(
+                    N_("tap %(entry)s was received with another amount", entry=entry_id)
+                )
             return False
         self._require_open()
         check_text("entry_id", entry_id)
@@ -129,7 +132,7 @@ class StandCollection(Aggregate):
     def undo_tally(self, entry_id: str) -> bool:
         """Take back one tap (a compensating event); False when it was already taken back."""
         if entry_id not in self.tallies:
-            raise NotFoundError(f"no tap {entry_id} on this stand")
+            raise NotFoundError(N_("no tap %(entry)s on this stand", entry=entry_id))
         if entry_id in self.undone:
             return False
         self._require_open()
@@ -158,7 +161,9 @@ class StandCollection(Aggregate):
         if entry_id in self.named:
             # The sealed details differ on every sealing: the figures say if it is a resend.
             if self.named[entry_id][:2] != (amount_cents, identified):
-                raise ConflictError(f"named gift {entry_id} was received with other figures")
+                raise ConflictError(
+                    N_("named gift %(entry)s was received with other figures", entry=entry_id)
+                )
             return False
         self._require_open()
         self._named_gift_logged(
@@ -185,18 +190,27 @@ class StandCollection(Aggregate):
         self._require_open()
         check_text("counter", counter)
         if not counter.strip():
-            raise invalid_field("counter", "who counted? (chi ha contato?)")
+            raise invalid_field("counter", N_("who counted?"))
         unknown = [str(value) for value in denominations if value not in DENOMINATIONS]
         if unknown:
-            raise invalid_field("denominations", f"unknown denominations: {', '.join(unknown)}")
+            raise invalid_field(
+                "denominations", N_("unknown denominations: %(values)s", values=", ".join(unknown))
+            )
         for value, pieces in denominations.items():
             if problem := count_problem(pieces, 0, MAX_PIECES):
-                raise invalid_field("denominations", f"pieces of {value} cents: {problem}")
+                raise invalid_field(
+                    "denominations",
+                    N_("pieces of %(value)s cents: %(problem)s", value=value, problem=problem),
+                )
         total = count_total(denominations)
         if total > max_gift_cents():
             raise invalid_field(
                 "denominations",
-                f"the count comes to {total} cents: {amount_problem(total)}; ricontate (recount)",
+                N_(
+                    "the count comes to %(total)s cents: %(problem)s; recount",
+                    total=total,
+                    problem=amount_problem(total),
+                ),
             )
         self._counted(
             counter=counter.strip(),
@@ -216,14 +230,17 @@ class StandCollection(Aggregate):
             latest.pop(counter.lower(), None)
             latest[counter.lower()] = total
         if len(latest) < 2:
-            raise ConflictError(
-                "servono i conteggi di due volontari diversi (two volunteers must each count)"
-            )
+            raise ConflictError(N_("two volunteers must each count"))
         first, second = list(latest.values())[-2:]
         if first != second:
             raise ConflictError(
-                f"i due conteggi non coincidono: {first} e {second} centesimi, differenza "
-                f"{abs(first - second)} (the two counts differ by {abs(first - second)} cents)"
+                N_(
+                    "the two counts differ: %(first)s and %(second)s cents, a difference of "
+                    "%(difference)s",
+                    first=first,
+                    second=second,
+                    difference=abs(first - second),
+                )
             )
         return first
 
@@ -234,8 +251,12 @@ class StandCollection(Aggregate):
         named = self.named_cents
         if counted < named:
             raise ConflictError(
-                f"il contante contato ({counted} centesimi) è meno dei doni nominativi "
-                f"({named} centesimi): ricontate (counted cash is below the named gifts)"
+                N_(
+                    "the counted cash (%(counted)s cents) is below the named gifts "
+                    "(%(named)s cents): recount",
+                    counted=counted,
+                    named=named,
+                )
             )
         self._closed(
             counted_cents=counted,
@@ -262,7 +283,9 @@ class StandCollection(Aggregate):
     def require_closed_for_deposit(self) -> None:
         """Cash goes to the bank only from a stand whose count is closed."""
         if self.status != CLOSED:
-            raise ConflictError(f"close the stand {self.place} before its deposit")
+            raise ConflictError(
+                N_("close the stand %(place)s before its deposit", place=self.place)
+            )
 
     def state(self) -> dict[str, Any]:
         """What a phone needs to show, as plain data."""
@@ -290,14 +313,14 @@ def check_opening(
     names as the stand keeps them."""
     problems: dict[str, list[str]] = {}
     if not place.strip():
-        problems["place"] = ["where is the stand? (piazza)"]
+        problems["place"] = [N_("where is the stand?")]
     if not comune.strip():
-        problems["comune"] = ["which comune?"]
+        problems["comune"] = [N_("which comune?")]
     if district not in DISTRICTS:
-        problems["district"] = [f"one of {', '.join(DISTRICTS)}"]
+        problems["district"] = [N_("one of %(choices)s", choices=", ".join(DISTRICTS))]
     names = [v.strip() for v in volunteers if v.strip()]
     if not names:
-        problems["volunteers"] = ["at least one volunteer"]
+        problems["volunteers"] = [N_("at least one volunteer")]
     for field, problem in [
         ("campaign", text_problem(campaign)),
         ("place", text_problem(place)),
@@ -343,14 +366,14 @@ def check_deposit(reference: str, amount_cents: int, on: date, stand_ids: list[U
     if problem := text_problem(reference):
         problems["reference"] = [problem]
     elif not reference.strip():
-        problems["reference"] = ["the bank's reference (CRO/TRN) of the deposit"]
+        problems["reference"] = [N_("the bank's reference (CRO/TRN) of the deposit")]
     # One deposit may pool the cash of many stands: bounded like a campaign's target.
     if problem := amount_problem(amount_cents, most=MAX_TARGET_CENTS):
         problems["amount_cents"] = [problem]
     if problem := date_problem(on):
         problems["on"] = [problem]
     if not stand_ids:
-        problems["stands"] = ["choose the stands whose cash was deposited"]
+        problems["stands"] = [N_("choose the stands whose cash was deposited")]
     raise_problems(problems)
 
 
@@ -371,7 +394,7 @@ class NamedGift:
         if not self.privacy_consent:
             raise invalid_field(
                 "privacy_consent",
-                "serve il consenso privacy per tenere il contatto; altrimenti usa +1",
+                N_("privacy consent is needed to keep the contact; otherwise use +1"),
             )
         if not self.details.is_identified:
-            raise invalid_field("email", "an e-mail, a phone or a codice fiscale is needed")
+            raise invalid_field("email", N_("an e-mail, a phone or a codice fiscale is needed"))

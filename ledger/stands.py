@@ -15,6 +15,7 @@ from ledger.gifts import Gifts
 from ledger.identity import DonorDetails
 from ledger.privacy import seal, unseal
 from ledger.stand import BankDeposit, NamedGift, StandCollection, check_deposit, check_opening
+from ledger.texts import N_
 
 
 class Stands(Gifts):
@@ -42,9 +43,9 @@ class Stands(Gifts):
         try:
             stand: Aggregate = self.repository.get(stand_id)
         except AggregateNotFoundError:
-            raise NotFoundError(f"no stand {stand_id}") from None
+            raise NotFoundError(N_("no stand %(id)s", id=stand_id)) from None
         if not isinstance(stand, StandCollection):
-            raise NotFoundError(f"no stand {stand_id}")
+            raise NotFoundError(N_("no stand %(id)s", id=stand_id))
         return stand
 
     def _change_stand(self, stand_id: UUID, change: Any) -> Any:
@@ -53,10 +54,7 @@ class Stands(Gifts):
         try:
             self.save(stand)
         except IntegrityError:
-            raise ConflictError(
-                "il banchetto è stato modificato da un altro telefono: riprova "
-                "(changed meanwhile by another phone)"
-            ) from None
+            raise ConflictError(N_("changed meanwhile by another phone: try again")) from None
         return result
 
     def tally_gift(self, stand_id: UUID, entry_id: str, amount_cents: int | None = None) -> bool:
@@ -138,10 +136,7 @@ class Stands(Gifts):
         try:
             self.save(stand, *self.donations_for(gifts))
         except IntegrityError:
-            raise ConflictError(
-                "il banchetto è già stato chiuso da un altro telefono "
-                "(already closed from another phone)"
-            ) from None
+            raise ConflictError(N_("already closed from another phone")) from None
         return stand.state()
 
     def record_deposit(
@@ -160,6 +155,9 @@ class Stands(Gifts):
             existing: BankDeposit = self.repository.get(deposit.id)
             if (existing.amount_cents, existing.stands) != (deposit.amount_cents, deposit.stands):
                 raise ConflictError(
-                    f"deposit {reference} is already recorded with other figures"
+                    N_(
+                        "deposit %(reference)s is already recorded with other figures",
+                        reference=reference,
+                    )
                 ) from None
         return deposit.id

@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 from ledger.bounds import check, count_problem
 from ledger.errors import InvalidInputError, NotFoundError, raise_problems
 from ledger.keys import natural_id
+from ledger.texts import N_
 
 ROLES = ("admin", "staff", "volunteer")
 _HASHER = PasswordHasher()
@@ -29,8 +30,8 @@ MAX_TOKEN_DAYS = 3650
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
         raise InvalidInputError(
-            f"a password needs at least {MIN_PASSWORD} characters",
-            {"password": [f"at least {MIN_PASSWORD} characters"]},
+            N_("a password needs at least %(count)s characters", count=MIN_PASSWORD),
+            {"password": [N_("at least %(count)s characters", count=MIN_PASSWORD)]},
         )
     return _HASHER.hash(password)
 
@@ -70,7 +71,7 @@ def check_new_user(email: str, role: str) -> str:
     except InvalidInputError as error:
         address, problems = "", dict(error.fields)
     if role not in ROLES:
-        problems["role"] = [f"one of {', '.join(ROLES)}"]
+        problems["role"] = [N_("one of %(choices)s", choices=", ".join(ROLES))]
     raise_problems(problems)
     return address
 

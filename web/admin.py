@@ -19,6 +19,8 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -50,7 +52,7 @@ from web import labels, store
 from web.auth import roles_required
 from web.charts import bars, cumulative
 from web.exports import audited_export, csv_lines, xlsx_file
-from web.i18n import tr
+from web.i18n import error_text, translate
 from web.pdf import Foundation
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -83,7 +85,7 @@ def dashboard() -> str:
             date.fromisoformat(starts) if starts else None,
             date.fromisoformat(ends) if ends else today(),
         )
-        title = tr("Raccolto nel tempo: {}", "Raised over time: {}").format(figures["name"])
+        title = _("Raised over time: {}").format(figures["name"])
         campaigns.append(
             {
                 **figures,
@@ -93,13 +95,13 @@ def dashboard() -> str:
                         (labels.channel_label(k), v["raised_cents"])
                         for k, v in figures["by_channel"].items()
                     ],
-                    tr("Per canale", "By channel"),
+                    _("By channel"),
                 ),
                 "by_district": bars(
                     [(k or "—", v["raised_cents"]) for k, v in figures["by_district"].items()],
-                    tr("Per distretto", "By district"),
+                    _("By district"),
                 ),
-                "by_month": bars(months, tr("Per mese", "By month")),
+                "by_month": bars(months, _("By month")),
             }
         )
     return render_template("admin/dashboard.html", campaigns=campaigns)
@@ -117,43 +119,32 @@ class Required:
         if field.data is None or (isinstance(field.data, str) and not field.data.strip()):
             field.errors[:] = []
             if field.raw_data and str(field.raw_data[0]).strip():
-                raise StopValidation(tr("Data non valida.", "Not a valid date."))
-            raise StopValidation(tr("Campo obbligatorio.", "This field is required."))
+                raise StopValidation(_("Not a valid date."))
+            raise StopValidation(_("This field is required."))
 
 
 def _problem(name: str, said: str = "") -> str:
     """The Italian (or English) words for what is wrong with a field the ledger refused
     (`said`: the ledger's own words, which carry the limits)."""
     if said.startswith("at most "):
-        return tr("Al massimo {}.", "At most {}.").format(said.removeprefix("at most "))
+        return _("At most {}.").format(said.removeprefix("at most "))
     if said.startswith("dates go from "):
-        first, _, last = said.removeprefix("dates go from ").partition(" to ")
-        return tr("Le date vanno dal {} al {}.", "Dates go from {} to {}.").format(first, last)
+        first, _to, last = said.removeprefix("dates go from ").partition(" to ")
+        return _("Dates go from {} to {}.").format(first, last)
     if said.startswith("contains a control character"):
         code = said.partition("(")[2].partition(")")[0]
-        return tr(
-            "Contiene un carattere di controllo ({}), non ammesso.",
-            "Contains a control character ({}), which is not allowed.",
-        ).format(code)
+        return _("Contains a control character ({}), which is not allowed.").format(code)
     problems = {
-        "email": tr("Non è un indirizzo e-mail valido.", "Not an e-mail address."),
-        "phone": tr("Non è un numero di telefono valido.", "Not a phone number."),
-        "tax_code": tr(
-            "Non è un codice fiscale o una partita IVA valida (formato o carattere di controllo).",
-            "Not a valid codice fiscale or partita IVA (format or check digit).",
-        ),
-        "amount": tr(
-            "Importo non valido: scrivi ad esempio 25,00 (al massimo due decimali).",
-            "Not an amount: write e.g. 25.00 (at most two decimals).",
-        ),
-        "reference": tr("Riferimento non valido.", "Not a valid reference."),
-        "district": tr("Distretto sconosciuto.", "Unknown district."),
-        "campaign": tr("Campagna sconosciuta.", "Unknown campaign."),
-        "date": tr("Data non valida.", "Not a valid date."),
+        "email": _("Not an e-mail address."),
+        "phone": _("Not a phone number."),
+        "tax_code": _("Not a valid codice fiscale or partita IVA (format or check digit)."),
+        "amount": _("Not an amount: write e.g. 25.00 (at most two decimals)."),
+        "reference": _("Not a valid reference."),
+        "district": _("Unknown district."),
+        "campaign": _("Unknown campaign."),
+        "date": _("Not a valid date."),
     }
-    return problems.get(
-        name, tr("Valore non valido (caratteri non ammessi?).", "Not a valid value.")
-    )
+    return problems.get(name, _("Not a valid value."))
 
 
 def _amount(field: Field) -> int | None:
@@ -166,7 +157,7 @@ def _amount(field: Field) -> int | None:
     if cents <= 0:
         field.errors = [
             *field.errors,
-            tr("L'importo deve essere maggiore di zero.", "The amount must be above zero."),
+            _("The amount must be above zero."),
         ]
         return None
     return cents
@@ -191,51 +182,41 @@ def _conflict(message: str) -> str:
     if message.startswith("la donazione ha la ricevuta"):
         return message
     if "exceed the gift" in message:
-        return tr(
-            "Supera quanto resta della donazione dopo rimborsi e contestazioni.",
-            "More than what is left of the gift after refunds and disputes.",
-        )
+        return _("More than what is left of the gift after refunds and disputes.")
     if "not confirmed" in message:
-        return tr(
-            "Il pagamento non è confermato: non c'è nulla da rimborsare.",
-            "The payment is not confirmed: nothing to refund yet.",
-        )
+        return _("The payment is not confirmed: nothing to refund yet.")
     if "below what was already refunded" in message:
-        return tr(
-            "L'importo corretto è inferiore a quanto già rimborsato.",
-            "The corrected amount is below what was already refunded.",
-        )
+        return _("The corrected amount is below what was already refunded.")
     if "nothing to correct" in message:
-        return tr(
-            "Nulla da correggere: stesso importo e stessa data.",
-            "Nothing to correct: same amount and date.",
-        )
-    return tr("Operazione rifiutata: {}", "Refused: {}").format(message)
+        return _("Nothing to correct: same amount and date.")
+    return _("Refused: {}").format(message)
 
 
 class BankTransferForm(FlaskForm):
     donor = HiddenField()
-    find = StringField("Cerca un donatore già in anagrafica (nome, e-mail, telefono, CF)")
-    reference = StringField("Riferimento bancario (CRO/TRN)", validators=[Required()])
-    value_date = DateField("Data valuta", validators=[Required()], default=today)
-    campaign = SelectField("Campagna", validators=[Required()])
-    amount = StringField("Importo (€)", validators=[Required()])
+    find = StringField(
+        lazy_gettext("Find a donor already in the registry (name, e-mail, phone, tax code)")
+    )
+    reference = StringField(lazy_gettext("Bank reference (CRO/TRN)"), validators=[Required()])
+    value_date = DateField(lazy_gettext("Value date"), validators=[Required()], default=today)
+    campaign = SelectField(lazy_gettext("Campaign"), validators=[Required()])
+    amount = StringField(lazy_gettext("Amount (€)"), validators=[Required()])
     district = SelectField(
-        "Distretto",
+        lazy_gettext("District"),
         choices=[SelectChoice("", "—")] + [SelectChoice(d) for d in DISTRICTS],
         validators=[Optional()],
     )
-    first_name = StringField("Nome")
-    last_name = StringField("Cognome")
-    organization = StringField("Ente / azienda")
-    email = StringField("E-mail")
-    phone = StringField("Telefono")
-    address = StringField("Indirizzo")
-    postcode = StringField("CAP")
-    city = StringField("Comune")
-    tax_code = StringField("Codice fiscale / P.IVA")
-    privacy_consent = BooleanField("Consenso privacy")
-    marketing_consent = BooleanField("Consenso a ricevere notizie")
+    first_name = StringField(lazy_gettext("First name"))
+    last_name = StringField(lazy_gettext("Surname"))
+    organization = StringField(lazy_gettext("Organisation / company"))
+    email = StringField(lazy_gettext("E-mail"))
+    phone = StringField(lazy_gettext("Phone"))
+    address = StringField(lazy_gettext("Address"))
+    postcode = StringField(lazy_gettext("Postcode"))
+    city = StringField(lazy_gettext("Comune"))
+    tax_code = StringField(lazy_gettext("Tax code / VAT number"))
+    privacy_consent = BooleanField(lazy_gettext("Privacy consent"))
+    marketing_consent = BooleanField(lazy_gettext("Consent to receive news"))
 
 
 IDENTITY = (
@@ -254,15 +235,15 @@ GIFT_FIELDS = ("reference", "value_date", "campaign", "amount", "district")
 
 class RefundForm(FlaskForm):
     refund_id = HiddenField()
-    amount = StringField("Importo da rimborsare (€)", validators=[Required()])
-    on = DateField("Data", validators=[Required()], default=today)
-    reason = StringField("Motivo", validators=[Required()])
+    amount = StringField(lazy_gettext("Amount to refund (€)"), validators=[Required()])
+    on = DateField(lazy_gettext("Date"), validators=[Required()], default=today)
+    reason = StringField(lazy_gettext("Reason"), validators=[Required()])
 
 
 class CorrectionForm(FlaskForm):
-    amount = StringField("Importo corretto (€)", validators=[Required()])
-    value_date = DateField("Data valuta corretta", validators=[Required()])
-    reason = StringField("Motivo", validators=[Required()])
+    amount = StringField(lazy_gettext("Corrected amount (€)"), validators=[Required()])
+    value_date = DateField(lazy_gettext("Corrected value date"), validators=[Required()])
+    reason = StringField(lazy_gettext("Reason"), validators=[Required()])
 
 
 @bp.get("/donations")
@@ -323,15 +304,13 @@ def new_bank_transfer() -> Any:
     found: list[dict[str, Any]] = []
     status = 200
     if form.donor.data and chosen is None:
-        form.find.errors = [
-            tr("Donatore non trovato: cercalo di nuovo.", "Donor not found: search again.")
-        ]
+        form.find.errors = [_("Donor not found: search again.")]
         form.donor.data, status = "", 422
     elif action == "find":
         with store().database.reading() as session:
             found = registry.search_donors(session, form.find.data or "", limit=20)
         if not found:
-            form.find.errors = [tr("Nessun donatore trovato.", "No donor found.")]
+            form.find.errors = [_("No donor found.")]
     elif action == "record":
         if form.validate_on_submit() and (done := _record_transfer(form, chosen)) is not None:
             return done
@@ -377,11 +356,7 @@ def _record_transfer(form: BankTransferForm, chosen: dict[str, Any] | None) -> A
         _refused(form, error, "reference")
         return None
     flash(
-        tr("Bonifico registrato.", "Transfer recorded.")
-        if added
-        else tr(
-            "Bonifico già registrato: nessuna modifica.", "Transfer already recorded: no change."
-        ),
+        _("Transfer recorded.") if added else _("Transfer already recorded: no change."),
         "ok",
     )
     return redirect(url_for("admin.donation", donation_id=gift.donation_id))
@@ -441,7 +416,7 @@ def refund(donation_id: UUID) -> Any:
         except (InvalidInputError, ConflictError) as error:
             _refused(form, error, "amount")
         else:
-            flash(tr("Rimborso registrato.", "Refund recorded."), "ok")
+            flash(_("Refund recorded."), "ok")
             return redirect(url_for("admin.donation", donation_id=donation_id))
     return _donation_page(donation_id, refund=form, status=422)
 
@@ -462,7 +437,7 @@ def correct(donation_id: UUID) -> Any:
         except (InvalidInputError, ConflictError) as error:
             _refused(form, error, "amount")
         else:
-            flash(tr("Correzione registrata.", "Correction recorded."), "ok")
+            flash(_("Correction recorded."), "ok")
             return redirect(url_for("admin.donation", donation_id=donation_id))
     return _donation_page(donation_id, correction=form, status=422)
 
@@ -471,26 +446,28 @@ def correct(donation_id: UUID) -> Any:
 
 
 class ConsentForm(FlaskForm):
-    privacy = BooleanField("Consenso privacy")
-    marketing = BooleanField("Consenso a ricevere notizie")
-    how = StringField("Come (modulo firmato, e-mail del …)", validators=[Required()])
-    on = DateField("Data", validators=[Required()], default=today)
+    privacy = BooleanField(lazy_gettext("Privacy consent"))
+    marketing = BooleanField(lazy_gettext("Consent to receive news"))
+    how = StringField(lazy_gettext("How (signed form, e-mail of …)"), validators=[Required()])
+    on = DateField(lazy_gettext("Date"), validators=[Required()], default=today)
 
 
 class EraseForm(FlaskForm):
-    reason = TextAreaField("Motivo (richiesta dell'interessato, …)", validators=[Required()])
-    force = BooleanField("Forza anche se i dati vanno conservati (solo amministratori)")
+    reason = TextAreaField(
+        lazy_gettext("Reason (the person's request, …)"), validators=[Required()]
+    )
+    force = BooleanField(lazy_gettext("Force even if the data must be kept (admins only)"))
     confirmed = HiddenField()
 
 
 class MergeForm(FlaskForm):
     first = HiddenField(validators=[Required()])
     second = HiddenField(validators=[Required()])
-    survivor = RadioField("Quale donatore resta?", validators=[Required()])
+    survivor = RadioField(lazy_gettext("Which donor stays?"), validators=[Required()])
 
 
 class SearchForm(FlaskForm):
-    q = StringField("Cerca per nome, e-mail, telefono o codice fiscale")
+    q = StringField(lazy_gettext("Search by name, e-mail, phone or tax code"))
 
 
 @bp.route("/registry", methods=["GET", "POST"])
@@ -605,7 +582,7 @@ def change_consent(donor_id: str) -> Any:
     except InvalidInputError as error:
         _refused(form, error, "how")
         return _donor_page(donor_id, consent=form, status=422)
-    flash(tr("Consenso aggiornato.", "Consent updated."), "ok")
+    flash(_("Consent updated."), "ok")
     return redirect(url_for("admin.donor", donor_id=donor_id))
 
 
@@ -626,8 +603,8 @@ def merge() -> Any:
         first, second = registry.resolve(session, first), registry.resolve(session, second)
         if first == second:
             raise InvalidInputError(
-                tr("Sono lo stesso donatore.", "They are the same donor."),
-                {"second": [tr("Scegli un altro donatore.", "Choose another donor.")]},
+                _("They are the same donor."),
+                {"second": [_("Choose another donor.")]},
             )
         views = [_donor_view(session, first), _donor_view(session, second)]
     names = {
@@ -645,10 +622,7 @@ def merge() -> Any:
                 form.survivor.errors = [_conflict(str(error))]
             else:
                 flash(
-                    tr(
-                        "Donatori uniti. L'unione si può annullare da questa pagina.",
-                        "Donors merged. The merge can be undone from this page.",
-                    ),
+                    _("Donors merged. The merge can be undone from this page."),
                     "ok",
                 )
                 return redirect(url_for("admin.donor", donor_id=survivor))
@@ -668,7 +642,7 @@ def unmerge(donor_id: str) -> Any:
         if registry.merge_of(session, donor_id) is None:
             raise NotFoundError(f"no merge of donor {donor_id} to undo")
     into = store().app.unmerge_donors(_uuid(donor_id), current_user.email)
-    flash(tr("Unione annullata.", "Merge undone."), "ok")
+    flash(_("Merge undone."), "ok")
     return redirect(url_for("admin.donor", donor_id=str(into)))
 
 
@@ -726,17 +700,14 @@ def erase(donor_id: str) -> Any:
     if force and current_user.role != "admin":
         abort(
             403,
-            description=tr(
-                "Solo un amministratore può forzare una cancellazione.",
-                "Only an admin can force an erasure.",
-            ),
+            description=_("Only an admin can force an erasure."),
         )
     with store().database.reading() as session:
         view = _donor_view(session, donor_id)
         donations, has_tax_code, last = registry.erasure_facts(session, donor_id)
     keep = retention_reason(has_tax_code, date.fromisoformat(last) if last else None, today())
     if keep and not force:
-        form.reason.errors = [_retention(keep)]
+        form.reason.errors = [_("Erasure refused: %(reason)s.", reason=translate(keep))]
         return _donor_page(donor_id, erase=form, status=409)
     if form.confirmed.data != "1":
         form.confirmed.data = "1"
@@ -752,25 +723,13 @@ def erase(donor_id: str) -> Any:
             force,
         )
     except ConflictError as error:
-        form.reason.errors = [_retention(str(error))]
+        form.reason.errors = [error_text(error)]
         return _donor_page(donor_id, erase=form, status=409)
     flash(
-        tr(
-            "Dati personali cancellati: i totali restano.", "Personal data erased: the totals stay."
-        ),
+        _("Personal data erased: the totals stay."),
         "ok",
     )
     return redirect(url_for("admin.donor", donor_id=donor_id))
-
-
-def _retention(message: str) -> str:
-    """The page's half of a retention refusal (the ledger states it in both languages)."""
-    italian, _, english = message.removeprefix("cancellazione rifiutata: ").rpartition(" (")
-    if not italian:
-        return _conflict(message)
-    return tr("Cancellazione rifiutata: {}.", "Erasure refused: {}.").format(
-        italian if tr("it", "en") == "it" else english.rstrip(")")
-    )
 
 
 # Exports and audit

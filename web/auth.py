@@ -22,6 +22,8 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext, ngettext
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
@@ -34,7 +36,6 @@ from ledger.errors import InvalidInputError
 from ledger.user import user_email
 from web import sessions, store, throttle
 from web.errors import wants_json
-from web.i18n import tr
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -140,18 +141,14 @@ def roles_required(*roles: str) -> Callable[[F], F]:
             if current_user.via_token and not request.path.startswith(API_PREFIX):
                 abort(
                     403,
-                    description=tr(
-                        "I token API aprono solo l'API JSON (/api/v1): accedi con la password.",
-                        "API tokens open the JSON API (/api/v1) only: sign in with your password.",
+                    description=_(
+                        "API tokens open the JSON API (/api/v1) only: sign in with your password."
                     ),
                 )
             if current_user.role not in roles:
                 abort(
                     403,
-                    description=tr(
-                        "Non hai i permessi per questa pagina.",
-                        "You are not allowed to see this page.",
-                    ),
+                    description=_("You are not allowed to see this page."),
                 )
             return view(*args, **kwargs)
 
@@ -172,14 +169,12 @@ def _user_email(_form: FlaskForm, field: Any) -> None:
     try:
         user_email(field.data or "")
     except InvalidInputError:
-        raise ValidationError(
-            tr("Indirizzo e-mail non valido.", "Not a valid e-mail address.")
-        ) from None
+        raise ValidationError(_("Not a valid e-mail address.")) from None
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), _user_email])
-    password = PasswordField("Password", validators=[DataRequired()])
+    email = EmailField(lazy_gettext("E-mail"), validators=[DataRequired(), _user_email])
+    password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
 
 
 def safe_next(target: str | None) -> str:
@@ -207,9 +202,10 @@ def login() -> Any:
         wait = throttle.begin_attempt(database, account, address)
         if wait:
             flash(
-                tr(
-                    f"Troppi tentativi non riusciti: riprova tra {wait // 60 + 1} minuti.",
-                    f"Too many failed attempts: try again in {wait // 60 + 1} minutes.",
+                ngettext(
+                    "Too many failed attempts: try again in %(num)d minute.",
+                    "Too many failed attempts: try again in %(num)d minutes.",
+                    wait // 60 + 1,
                 ),
                 "error",
             )
@@ -222,7 +218,7 @@ def login() -> Any:
             session["generation"] = info.session_generation
             login_user(SignedInUser(info))
             return redirect(safe_next(request.args.get("next")))
-        flash(tr("E-mail o password non corretti.", "Wrong e-mail or password."), "error")
+        flash(_("Wrong e-mail or password."), "error")
         return render_template("login.html", form=form), 401
     return render_template("login.html", form=form), 422 if form.is_submitted() else 200
 

@@ -3,9 +3,10 @@
 from collections.abc import Sequence
 from datetime import date
 
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from web.i18n import day, eur, number, tr
+from web.i18n import day, eur, number
 
 WIDTH, HEIGHT, PAD, LEFT = 640, 260, 48, 96
 COLOURS = ("#b3261e", "#0b57a4", "#1b7f3b", "#8a5a00", "#6b3fa0", "#00707a")
@@ -69,7 +70,7 @@ def cumulative(
         return LEFT + (when - first).days / days * (WIDTH - LEFT - PAD)
 
     line = " ".join(f"{x(d):.1f},{_y(c, top):.1f}" for d, c in points)
-    axis_title = tr("Raccolto (euro)", "Raised (euro)")
+    axis_title = _("Raised (euro)")
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
@@ -103,7 +104,7 @@ def cumulative(
             f'<line class="target" x1="{LEFT}" y1="{target_y:.1f}" x2="{WIDTH - PAD}" '
             f'y2="{target_y:.1f}" stroke="#b3261e" stroke-width="2" stroke-dasharray="8 6"/>',
             f'<text x="{LEFT + 4}" y="{target_y - 8:.1f}" font-size="13" fill="#b3261e">'
-            f"{escape(tr('Obiettivo', 'Target'))} {escape(eur(target_cents))}</text>",
+            f"{escape(_('Target'))} {escape(eur(target_cents))}</text>",
         ]
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -5,6 +5,7 @@ from typing import Any
 
 import stripe
 from flask import Blueprint, Flask, current_app, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired
@@ -16,7 +17,7 @@ from ledger.money import format_eur, parse_cents
 from projections.reports import list_campaigns
 from web import bank, store
 from web.auth import public_endpoint
-from web.i18n import language, tr
+from web.i18n import eur, language
 from web.stripe_gateway import DonationRequest, create_checkout, stripe_client
 
 bp = Blueprint("donate", __name__, url_prefix="/donate")
@@ -31,7 +32,7 @@ def default_campaign() -> str:
     with store().database.reading() as session:
         open_campaigns = [c for c in list_campaigns(session) if not c.ended_on]
     if not open_campaigns:
-        raise NotFoundError("no open campaign to give to")
+        raise NotFoundError(_("no open campaign to give to"))
     return open_campaigns[0].slug
 
 
@@ -61,31 +62,23 @@ def _amount_cents(form: DonationForm) -> int | None:
     except InvalidInputError:
         typed_cents = None
     if (typed or form.amount.data == "other") and typed_cents is None:
-        form.other_amount.errors = [
-            tr(
-                "Scrivi un importo in euro, per esempio 15 o 15,50.",
-                "Write an amount in euro, e.g. 15 or 15.50.",
-            )
-        ]
+        form.other_amount.errors = [_("Write an amount in euro, e.g. 15 or 15.50.")]
         return None
     preset = None if form.amount.data == "other" else int(form.amount.data or 0)
     if preset is not None and typed_cents is not None and typed_cents != preset:
         form.other_amount.errors = [
-            tr(
-                f"Hai scelto {format_eur(preset)} ma scritto {format_eur(typed_cents)}: scegli "
-                "«Altro» per donare l'importo scritto, oppure cancellalo.",
-                f"You chose {format_eur(preset, 'en')} but typed {format_eur(typed_cents, 'en')}: "
-                "choose “Other” to give the amount you typed, or clear it.",
+            _(
+                "You chose %(preset)s but typed %(typed)s: choose “Other” to give the amount you "
+                "typed, or clear it.",
+                preset=eur(preset),
+                typed=eur(typed_cents),
             )
         ]
         return None
     cents = preset if preset is not None else typed_cents or 0
     if not low <= cents <= high:
         form.other_amount.errors = [
-            tr(
-                f"L'importo va da {format_eur(low)} a {format_eur(high)}.",
-                f"The amount goes from {format_eur(low, 'en')} to {format_eur(high, 'en')}.",
-            )
+            _("The amount goes from %(low)s to %(high)s.", low=eur(low), high=eur(high))
         ]
         return None
     return cents
@@ -95,9 +88,7 @@ def _tax_code(form: DonationForm) -> str | None:
     try:
         return normalize_tax_code(form.tax_code.data) or ""
     except InvalidInputError:
-        form.tax_code.errors = [
-            tr("Codice fiscale o partita IVA non valido.", "Not a valid Italian tax code.")
-        ]
+        form.tax_code.errors = [_("Not a valid Italian tax code.")]
         return None
 
 
@@ -139,25 +130,17 @@ def form() -> Any:
             except stripe.StripeError as error:
                 current_app.logger.warning("checkout not created: %s", error)
                 donation.form_errors.append(
-                    tr(
-                        "Il servizio di pagamento non risponde: riprova tra poco.",
-                        "The payment service is not answering: please try again shortly.",
-                    )
+                    _("The payment service is not answering: please try again shortly.")
                 )
                 status = 503
     if donation.is_submitted() and status == 200:
         status = 422 if configured else 503
         if donation.campaign.errors:
             donation.campaign.errors = [
-                tr(
-                    "Questa campagna non raccoglie più donazioni: scegline un'altra.",
-                    "This campaign no longer takes gifts: please choose another.",
-                )
+                _("This campaign no longer takes gifts: please choose another.")
             ]
         if donation.privacy_consent.errors:
-            donation.privacy_consent.errors = [
-                tr("Serve il consenso al trattamento dei dati.", "Privacy consent is required.")
-            ]
+            donation.privacy_consent.errors = [_("Privacy consent is required.")]
     return render_template(
         "donate/form.html",
         form=donation,

@@ -3,13 +3,14 @@
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from ledger.bounds import control_character_at
 from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
 from projections.database import TRANSIENT_ERRORS
 from projections.runner import ReadModelStalledError
-from web.i18n import tr
+from web.i18n import error_text, translate_fields
 
 # A stalled read model is the server's state, not the request's fault: 503, as /healthz says.
 STATUS = {
@@ -56,6 +57,18 @@ def _reason(status: int) -> str:
     return HTTPStatus(status).phrase
 
 
+def _standard_description(status: int) -> str | None:
+    return {
+        400: _("The request could not be understood."),
+        401: _("Sign in to see this page."),
+        403: _("You may not see this page."),
+        404: _("There is no such page."),
+        405: _("This page does not take that kind of request."),
+        413: _("What was sent is too large."),
+        429: _("Too many requests: try again shortly."),
+    }.get(status)
+
+
 def _control_characters() -> dict[str, list[str]]:
     """Path parts, query parameters and form fields holding control characters (a NUL, an
     escape), by name; form fields keep tabs and line breaks (a textarea sends CRLF)."""
@@ -73,10 +86,7 @@ def _control_characters() -> dict[str, list[str]]:
             if index is not None:
                 code = f"U+{ord(text[index]):04X}"
                 problems[name.encode("unicode_escape").decode("ascii")] = [
-                    tr(
-                        f"contiene un carattere di controllo ({code}), non ammesso",
-                        f"contains a control character ({code}), which is not allowed",
-                    )
+                    _("contains a control character (%(code)s), which is not allowed", code=code)
                 ]
     return problems
 
@@ -90,10 +100,9 @@ def register_error_handlers(app: Flask) -> None:
             return None
         return error_response(
             422,
-            tr(
-                "Testo non valido: "
-                + "; ".join(f"{k}: {' '.join(m)}" for k, m in problems.items()),
-                "Invalid text: " + "; ".join(f"{k}: {' '.join(m)}" for k, m in problems.items()),
+            _(
+                "Invalid text: %(problems)s",
+                problems="; ".join(f"{k}: {' '.join(m)}" for k, m in problems.items()),
             ),
             problems,
         )
@@ -101,8 +110,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(LedgerError)
     def ledger_error(error: LedgerError) -> tuple[Response | str, int]:
         status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 422)
-        fields = error.fields if isinstance(error, InvalidInputError) else None
-        return error_response(status, str(error), fields)
+        fields = translate_fields(error.fields) if isinstance(error, InvalidInputError) else None
+        return error_response(status, error_text(error), fields)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
@@ -110,10 +119,13 @@ def register_error_handlers(app: Flask) -> None:
         fields = None
         data = getattr(error, "data", None)
         message = error.description or _reason(status)
+        if message == type(error).description and not wants_json():
+            # Werkzeug's own English sentence: a page says it in the page's language.
+            message = _standard_description(status) or message
         if isinstance(data, dict) and "messages" in data:
             # flask-smorest / webargs validation errors: {"json": {"field": ["msg"]}}
             fields = data["messages"]
-            message = "invalid input: " + "; ".join(_flatten(fields))
+            message = _("invalid input: %(problems)s", problems="; ".join(_flatten(fields)))
         return error_response(status, message, fields)
 
     def database_unavailable(error: Exception) -> tuple[Response | str, int, dict[str, str]]:
@@ -121,7 +133,7 @@ def register_error_handlers(app: Flask) -> None:
         # the sender may try again, as Stripe and the stand pages' queue do.
         app.logger.warning("database unavailable on %s %s: %s", request.method, request.path, error)
         body, status = error_response(
-            503, "Servizio momentaneamente non disponibile: riprovare tra poco."
+            503, _("Service temporarily unavailable: please try again shortly.")
         )
         return body, status, {"Retry-After": "1"}
 
@@ -131,4 +143,4 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[Response | str, int]:
         app.logger.exception("unexpected error on %s %s", request.method, request.path)
-        return error_response(500, "Errore interno: il problema è stato registrato.")
+        return error_response(500, _("Internal error: the problem has been logged."))

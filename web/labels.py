@@ -4,40 +4,41 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from flask_babel import gettext as _
 
 from ledger.dates import zone
-from web.i18n import language, tr
+from web.i18n import language
 
 
 def status_label(code: str) -> str:
     labels = {
-        "confirmed": tr("confermata", "confirmed"),
-        "pending": tr("in attesa", "pending"),
-        "failed": tr("non riuscita", "failed"),
+        "confirmed": _("confirmed"),
+        "pending": _("pending"),
+        "failed": _("failed"),
     }
     return labels.get(code, code)
 
 
 def channel_label(code: str) -> str:
     labels = {
-        "stand": tr("banchetto", "stand"),
-        "online": tr("online", "online"),
-        "bank": tr("banca", "bank"),
-        "event": tr("evento", "event"),
-        "other": tr("altro", "other"),
+        "stand": _("stand"),
+        "online": _("online"),
+        "bank": _("bank"),
+        "event": _("event"),
+        "other": _("other"),
     }
     return labels.get(code, code)
 
 
 def method_label(code: str) -> str:
     labels = {
-        "cash": tr("contanti", "cash"),
-        "card": tr("carta", "card"),
-        "bank_transfer": tr("bonifico", "bank transfer"),
-        "sepa_debit": tr("addebito SEPA", "SEPA debit"),
-        "postal": tr("bollettino postale", "postal order"),
-        "paypal": tr("PayPal", "PayPal"),
-        "cheque": tr("assegno", "cheque"),
+        "cash": _("cash"),
+        "card": _("card"),
+        "bank_transfer": _("bank transfer"),
+        "sepa_debit": _("SEPA debit"),
+        "postal": _("postal order"),
+        "paypal": _("PayPal"),
+        "cheque": _("cheque"),
     }
     return labels.get(code, code)
 
@@ -47,16 +48,16 @@ def audit_label(action: str) -> str:
     if action.startswith("export_"):
         _export, kind, fmt = (action.split("_") + ["", ""])[:3]
         what = {
-            "donors": tr("Esportazione donatori", "Donor export"),
-            "donations": tr("Esportazione donazioni", "Donation export"),
+            "donors": _("Donor export"),
+            "donations": _("Donation export"),
         }.get(kind, action)
         return f"{what} ({fmt.upper()})" if fmt else what
     labels = {
-        "access_request": tr("Richiesta di accesso (GDPR)", "Access request (GDPR)"),
-        "erasure": tr("Cancellazione dei dati personali", "Erasure of personal data"),
-        "merge": tr("Unione di donatori", "Donors merged"),
-        "unmerge": tr("Unione annullata", "Merge undone"),
-        "consent_change": tr("Cambio di consenso", "Consent change"),
+        "access_request": _("Access request (GDPR)"),
+        "erasure": _("Erasure of personal data"),
+        "merge": _("Donors merged"),
+        "unmerge": _("Merge undone"),
+        "consent_change": _("Consent change"),
     }
     return labels.get(action, action)
 

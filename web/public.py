@@ -3,12 +3,12 @@
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template
+from flask_babel import gettext as _
 
 from projections.freshness import freshness
 from projections.reports import progress
 from web import store
 from web.auth import public_endpoint
-from web.i18n import tr
 
 bp = Blueprint("public", __name__)
 
@@ -58,29 +58,27 @@ def _lag_notices() -> list[str]:
     waiting = int(max(entry.waiting_seconds for entry in late))
     names = ", ".join(entry.name for entry in late)
     return [
-        tr(
-            f"Cifre non aggiornate: {behind} eventi in attesa da {waiting} s ({names}). Le pagine "
-            f"mostrano i dati fino all'ultimo evento applicato. Controllare che `ledger project "
-            f"--follow` sia in esecuzione (README, «Keeping the read models caught up»).",
-            f"Figures not up to date: {behind} events waiting for {waiting} s ({names}). Pages "
-            f"show the figures up to the last event applied. Check that `ledger project "
-            f"--follow` is running (README, “Keeping the read models caught up”).",
+        _(
+            "Figures not up to date: %(behind)s events waiting for %(waiting)s s (%(names)s). "
+            "Pages show the figures up to the last event applied. Check that `ledger project "
+            "--follow` is running (README, “Keeping the read models caught up”).",
+            behind=behind,
+            waiting=waiting,
+            names=names,
         )
     ]
 
 
 def _stalled_notices() -> list[str]:
     return [
-        tr(
-            f"Cifre non aggiornate: il modello di lettura «{stall.name}» è fermo all'evento "
-            f"{stall.position} ({stall.reason}). Le pagine mostrano i dati fino all'evento "
-            f"precedente. Se l'evento è stato accettato per errore, un amministratore lo mette da "
-            f"parte con: ledger events set-aside {stall.position} --reason MOTIVO (README, "
-            f"«When a read model stalls»).",
-            f"Figures not up to date: read model “{stall.name}” stopped at event "
-            f"{stall.position} ({stall.reason}). Pages show the figures up to the event before. "
-            f"If the event was accepted by mistake, an admin sets it aside with: ledger events "
-            f"set-aside {stall.position} --reason TEXT (README, “When a read model stalls”).",
+        _(
+            "Figures not up to date: read model “%(name)s” stopped at event %(position)s "
+            "(%(reason)s). Pages show the figures up to the event before. If the event was "
+            "accepted by mistake, an admin sets it aside with: ledger events set-aside "
+            "%(position)s --reason TEXT (README, “When a read model stalls”).",
+            name=stall.name,
+            position=stall.position,
+            reason=stall.reason,
         )
         for stall in store().runner.stalls()
     ]

@@ -19,6 +19,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, IntegerField, StringField
@@ -41,7 +43,7 @@ from projections.runner import ReadModelStalledError
 from projections.store import LedgerStore
 from web import store as current_store
 from web.auth import roles_required
-from web.i18n import tr
+from web.i18n import error_text
 from web.pdf import Foundation, fundraising_pdf, receipt_pdf, statement_pdf
 
 
@@ -204,11 +206,11 @@ BACK_OFFICE = ("admin", "staff")
 
 
 class IssueForm(FlaskForm):
-    year = IntegerField("Anno", validators=[DataRequired(), NumberRange(2000, 2999)])
+    year = IntegerField(lazy_gettext("Year"), validators=[DataRequired(), NumberRange(2000, 2999)])
 
 
 class VoidForm(FlaskForm):
-    reason = StringField("Motivo dell'annullamento", validators=[DataRequired()])
+    reason = StringField(lazy_gettext("Reason for voiding"), validators=[DataRequired()])
 
 
 class ResendForm(FlaskForm):
@@ -216,16 +218,18 @@ class ResendForm(FlaskForm):
 
 
 class OppositionForm(FlaskForm):
-    donor = StringField("Codice fiscale o e-mail del donatore", validators=[DataRequired()])
-    year = IntegerField("Anno", validators=[DataRequired(), NumberRange(2000, 2999)])
-    how = StringField("Come l'ha chiesto (e-mail del …, modulo)", validators=[DataRequired()])
-    withdraw = BooleanField("Ritira l'opposizione")
+    donor = StringField(lazy_gettext("The donor's tax code or e-mail"), validators=[DataRequired()])
+    year = IntegerField(lazy_gettext("Year"), validators=[DataRequired(), NumberRange(2000, 2999)])
+    how = StringField(
+        lazy_gettext("How they asked (e-mail of …, form)"), validators=[DataRequired()]
+    )
+    withdraw = BooleanField(lazy_gettext("Withdraw the objection"))
 
 
 class ExpenseForm(FlaskForm):
-    amount = StringField("Importo (€)", validators=[DataRequired()])
-    on = DateField("Data", validators=[DataRequired()])
-    what = StringField("Descrizione", validators=[DataRequired()])
+    amount = StringField(lazy_gettext("Amount (€)"), validators=[DataRequired()])
+    on = DateField(lazy_gettext("Date"), validators=[DataRequired()])
+    what = StringField(lazy_gettext("Description"), validators=[DataRequired()])
 
 
 def _year() -> int:
@@ -243,13 +247,13 @@ def _number(year: str, sequence: str) -> str:
 
 def _year_of(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 2000 <= int(text) <= 2999:
-        raise InvalidInputError(tr("Anno non valido.", "Not a valid year."), {"year": ["YYYY"]})
+        raise InvalidInputError(_("Not a valid year."), {"year": ["YYYY"]})
     return int(text)
 
 
 def _form_problem(form: FlaskForm) -> InvalidInputError:
     return InvalidInputError(
-        tr("Controlla i campi del modulo.", "Check the form's fields."),
+        _("Check the form's fields."),
         {name: list(errors) for name, errors in form.errors.items()},
     )
 
@@ -288,9 +292,10 @@ def issue() -> Any:
         raise _form_problem(form)
     outcome = issue_year(current_store(), int(form.year.data or 0), foundation_today())
     flash(
-        tr(
-            f"{len(outcome.issued)} ricevute emesse, {len(outcome.skipped)} escluse.",
-            f"{len(outcome.issued)} receipts issued, {len(outcome.skipped)} left out.",
+        _(
+            "%(issued)d receipts issued, %(skipped)d left out.",
+            issued=len(outcome.issued),
+            skipped=len(outcome.skipped),
         ),
         "ok",
     )
@@ -318,10 +323,7 @@ def void(year: str, sequence: str) -> Any:
         _number(year, sequence), form.reason.data or "", current_user.email, foundation_today()
     )
     flash(
-        tr(
-            f"Ricevuta {_number(year, sequence)} annullata: il numero resta.",
-            f"Receipt {_number(year, sequence)} voided: the number stays.",
-        ),
+        _("Receipt %(number)s voided: the number stays.", number=_number(year, sequence)),
         "ok",
     )
     return redirect(url_for("receipts.index", year=year))
@@ -336,7 +338,7 @@ def resend(year: str, sequence: str) -> Any:
     app = current_store().app
     receipt = Receipts(app).document(_number(year, sequence))
     request_receipt_mail(app, receipt.number, receipt.donation_id, current_user.email)
-    flash(tr("Ricevuta in coda per l'invio.", "Receipt queued for sending."), "ok")
+    flash(_("Receipt queued for sending."), "ok")
     return redirect(url_for("receipts.index", year=year))
 
 
@@ -368,7 +370,7 @@ def opposition() -> Any:
         form.how.data or "",
         current_user.email,
     )
-    flash(tr("Scelta del donatore registrata.", "The donor's choice is recorded."), "ok")
+    flash(_("The donor's choice is recorded."), "ok")
     return redirect(url_for("receipts.index", year=form.year.data))
 
 
@@ -416,10 +418,10 @@ def fundraising(slug: str) -> Any:
                 current_user.email,
             )
         except InvalidInputError as error:
-            form.amount.errors = [*form.amount.errors, str(error)]
+            form.amount.errors = [*form.amount.errors, error_text(error)]
             status = 422
         else:
-            flash(tr("Spesa registrata.", "Expense recorded."), "ok")
+            flash(_("Expense recorded."), "ok")
             return redirect(url_for("receipts.fundraising", slug=slug))
     elif form.is_submitted():
         status = 422

@@ -5,6 +5,8 @@ from uuid import UUID
 
 from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, url_for
 from flask.views import MethodView
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_smorest import Blueprint as ApiBlueprint
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
@@ -24,7 +26,7 @@ from projections.stands import list_stands, reconciliation
 from web import store
 from web.api import register
 from web.auth import roles_required
-from web.i18n import tr
+from web.i18n import error_text
 
 STAND_ROLES = ("volunteer", "staff", "admin")
 STAFF_ROLES = ("staff", "admin")
@@ -229,7 +231,7 @@ class Close(MethodView):
             return store().app.close_stand(stand_id)
         except ConflictError as conflict:
             return jsonify(
-                code=409, status="Conflict", message=str(conflict), state=_state(stand_id)
+                code=409, status="Conflict", message=error_text(conflict), state=_state(stand_id)
             ), 409
 
 
@@ -237,21 +239,21 @@ class Close(MethodView):
 
 
 class OpenStandForm(FlaskForm):
-    campaign = SelectField("Campagna", validators=[DataRequired()])
-    place = StringField("Luogo (piazza)", validators=[DataRequired()])
-    comune = StringField("Comune", validators=[DataRequired()])
-    district = SelectField("Distretto", choices=[SelectChoice(d) for d in DISTRICTS])
-    day = DateField("Giorno", validators=[DataRequired()], default=today)
+    campaign = SelectField(lazy_gettext("Campaign"), validators=[DataRequired()])
+    place = StringField(lazy_gettext("Place (square)"), validators=[DataRequired()])
+    comune = StringField(lazy_gettext("Comune"), validators=[DataRequired()])
+    district = SelectField(lazy_gettext("District"), choices=[SelectChoice(d) for d in DISTRICTS])
+    day = DateField(lazy_gettext("Day"), validators=[DataRequired()], default=today)
     volunteers = StringField(
-        "Volontari presenti (separati da virgola)", validators=[DataRequired()]
+        lazy_gettext("Volunteers present (separated by commas)"), validators=[DataRequired()]
     )
 
 
 class DepositForm(FlaskForm):
-    reference = StringField("Riferimento bancario (CRO/TRN)", validators=[DataRequired()])
-    amount = StringField("Importo versato (€)", validators=[DataRequired()])
-    day = DateField("Data del versamento", validators=[DataRequired()], default=today)
-    stands = SelectMultipleField("Banchetti", validators=[DataRequired()])
+    reference = StringField(lazy_gettext("Bank reference (CRO/TRN)"), validators=[DataRequired()])
+    amount = StringField(lazy_gettext("Amount deposited (€)"), validators=[DataRequired()])
+    day = DateField(lazy_gettext("Date of the deposit"), validators=[DataRequired()], default=today)
+    stands = SelectMultipleField(lazy_gettext("Stands"), validators=[DataRequired()])
 
 
 def _open_campaign_choices() -> list[SelectChoice]:
@@ -280,12 +282,7 @@ def index() -> Any:
         )
         return redirect(url_for("stands.stand", stand_id=stand_id))
     if form.campaign.errors:
-        form.campaign.errors = [
-            tr(
-                "Questa campagna non raccoglie più donazioni: scegline un'altra.",
-                "This campaign no longer takes gifts: please choose another.",
-            )
-        ]
+        form.campaign.errors = [_("This campaign no longer takes gifts: please choose another.")]
     with store().database.reading() as session:
         stands = list_stands(session)
     return render_template("stands/index.html", form=form, stands=stands), (
@@ -324,7 +321,7 @@ def reconcile() -> Any:
             form.day.data or today(),
             [UUID(value) for value in form.stands.data or []],
         )
-        flash(tr("Versamento registrato.", "Deposit recorded."), "ok")
+        flash(_("Deposit recorded."), "ok")
         return redirect(url_for("stands.reconcile"))
     return render_template("stands/reconciliation.html", form=form, lines=lines), (
         422 if form.is_submitted() else 200

@@ -65,7 +65,7 @@ def test_three_decimals_are_never_read_as_cents() -> None:
     "text", ["0,500", "0.500", "1,234", "€ 1,234", "1,234,567", "0,050", "1234.567", "00.500"]
 )
 def test_three_digits_after_a_lone_mark_that_could_be_decimals_are_ambiguous(text: str) -> None:
-    with pytest.raises(InvalidInputError, match="ambiguo"):
+    with pytest.raises(InvalidInputError, match="ambiguous amount"):
         parse_cents(text)
 
 

@@ -89,10 +89,10 @@ def test_counts_that_differ_keep_the_stand_open_with_the_difference(store: Ledge
     stand = open_stand(store)
     store.app.tally_gift(stand, str(uuid.uuid4()))
     store.app.count_cash(stand, "Anna", {1000: 3})
-    with pytest.raises(ConflictError, match="due volontari"):
+    with pytest.raises(ConflictError, match="two volunteers must each count"):
         store.app.close_stand(stand)
     store.app.count_cash(stand, "Bruno", {1000: 2, 500: 1})
-    with pytest.raises(ConflictError, match="differenza 500"):
+    with pytest.raises(ConflictError, match="a difference of 500"):
         store.app.close_stand(stand)
     assert store.app.get_stand(stand).status == "open"
     store.app.count_cash(stand, "Bruno", {1000: 3})  # recounted: the latest count counts
@@ -108,7 +108,7 @@ def test_counted_cash_below_named_cash_is_refused(store: LedgerStore) -> None:
     store.app.log_named_gift(stand, named("big@example.org", 5000))
     for counter in ("Anna", "Bruno"):
         store.app.count_cash(stand, counter, {2000: 1})
-    with pytest.raises(ConflictError, match="meno dei doni nominativi"):
+    with pytest.raises(ConflictError, match="below the named gifts"):
         store.app.close_stand(stand)
     assert figures(store)["raised_cents"] == 0
 
@@ -305,7 +305,7 @@ def test_closing_figures_follow_taps_undos_named_gifts_and_the_count(
     counted = max(named_cash + extra, 0)
 
     if counted < named_cash:
-        with pytest.raises(ConflictError, match="meno dei doni nominativi"):
+        with pytest.raises(ConflictError, match="below the named gifts"):
             close_with(store, stand, counted)
         expected = {
             "raised": 0,

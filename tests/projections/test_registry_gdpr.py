@@ -90,7 +90,7 @@ def test_erasure_blanks_everything_and_keeps_every_total(store: LedgerStore) -> 
 def test_erasure_is_refused_while_the_law_wants_the_data_kept(store: LedgerStore) -> None:
     loaded(store)
     entry = find(store, "CLMMRA43A53D150K")
-    with pytest.raises(ConflictError, match="10 anni"):
+    with pytest.raises(ConflictError, match="kept 10 years"):
         erase(store, entry["donor_id"], today=date(2020, 1, 1))
     assert find(store, "CLMMRA43A53D150K")["erased"] == 0
     erase(store, entry["donor_id"], force=True, today=date(2020, 1, 1))

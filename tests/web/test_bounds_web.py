@@ -213,4 +213,4 @@ def test_a_stand_opening_with_a_control_character_is_a_field_error(
     value = ["Anna", "Bru\x00no"] if field == "volunteers" else OPENING[field] + "\x1b[2J"
     response = client.post("/api/v1/stands", json={**OPENING, field: value}, headers=headers)
     assert response.status_code == 422, response.get_json()
-    assert "control character" in str(response.get_json()["errors"][field])
+    assert "carattere di controllo" in str(response.get_json()["errors"][field])

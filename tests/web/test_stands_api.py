@@ -255,7 +255,7 @@ def test_staff_record_a_deposit_on_the_reconciliation_page(
         "/stands/reconciliation",
         data={"reference": "CRO1", "amount": "dieci", "day": "2016-09-11", "stands": [stand]},
     )
-    assert bad.status_code == 422 and "not an amount" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "non è un importo" in bad.get_data(as_text=True)
     done = client.post(
         "/stands/reconciliation",
         data={"reference": "CRO1", "amount": "29,50", "day": "2016-09-11", "stands": [stand]},

@@ -14,6 +14,7 @@
   var queueKey = "fondo-queue-" + root.dataset.stand;
   var tapsKey = "fondo-taps-" + root.dataset.stand;
   var it = document.documentElement.lang !== "en";
+  var texts = document.getElementById("stand-texts").dataset;
   var serverTallied = parseInt(document.getElementById("tallied").textContent, 10) || 0;
   var sending = false;
 
@@ -65,11 +66,15 @@
     document.getElementById("pending").textContent = queue.length;
   }
 
+  // A message of the page's catalog (#stand-texts), its {name}s filled in.
+  function phrase(name, values) {
+    return texts[name].replace(/\{(\w+)\}/g, function (all, key) { return String(values[key]); });
+  }
+
   function network(online) {
     var el = document.getElementById("network");
     el.classList.toggle("offline", !online);
-    el.textContent = online ? (it ? "In linea" : "Online")
-      : (it ? "Senza rete: i tocchi restano in coda e partono appena torna" : "Offline: taps wait in the queue");
+    el.textContent = online ? phrase("online") : phrase("offline");
   }
 
   function post(path, body) {
@@ -103,7 +108,7 @@
     if (signIn) {
       var link = document.createElement("a");
       link.href = loginUrl;
-      link.textContent = it ? "Accedi di nuovo" : "Sign in again";
+      link.textContent = phrase("signInAgain");
       el.appendChild(document.createTextNode(" "));
       el.appendChild(link);
     }
@@ -113,10 +118,9 @@
   function kept(response, message) {
     var waiting = load(queueKey).length;
     if (response.status === 401) {
-      return it ? "Sessione scaduta: " + waiting + " in coda restano sul telefono e partono appena accedi di nuovo."
-        : "Session expired: " + waiting + " waiting stay on this phone and are sent once you sign in again.";
+      return phrase("sessionExpired", { waiting: waiting });
     }
-    return (it ? "Non inviato, resta in coda (" : "Not sent, kept in the queue (") + response.status + "): " + message;
+    return phrase("notSent", { status: response.status, problem: message });
   }
 
   function say(id, text, isError) {
@@ -164,7 +168,7 @@
         } else if (response.status === 422) {
           dequeue(item, true);
           say(item.path === "/named-gifts" ? "named-message" : "close-message",
-              (it ? "Non registrato: " : "Not recorded: ") + await problem(response), true);
+              phrase("notRecorded", { problem: await problem(response) }), true);
         } else {
           showProblem(kept(response, await problem(response)), response.status === 401);
           return;
@@ -226,12 +230,11 @@
     var form = event.target;
     var amount = parseEuro(form.amount.value);
     if (!form.first_name.value || !form.last_name.value || amount <= 0) {
-      say("named-message", it ? "Servono nome, cognome e importo." : "Name, surname and amount are needed.", true);
+      say("named-message", phrase("namedNeeded"), true);
       return;
     }
     if (!form.privacy_consent.checked) {
-      say("named-message", it ? "Serve il consenso privacy per tenere il contatto: altrimenti usa +1."
-        : "Privacy consent is needed to keep the contact: otherwise use +1.", true);
+      say("named-message", phrase("consentNeeded"), true);
       return;
     }
     enqueue("/named-gifts", {
@@ -240,7 +243,7 @@
       amount_cents: amount, privacy_consent: true, marketing_consent: form.marketing_consent.checked
     });
     form.reset();
-    say("named-message", it ? "Registrato." : "Recorded.", false);
+    say("named-message", phrase("recorded"), false);
   });
 
   var countForm = document.getElementById("count-form");
@@ -265,22 +268,21 @@
         render(await response.json());
         countForm.reset();
         document.getElementById("count-total").textContent = euro(0);
-        say("close-message", it ? "Conteggio registrato." : "Count recorded.", false);
+        say("close-message", phrase("countRecorded"), false);
       } else {
         say("close-message", await problem(response), true);
         if (response.status === 401) { showProblem(kept(response, ""), true); }
       }
     } catch (e) {
       network(false);
-      say("close-message", it ? "Senza rete: riprova quando torna." : "Offline: try again later.", true);
+      say("close-message", phrase("offlineRetry"), true);
     }
   });
 
   document.getElementById("close").addEventListener("click", async function () {
     await flush();
     if (load(queueKey).length) {
-      say("close-message", it ? "Ci sono tocchi non ancora inviati: chiudi quando torna la rete."
-        : "Some taps are not sent yet: close when the network is back.", true);
+      say("close-message", phrase("tapsPending"), true);
       return;
     }
     try {
@@ -288,7 +290,7 @@
       var body = await response.json();
       if (response.ok) {
         render(body);
-        say("close-message", (it ? "Chiuso: contati " : "Closed: counted ") + euro(body.closing.counted_cents), false);
+        say("close-message", phrase("closedCounted", { amount: euro(body.closing.counted_cents) }), false);
       } else {
         if (body.state) { render(body.state); }
         say("close-message", body.message, true);
@@ -296,7 +298,7 @@
       }
     } catch (e) {
       network(false);
-      say("close-message", it ? "Senza rete: riprova quando torna." : "Offline: try again later.", true);
+      say("close-message", phrase("offlineRetry"), true);
     }
   });
 
