@@ -47,10 +47,63 @@ def start_stand_site(
     follower: Callable[[dict[str, str]], None],
 ) -> tuple[str, dict[str, str]]:
     base, env = demo_site("anna@example.org", "volunteer", PASSWORD)
+    run_ledger(
+        env,
+        "users",
+        "add",
+        "bruno@example.org",
+        "--role",
+        "volunteer",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
     run_ledger(env, "campaigns", "add", CURRENT, "--name", "Legami in piazza", "--target", "5000")
     run_ledger(env, "project")
     follower(env)
     return base, env
+
+
+def open_stand_page(page: Any, base: str, place: str) -> str:
+    """Sign in as Anna, open a stand at `place`; the stand's API path."""
+    page.goto(base + "/stands/")
+    sign_in(page)
+    page.wait_for_url(base + "/stands/")
+    page.select_option("select[name=campaign]", CURRENT)
+    page.fill("input[name=place]", place)
+    page.fill("input[name=comune]", "Cremona")
+    page.fill("input[name=volunteers]", "Anna, Bruno")
+    page.click("text=Apri il banchetto")
+    page.wait_for_selector("#plus-one")
+    return "/api/v1/stands/" + page.url.rstrip("/").rsplit("/", 1)[1]
+
+
+# Everything a thumb can press on the stand page, header included (a checkbox is pressed
+# through its label).
+TARGETS = (
+    ".topbar a, .topbar button, #stand button, #stand summary, #stand a, "
+    "#stand input:not([type=checkbox]), #stand select, #stand label.check"
+)
+
+
+def small_targets(page: Any) -> list[str]:
+    """Visible tap targets smaller than 44×44 CSS px, described."""
+    small = []
+    for handle in page.query_selector_all(TARGETS):
+        box = handle.bounding_box()
+        if box is None or not handle.is_visible():
+            continue
+        if box["width"] < 44 or box["height"] < 44:
+            small.append(f"{handle.evaluate('e => e.outerHTML.slice(0, 80)')} {box}")
+    return small
+
+
+def pixel(shot: Path, x: float, y: float, scale: int = 2) -> tuple[int, int, int]:
+    """The colour of the screenshot at CSS pixel (x, y)."""
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        red, green, blue = image.convert("RGB").getpixel((int(x * scale), int(y * scale)))
+        return red, green, blue
 
 
 @pytest.mark.browser
@@ -59,44 +112,50 @@ def test_volunteer_runs_a_stand_from_a_phone(
     demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
     follower: Callable[[dict[str, str]], None],
     phone_page: Any,
+    chromium_browser: Any,
     tmp_path: Path,
 ) -> None:
     base, _env = start_stand_site(demo_site, follower)
     page = phone_page
-
     page.goto(base + "/stands/")
-    page.fill("input[name=email]", "anna@example.org")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/stands/")
     assert no_horizontal_overflow(page)
-    page.select_option("select[name=campaign]", CURRENT)
-    page.fill("input[name=place]", "Piazza Stradivari")
-    page.fill("input[name=comune]", "Cremona")
-    page.fill("input[name=volunteers]", "Anna, Bruno")
-    page.click("text=Apri il banchetto")
-    page.wait_for_selector("#plus-one")
+    open_stand_page(page, base, "Piazza Stradivari")
     assert no_horizontal_overflow(page)
-    shot = tmp_path / "stand-phone.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
+    page.click("text=Donatore con contatto")
+    page.click("text=Conteggio e chiusura")
+    page.click("text=altri tagli")
+    assert small_targets(page) == []
+    page.screenshot(path=str(tmp_path / "stand-phone.png"), full_page=True)
+    plus = page.locator("#plus-one").bounding_box()
+    assert plus["width"] >= 300 and plus["height"] >= 88  # the +1 fills the phone's width
+    shot = tmp_path / "plus-one.png"
+    page.locator("#plus-one").screenshot(path=str(shot))
+    assert pixel(shot, 10, 10) == (0x1B, 0x7F, 0x3B)  # green, not greyed out
+    page.click("text=altri tagli")
+    page.click("text=Donatore con contatto")
+    page.click("text=Conteggio e chiusura")
 
     plus_one = page.locator("#plus-one")
     for _ in range(10):
         plus_one.tap()
-    expect(page.locator("#pending")).to_have_text("0")
+    expect(page.locator("#queue-text")).to_have_text("Tutto registrato")
 
     page.context.set_offline(True)
     for _ in range(7):
         plus_one.tap()
     page.locator(".chip").first.tap()  # +1 with €1
     expect(page.locator("#network")).to_have_class(re.compile("offline"))
+    expect(page.locator("#running-total")).to_have_text("€ 1,00")
     page.locator("#undo").tap()  # the chip tap, never sent: simply dropped from the queue
     assert page.locator("#pending").inner_text() == "7"
-    assert page.locator("#tallied").inner_text() == "17"
+    assert page.locator("#queue-text").inner_text() == "7 in coda, non ancora registrati"
+    assert page.locator("#givers").inner_text() == "17"
+    assert page.locator("#running-total").inner_text() == "€ 0,00"
     page.context.set_offline(False)
     expect(page.locator("#pending")).to_have_text("0", timeout=15_000)
-    assert page.locator("#tallied").inner_text() == "17"
+    assert page.locator("#givers").inner_text() == "17"
+    page.locator(".chip").nth(2).tap()  # +1 with €5
+    expect(page.locator("#running-total")).to_have_text("€ 5,00")
 
     page.click("text=Donatore con contatto")
     page.fill("#named-form input[name=first_name]", "Carla")
@@ -106,21 +165,90 @@ def test_volunteer_runs_a_stand_from_a_phone(
     page.check("#named-form input[name=privacy_consent]")
     page.click("#named-form button[type=submit]")
     expect(page.locator("#named-count")).to_have_text("1")
+    expect(page.locator("#named-message")).to_have_text("Registrato: Carla Verdi, € 20,00.")
+    expect(page.locator("#named-entries")).to_contain_text("Carla Verdi · € 20,00 — registrato")
+    # Givers are counted as everywhere else: taps + named givers; the euro beside them.
+    assert page.locator("#givers").inner_text() == "19"
+    assert page.locator("#running-total").inner_text() == "€ 25,00"
 
     page.click("text=Conteggio e chiusura")
-    for counter in ("Anna", "Bruno"):
-        page.fill("#count-form input[name=counter]", counter)
-        page.fill("#count-form input[name=d5000]", "1")
-        page.fill("#count-form input[name=d1000]", "4")
-        page.fill("#count-form input[name=d50]", "3")
-        page.click("#count-form button[type=submit]")
-        page.wait_for_selector(f"#counts li:has-text('{counter}')")
-    page.click("#close")
-    page.wait_for_selector("#close-message:has-text('Chiuso')")
-    assert "€ 91,50" in page.locator("#close-message").inner_text()
-    assert no_horizontal_overflow(page)
+    # The common notes and coins first; the rare ones wait behind "altri tagli".
+    assert page.locator("#count-form input[name=d5000]").is_visible()
+    assert not page.locator("#count-form input[name=d50000]").is_visible()
+    assert not page.locator("#count-form input[name=d1]").is_visible()
 
-    assert wait_for(base, (18, 1, 9150)) == (18, 1, 9150)
+    def count(phone: Any, miscount: bool = False) -> None:
+        phone.fill("#count-form input[name=d5000]", "1")
+        phone.fill("#count-form input[name=d1000]", "4")
+        phone.fill("#count-form input[name=d50]", "13" if miscount else "3")
+        expect(phone.locator("#count-total")).to_have_text("€ 96,50" if miscount else "€ 91,50")
+        phone.click("#count-form button[type=submit]")
+
+    count(page, miscount=True)  # Anna miscounts first
+    expect(page.locator("#counts li")).to_have_text(["anna@example.org: € 96,50"])
+    expect(page.locator("#count-message")).to_have_text("Conteggio registrato: € 96,50.")
+    expect(page.locator("#count-submit")).to_have_text("Ricontare (sostituisce il tuo conteggio)")
+    count(page)  # and counts again: her first count is replaced, not a second one
+    expect(page.locator("#counts li")).to_have_text(
+        ["anna@example.org: € 96,50 (sostituito)", "anna@example.org: € 91,50"]
+    )
+    page.click("#close")
+    expect(page.locator("#close-message")).to_have_text(
+        "Servono i conteggi di due volontari diversi, ognuno con il proprio account."
+    )
+
+    # Bruno counts on his own phone, signed in as himself.
+    context = chromium_browser.new_context(
+        locale="it-IT", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    try:
+        bruno = context.new_page()
+        bruno.goto(page.url)
+        bruno.fill("input[name=email]", "bruno@example.org")
+        bruno.fill("input[name=password]", PASSWORD)
+        bruno.click("main button[type=submit]")
+        bruno.wait_for_selector("#plus-one")
+        bruno.click("text=Conteggio e chiusura")
+        expect(bruno.locator("#me")).to_have_text("bruno@example.org")
+        count(bruno)
+        expect(bruno.locator("#count-message")).to_have_text("Conteggio registrato: € 91,50.")
+    finally:
+        context.close()
+
+    page.click("#close")
+    confirm = page.locator("#close-confirm")
+    expect(confirm).to_be_visible()
+    assert page.locator("#confirm-givers").inner_text() == "19"
+    assert page.locator("#confirm-counts").inner_text() == (
+        "anna@example.org: € 91,50; bruno@example.org: € 91,50"
+    )
+    page.click("#close-no")  # not yet: nothing closed
+    expect(confirm).to_be_hidden()
+    assert page.locator("#plus-one").is_enabled()
+    page.click("#close")
+    page.click("#close-yes")
+    expect(page.locator("#close-message")).to_have_text("Chiuso: contati € 91,50.")
+    banner = page.locator("#closed-banner")
+    expect(banner).to_have_text(
+        "Banchetto chiuso: contati € 91,50, di cui € 20,00 da donatori con contatto; 19 donatori."
+    )
+    assert page.locator("#final-anonymous").inner_text() == "€ 71,50"
+    for control in ("#plus-one", "#undo", "#close", ".chip >> nth=0", "#count-submit"):
+        assert page.locator(control).is_disabled(), control
+
+    # Opened again later, the stand looks closed at the top of the page.
+    page.reload()
+    banner_box = banner.bounding_box()
+    closed_shot = tmp_path / "stand-closed.png"
+    page.screenshot(path=str(closed_shot))
+    heading = page.locator("h1").bounding_box()
+    assert banner_box["y"] < heading["y"] and banner_box["y"] < 150 and banner_box["height"] >= 44
+    assert pixel(closed_shot, banner_box["x"] + 4, banner_box["y"] + 4) == (0x5B, 0x64, 0x75)
+    assert page.locator(".chip").first.is_disabled() and page.locator("#plus-one").is_disabled()
+    assert no_horizontal_overflow(page)
+    assert small_targets(page) == []
+
+    assert wait_for(base, (19, 1, 9150)) == (19, 1, 9150)
 
 
 def api(base: str, token: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -150,6 +278,7 @@ def test_no_tap_is_dropped_when_the_csrf_token_or_the_session_expires(
 ) -> None:
     base, env = start_stand_site(demo_site, follower)
     token = run_ledger(env, "users", "token", "anna@example.org").strip()
+    second = run_ledger(env, "users", "token", "bruno@example.org").strip()
     page = phone_page
     page.goto(base + "/stands/")
     sign_in(page)
@@ -189,7 +318,7 @@ def test_no_tap_is_dropped_when_the_csrf_token_or_the_session_expires(
     plus_one.tap()
     plus_one.tap()
     expect(problem).to_contain_text("Sessione scaduta: 2 in coda")
-    assert pending.inner_text() == "2" and page.locator("#tallied").inner_text() == "9"
+    assert pending.inner_text() == "2" and page.locator("#givers").inner_text() == "9"
     assert api(base, token, stand)["tallied"] == 7
     page.click("#queue-problem a")  # sign in again: back on the stand, the queue goes out
     sign_in(page)
@@ -198,8 +327,8 @@ def test_no_tap_is_dropped_when_the_csrf_token_or_the_session_expires(
     assert api(base, token, stand)["tallied"] == 9
 
     # Another phone counts and closes the stand: a tap sent now is refused (409), not dropped.
-    for counter in ("Anna", "Bruno"):
-        api(base, token, stand + "/counts", {"counter": counter, "denominations": {"500": 3}})
+    for counter in (token, second):
+        api(base, counter, stand + "/counts", {"denominations": {"500": 3}})
     assert api(base, token, stand + "/close", {})["closing"]["tallied"] == 9
     plus_one.tap()
     expect(problem).to_contain_text("409")
