@@ -4,6 +4,7 @@ import json
 import re
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -339,3 +340,119 @@ def test_no_tap_is_dropped_when_the_csrf_token_or_the_session_expires(
         pass  # the page's next retry is refused too, and the tap is still kept
     assert pending.inner_text() == "1"
     assert api(base, token, stand)["tallied"] == 9
+
+
+def kept_by_the_worker(page: Any) -> bool:
+    """Whether the service worker controls the page and keeps a copy of it."""
+    return bool(
+        page.evaluate(
+            """async () => {
+                if (!navigator.serviceWorker.controller) { return false; }
+                for (const name of await caches.keys()) {
+                    const cache = await caches.open(name);
+                    if (await cache.match(location.pathname)) { return true; }
+                }
+                return false;
+            }"""
+        )
+    )
+
+
+def wait_until(check: Callable[[], bool]) -> bool:
+    """`check()` once it holds, or its last answer after half a minute (a bound, not a
+    speed check)."""
+    deadline = time.monotonic() + 30
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return check()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_stand_page_works_with_no_network_across_reloads_and_closed_tabs(
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+    follower: Callable[[dict[str, str]], None],
+    phone_page: Any,
+) -> None:
+    base, env = start_stand_site(demo_site, follower)
+    token = run_ledger(env, "users", "token", "anna@example.org").strip()
+    page = phone_page
+    stand = open_stand_page(page, base, "Piazza Roma")
+    url = page.url
+    worker = page.request.get(base + "/stands/sw.js")
+    assert worker.headers["service-worker-allowed"] == "/stands/"
+    assert worker.headers["cache-control"] == "no-cache"
+    assert "fondo-stands-" in worker.text()
+    assert wait_until(lambda: kept_by_the_worker(page))
+
+    sent: list[tuple[str, str]] = []  # (path, entry id) of what the server took, in order
+
+    def watch(phone: Any) -> None:
+        phone.on(
+            "response",
+            lambda answer: (
+                sent.append(
+                    (answer.url.rsplit("/", 1)[1], json.loads(answer.request.post_data)["entry_id"])
+                )
+                if answer.request.method == "POST" and answer.ok and "/api/v1/stands/" in answer.url
+                else None
+            ),
+        )
+
+    page.context.set_offline(True)
+    api(base, token, stand + "/tallies", {"entry_id": str(uuid.uuid4())})  # another phone
+    reloaded = page.reload()
+    assert reloaded is not None and reloaded.from_service_worker
+    expect(page.locator("#network")).to_have_class(re.compile("offline"))
+    # The copy kept by the worker, not the server's page (which knows the other phone's tap).
+    assert json.loads(page.locator("#stand-state").text_content())["tallied"] == 0
+    plus_one = page.locator("#plus-one")
+    for _ in range(3):
+        plus_one.tap()
+    page.locator(".chip").nth(1).tap()  # +1 with €2
+    page.click("text=Donatore con contatto")
+    page.fill("#named-form input[name=first_name]", "Dario")
+    page.fill("#named-form input[name=last_name]", "Neri")
+    page.fill("#named-form input[name=phone]", "+39 333 123 4567")
+    page.fill("#named-form input[name=amount]", "15")
+    page.check("#named-form input[name=privacy_consent]")
+    page.click("#named-form button[type=submit]")
+    expect(page.locator("#named-message")).to_have_text(
+        "In coda: Dario Neri, € 15,00. Diventa «registrato» quando il server conferma."
+    )
+    expect(page.locator("#named-entries li")).to_have_text(["Dario Neri · € 15,00 — in coda"])
+    page.click("text=Conteggio e chiusura")
+    page.fill("#count-form input[name=d1000]", "3")
+    page.click("#count-form button[type=submit]")
+    expect(page.locator("#counts li")).to_have_text(["anna@example.org: € 30,00 (in coda)"])
+    assert page.locator("#queue-text").inner_text() == "6 in coda, non ancora registrati"
+    assert page.locator("#givers").inner_text() == "5"
+    assert page.locator("#running-total").inner_text() == "€ 17,00"
+    queued = page.evaluate(
+        "JSON.parse(localStorage.getItem('fondo-queue-' + document.getElementById('stand')"
+        ".dataset.stand)).map(item => [item.path.split('/').pop(), item.body.entry_id])"
+    )
+    assert [path for path, _id in queued] == ["tallies"] * 4 + ["named-gifts", "counts"]
+
+    page.reload()  # still offline
+    expect(page.locator("#network")).to_have_class(re.compile("offline"))
+    assert page.locator("#pending").inner_text() == "6"
+    page.close()  # the tab is closed; a new one opens the stand, still with no network
+    phone = phone_page.context.new_page()
+    watch(phone)
+    phone.goto(url)
+    expect(phone.locator("#network")).to_have_class(re.compile("offline"))
+    assert phone.locator("#pending").inner_text() == "6"
+    assert phone.locator("#givers").inner_text() == "5"
+    expect(phone.locator("#named-entries li")).to_have_text(["Dario Neri · € 15,00 — in coda"])
+
+    phone.context.set_offline(False)
+    expect(phone.locator("#queue-text")).to_have_text("Tutto registrato", timeout=15_000)
+    expect(phone.locator("#named-entries li")).to_have_text(["Dario Neri · € 15,00 — registrato"])
+    expect(phone.locator("#counts li")).to_have_text(["anna@example.org: € 30,00"])
+    # Sent in the order made, with the ids made on the phone.
+    assert sent == [(path, entry) for path, entry in queued]
+    state = api(base, token, stand)
+    assert (state["tallied"], state["named"], state["tallied_cents"]) == (5, 1, 200)
+    assert [c["total_cents"] for c in state["counts"]] == [3000]
+    assert phone.locator("#givers").inner_text() == "6"
