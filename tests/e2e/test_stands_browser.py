@@ -456,3 +456,80 @@ def test_the_stand_page_works_with_no_network_across_reloads_and_closed_tabs(
     assert (state["tallied"], state["named"], state["tallied_cents"]) == (5, 1, 200)
     assert [c["total_cents"] for c in state["counts"]] == [3000]
     assert phone.locator("#givers").inner_text() == "6"
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_refused_named_giver_keeps_what_was_typed_with_the_reason_beside_the_field(
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+    follower: Callable[[dict[str, str]], None],
+    phone_page: Any,
+) -> None:
+    base, _env = start_stand_site(demo_site, follower)
+    page = phone_page
+    open_stand_page(page, base, "Piazza Cavour")
+    posted: list[str] = []
+    page.on(
+        "request",
+        lambda request: posted.append(request.url) if request.method == "POST" else None,
+    )
+    page.click("text=Donatore con contatto")
+    expect(page.locator("#contact-hint")).to_contain_text(
+        "Serve almeno un contatto: e-mail, telefono o codice fiscale"
+    )
+    form = "#named-form "
+    page.fill(form + "input[name=first_name]", "Maria")
+    page.fill(form + "input[name=last_name]", "Rossi")
+    page.fill(form + "input[name=amount]", "12,50")
+    page.check(form + "input[name=privacy_consent]")
+    page.click(form + "button[type=submit]")
+    expect(page.locator("#error-contact")).to_have_text(
+        "Serve almeno un contatto: e-mail, telefono o codice fiscale."
+    )
+    page.fill(form + "input[name=tax_code]", "RSSMRA80A01D150X")  # wrong check letter
+    page.click(form + "button[type=submit]")
+    expect(page.locator("#error-tax_code")).to_contain_text("Codice fiscale non valido")
+    assert page.locator(form + "input[name=tax_code]").get_attribute("aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.name") == "tax_code"
+    assert page.locator("#error-contact").is_hidden()
+    assert not [url for url in posted if url.endswith("/named-gifts")]  # checked on the phone
+
+    # The phone lets this number through; the server does not know it: the giver comes back.
+    page.fill(form + "input[name=tax_code]", "rssmra80a01d150j")
+    page.fill(form + "input[name=phone]", "+1 123456")
+    page.click(form + "button[type=submit]")
+    expect(page.locator("#error-phone")).to_have_text("Numero di telefono non valido.")
+    expect(page.locator("#named-message")).to_contain_text("Non registrato: Maria Rossi.")
+    expect(page.locator("#named-entries li")).to_contain_text(["Maria Rossi · € 12,50"])
+    expect(page.locator("#named-entries li")).to_contain_text(["non registrato"])
+    for name, typed in (
+        ("first_name", "Maria"),
+        ("last_name", "Rossi"),
+        ("tax_code", "rssmra80a01d150j"),
+        ("phone", "+1 123456"),
+        ("amount", "12,50"),
+    ):
+        assert page.locator(f"{form}input[name={name}]").input_value() == typed, name
+    assert page.locator(form + "input[name=privacy_consent]").is_checked()
+    assert page.locator(form + "input[name=phone]").get_attribute("aria-invalid") == "true"
+    assert page.locator("#named-count").inner_text() == "0"
+    page.fill(form + "input[name=phone]", "")
+    page.click(form + "button[type=submit]")
+    expect(page.locator("#named-entries li")).to_have_text(["Maria Rossi · € 12,50 — registrato"])
+    expect(page.locator("#named-count")).to_have_text("1")
+
+    # In English, the page and the server's answers are all English, amounts in euro.
+    page.goto(page.url + "?lang=en")
+    page.click("text=Giver who leaves a contact")
+    page.fill(form + "input[name=first_name]", "Luca")
+    page.fill(form + "input[name=last_name]", "Bianchi")
+    page.fill(form + "input[name=phone]", "+1 123456")
+    page.fill(form + "input[name=amount]", "1.234,50")
+    page.check(form + "input[name=privacy_consent]")
+    page.click(form + "button[type=submit]")
+    expect(page.locator("#error-phone")).to_have_text("Not a valid phone number.")
+    expect(page.locator("#named-message")).to_contain_text("Not recorded: Luca Bianchi.")
+    expect(page.locator("#named-entries li").first).to_have_text(
+        "Luca Bianchi · €1,234.50 — not recorded Correct"
+    )
+    assert page.locator("#running-total").inner_text() == "€12.50"
