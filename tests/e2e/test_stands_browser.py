@@ -98,6 +98,18 @@ def small_targets(page: Any) -> list[str]:
     return small
 
 
+def unlabelled(page: Any) -> list[str]:
+    """Form controls of the stand page with no label a screen reader would read."""
+    return list(
+        page.evaluate(
+            """() => [...document.querySelectorAll('#stand input, #stand select, #stand button')]
+                .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                              && !el.textContent.trim())
+                .map(el => el.outerHTML.slice(0, 80))"""
+        )
+    )
+
+
 def pixel(shot: Path, x: float, y: float, scale: int = 2) -> tuple[int, int, int]:
     """The colour of the screenshot at CSS pixel (x, y)."""
     from PIL import Image
@@ -126,6 +138,8 @@ def test_volunteer_runs_a_stand_from_a_phone(
     page.click("text=Conteggio e chiusura")
     page.click("text=altri tagli")
     assert small_targets(page) == []
+    assert unlabelled(page) == []
+    assert page.locator("#queue-status").get_attribute("aria-live") == "polite"
     page.screenshot(path=str(tmp_path / "stand-phone.png"), full_page=True)
     plus = page.locator("#plus-one").bounding_box()
     assert plus["width"] >= 300 and plus["height"] >= 88  # the +1 fills the phone's width
@@ -456,6 +470,13 @@ def test_the_stand_page_works_with_no_network_across_reloads_and_closed_tabs(
     assert (state["tallied"], state["named"], state["tallied_cents"]) == (5, 1, 200)
     assert [c["total_cents"] for c in state["counts"]] == [3000]
     assert phone.locator("#givers").inner_text() == "6"
+
+    # The list of stands counts givers as the stand page does: taps + named givers.
+    def listed() -> bool:
+        phone.goto(base + "/stands/")
+        return "6 donatori" in phone.locator("a.card-link:has-text('Piazza Roma')").inner_text()
+
+    assert wait_until(listed)
 
 
 @pytest.mark.browser

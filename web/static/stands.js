@@ -227,7 +227,10 @@
 
   function kept(response, message) {
     if (response.status === 401) { return say(texts.session_expired, { n: load(queueKey).length }); }
-    return say(texts.kept, { status: response.status, message: response.status >= 500 ? texts.server_trouble : message });
+    // Only the stand API's own refusals (404, 409) speak the page's language; anything else
+    // (a proxy, the CSRF check, a server in trouble) is told in the page's words.
+    var own = response.status === 404 || response.status === 409;
+    return say(texts.kept, { status: response.status, message: own ? message : texts.server_trouble });
   }
 
   function message(id, text, isError) {
