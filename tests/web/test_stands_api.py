@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -411,3 +412,30 @@ def test_a_stand_page_renews_its_csrf_token_while_signed_in(
     fresh = client.get("/stands/csrf-token", headers=json_only).get_json()["csrf_token"]
     renewed = client.post("/api/v1/stands", json=OPENING, headers={"X-CSRFToken": fresh})
     assert renewed.status_code == 201 and renewed.get_json()["place"] == "Piazza Duomo"
+
+
+def test_the_service_worker_covers_the_stand_pages_and_is_renamed_with_its_files(
+    client: FlaskClient, tmp_path: Any
+) -> None:
+    worker = client.get("/stands/sw.js")  # no sign-in: a phone updates it whenever it can
+    assert worker.status_code == 200
+    assert worker.headers["Service-Worker-Allowed"] == "/stands/"
+    assert worker.headers["Cache-Control"] == "no-cache"
+    assert worker.mimetype == "text/javascript"
+    text = worker.get_data(as_text=True)
+    assert '"/static/stands.js"' in text and '"/static/style.css"' in text
+    cache = text.split('var CACHE = "', 1)[1].split('"', 1)[0]
+    assert cache.startswith("fondo-stands-") and len(cache) == len("fondo-stands-") + 16
+    app = client.application
+    static = tmp_path / "static"
+    static.mkdir()
+    for name in ("stands-sw.js", "stands.js", "style.css"):
+        (static / name).write_bytes((Path(app.static_folder or "") / name).read_bytes())
+    original = app.static_folder
+    app.static_folder = str(static)
+    try:
+        (static / "stands.js").write_text("// a new release\n", encoding="utf-8")
+        renamed = client.get("/stands/sw.js").get_data(as_text=True)
+    finally:
+        app.static_folder = original
+    assert cache not in renamed and "fondo-stands-" in renamed
