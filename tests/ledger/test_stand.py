@@ -1,5 +1,6 @@
 """Piazza stands: taps, named givers, the two-person count and the close that records the gifts."""
 
+import json
 import uuid
 from dataclasses import replace
 from datetime import date
@@ -8,10 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.application import LedgerApplication
+from ledger.dates import today
 from ledger.donation import Gift
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.identity import DonorDetails
-from ledger.stand import DENOMINATIONS, NamedGift
+from ledger.stand import DENOMINATIONS, NamedGift, StandCollection
 from projections.stands import list_stands, reconciliation
 from projections.store import LedgerStore
 from tests.ledger.test_csv_import import figures, start_campaigns
@@ -395,3 +398,16 @@ def test_a_resent_count_is_a_no_op_and_the_running_total_follows_chips_and_named
     store.app.log_named_gift(stand, named("carla@example.org", 2000))
     state = store.app.get_stand(stand).state()
     assert (state["tallied_cents"], state["named_cents"], state["givers"]) == (500, 2000, 3)
+
+
+def test_a_count_recorded_before_counts_carried_an_entry_id_still_reads() -> None:
+    app = LedgerApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app.start_campaign("fare-legami-anni-2-3", "Fare Legami", 100_000)
+    stand = app.open_stand("fare-legami-anni-2-3", "Piazza", "Crema", "Crema", today(), ["A"])
+    app.count_cash(stand, "Anna", {1000: 2}, str(uuid.uuid4()))
+    stored = app.recorder.select_events(stand)[-1]
+    state = json.loads(stored.state)
+    assert state.pop("class_version") == 2 and state.pop("entry_id")
+    event = app.mapper.to_domain_event(replace(stored, state=json.dumps(state).encode()))
+    assert isinstance(event, StandCollection.CashCounted)
+    assert (event.entry_id, event.counter, event.total_cents) == ("", "Anna", 2000)
