@@ -46,11 +46,15 @@ self.addEventListener("fetch", function (event) {
   var url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) { return; }
   if (request.mode === "navigate" && url.pathname.indexOf(self.registration.scope.replace(self.location.origin, "")) === 0) {
-    event.respondWith(keepPage(request).catch(function () {
-      return caches.match(url.origin + url.pathname, { cacheName: CACHE }).then(function (kept) {
-        return kept || Response.error();
+    var kept = function (answer) {
+      return caches.match(url.origin + url.pathname, { cacheName: CACHE }).then(function (copy) {
+        return copy || answer || Response.error();
       });
-    }));
+    };
+    // A server in trouble (5xx) is as good as no network: the kept copy, when there is one.
+    event.respondWith(keepPage(request).then(function (response) {
+      return response.status >= 500 ? kept(response) : response;
+    }, function () { return kept(null); }));
     return;
   }
   if (ASSETS.indexOf(url.pathname) >= 0) {

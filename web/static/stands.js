@@ -374,23 +374,34 @@
     E: 9, F: 13, G: 15, H: 17, I: 19, J: 21, K: 2, L: 4, M: 18, N: 20, O: 11, P: 3, Q: 6, R: 8,
     S: 12, T: 14, U: 16, V: 10, W: 22, X: 25, Y: 24, Z: 23 };
 
-  // The codice fiscale's format (omocodia letters allowed) and check letter, as python-stdnum
-  // checks them; an 11-digit partita IVA with its check digit.
+  // The codice fiscale's format (omocodia letters allowed), birth date and check letter, and
+  // the partita IVA's office and check digit, as python-stdnum checks them on the server.
   function taxCodeValid(text) {
     var code = text.replace(/\s/g, "").toUpperCase();
     if (/^(IT)?\d{11}$/.test(code)) {
-      var digits = code.slice(-11).split("").map(Number);
+      var digits = code.slice(-11);
+      var office = digits.slice(7, 10);
+      if (/^0{7}/.test(digits) || !((office >= "001" && office <= "100") || ["120", "121", "888", "999"].indexOf(office) >= 0)) {
+        return false;
+      }
       var sum = 0;
       for (var i = 0; i < 10; i++) {
-        var d = digits[i];
+        var d = Number(digits[i]);
         if (i % 2) { d *= 2; if (d > 9) { d -= 9; } }
         sum += d;
       }
-      return (10 - sum % 10) % 10 === digits[10];
+      return (10 - sum % 10) % 10 === Number(digits[10]);
     }
     if (!/^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$/.test(code)) {
       return false;
     }
+    var digit = function (c) { return /\d/.test(c) ? Number(c) : "LMNPQRSTUV".indexOf(c); };
+    var year = digit(code[6]) * 10 + digit(code[7]);
+    year += year < 20 ? 2000 : 1900;  // stdnum reads the two digits from 1920 to 2019
+    var month = "ABCDEHLMPRST".indexOf(code[8]);
+    var day = (digit(code[9]) * 10 + digit(code[10])) % 40;
+    var born = new Date(Date.UTC(year, month, day));
+    if (!day || born.getUTCMonth() !== month || born.getUTCDate() !== day) { return false; }
     var total = 0;
     for (var j = 0; j < 15; j++) {
       var c = code[j];
