@@ -1,7 +1,9 @@
 """A volunteer's day at a stand in a real Chromium on a phone, with the network dropping."""
 
 import json
+import random
 import re
+import string
 import time
 import urllib.request
 import uuid
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import run_ledger
+from tests.e2e.conftest import ROOT, run_ledger
 
 PASSWORD = "banchetto-in-piazza"
 CURRENT = "legami-in-piazza"  # the demo campaigns have ended: stands serve one running today
@@ -554,3 +556,49 @@ def test_a_refused_named_giver_keeps_what_was_typed_with_the_reason_beside_the_f
         "Luca Bianchi · €1,234.50 — not recorded Correct"
     )
     assert page.locator("#running-total").inner_text() == "€12.50"
+
+
+def tax_codes(count: int) -> list[str]:
+    """Codici fiscali (some with omocodia letters, some impossible dates, some wrong check
+    letters) and partite IVA (some from no office), made from a fixed seed."""
+    from stdnum import luhn
+    from stdnum.it import codicefiscale
+
+    rng = random.Random(13)
+    letters, omocodia = string.ascii_uppercase, "LMNPQRSTUV"
+    codes = []
+    for _ in range(count):
+        body = "".join(rng.choice(letters) for _ in range(6)) + (
+            f"{rng.randint(0, 99):02d}{rng.choice('ABCDEHLMPRST')}{rng.randint(0, 99):02d}"
+            f"{rng.choice(letters)}{rng.randint(0, 999):03d}"
+        )
+        if rng.random() < 0.3:
+            body = "".join(
+                omocodia[int(c)] if c.isdigit() and rng.random() < 0.5 else c for c in body
+            )
+        check = codicefiscale.calc_check_digit(body) if rng.random() < 0.7 else rng.choice(letters)
+        number = "".join(rng.choice(string.digits) for _ in range(7))
+        number += rng.choice(["001", "050", "100", "101", "120", "888", "999", "500"])
+        codes += [body + check, number + luhn.calc_check_digit(number)]
+    return codes
+
+
+@pytest.mark.browser
+def test_the_phone_checks_a_tax_code_as_the_server_does(page: Any) -> None:
+    from ledger.errors import InvalidInputError
+    from ledger.identity import normalize_tax_code
+
+    script = (ROOT / "web" / "static" / "stands.js").read_text(encoding="utf-8")
+    checks = script[script.index("  var ODD = {") : script.index("  function phoneValid")]
+    codes = tax_codes(1500) + ["rssmra80a01d150j", "RSSMRA80A01D150X", "IT00743110157"]
+    on_the_phone = page.evaluate(f"codes => {{ {checks}; return codes.map(taxCodeValid); }}", codes)
+
+    def on_the_server(code: str) -> bool:
+        try:
+            return normalize_tax_code(code) is not None
+        except InvalidInputError:
+            return False
+
+    expected = [on_the_server(code) for code in codes]
+    assert on_the_phone == expected
+    assert 1000 < sum(expected) < len(codes) - 500  # both answers are well represented
