@@ -265,12 +265,11 @@ class Close(MethodView):
         try:
             return store().app.close_stand(stand_id)
         except ConflictError as conflict:
-            return jsonify(
-                code=409,
-                status="Conflict",
-                message=_conflict_message(conflict),
-                state=_state(stand_id),
-            ), 409
+            state = _state(stand_id)
+            # Closed from another phone meanwhile: to this one, simply a closed stand.
+            closed = state["status"] != "open"
+            message = _conflict_message(StandClosedError() if closed else conflict)
+            return jsonify(code=409, status="Conflict", message=message, state=state), 409
 
 
 # The stand page shows the API's answers as they come: in its language, amounts in euro.
