@@ -141,6 +141,8 @@ def test_volunteer_runs_a_stand_from_a_phone(
     page.click("text=altri tagli")
     assert small_targets(page) == []
     assert unlabelled(page) == []
+    for closed_only in ("#closed-banner", "#final-figures", "#close-confirm"):
+        assert page.locator(closed_only).is_hidden(), closed_only
     assert page.locator("#queue-status").get_attribute("aria-live") == "polite"
     page.screenshot(path=str(tmp_path / "stand-phone.png"), full_page=True)
     plus = page.locator("#plus-one").bounding_box()
