@@ -23,7 +23,7 @@ self.addEventListener("activate", function (event) {
 // The page asks for itself to be kept: its first visit came before this worker controlled it.
 self.addEventListener("message", function (event) {
   var url = event.data && event.data.keep;
-  if (url && new URL(url).origin === self.location.origin) {
+  if (url && new URL(url).origin === self.location.origin && url.indexOf(self.registration.scope) === 0) {
     event.waitUntil(keepPage(new Request(url, { credentials: "same-origin" })));
   }
 });
@@ -45,7 +45,11 @@ self.addEventListener("fetch", function (event) {
   var request = event.request;
   var url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) { return; }
-  if (request.mode === "navigate" && url.pathname.indexOf(self.registration.scope.replace(self.location.origin, "")) === 0) {
+  // Only a stand's own page (/stands/<uuid>) is kept; the list and staff pages are not.
+  var scope = new URL(self.registration.scope).pathname;
+  var standPage = url.pathname.indexOf(scope) === 0 &&
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(url.pathname.slice(scope.length));
+  if (request.mode === "navigate" && standPage) {
     var kept = function (answer) {
       return caches.match(url.origin + url.pathname, { cacheName: CACHE }).then(function (copy) {
         return copy || answer || Response.error();
