@@ -351,7 +351,10 @@ def test_no_tap_is_dropped_when_the_csrf_token_or_the_session_expires(
     assert api(base, token, stand + "/close", {})["closing"]["tallied"] == 9
     plus_one.tap()
     expect(problem).to_contain_text("409")
-    expect(problem).to_contain_text("chiuso")
+    expect(problem).to_contain_text("Il banchetto è chiuso: non si registra più nulla.")
+    # Closed from the other phone: this one shows it at the top and stops taking taps.
+    expect(page.locator("#closed-banner")).to_contain_text("Banchetto chiuso: contati € 15,00")
+    assert plus_one.is_disabled() and page.locator(".chip").first.is_disabled()
     with page.expect_response(
         lambda answer: answer.url.endswith("/tallies") and answer.status == 409, timeout=15_000
     ):
