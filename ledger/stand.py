@@ -33,6 +33,59 @@ def count_total(denominations: dict[int, int]) -> int:
     return sum(value * pieces for value, pieces in denominations.items())
 
 
+# Conflicts a stand page explains in its own words (and in euro): each carries its figures.
+
+
+class StandClosedError(ConflictError):
+    def __init__(self) -> None:
+        super().__init__(N_("the stand is closed"))
+
+
+class CountsMissingError(ConflictError):
+    def __init__(self) -> None:
+        super().__init__(N_("two volunteers must each count"))
+
+
+class CountsDisagreeError(ConflictError):
+    def __init__(self, first: int, second: int) -> None:
+        self.first, self.second = first, second
+        super().__init__(
+            N_(
+                "the two counts differ: %(first)s and %(second)s cents, a difference of "
+                "%(difference)s",
+                first=first,
+                second=second,
+                difference=abs(first - second),
+            )
+        )
+
+
+class CashBelowNamedError(ConflictError):
+    def __init__(self, counted: int, named: int) -> None:
+        self.counted, self.named = counted, named
+        super().__init__(
+            N_(
+                "the counted cash (%(counted)s cents) is below the named gifts "
+                "(%(named)s cents): recount",
+                counted=counted,
+                named=named,
+            )
+        )
+
+
+class AlreadyCountedError(ConflictError):
+    """One account's second count is no second count: it may only replace its own."""
+
+    def __init__(self, counter: str) -> None:
+        self.counter = counter
+        super().__init__(
+            N_(
+                "%(counter)s already counted: the second count is another volunteer's",
+                counter=counter,
+            )
+        )
+
+
 class StandCollection(Aggregate):
     """One stand on one day at one place; every tap, named gift and count is an event."""
 
@@ -61,6 +114,14 @@ class StandCollection(Aggregate):
         counter: str
         denominations: dict[str, int]
         total_cents: int
+        entry_id: str
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Counts sent before they carried the phone's id: none can be resent now.
+            state["entry_id"] = ""
 
     class Closed(Aggregate.Event):
         counted_cents: int
@@ -100,6 +161,7 @@ class StandCollection(Aggregate):
         self.undone: set[str] = set()
         self.named: dict[str, tuple[int, bool, str]] = {}
         self.counts: list[tuple[str, dict[int, int], int]] = []
+        self.count_entries: dict[str, tuple[str, int]] = {}
         self.status = OPEN
         self.closing: dict[str, int] = {}
 
@@ -107,7 +169,7 @@ class StandCollection(Aggregate):
 
     def _require_open(self) -> None:
         if self.status != OPEN:
-            raise ConflictError(N_("the stand is closed"))
+            raise StandClosedError()
 
     def tally(self, entry_id: str, amount_cents: int | None = None) -> bool:
         """One more giver; False when this entry was already received, a ConflictError when it
@@ -181,16 +243,40 @@ class StandCollection(Aggregate):
         self.named[entry_id] = (amount_cents, identified, sealed_donor)
 
     @property
+    def tallied_cents(self) -> int:
+        """The amounts some taps carried (a chip): what the page can show before the count."""
+        return sum(
+            amount or 0 for entry, amount in self.tallies.items() if entry not in self.undone
+        )
+
+    @property
     def named_cents(self) -> int:
         return sum(amount for amount, _identified, _sealed in self.named.values())
 
     # Counting and closing
 
-    def count_cash(self, counter: str, denominations: dict[int, int]) -> int:
+    def count_cash(
+        self,
+        counter: str,
+        denominations: dict[int, int],
+        entry_id: str = "",
+        recount: bool = False,
+    ) -> int:
+        """One volunteer's count; `counter` is who counted (their account). A resent entry is
+        a no-op; the same counter counting again must say it replaces their own count."""
+        if entry_id and entry_id in self.count_entries:
+            if self.count_entries[entry_id] != (counter.strip(), count_total(denominations)):
+                raise ConflictError(
+                    N_("count %(entry)s was received with other figures", entry=entry_id)
+                )
+            return self.count_entries[entry_id][1]
         self._require_open()
         check_text("counter", counter)
+        check_text("entry_id", entry_id)
         if not counter.strip():
             raise invalid_field("counter", N_("who counted?"))
+        if not recount and any(c.lower() == counter.strip().lower() for c, _d, _t in self.counts):
+            raise AlreadyCountedError(counter.strip())
         unknown = [str(value) for value in denominations if value not in DENOMINATIONS]
         if unknown:
             raise invalid_field(
@@ -216,12 +302,22 @@ class StandCollection(Aggregate):
             counter=counter.strip(),
             denominations={str(v): n for v, n in sorted(denominations.items()) if n},
             total_cents=total,
+            entry_id=entry_id,
         )
         return total
 
     @event(CashCounted)
-    def _counted(self, counter: str, denominations: dict[str, int], total_cents: int) -> None:
+    def _counted(
+        self, counter: str, denominations: dict[str, int], total_cents: int, entry_id: str
+    ) -> None:
         self.counts.append((counter, {int(v): n for v, n in denominations.items()}, total_cents))
+        if entry_id:
+            self.count_entries[entry_id] = (counter, total_cents)
+
+    def replaced_counts(self) -> set[int]:
+        """Positions of the counts their counter has since replaced by a recount."""
+        latest = {c.lower(): index for index, (c, _d, _t) in enumerate(self.counts)}
+        return set(range(len(self.counts))) - set(latest.values())
 
     def agreed_count(self) -> int:
         """The total two different volunteers agree on (their latest counts)."""
@@ -230,18 +326,10 @@ class StandCollection(Aggregate):
             latest.pop(counter.lower(), None)
             latest[counter.lower()] = total
         if len(latest) < 2:
-            raise ConflictError(N_("two volunteers must each count"))
+            raise CountsMissingError()
         first, second = list(latest.values())[-2:]
         if first != second:
-            raise ConflictError(
-                N_(
-                    "the two counts differ: %(first)s and %(second)s cents, a difference of "
-                    "%(difference)s",
-                    first=first,
-                    second=second,
-                    difference=abs(first - second),
-                )
-            )
+            raise CountsDisagreeError(first, second)
         return first
 
     def close(self) -> tuple[int, int]:
@@ -250,14 +338,7 @@ class StandCollection(Aggregate):
         counted = self.agreed_count()
         named = self.named_cents
         if counted < named:
-            raise ConflictError(
-                N_(
-                    "the counted cash (%(counted)s cents) is below the named gifts "
-                    "(%(named)s cents): recount",
-                    counted=counted,
-                    named=named,
-                )
-            )
+            raise CashBelowNamedError(counted, named)
         self._closed(
             counted_cents=counted,
             named_cents=named,
@@ -289,6 +370,7 @@ class StandCollection(Aggregate):
 
     def state(self) -> dict[str, Any]:
         """What a phone needs to show, as plain data."""
+        replaced = self.replaced_counts()
         return {
             "id": str(self.id),
             "campaign": self.campaign,
@@ -298,10 +380,16 @@ class StandCollection(Aggregate):
             "day": self.day.isoformat(),
             "volunteers": list(self.volunteers),
             "status": self.status,
+            "version": self.version,
             "tallied": self.tallied,
             "named": len(self.named),
             "named_cents": self.named_cents,
-            "counts": [{"counter": c, "total_cents": t} for c, _d, t in self.counts],
+            "tallied_cents": self.tallied_cents,
+            "givers": self.tallied + len(self.named),
+            "counts": [
+                {"counter": c, "total_cents": t, "replaced": index in replaced}
+                for index, (c, _d, t) in enumerate(self.counts)
+            ],
             "closing": dict(self.closing) or None,
         }
 
@@ -397,4 +485,4 @@ class NamedGift:
                 N_("privacy consent is needed to keep the contact; otherwise use +1"),
             )
         if not self.details.is_identified:
-            raise invalid_field("email", N_("an e-mail, a phone or a codice fiscale is needed"))
+            raise invalid_field("contact", N_("an e-mail, a phone or a codice fiscale is needed"))

@@ -87,8 +87,19 @@ class Stands(Gifts):
             )
         )
 
-    def count_cash(self, stand_id: UUID, counter: str, denominations: dict[int, int]) -> int:
-        return int(self._change_stand(stand_id, lambda s: s.count_cash(counter, denominations)))
+    def count_cash(
+        self,
+        stand_id: UUID,
+        counter: str,
+        denominations: dict[int, int],
+        entry_id: str = "",
+        recount: bool = False,
+    ) -> int:
+        return int(
+            self._change_stand(
+                stand_id, lambda s: s.count_cash(counter, denominations, entry_id, recount)
+            )
+        )
 
     def close_stand(self, stand_id: UUID) -> dict[str, Any]:
         """Close and record the gifts in the same transaction: the named ones, and one

@@ -44,6 +44,8 @@ def test_parallel_closes_one_wins_the_other_gets_409(
     ledger("init", "--demo")
     ledger("users", "add", "phone@example.org", "--role", "volunteer")
     token = ledger("users", "token", "phone@example.org").strip()
+    ledger("users", "add", "second@example.org", "--role", "volunteer")
+    second_counter = ledger("users", "token", "second@example.org").strip()
     base = live_server(env, workers=4)
 
     for round_number in range(ROUNDS):
@@ -64,8 +66,8 @@ def test_parallel_closes_one_wins_the_other_gets_409(
         path = f"/api/v1/stands/{stand['id']}"
         for _ in range(3):
             call(base, path + "/tallies", token, {"entry_id": str(uuid.uuid4())})
-        for counter in ("Anna", "Bruno"):
-            call(base, path + "/counts", token, {"counter": counter, "denominations": {"1000": 2}})
+        for counter in (token, second_counter):  # two volunteers, each with their account
+            call(base, path + "/counts", counter, {"denominations": {"1000": 2}})
         barrier = threading.Barrier(2)
 
         def close(close_path: str, start: threading.Barrier) -> tuple[int, dict[str, Any]]:

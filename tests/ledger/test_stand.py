@@ -1,5 +1,6 @@
 """Piazza stands: taps, named givers, the two-person count and the close that records the gifts."""
 
+import json
 import uuid
 from dataclasses import replace
 from datetime import date
@@ -8,10 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.application import LedgerApplication
+from ledger.dates import today
 from ledger.donation import Gift
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.identity import DonorDetails
-from ledger.stand import DENOMINATIONS, NamedGift
+from ledger.stand import DENOMINATIONS, NamedGift, StandCollection
 from projections.stands import list_stands, reconciliation
 from projections.store import LedgerStore
 from tests.ledger.test_csv_import import figures, start_campaigns
@@ -95,7 +98,14 @@ def test_counts_that_differ_keep_the_stand_open_with_the_difference(store: Ledge
     with pytest.raises(ConflictError, match="a difference of 500"):
         store.app.close_stand(stand)
     assert store.app.get_stand(stand).status == "open"
-    store.app.count_cash(stand, "Bruno", {1000: 3})  # recounted: the latest count counts
+    with pytest.raises(ConflictError, match="bruno ha già contato"):
+        store.app.count_cash(stand, "bruno", {1000: 3})  # one account is never two counts
+    store.app.count_cash(stand, "Bruno", {1000: 3}, recount=True)  # replaces Bruno's count
+    assert [c["replaced"] for c in store.app.get_stand(stand).state()["counts"]] == [
+        False,
+        True,
+        False,
+    ]
     assert store.app.close_stand(stand)["status"] == "closed"
     with pytest.raises(ConflictError):
         store.app.tally_gift(stand, str(uuid.uuid4()))
@@ -368,3 +378,36 @@ def test_a_tap_or_named_gift_resent_with_other_figures_is_a_conflict(store: Ledg
     )
     got = store.app.get_stand(stand)
     assert (got.tallied, got.named_cents, got.tallies[typed]) == (2, 2000, 500)
+
+
+def test_a_resent_count_is_a_no_op_and_the_running_total_follows_chips_and_named_gifts(
+    store: LedgerStore,
+) -> None:
+    stand = open_stand(store)
+    entry = str(uuid.uuid4())
+    for _ in range(2):
+        assert store.app.count_cash(stand, "anna@example.org", {1000: 2}, entry) == 2000
+    with pytest.raises(ConflictError):
+        store.app.count_cash(stand, "anna@example.org", {1000: 3}, entry)
+    assert len(store.app.get_stand(stand).state()["counts"]) == 1
+    store.app.tally_gift(stand, str(uuid.uuid4()), 500)
+    store.app.tally_gift(stand, str(uuid.uuid4()))
+    undone = str(uuid.uuid4())
+    store.app.tally_gift(stand, undone, 200)
+    store.app.undo_tally(stand, undone)
+    store.app.log_named_gift(stand, named("carla@example.org", 2000))
+    state = store.app.get_stand(stand).state()
+    assert (state["tallied_cents"], state["named_cents"], state["givers"]) == (500, 2000, 3)
+
+
+def test_a_count_recorded_before_counts_carried_an_entry_id_still_reads() -> None:
+    app = LedgerApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app.start_campaign("fare-legami-anni-2-3", "Fare Legami", 100_000)
+    stand = app.open_stand("fare-legami-anni-2-3", "Piazza", "Crema", "Crema", today(), ["A"])
+    app.count_cash(stand, "Anna", {1000: 2}, str(uuid.uuid4()))
+    stored = app.recorder.select_events(stand)[-1]
+    state = json.loads(stored.state)
+    assert state.pop("class_version") == 2 and state.pop("entry_id")
+    event = app.mapper.to_domain_event(replace(stored, state=json.dumps(state).encode()))
+    assert isinstance(event, StandCollection.CashCounted)
+    assert (event.entry_id, event.counter, event.total_cents) == ("", "Anna", 2000)

@@ -158,7 +158,7 @@ def test_amount_cents_must_be_a_json_integer_within_bounds(
         assert "amount_cents" in str(response.get_json()["errors"])
     counts = client.post(
         f"/api/v1/stands/{stand}/counts",
-        json={"counter": "Anna", "denominations": {"100": "12"}},
+        json={"denominations": {"100": "12"}},
         headers=headers,
     )
     assert counts.status_code == 422

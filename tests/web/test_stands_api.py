@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -84,12 +85,10 @@ def test_whole_day_through_the_api(client: FlaskClient, volunteer: dict[str, str
         )
         assert response.status_code == 200, response.get_json()
     coins = {"5000": 4, "1000": 5, "200": 3, "1": 7}  # 25,607 cents
-    for counter in ("Anna", "Bruno"):
+    for counter in (volunteer, bearer(client, "volunteer")):  # two accounts count
         assert (
             client.post(
-                f"/api/v1/stands/{stand}/counts",
-                headers=volunteer,
-                json={"counter": counter, "denominations": coins},
+                f"/api/v1/stands/{stand}/counts", headers=counter, json={"denominations": coins}
             ).status_code
             == 200
         )
@@ -115,19 +114,104 @@ def test_different_counts_are_409_with_the_difference(
 ) -> None:
     stand = opened(client, volunteer)
     client.post(
-        f"/api/v1/stands/{stand}/counts",
-        headers=volunteer,
-        json={"counter": "Anna", "denominations": {"1000": 2}},
+        f"/api/v1/stands/{stand}/counts", headers=volunteer, json={"denominations": {"1000": 2}}
     )
     client.post(
         f"/api/v1/stands/{stand}/counts",
-        headers=volunteer,
-        json={"counter": "Bruno", "denominations": {"1000": 1, "500": 1}},
+        headers=bearer(client, "volunteer"),
+        json={"denominations": {"1000": 1, "500": 1}},
     )
     response = client.post(f"/api/v1/stands/{stand}/close", headers=volunteer)
     body = response.get_json()
-    assert response.status_code == 409 and "500" in body["message"]
-    assert body["state"]["status"] == "open"
+    assert response.status_code == 409 and body["state"]["status"] == "open"
+    assert body["message"] == (
+        "I due conteggi non coincidono: € 20,00 e € 15,00, differenza € 5,00. Uno dei due riconti."
+    )
+    english = client.post(f"/api/v1/stands/{stand}/close?lang=en", headers=volunteer)
+    assert english.get_json()["message"] == (
+        "The two counts differ: €20.00 and €15.00, a difference of €5.00. "
+        "One of you should count again."
+    )
+
+
+def test_the_counter_is_the_account_and_a_recount_replaces_its_own_count(
+    client: FlaskClient, volunteer: dict[str, str]
+) -> None:
+    stand = opened(client, volunteer)
+    counts = f"/api/v1/stands/{stand}/counts"
+    entry = str(uuid.uuid4())
+    first = {"entry_id": entry, "denominations": {"1000": 2}}
+    for _ in range(2):  # a resend of the same entry is a no-op
+        assert client.post(counts, headers=volunteer, json=first).status_code == 200
+    second = client.post(counts, headers=volunteer, json={"denominations": {"1000": 2}})
+    assert second.status_code == 409
+    assert second.get_json()["message"].startswith("Hai già contato: il secondo conteggio")
+    closing = client.post(f"/api/v1/stands/{stand}/close", headers=volunteer).get_json()
+    assert closing["message"].startswith("Servono i conteggi di due volontari diversi")
+    free_text = client.post(
+        counts, headers=volunteer, json={"counter": "Bruno", "denominations": {"1000": 2}}
+    )
+    assert free_text.status_code == 422  # who counted is the account, never a typed name
+    recount = {"entry_id": str(uuid.uuid4()), "recount": True, "denominations": {"2000": 1}}
+    state = client.post(counts, headers=volunteer, json=recount).get_json()
+    assert [(c["total_cents"], c["replaced"]) for c in state["counts"]] == [
+        (2000, True),
+        (2000, False),
+    ]
+    assert {c["counter"] for c in state["counts"]} == {state["counts"][0]["counter"]}
+    assert "@example.org" in state["counts"][0]["counter"]
+    other = bearer(client, "volunteer")
+    client.post(counts, headers=other, json={"denominations": {"500": 4}})
+    closed = client.post(f"/api/v1/stands/{stand}/close", headers=volunteer)
+    assert closed.status_code == 200 and closed.get_json()["closing"]["counted_cents"] == 2000
+
+
+def test_stand_messages_are_in_the_page_language_with_fields_and_euro(
+    client: FlaskClient, volunteer: dict[str, str]
+) -> None:
+    stand = opened(client, volunteer)
+    gift = {
+        "entry_id": str(uuid.uuid4()),
+        "first_name": "Carla",
+        "last_name": "Verdi",
+        "email": "carla@",
+        "phone": "12",
+        "tax_code": "RSSMRA80A01D150X",
+        "amount_cents": 500,
+        "privacy_consent": True,
+    }
+    refused = client.post(f"/api/v1/stands/{stand}/named-gifts", headers=volunteer, json=gift)
+    body = refused.get_json()
+    assert refused.status_code == 422
+    assert body["errors"] == {
+        "email": ["Indirizzo e-mail non valido (es. nome@esempio.it)."],
+        "phone": ["Numero di telefono non valido."],
+        "tax_code": ["Codice fiscale non valido: 16 caratteri, controlla lettere e cifre."],
+    }
+    nothing = {**gift, "email": "", "phone": "", "tax_code": ""}
+    no_contact = client.post(
+        f"/api/v1/stands/{stand}/named-gifts?lang=en", headers=volunteer, json=nothing
+    ).get_json()
+    assert no_contact["errors"] == {
+        "contact": ["At least one contact is needed: e-mail, phone or codice fiscale."]
+    }
+    too_much = client.post(
+        f"/api/v1/stands/{stand}/named-gifts?lang=it",
+        headers=volunteer,
+        json={**gift, "email": "carla@example.org", "phone": "", "tax_code": "", "amount_cents": 0},
+    ).get_json()
+    assert too_much["errors"]["amount_cents"] == ["Importo non valido: da € 0,01 a € 1.000.000,00."]
+    assert "cent" not in too_much["message"]
+    for counter in (volunteer, bearer(client, "volunteer")):
+        client.post(
+            f"/api/v1/stands/{stand}/counts", headers=counter, json={"denominations": {"500": 1}}
+        )
+    client.post(f"/api/v1/stands/{stand}/close", headers=volunteer)
+    late = client.post(
+        f"/api/v1/stands/{stand}/tallies", headers=volunteer, json={"entry_id": str(uuid.uuid4())}
+    )
+    assert late.status_code == 409
+    assert late.get_json()["message"] == "Il banchetto è chiuso: non si registra più nulla."
 
 
 @pytest.mark.parametrize(
@@ -138,8 +222,8 @@ def test_different_counts_are_409_with_the_difference(
         ("", {**OPENING, "volunteers": []}, "volunteers"),
         ("/tallies", {"entry_id": "not-a-uuid"}, "entry_id"),
         ("/tallies", {"entry_id": str(uuid.uuid4()), "amount_cents": -5}, "amount_cents"),
-        ("/counts", {"counter": "Anna", "denominations": {"300": 1}}, "denominations"),
-        ("/counts", {"counter": "Anna", "denominations": {"100": -1}}, "denominations"),
+        ("/counts", {"denominations": {"300": 1}}, "denominations"),
+        ("/counts", {"denominations": {"100": -1}}, "denominations"),
         (
             "/named-gifts",
             {
@@ -241,11 +325,9 @@ def test_staff_record_a_deposit_on_the_reconciliation_page(
     client.post(
         f"/api/v1/stands/{stand}/tallies", json={"entry_id": str(uuid.uuid4())}, headers=volunteer
     )
-    for counter in ("Anna", "Bruno"):
+    for counter in (volunteer, bearer(client, "volunteer")):
         client.post(
-            f"/api/v1/stands/{stand}/counts",
-            headers=volunteer,
-            json={"counter": counter, "denominations": {"1000": 3}},
+            f"/api/v1/stands/{stand}/counts", headers=counter, json={"denominations": {"1000": 3}}
         )
     client.post(f"/api/v1/stands/{stand}/close", headers=volunteer)
     signed_in(client, "staff")
@@ -330,3 +412,30 @@ def test_a_stand_page_renews_its_csrf_token_while_signed_in(
     fresh = client.get("/stands/csrf-token", headers=json_only).get_json()["csrf_token"]
     renewed = client.post("/api/v1/stands", json=OPENING, headers={"X-CSRFToken": fresh})
     assert renewed.status_code == 201 and renewed.get_json()["place"] == "Piazza Duomo"
+
+
+def test_the_service_worker_covers_the_stand_pages_and_is_renamed_with_its_files(
+    client: FlaskClient, tmp_path: Any
+) -> None:
+    worker = client.get("/stands/sw.js")  # no sign-in: a phone updates it whenever it can
+    assert worker.status_code == 200
+    assert worker.headers["Service-Worker-Allowed"] == "/stands/"
+    assert worker.headers["Cache-Control"] == "no-cache"
+    assert worker.mimetype == "text/javascript"
+    text = worker.get_data(as_text=True)
+    assert '"/static/stands.js"' in text and '"/static/style.css"' in text
+    cache = text.split('var CACHE = "', 1)[1].split('"', 1)[0]
+    assert cache.startswith("fondo-stands-") and len(cache) == len("fondo-stands-") + 16
+    app = client.application
+    static = tmp_path / "static"
+    static.mkdir()
+    for name in ("stands-sw.js", "stands.js", "style.css"):
+        (static / name).write_bytes((Path(app.static_folder or "") / name).read_bytes())
+    original = app.static_folder
+    app.static_folder = str(static)
+    try:
+        (static / "stands.js").write_text("// a new release\n", encoding="utf-8")
+        renamed = client.get("/stands/sw.js").get_data(as_text=True)
+    finally:
+        app.static_folder = original
+    assert cache not in renamed and "fondo-stands-" in renamed

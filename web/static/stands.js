@@ -1,8 +1,11 @@
-// Stand page: every tap gets its entry id here, before sending, and waits in a queue kept in
-// localStorage until the server has it; the queue is sent in order whenever the network is back.
-// Nothing leaves the queue unless the server took it or refused it as invalid (422): an expired
-// CSRF token is renewed and the entry sent again; an expired session, a closed stand or a
-// server in trouble keep the queue, with the problem in view, until it is sent.
+// Stand page: every tap, named giver and cash count gets its entry id here, before sending,
+// and waits in a queue kept in localStorage (it survives reloads and closed tabs) until the
+// server has it; the queue is sent in order whenever the network is back. An entry reads
+// "in coda" until the server confirms it, "registrato" only then. Nothing leaves the queue
+// unless the server took it or refused it: a refused named giver comes back into the form
+// with the reasons beside its fields; an expired CSRF token is renewed and the entry sent
+// again; an expired session, a closed stand or a server in trouble keep taps in the queue,
+// with the problem in view. A service worker keeps the page itself for a reload offline.
 (function () {
   "use strict";
   var root = document.getElementById("stand");
@@ -11,17 +14,29 @@
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var csrfUrl = root.dataset.csrfUrl;
   var loginUrl = root.dataset.login;
+  var me = (root.dataset.me || "").toLowerCase();
   var queueKey = "fondo-queue-" + root.dataset.stand;
   var tapsKey = "fondo-taps-" + root.dataset.stand;
+  var logKey = "fondo-log-" + root.dataset.stand;
+  var stateKey = "fondo-state-" + root.dataset.stand;
+  var texts = JSON.parse(document.getElementById("stand-texts").textContent);
   var it = document.documentElement.lang !== "en";
-  var texts = document.getElementById("stand-texts").dataset;
-  var serverTallied = parseInt(document.getElementById("tallied").textContent, 10) || 0;
   var sending = false;
+  var $ = function (id) { return document.getElementById(id); };
 
-  function load(key) {
-    try { return JSON.parse(localStorage.getItem(key) || "[]"); } catch (e) { return []; }
+  function load(key, fallback) {
+    try {
+      var value = JSON.parse(localStorage.getItem(key));
+      return value === null ? (fallback === undefined ? [] : fallback) : value;
+    } catch (e) { return fallback === undefined ? [] : fallback; }
   }
   function keep(key, value) { localStorage.setItem(key, JSON.stringify(value)); }
+
+  function say(text, values) {
+    return String(text).replace(/\{(\w+)\}/g, function (all, name) {
+      return values && name in values ? values[name] : all;
+    });
+  }
 
   function newId() {
     if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
@@ -38,43 +53,130 @@
     }).format(cents / 100);
     return it ? "€ " + number : "€" + number;
   }
+  function count(n) { return new Intl.NumberFormat(it ? "it-IT" : "en-GB").format(n); }
 
-  function pendingTaps(queue) {
-    return queue.reduce(function (n, item) {
-      return n + (item.path === "/tallies" ? 1 : item.path === "/tallies/undo" ? -1 : 0);
-    }, 0);
+  // The server's last word, kept on the phone: the newest of the page's copy and the stored one.
+  var state = (function () {
+    var page = JSON.parse($("stand-state").textContent);
+    var stored = load(stateKey, null);
+    return stored && stored.id === page.id && stored.version > page.version ? stored : page;
+  })();
+
+  // Taps this phone made and may still take back: {id, amount}.
+  function taps() {
+    return load(tapsKey).map(function (tap) { return typeof tap === "string" ? { id: tap, amount: null } : tap; });
   }
 
-  function render(state) {
-    if (state) {
-      serverTallied = state.tallied;
-      document.getElementById("named-count").textContent = state.named;
-      document.getElementById("named-cents").textContent = euro(state.named_cents);
-      document.getElementById("counts").innerHTML = "";
-      state.counts.forEach(function (c) {
-        var li = document.createElement("li");
-        li.textContent = c.counter + ": " + euro(c.total_cents);
-        document.getElementById("counts").appendChild(li);
-      });
-      if (state.status !== "open") {
-        document.getElementById("plus-one").disabled = true;
-        document.getElementById("close").disabled = true;
-      }
+  function pending(queue) {
+    return queue.reduce(function (sum, item) {
+      if (item.path === "/tallies") { sum.givers += 1; sum.cents += item.body.amount_cents || 0; }
+      if (item.path === "/tallies/undo") { sum.givers -= 1; sum.cents -= item.amount || 0; }
+      if (item.path === "/named-gifts") { sum.givers += 1; sum.cents += item.body.amount_cents; }
+      return sum;
+    }, { givers: 0, cents: 0 });
+  }
+
+  function latestCounts(counts) {
+    return counts.filter(function (c) { return !c.replaced; });
+  }
+
+  function countedByMe(queue) {
+    return state.counts.some(function (c) { return c.counter.toLowerCase() === me; }) ||
+      queue.some(function (item) { return item.path === "/counts"; });
+  }
+
+  function render(fresh) {
+    if (fresh && (!state || fresh.version >= state.version)) {
+      state = fresh;
+      keep(stateKey, state);
     }
     var queue = load(queueKey);
-    document.getElementById("tallied").textContent = serverTallied + pendingTaps(queue);
-    document.getElementById("pending").textContent = queue.length;
+    var waiting = pending(queue);
+    $("givers").textContent = count(state.givers + waiting.givers);
+    $("running-total").textContent = euro(state.tallied_cents + state.named_cents + waiting.cents);
+    $("pending").textContent = queue.length;
+    $("queue-text").textContent = queue.length ? say(texts.queued, { n: queue.length }) : texts.all_recorded;
+    $("named-count").textContent = state.named;
+    $("named-cents").textContent = euro(state.named_cents);
+    var list = $("counts");
+    list.innerHTML = "";
+    state.counts.forEach(function (c) {
+      var li = document.createElement("li");
+      li.textContent = c.counter + ": " + euro(c.total_cents) + (c.replaced ? " (" + texts.replaced + ")" : "");
+      if (c.replaced) { li.className = "replaced"; }
+      list.appendChild(li);
+    });
+    queue.forEach(function (item) {
+      if (item.path !== "/counts") { return; }
+      var li = document.createElement("li");
+      li.className = "queued";
+      li.textContent = root.dataset.me + ": " + euro(item.total) + " (" + texts.state_queued + ")";
+      list.appendChild(li);
+    });
+    var recount = countedByMe(queue);
+    $("count-submit").dataset.recount = recount ? "true" : "false";
+    $("count-submit").textContent = recount ? texts.recount_button : texts.count_button;
+    renderEntries();
+    if (state.status !== "open") { showClosed(); }
   }
 
-  // A message of the page's catalog (#stand-texts), its {name}s filled in.
-  function phrase(name, values) {
-    return texts[name].replace(/\{(\w+)\}/g, function (all, key) { return String(values[key]); });
+  function showClosed() {
+    root.dataset.status = state.status;
+    ["plus-one", "undo", "close"].forEach(function (id) { $(id).disabled = true; });
+    Array.prototype.forEach.call(root.querySelectorAll(".chip, fieldset"), function (el) { el.disabled = true; });
+    $("close-confirm").hidden = true;
+    var closing = state.closing;
+    if (!closing) { return; }
+    $("closed-banner").textContent = say(texts.closed_banner, {
+      counted: euro(closing.counted_cents), named: euro(closing.named_cents),
+      givers: count(closing.tallied + closing.named)
+    });
+    $("closed-banner").hidden = false;
+    $("final-counted").textContent = euro(closing.counted_cents);
+    $("final-named").textContent = euro(closing.named_cents);
+    $("final-anonymous").textContent = euro(closing.anonymous_cents);
+    $("final-givers").textContent = count(closing.tallied + closing.named);
+    $("final-figures").hidden = false;
+  }
+
+  // Named givers and counts from this phone, each with its state: in coda, registrato, refused.
+  function log(entry) {
+    var entries = load(logKey).filter(function (other) { return other.id !== entry.id; });
+    entries.push(entry);
+    keep(logKey, entries.slice(-20));
+    renderEntries();
+  }
+
+  function renderEntries() {
+    var list = $("named-entries");
+    list.innerHTML = "";
+    load(logKey).filter(function (entry) { return entry.kind === "named"; }).reverse().forEach(function (entry) {
+      var li = document.createElement("li");
+      li.className = "entry " + entry.status;
+      var label = document.createElement("span");
+      label.textContent = entry.label + " — ";
+      var status = document.createElement("strong");
+      status.className = "entry-state";
+      status.textContent = texts["state_" + entry.status];
+      li.appendChild(label);
+      li.appendChild(status);
+      if (entry.status === "refused") {
+        var fix = document.createElement("button");
+        fix.type = "button";
+        fix.className = "link fix";
+        fix.textContent = texts.correct;
+        fix.addEventListener("click", function () { refill(entry); });
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(fix);
+      }
+      list.appendChild(li);
+    });
   }
 
   function network(online) {
-    var el = document.getElementById("network");
+    var el = $("network");
     el.classList.toggle("offline", !online);
-    el.textContent = online ? phrase("online") : phrase("offline");
+    el.textContent = online ? texts.online : texts.offline;
   }
 
   function post(path, body) {
@@ -89,7 +191,7 @@
   // session has expired and only signing in again helps).
   async function renewCsrf() {
     var response = await fetch(csrfUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } });
-    if (!response.ok) { return response; }
+    if (!response.ok || response.redirected) { return response; }
     csrf = (await response.json()).csrf_token;
     return null;
   }
@@ -102,13 +204,21 @@
     return (await renewCsrf()) || post(path, body);
   }
 
+  async function refresh() {
+    try {
+      var response = await fetch(api, { credentials: "same-origin", headers: { "Accept": "application/json" } });
+      if (response.ok && !response.redirected) { render(await response.json()); }
+      return response.ok;
+    } catch (e) { network(false); return false; }
+  }
+
   function showProblem(text, signIn) {
-    var el = document.getElementById("queue-problem");
+    var el = $("queue-problem");
     el.textContent = text;
     if (signIn) {
       var link = document.createElement("a");
       link.href = loginUrl;
-      link.textContent = phrase("signInAgain");
+      link.textContent = texts.sign_in_again;
       el.appendChild(document.createTextNode(" "));
       el.appendChild(link);
     }
@@ -116,25 +226,21 @@
   }
 
   function kept(response, message) {
-    var waiting = load(queueKey).length;
-    if (response.status === 401) {
-      return phrase("sessionExpired", { waiting: waiting });
-    }
-    return phrase("notSent", { status: response.status, problem: message });
+    if (response.status === 401) { return say(texts.session_expired, { n: load(queueKey).length }); }
+    // Only the stand API's own refusals (404, 409) speak the page's language; anything else
+    // (a proxy, the CSRF check, a server in trouble) is told in the page's words.
+    var own = response.status === 404 || response.status === 409;
+    return say(texts.kept, { status: response.status, message: own ? message : texts.server_trouble });
   }
 
-  function say(id, text, isError) {
-    var el = document.getElementById(id);
+  function message(id, text, isError) {
+    var el = $(id);
     el.textContent = text;
     el.classList.toggle("error", !!isError);
   }
 
-  async function problem(response) {
-    try {
-      var body = await response.json();
-      var fields = body.errors && (body.errors.json || body.errors);
-      return body.message || (fields ? JSON.stringify(fields) : response.statusText);
-    } catch (e) { return response.statusText; }
+  async function answer(response) {
+    try { return await response.json(); } catch (e) { return { message: response.statusText }; }
   }
 
   // The first entry leaves the queue; a tap refused as invalid takes its waiting undo along.
@@ -146,9 +252,36 @@
       queue = queue.filter(function (other) {
         return !(other.path === "/tallies/undo" && other.body.entry_id === id);
       });
-      keep(tapsKey, load(tapsKey).filter(function (tap) { return tap !== id; }));
+      keep(tapsKey, taps().filter(function (tap) { return tap.id !== id; }));
     }
     keep(queueKey, queue);
+  }
+
+  function confirmed(item) {
+    if (item.path === "/named-gifts") {
+      log({ id: item.body.entry_id, kind: "named", label: item.label, status: "recorded" });
+      message("named-message", say(texts.named_recorded, { name: item.name, amount: euro(item.body.amount_cents) }), false);
+    } else if (item.path === "/counts") {
+      message("count-message", say(texts.count_recorded, { amount: euro(item.total) }), false);
+    }
+  }
+
+  function refused(item, body) {
+    if (item.path === "/named-gifts") {
+      var entry = { id: item.body.entry_id, kind: "named", label: item.label, status: "refused",
+                    body: item.body, amount: item.amount, errors: body.errors || {}, message: body.message };
+      log(entry);
+      message("named-message", say(texts.named_refused, { name: item.name }) + " " + (body.message || ""), true);
+      var form = $("named-form");
+      var typing = ["first_name", "last_name", "email", "phone", "tax_code", "amount"].some(function (name) {
+        return form[name].value.trim();
+      });
+      if (!typing) { refill(entry); }
+    } else if (item.path === "/counts") {
+      message("count-message", say(texts.count_refused, { message: body.message || "" }), true);
+    } else {
+      message("close-message", body.message || "", true);
+    }
   }
 
   // Send the queue in order; stop at the first failure and try again later.
@@ -161,16 +294,20 @@
         var response;
         try { response = await send(item.path, item.body); } catch (e) { network(false); return; }
         network(true);
-        if (response.ok) {
+        if (response.ok && !response.redirected) {
           dequeue(item, false);
           showProblem("");
+          confirmed(item);
           render(await response.json());
-        } else if (response.status === 422) {
+        } else if (response.status === 422 ||
+                   (response.status === 409 && item.path !== "/tallies" && item.path !== "/tallies/undo")) {
           dequeue(item, true);
-          say(item.path === "/named-gifts" ? "named-message" : "close-message",
-              phrase("notRecorded", { problem: await problem(response) }), true);
+          refused(item, await answer(response));
+          await refresh();
         } else {
-          showProblem(kept(response, await problem(response)), response.status === 401);
+          var body = await answer(response);
+          showProblem(kept(response, body.message || ""), response.status === 401 || response.redirected);
+          if (response.status === 409) { await refresh(); }
           return;
         }
       }
@@ -180,131 +317,257 @@
     }
   }
 
-  function enqueue(path, body) {
+  function enqueue(item) {
     var queue = load(queueKey);
-    queue.push({ path: path, body: body });
+    queue.push(item);
     keep(queueKey, queue);
     render();
     flush();
   }
 
   function tap(amount) {
+    if (state.status !== "open") { return; }
     var id = newId();
-    var taps = load(tapsKey);
-    taps.push(id);
-    keep(tapsKey, taps);
-    enqueue("/tallies", amount ? { entry_id: id, amount_cents: amount } : { entry_id: id });
+    var list = taps();
+    list.push({ id: id, amount: amount });
+    keep(tapsKey, list);
+    enqueue({ path: "/tallies", body: amount ? { entry_id: id, amount_cents: amount } : { entry_id: id } });
   }
 
-  document.getElementById("plus-one").addEventListener("click", function () { tap(null); });
+  $("plus-one").addEventListener("click", function () { tap(null); });
   Array.prototype.forEach.call(document.querySelectorAll(".chip"), function (chip) {
     chip.addEventListener("click", function () { tap(parseInt(chip.dataset.amount, 10)); });
   });
 
-  document.getElementById("undo").addEventListener("click", function () {
-    var taps = load(tapsKey);
-    var last = taps.pop();
+  $("undo").addEventListener("click", function () {
+    var list = taps();
+    var last = list.pop();
     if (!last) { return; }
-    keep(tapsKey, taps);
     var queue = load(queueKey);
     var waiting = queue.findIndex(function (item) {
-      return item.path === "/tallies" && item.body.entry_id === last;
+      return item.path === "/tallies" && item.body.entry_id === last.id;
     });
     if (waiting >= 0 && !sending) {  // never sent: simply forget it
       queue.splice(waiting, 1);
       keep(queueKey, queue);
+      keep(tapsKey, list);
       render();
     } else {
-      enqueue("/tallies/undo", { entry_id: last });
+      keep(tapsKey, list);
+      enqueue({ path: "/tallies/undo", amount: last.amount, body: { entry_id: last.id } });
     }
   });
 
-  function parseEuro(text) {
-    var clean = String(text).replace(/[€\s]/g, "").replace(/\./g, "").replace(",", ".");
-    var value = Math.round(parseFloat(clean) * 100);
-    return isFinite(value) ? value : 0;
+  // Named givers: checked here as the server checks them, so most refusals never need it.
+
+  // "10", "12,50", "12.50", "1.234,50", "€ 5": cents, or null when it is not an amount.
+  function cents(text) {
+    var clean = String(text).replace(/[€\s\u00a0]/g, "");
+    var match = /^(\d+)(?:[.,](\d{1,2}))?$/.exec(clean) ||
+      /^(\d{1,3}(?:\.\d{3})+)(?:,(\d{1,2}))?$/.exec(clean);
+    if (!match) { return null; }
+    var value = parseInt(match[1].replace(/\./g, ""), 10) * 100 + parseInt(((match[2] || "") + "00").slice(0, 2), 10);
+    return value > 0 ? value : null;
   }
 
-  document.getElementById("named-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    var form = event.target;
-    var amount = parseEuro(form.amount.value);
-    if (!form.first_name.value || !form.last_name.value || amount <= 0) {
-      say("named-message", phrase("namedNeeded"), true);
-      return;
+  var ODD = { 0: 1, 1: 0, 2: 5, 3: 7, 4: 9, 5: 13, 6: 15, 7: 17, 8: 19, 9: 21, A: 1, B: 0, C: 5, D: 7,
+    E: 9, F: 13, G: 15, H: 17, I: 19, J: 21, K: 2, L: 4, M: 18, N: 20, O: 11, P: 3, Q: 6, R: 8,
+    S: 12, T: 14, U: 16, V: 10, W: 22, X: 25, Y: 24, Z: 23 };
+
+  // The codice fiscale's format (omocodia letters allowed), birth date and check letter, and
+  // the partita IVA's office and check digit, as python-stdnum checks them on the server.
+  function taxCodeValid(text) {
+    var code = text.replace(/\s/g, "").toUpperCase();
+    if (/^(IT)?\d{11}$/.test(code)) {
+      var digits = code.slice(-11);
+      var office = digits.slice(7, 10);
+      if (/^0{7}/.test(digits) || !((office >= "001" && office <= "100") || ["120", "121", "888", "999"].indexOf(office) >= 0)) {
+        return false;
+      }
+      var sum = 0;
+      for (var i = 0; i < 10; i++) {
+        var d = Number(digits[i]);
+        if (i % 2) { d *= 2; if (d > 9) { d -= 9; } }
+        sum += d;
+      }
+      return (10 - sum % 10) % 10 === Number(digits[10]);
     }
-    if (!form.privacy_consent.checked) {
-      say("named-message", phrase("consentNeeded"), true);
-      return;
+    if (!/^[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$/.test(code)) {
+      return false;
     }
-    enqueue("/named-gifts", {
-      entry_id: newId(), first_name: form.first_name.value, last_name: form.last_name.value,
-      email: form.email.value, phone: form.phone.value, tax_code: form.tax_code.value,
-      amount_cents: amount, privacy_consent: true, marketing_consent: form.marketing_consent.checked
+    var digit = function (c) { return /\d/.test(c) ? Number(c) : "LMNPQRSTUV".indexOf(c); };
+    var year = digit(code[6]) * 10 + digit(code[7]);
+    year += year < 20 ? 2000 : 1900;  // stdnum reads the two digits from 1920 to 2019
+    var month = "ABCDEHLMPRST".indexOf(code[8]);
+    var day = (digit(code[9]) * 10 + digit(code[10])) % 40;
+    var born = new Date(Date.UTC(year, month, day));
+    if (!day || born.getUTCMonth() !== month || born.getUTCDate() !== day) { return false; }
+    var total = 0;
+    for (var j = 0; j < 15; j++) {
+      var c = code[j];
+      total += j % 2 === 0 ? ODD[c] : (/\d/.test(c) ? Number(c) : c.charCodeAt(0) - 65);
+    }
+    return String.fromCharCode(65 + total % 26) === code[15];
+  }
+
+  function phoneValid(text) {
+    return /^(\+|00)?\d{6,15}$/.test(text.replace(/[\s.\-()\/]/g, ""));
+  }
+
+  function emailValid(text) { return /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(text.trim()); }
+
+  var namedForm = $("named-form");
+
+  function showErrors(errors) {
+    var first = null;
+    ["first_name", "last_name", "email", "phone", "tax_code", "amount", "contact", "privacy_consent"].forEach(function (name) {
+      var el = $("error-" + name);
+      var text = errors[name] && errors[name].join(" ");
+      el.textContent = text || "";
+      el.hidden = !text;
+      var input = namedForm.elements[name];
+      if (input) {
+        if (text) { input.setAttribute("aria-invalid", "true"); } else { input.removeAttribute("aria-invalid"); }
+        if (text && !first) { first = input; }
+      }
+      if (name === "contact" && text && !first) { first = namedForm.email; }
     });
+    return first;
+  }
+
+  function refill(entry) {
+    $("named-panel").open = true;
+    var body = entry.body;
+    ["first_name", "last_name", "email", "phone", "tax_code"].forEach(function (name) { namedForm[name].value = body[name] || ""; });
+    namedForm.amount.value = entry.amount || "";
+    namedForm.privacy_consent.checked = !!body.privacy_consent;
+    namedForm.marketing_consent.checked = !!body.marketing_consent;
+    var errors = {};
+    Object.keys(entry.errors || {}).forEach(function (name) {
+      errors[name === "amount_cents" ? "amount" : name] = entry.errors[name];
+    });
+    if (!Object.keys(errors).length && entry.message) { errors.contact = [entry.message]; }
+    namedForm.dataset.refused = entry.id;
+    var first = showErrors(errors);
+    if (first) { first.focus(); }
+  }
+
+  namedForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = namedForm;
+    var value = function (name) { return form[name].value.trim(); };
+    var errors = {};
+    if (!value("first_name")) { errors.first_name = [texts.need_name]; }
+    if (!value("last_name")) { errors.last_name = [texts.need_name]; }
+    var amount = cents(value("amount"));
+    if (amount === null) { errors.amount = [texts.need_amount]; }
+    if (!value("email") && !value("phone") && !value("tax_code")) { errors.contact = [texts.need_contact]; }
+    if (value("email") && !emailValid(value("email"))) { errors.email = [texts.bad_email]; }
+    if (value("phone") && !phoneValid(value("phone"))) { errors.phone = [texts.bad_phone]; }
+    if (value("tax_code") && !taxCodeValid(value("tax_code"))) { errors.tax_code = [texts.bad_tax_code]; }
+    if (!form.privacy_consent.checked) { errors.privacy_consent = [texts.need_privacy]; }
+    var first = showErrors(errors);
+    if (first) {
+      first.focus();
+      message("named-message", "", false);
+      return;
+    }
+    var name = value("first_name") + " " + value("last_name");
+    var id = newId();
+    var item = {
+      path: "/named-gifts", name: name, amount: value("amount"), label: name + " · " + euro(amount),
+      body: {
+        entry_id: id, first_name: value("first_name"), last_name: value("last_name"),
+        email: value("email"), phone: value("phone"), tax_code: value("tax_code"),
+        amount_cents: amount, privacy_consent: true, marketing_consent: form.marketing_consent.checked
+      }
+    };
+    if (form.dataset.refused) {  // corrected: the refused entry gives way to the new one
+      keep(logKey, load(logKey).filter(function (entry) { return entry.id !== form.dataset.refused; }));
+      delete form.dataset.refused;
+    }
+    log({ id: id, kind: "named", label: item.label, status: "queued" });
     form.reset();
-    say("named-message", phrase("recorded"), false);
+    message("named-message", say(texts.named_queued, { name: name, amount: euro(amount) }), false);
+    enqueue(item);
   });
 
-  var countForm = document.getElementById("count-form");
+  var countForm = $("count-form");
   function countTotal() {
     return Array.prototype.reduce.call(countForm.querySelectorAll("[data-cents]"), function (sum, input) {
       return sum + parseInt(input.dataset.cents, 10) * (parseInt(input.value, 10) || 0);
     }, 0);
   }
-  countForm.addEventListener("input", function () {
-    document.getElementById("count-total").textContent = euro(countTotal());
-  });
-  countForm.addEventListener("submit", async function (event) {
+  countForm.addEventListener("input", function () { $("count-total").textContent = euro(countTotal()); });
+  countForm.addEventListener("submit", function (event) {
     event.preventDefault();
     var denominations = {};
     countForm.querySelectorAll("[data-cents]").forEach(function (input) {
       var n = parseInt(input.value, 10) || 0;
       if (n) { denominations[input.dataset.cents] = n; }
     });
+    var total = countTotal();
+    var recount = $("count-submit").dataset.recount === "true";
+    countForm.reset();
+    $("count-total").textContent = euro(0);
+    message("count-message", say(texts.count_queued, { amount: euro(total) }), false);
+    enqueue({ path: "/counts", total: total, body: { entry_id: newId(), denominations: denominations, recount: recount } });
+  });
+
+  // Closing: the queue goes first, then the figures as the server has them, then a yes.
+  $("close").addEventListener("click", async function () {
+    await flush();
+    if (load(queueKey).length) { message("close-message", texts.close_waiting, true); return; }
+    if (!(await refresh())) { message("close-message", texts.close_offline, true); return; }
+    var counters = {};
+    latestCounts(state.counts).forEach(function (c) { counters[c.counter.toLowerCase()] = true; });
+    if (Object.keys(counters).length < 2) { message("close-message", texts.need_two_counts, true); return; }
+    message("close-message", "", false);
+    $("confirm-givers").textContent = count(state.givers);
+    $("confirm-counts").textContent = latestCounts(state.counts).map(function (c) {
+      return c.counter + ": " + euro(c.total_cents);
+    }).join("; ") || "—";
+    $("confirm-named").textContent = count(state.named) + " · " + euro(state.named_cents);
+    $("close-confirm").hidden = false;
+    $("close-yes").focus();
+  });
+  $("close-no").addEventListener("click", function () {
+    $("close-confirm").hidden = true;
+    $("close").focus();
+  });
+  $("close-yes").addEventListener("click", async function () {
+    $("close-confirm").hidden = true;
     try {
-      var response = await send("/counts", { counter: countForm.counter.value, denominations: denominations });
-      if (response.ok) {
-        render(await response.json());
-        countForm.reset();
-        document.getElementById("count-total").textContent = euro(0);
-        say("close-message", phrase("countRecorded"), false);
+      var response = await send("/close");
+      var body = await answer(response);
+      if (response.ok && !response.redirected) {
+        render(body);
+        message("close-message", say(texts.closed_message, { amount: euro(body.closing.counted_cents) }), false);
+        $("closed-banner").focus();
+        window.scrollTo(0, 0);
       } else {
-        say("close-message", await problem(response), true);
+        if (body.state) { render(body.state); }
+        message("close-message", body.message || kept(response, ""), true);
         if (response.status === 401) { showProblem(kept(response, ""), true); }
       }
     } catch (e) {
       network(false);
-      say("close-message", phrase("offlineRetry"), true);
+      message("close-message", texts.close_offline, true);
     }
   });
 
-  document.getElementById("close").addEventListener("click", async function () {
-    await flush();
-    if (load(queueKey).length) {
-      say("close-message", phrase("tapsPending"), true);
-      return;
-    }
-    try {
-      var response = await send("/close");
-      var body = await response.json();
-      if (response.ok) {
-        render(body);
-        say("close-message", phrase("closedCounted", { amount: euro(body.closing.counted_cents) }), false);
-      } else {
-        if (body.state) { render(body.state); }
-        say("close-message", body.message, true);
-        if (response.status === 401) { showProblem(kept(response, ""), true); }
-      }
-    } catch (e) {
-      network(false);
-      say("close-message", phrase("offlineRetry"), true);
-    }
-  });
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register(root.dataset.worker, { scope: root.dataset.scope }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (registration) {
+      registration.active.postMessage({ keep: location.href.split("#")[0] });
+    }).catch(function () { /* the page still works online without its worker */ });
+  }
 
   window.addEventListener("online", function () { network(true); flush(); });
   window.addEventListener("offline", function () { network(false); });
   setInterval(flush, 3000);
   render();
-  flush();
+  if (!navigator.onLine) { network(false); }
+  refresh().then(flush);
 })();
