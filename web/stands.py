@@ -48,7 +48,7 @@ from projections.stands import list_stands, reconciliation
 from web import store
 from web.api import register
 from web.auth import public_endpoint, roles_required
-from web.i18n import eur
+from web.i18n import eur, translate
 
 STAND_ROLES = ("volunteer", "staff", "admin")
 STAFF_ROLES = ("staff", "admin")
@@ -337,9 +337,10 @@ def _refused_fields(fields_: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def _texts(said: Any) -> list[str]:
+    """A rule's own words, in the page's language."""
     if isinstance(said, list) and all(isinstance(text, str) for text in said):
-        return said
-    return [str(said)]
+        return [translate(text) for text in said]
+    return [translate(said) if isinstance(said, str) else str(said)]
 
 
 @api.errorhandler(LedgerError)

@@ -98,7 +98,7 @@ def test_counts_that_differ_keep_the_stand_open_with_the_difference(store: Ledge
     with pytest.raises(ConflictError, match="a difference of 500"):
         store.app.close_stand(stand)
     assert store.app.get_stand(stand).status == "open"
-    with pytest.raises(ConflictError, match="bruno ha già contato"):
+    with pytest.raises(ConflictError, match="bruno already counted"):
         store.app.count_cash(stand, "bruno", {1000: 3})  # one account is never two counts
     store.app.count_cash(stand, "Bruno", {1000: 3}, recount=True)  # replaces Bruno's count
     assert [c["replaced"] for c in store.app.get_stand(stand).state()["counts"]] == [

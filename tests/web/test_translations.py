@@ -258,7 +258,8 @@ def test_the_stand_pages_script_and_error_pages_speak_the_pages_language(
     stand = paths[2]
     italian = client.get(stand).get_data(as_text=True)
     english = client.get(stand, query_string={"lang": "en"}).get_data(as_text=True)
-    assert 'data-session-expired="Sessione scaduta: {waiting} in coda' in italian
-    assert 'data-session-expired="Session expired: {waiting} waiting' in english
+    # The script's texts come in the page, as JSON, in the page's language.
+    assert '"sign_in_again": "Accedi di nuovo"' in italian
+    assert '"sign_in_again": "Sign in again"' in english
     assert "Questa pagina non esiste." in client.get("/nowhere", query_string={"lang": "it"}).text
     assert "There is no such page." in client.get("/nowhere", query_string={"lang": "en"}).text
