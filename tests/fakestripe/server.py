@@ -50,6 +50,7 @@ class FakeStripe:
     def __init__(self) -> None:
         self.sessions: dict[str, dict[str, Any]] = {}
         self.payments: dict[str, dict[str, Any]] = {}
+        self.portal_sessions: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self._lock = threading.Lock()
         self._app = self._build()
@@ -70,12 +71,27 @@ class FakeStripe:
         with self._lock:
             self.payments[intent_id] = {"amount": amount, "fee": charged_fee}
 
+    def complete(self, session_id: str) -> dict[str, Any]:
+        """The donor paid on the checkout page: the session is complete, with its customer
+        and, for a monthly gift, its subscription (as `checkout.session.completed` says)."""
+        suffix = session_id.removeprefix("cs_test_")
+        with self._lock:
+            session = self.sessions[session_id]
+            session.update(
+                status="complete",
+                payment_status="paid",
+                customer=f"cus_{suffix[:14]}",
+                subscription=f"sub_{suffix[:14]}" if session["mode"] == "subscription" else None,
+                payment_intent=f"pi_{suffix[:14]}" if session["mode"] == "payment" else None,
+            )
+            return dict(session)
+
     def _build(self) -> Flask:
         app = Flask("fakestripe")
 
         @app.before_request
         def authorise() -> Response | None:
-            if request.path.startswith("/pay/"):
+            if request.path.startswith(("/pay/", "/portal/")):
                 return None
             with self._lock:
                 self.requests.append((request.method, request.path, nest(request.form.items())))
@@ -111,6 +127,9 @@ class FakeStripe:
                 "payment_method_types": params.get("payment_method_types", ["card"]),
                 "line_items": items,
                 "locale": params.get("locale"),
+                "customer": None,
+                "subscription": None,
+                "payment_intent": None,
             }
             with self._lock:
                 self.sessions[session_id] = session
@@ -123,6 +142,43 @@ class FakeStripe:
                 jsonify(session)
                 if session
                 else _error(404, f"No such checkout.session: '{session_id}'")
+            )
+
+        @app.post("/v1/billing_portal/sessions")
+        def create_portal_session() -> Response:
+            # https://docs.stripe.com/api/customer_portal/sessions/create: `customer` is
+            # required, `return_url` and `locale` optional.
+            params = nest(request.form.items(multi=True))
+            customer = params.get("customer")
+            if not customer:
+                return _error(400, "Missing required param: customer.")
+            known = {s["customer"] for s in self.sessions.values() if s.get("customer")}
+            if customer not in known:
+                return _error(400, f"No such customer: '{customer}'")
+            portal_id = "bps_" + secrets.token_hex(12)
+            portal = {
+                "id": portal_id,
+                "object": "billing_portal.session",
+                "configuration": "bpc_fondo",
+                "created": int(time.time()),
+                "customer": customer,
+                "flow": None,
+                "livemode": False,
+                "locale": params.get("locale"),
+                "on_behalf_of": None,
+                "return_url": params.get("return_url"),
+                "url": f"{self.base_url}/portal/{portal_id}",
+            }
+            with self._lock:
+                self.portal_sessions[portal_id] = portal
+            return jsonify(portal)
+
+        @app.get("/portal/<portal_id>")
+        def portal_page(portal_id: str) -> str:
+            portal = self.portal_sessions.get(portal_id) or abort(404)
+            return (
+                "<!doctype html><title>Fake Stripe customer portal</title>"
+                f"<h1>Fake Stripe customer portal</h1><p id='customer'>{portal['customer']}</p>"
             )
 
         @app.get("/pay/<session_id>")
