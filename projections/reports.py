@@ -178,14 +178,18 @@ class LatestGift:
     place: str
 
 
-def latest_gifts(database: Database, slug: str, limit: int = 10) -> list[LatestGift]:
-    """The campaign's newest confirmed gifts that were not refunded in full, newest first."""
+def latest_gifts(
+    database: Database, slug: str, limit: int = 10, as_of: date | None = None
+) -> list[LatestGift]:
+    """The campaign's newest confirmed gifts up to a value date (default today) that were not
+    refunded in full, newest first."""
     with database.reading() as session:
         rows = session.query(
             "SELECT amount_cents, value_date, people, channel, district, public_place "
             "FROM gifts_view WHERE campaign = ? AND status = ? AND people > 0 "
-            "AND refunded_cents < amount_cents ORDER BY recorded_at DESC, donation_id LIMIT ?",
-            (slug, CONFIRMED, limit),
+            "AND value_date <= ? AND refunded_cents < amount_cents "
+            "ORDER BY recorded_at DESC, donation_id LIMIT ?",
+            (slug, CONFIRMED, (as_of or today()).isoformat(), limit),
         )
     return [
         LatestGift(

@@ -49,7 +49,8 @@
     var monthly = form.querySelector("input[name=frequency][value=monthly]");
     var label = button.getAttribute(monthly && monthly.checked ? "data-monthly" : "data-once");
     if (cents === null || cents <= 0) {
-      button.textContent = label.replace("{amount}", "").replace(/\s+/g, " ").trim();
+      button.textContent = button.getAttribute("data-plain");
+      if (estimate) { estimate.textContent = "—"; }
       return;
     }
     var fee = estimate ? feeFor(cents) : 0;
