@@ -322,3 +322,50 @@ def test_the_widget_shows_in_the_foundations_site_and_other_pages_do_not(
         assert form_frame.evaluate("document.querySelector('form.donate') === null")
     finally:
         host.shutdown()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_monthly_donor_pays_then_cancels_on_the_portal_and_the_ledger_follows(
+    sqlite_url: str,
+    fake_stripe: FakeStripe,
+    live_server: Callable[..., str],
+    follower: Callable[[dict[str, str]], None],
+    page: Any,
+) -> None:
+    base, env = serve(sqlite_url, fake_stripe, live_server)
+    follower(env)
+    fake_stripe.webhook_url, fake_stripe.webhook_secret = base + "/webhooks/stripe", SECRET
+
+    def current() -> dict[str, Any]:
+        with urllib.request.urlopen(f"{base}/api/v1/campaigns/{CURRENT}/progress") as r:
+            return dict(json.load(r))
+
+    def settled(expected: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        deadline = time.monotonic() + 60  # a bound on a broken follower, not a speed check
+        figures = current()
+        while not expected(figures) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            figures = current()
+        return figures
+
+    page.goto(base + "/donate/")
+    page.check("input[name=amount][value='5000']")
+    page.check("input[name=frequency][value=monthly]")
+    page.check("input[name=privacy_consent]")
+    page.click("button.give")
+    page.wait_for_url(fake_stripe.base_url + "/pay/*")
+    page.click("text=Paga")  # the fake delivers the completed session and the first invoice
+    page.wait_for_url(base + "/donate/grazie?session_id=cs_test_*")
+    running = settled(lambda f: f["monthly_gifts"] == 1 and f["raised_cents"] == 5000)
+    assert (running["monthly_gifts"], running["monthly_cents"], running["raised_cents"]) == (
+        1,
+        5000,
+        5000,
+    )
+    page.click("text=Gestisci o annulla la donazione mensile")
+    page.wait_for_url(fake_stripe.base_url + "/portal/*")
+    page.click("text=Annulla la donazione mensile")  # customer.subscription.deleted
+    page.wait_for_url(base + "/donate/")
+    after = settled(lambda f: f["monthly_gifts"] == 0)
+    assert (after["monthly_gifts"], after["monthly_cents"], after["raised_cents"]) == (0, 0, 5000)
