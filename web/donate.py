@@ -170,8 +170,11 @@ def form() -> Any:
         donation.campaign.data = preferred if preferred in offered else offered[0]
     status = 200
     valid = configured and donation.validate_on_submit()
-    # Every field is checked, so that the donor sees all the errors at once.
-    cents, tax_code, tribute = _amount_cents(donation), _tax_code(donation), _tribute(donation)
+    if donation.is_submitted():
+        # Every field is checked, so that the donor sees all the errors at once.
+        cents, tax_code, tribute = _amount_cents(donation), _tax_code(donation), _tribute(donation)
+    else:  # the preselected amount, shown on the button
+        cents, tax_code, tribute = int(donation.amount.data or 0), None, None
     if valid and cents is not None and tax_code is not None and tribute is not None:
         name = next(c.name for c in campaigns if c.slug == donation.campaign.data)
         fee = card_pricing().covering(cents) if donation.cover_fee.data else 0

@@ -198,6 +198,12 @@ def test_amount_bounds_come_from_the_environment(
     high = client.post("/donate/", data={**VALID, "amount": "10000"})
     assert (low.status_code, high.status_code) == (422, 422)
     assert "€ 5,00 a € 50,00" in high.get_data(as_text=True)
+    # Before anything is sent, the preselected € 25 is no error, whatever the bounds.
+    monkeypatch.setenv("LEDGER_DONATION_MIN", "30")
+    stricter = make_app(store_url, STRIPE_SECRET_KEY="sk_test_x")
+    first = stricter.test_client().get("/donate/").get_data(as_text=True)
+    assert "field-error" not in first and "aria-invalid" not in first
+    stricter.extensions["ledger_store"].close()
     assert (
         client.post("/donate/", data={**VALID, "amount": "other", "other_amount": "5"}).status_code
         == 303
