@@ -30,6 +30,23 @@ CONFIRMED, PENDING, FAILED = "confirmed", "pending", "failed"
 # Which month of a monthly gift a gift is: the first, a later one, or none (a one-off gift).
 FIRST_MONTH, LATER_MONTH = "first", "later"
 INSTALMENTS = ("", FIRST_MONTH, LATER_MONTH)
+# A gift given in memory or in honour of someone names them; the name is sealed with the
+# donor's own data (it is personal data too, and goes with an erasure).
+IN_MEMORY, IN_HONOUR = "memory", "honour"
+TRIBUTES = ("", IN_MEMORY, IN_HONOUR)
+MAX_TRIBUTE_NAME = 120
+
+
+def clean_tribute_name(text: str | None) -> str:
+    """One line, spaces collapsed, at most MAX_TRIBUTE_NAME characters (else an error)."""
+    name = " ".join((text or "").split())
+    problems: dict[str, list[str]] = {}
+    if problem := text_problem(name):
+        problems["tribute_name"] = [problem]
+    elif len(name) > MAX_TRIBUTE_NAME:
+        problems["tribute_name"] = [f"at most {MAX_TRIBUTE_NAME} characters"]
+    raise_problems(problems)
+    return name
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,13 @@ class Gift:
     # that closing never drops a tallied person nor invents one; both zero is no gift.
     tally: bool = False
     instalment: str = ""
+    # Part of amount_cents the donor added to cover the processor's fee (already included).
+    covered_fee_cents: int = 0
+    tribute_kind: str = ""
+    tribute_name: str = ""
+    # The town shown on the public list of latest gifts, only with the donor's consent
+    # (one of DISTRICTS: towns large enough that naming them identifies nobody).
+    public_place: str = ""
 
     def __post_init__(self) -> None:
         problems: dict[str, list[str]] = {}
@@ -99,6 +123,24 @@ class Gift:
             ]
         if self.instalment not in INSTALMENTS:
             problems["instalment"] = [N_("the first or a later month of a monthly gift, or blank")]
+        if self.covered_fee_cents and (
+            amount_problem(self.covered_fee_cents) or self.covered_fee_cents >= self.amount_cents
+        ):
+            problems["covered_fee"] = [
+                N_("a covered fee is part of the gift, less than its amount")
+            ]
+        if self.tribute_kind not in TRIBUTES:
+            problems["tribute_kind"] = [N_("in memory, in honour, or blank")]
+        elif bool(self.tribute_kind) != bool(self.tribute_name.strip()):
+            problems["tribute_name"] = [N_("a gift in memory or in honour names the person")]
+        elif problem := text_problem(self.tribute_name):
+            problems["tribute_name"] = [problem]
+        elif len(self.tribute_name) > MAX_TRIBUTE_NAME:
+            problems["tribute_name"] = [N_("at most %(count)s characters", count=MAX_TRIBUTE_NAME)]
+        if self.public_place and self.public_place not in DISTRICTS:
+            problems["public_place"] = [
+                N_("one of %(choices)s, or blank", choices=", ".join(DISTRICTS))
+            ]
         if self.status not in (CONFIRMED, PENDING):
             problems["status"] = [N_("a new gift is either confirmed or pending")]
         if not self.source_key:
@@ -139,13 +181,21 @@ class Donation(Aggregate):
         status: str
         sealed_donor: str | None
         instalment: str
+        covered_fee_cents: int
+        public_place: str
 
         # Version 2 says which month of a monthly gift it is; earlier gifts did not know.
-        class_version = 2
+        # Version 3 says the fee the donor chose to cover and the town they let us show.
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["instalment"] = ""
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["covered_fee_cents"] = 0
+            state["public_place"] = ""
 
     class PaymentConfirmed(Aggregate.Event):
         on: date
@@ -208,6 +258,8 @@ class Donation(Aggregate):
         status: str,
         sealed_donor: str | None,
         instalment: str = "",
+        covered_fee_cents: int = 0,
+        public_place: str = "",
     ) -> None:
         self.source_key = source_key
         self.campaign = campaign
@@ -223,6 +275,8 @@ class Donation(Aggregate):
         self.status = status
         self.sealed_donor = sealed_donor
         self.instalment = instalment
+        self.covered_fee_cents = covered_fee_cents
+        self.public_place = public_place
         self.received_method = method
         self.refunds: dict[str, int] = {}
         self.failed_refunds: set[str] = set()

@@ -26,7 +26,24 @@ SAVE_BATCH = 200
 
 def needs_sealing(gift: Gift) -> bool:
     """Whether the gift carries personal data (consents included) to seal with its own key."""
-    return gift.details.has_any_personal_data or gift.privacy_consent or gift.marketing_consent
+    return (
+        gift.details.has_any_personal_data
+        or gift.privacy_consent
+        or gift.marketing_consent
+        or bool(gift.tribute_name)
+    )
+
+
+def sealed_data(gift: Gift) -> dict[str, Any]:
+    """What a gift seals: its donor, their consents, and whom it remembers or honours."""
+    data: dict[str, Any] = {
+        "donor": gift.details.to_dict(),
+        "privacy_consent": gift.privacy_consent,
+        "marketing_consent": gift.marketing_consent,
+    }
+    if gift.tribute_kind:
+        data["tribute"] = {"kind": gift.tribute_kind, "name": gift.tribute_name}
+    return data
 
 
 @dataclass(frozen=True)
@@ -156,15 +173,7 @@ class Gifts(Campaigns):
                 known.add(gift.campaign)
             sealed = None
             if donation_id in keys:
-                sealed = seal(
-                    keys[donation_id],
-                    donation_id,
-                    {
-                        "donor": gift.details.to_dict(),
-                        "privacy_consent": gift.privacy_consent,
-                        "marketing_consent": gift.marketing_consent,
-                    },
-                )
+                sealed = seal(keys[donation_id], donation_id, sealed_data(gift))
             donations[donation_id] = Donation(
                 source_key=gift.source_key,
                 campaign=gift.campaign,
@@ -179,6 +188,8 @@ class Gifts(Campaigns):
                 status=gift.status,
                 sealed_donor=sealed,
                 instalment=gift.instalment,
+                covered_fee_cents=gift.covered_fee_cents,
+                public_place=gift.public_place,
             )
         return list(donations.values())
 

@@ -47,6 +47,8 @@ class ReceiptDocument:
     issued_on: date
     deductibility: str
     donor: DonorDetails | None
+    # Whom the gift remembers or honours: {"kind": "memory" | "honour", "name": …}, or None.
+    tribute: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ class Receipts:
             donation,
             amount,
             deductibility(donation.method, details.tax_code),
-            seal(key, donation.id, {"donor": details.to_dict()}),
+            seal(key, donation.id, _receipt_data(details, sealed.get("tribute"))),
         )
 
     def issue(
@@ -207,4 +209,13 @@ class Receipts:
             issued_on=entry.issued_on,
             deductibility=entry.deductibility,
             donor=DonorDetails.from_dict(donor["donor"]) if donor else None,
+            tribute=donor.get("tribute") if donor else None,
         )
+
+
+def _receipt_data(details: DonorDetails, tribute: dict[str, str] | None) -> dict[str, Any]:
+    """What a receipt seals: the donor and, when the gift names someone, whom it remembers."""
+    data: dict[str, Any] = {"donor": details.to_dict()}
+    if tribute:
+        data["tribute"] = tribute
+    return data

@@ -88,6 +88,11 @@ def campaign_progress(session: Session, campaign: CampaignRow, as_of: date) -> d
             default=0,
         )
     )
+    monthly, monthly_cents = session.one(
+        "SELECT COUNT(*), COALESCE(SUM(amount_cents), 0) FROM monthly_gifts_view "
+        "WHERE campaign = ? AND started_on <= ? AND (cancelled_on IS NULL OR cancelled_on > ?)",
+        (campaign.slug, day, day),
+    ) or (0, 0)
     raised = int(received) - refunded - disputed
     fees = int(fees)
     return {
@@ -104,6 +109,9 @@ def campaign_progress(session: Session, campaign: CampaignRow, as_of: date) -> d
         "gifts": int(identified_gifts) + int(anonymous_people),
         "contacts": contacts,
         "anonymous_people": int(anonymous_people),
+        # Monthly gifts running on the day (a cancelled one expects no further month).
+        "monthly_gifts": int(monthly),
+        "monthly_cents": int(monthly_cents),
         "progress": round(raised / campaign.target_cents, 4) if campaign.target_cents else None,
         "starts_on": campaign.starts_on,
         "ends_on": campaign.ends_on,
@@ -157,3 +165,38 @@ def raised_over_time(
         total += by_day[day_text]
         points.append((date.fromisoformat(day_text), total))
     return points, [(f"{m[5:7]}/{m[:4]}", int(c)) for m, c in months]
+
+
+@dataclass(frozen=True)
+class LatestGift:
+    """One line of a campaign's public list: no donor, only the town when it may be shown
+    (the district of a stand, or the district town a donor agreed to show)."""
+
+    amount_cents: int
+    value_date: str
+    people: int
+    place: str
+
+
+def latest_gifts(
+    database: Database, slug: str, limit: int = 10, as_of: date | None = None
+) -> list[LatestGift]:
+    """The campaign's newest confirmed gifts up to a value date (default today) that were not
+    refunded in full, newest first."""
+    with database.reading() as session:
+        rows = session.query(
+            "SELECT amount_cents, value_date, people, channel, district, public_place "
+            "FROM gifts_view WHERE campaign = ? AND status = ? AND people > 0 "
+            "AND value_date <= ? AND refunded_cents < amount_cents "
+            "ORDER BY recorded_at DESC, donation_id LIMIT ?",
+            (slug, CONFIRMED, (as_of or today()).isoformat(), limit),
+        )
+    return [
+        LatestGift(
+            int(amount),
+            str(day),
+            int(people),
+            str(place or (district if channel == "stand" else "") or ""),
+        )
+        for amount, day, people, channel, district, place in rows
+    ]

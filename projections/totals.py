@@ -5,6 +5,7 @@ from typing import Any
 
 from ledger.campaign import Campaign
 from ledger.donation import Donation
+from ledger.payments import RecurringGift
 from projections.database import Session
 from projections.runner import Projection
 
@@ -15,8 +16,8 @@ def _iso(value: Any) -> str | None:
 
 class CampaignTotals(Projection):
     name = "campaign_totals"
-    version = 2
-    tables = ("campaigns_view", "gifts_view", "money_movements")
+    version = 3
+    tables = ("campaigns_view", "gifts_view", "money_movements", "monthly_gifts_view")
 
     def create_tables(self, session: Session) -> None:
         session.execute("""CREATE TABLE campaigns_view (
@@ -44,7 +45,9 @@ class CampaignTotals(Projection):
             status TEXT NOT NULL,
             refunded_cents BIGINT NOT NULL DEFAULT 0,
             fees_cents BIGINT NOT NULL DEFAULT 0,
-            recorded_at TEXT NOT NULL
+            recorded_at TEXT NOT NULL,
+            covered_fee_cents BIGINT NOT NULL DEFAULT 0,
+            public_place TEXT NOT NULL DEFAULT ''
         )""")
         session.execute("CREATE INDEX gifts_view_campaign ON gifts_view (campaign, value_date)")
         session.execute("""CREATE TABLE money_movements (
@@ -58,6 +61,14 @@ class CampaignTotals(Projection):
             district TEXT NOT NULL
         )""")
         session.execute("CREATE INDEX money_movements_campaign ON money_movements (campaign)")
+        # Monthly gifts: each paid month is a gift of its own; this says which still run.
+        session.execute("""CREATE TABLE monthly_gifts_view (
+            recurring_id TEXT PRIMARY KEY,
+            campaign TEXT NOT NULL,
+            amount_cents BIGINT NOT NULL,
+            started_on TEXT NOT NULL,
+            cancelled_on TEXT
+        )""")
 
     def apply(self, session: Session, event: Any, position: int) -> None:
         if isinstance(event, Campaign.Started):
@@ -87,8 +98,9 @@ class CampaignTotals(Projection):
         elif isinstance(event, Donation.Received):
             session.execute(
                 "INSERT INTO gifts_view (donation_id, source_key, campaign, value_date, channel, "
-                "method, district, stand, amount_cents, people, identified, status, recorded_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "method, district, stand, amount_cents, people, identified, status, recorded_at, "
+                "covered_fee_cents, public_place) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     str(event.originator_id),
                     event.source_key,
@@ -103,6 +115,8 @@ class CampaignTotals(Projection):
                     int(event.identified),
                     event.status,
                     event.timestamp.isoformat(),
+                    event.covered_fee_cents,
+                    event.public_place,
                 ),
             )
         elif isinstance(event, Donation.PaymentConfirmed):
@@ -148,6 +162,22 @@ class CampaignTotals(Projection):
             session.execute(
                 "UPDATE gifts_view SET method = ? WHERE donation_id = ?",
                 (event.method, str(event.originator_id)),
+            )
+        elif isinstance(event, RecurringGift.Started):
+            session.execute(
+                "INSERT INTO monthly_gifts_view (recurring_id, campaign, amount_cents, "
+                "started_on, cancelled_on) VALUES (?, ?, ?, ?, NULL)",
+                (
+                    str(event.originator_id),
+                    event.campaign,
+                    event.amount_cents,
+                    event.on.isoformat(),
+                ),
+            )
+        elif isinstance(event, RecurringGift.Cancelled):
+            session.execute(
+                "UPDATE monthly_gifts_view SET cancelled_on = ? WHERE recurring_id = ?",
+                (event.on.isoformat(), str(event.originator_id)),
             )
         elif isinstance(event, Donation.FeeRecorded):
             session.execute(

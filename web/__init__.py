@@ -67,6 +67,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         STRIPE_WEBHOOK_SECRET=os.environ.get("STRIPE_WEBHOOK_SECRET"),
         STRIPE_API_BASE=os.environ.get("STRIPE_API_BASE"),
         LEDGER_DEFAULT_CAMPAIGN=os.environ.get("LEDGER_DEFAULT_CAMPAIGN"),
+        # The sites that may show /embed/campaigns/<slug> in an iframe (README).
+        LEDGER_EMBED_ORIGINS=os.environ.get("LEDGER_EMBED_ORIGINS", ""),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         # Behind HTTPS (LEDGER_HTTPS=1) cookies never travel in clear.
@@ -103,13 +105,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for area in (public, donate, webhooks, stands, admin, receipts):
         area.init_app(app)
 
-    # Chromium applies form-action to the redirect after a form too: allow the checkout host.
+    # Chromium applies form-action to the redirect after a form too: allow the checkout host,
+    # and the customer portal's, where the thank-you page sends a monthly donor.
     checkout_hosts = " ".join(
-        filter(None, ["https://checkout.stripe.com", _origin(app.config.get("STRIPE_API_BASE"))])
+        filter(
+            None,
+            [
+                "https://checkout.stripe.com",
+                "https://billing.stripe.com",
+                _origin(app.config.get("STRIPE_API_BASE")),
+            ],
+        )
     )
     policy = (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        f"form-action 'self' {checkout_hosts}; frame-ancestors 'none'"
+        f"form-action 'self' {checkout_hosts}; frame-ancestors "
     )
 
     @app.before_request
@@ -135,9 +145,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def security_headers(response: Any) -> Any:
-        response.headers.setdefault("Content-Security-Policy", policy)
-        # For browsers that predate frame-ancestors; a view that may be framed sets its own.
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        # No page may be framed, but the embeddable widget by the sites it names.
+        ancestors = g.get("frame_ancestors", "'none'")
+        response.headers.setdefault("Content-Security-Policy", policy + ancestors)
+        if ancestors == "'none'":
+            # For browsers that predate frame-ancestors (which cannot name several sites).
+            response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if app.config.get("LEDGER_HTTPS"):

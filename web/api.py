@@ -44,6 +44,12 @@ class ProgressSchema(Schema):
     gifts = fields.Integer(required=True)
     contacts = fields.Integer(required=True)
     anonymous_people = fields.Integer(required=True)
+    monthly_gifts = fields.Integer(
+        required=True, metadata={"description": "monthly gifts running (not cancelled)"}
+    )
+    monthly_cents = fields.Integer(
+        required=True, metadata={"description": "what the running monthly gifts give a month"}
+    )
     progress = fields.Float(allow_none=True, metadata={"description": "raised / target"})
     starts_on = fields.String(allow_none=True)
     ends_on = fields.String(allow_none=True)

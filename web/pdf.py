@@ -177,6 +177,12 @@ GIFT_NOTE = (
 STAMP_NOTE = f"Documento esente dall'imposta di bollo ai sensi dell'art. 82, comma 5, del {LAW}."
 
 
+def tribute_line(tribute: dict[str, str]) -> str:
+    """«In memoria di …» or «In onore di …», as the donor asked."""
+    lead = "In memoria di" if tribute.get("kind") == "memory" else "In onore di"
+    return f"{lead} {tribute.get('name', '')}"
+
+
 def receipt_pdf(receipt: ReceiptDocument, foundation: Foundation, campaign_name: str = "") -> bytes:
     """One gift's receipt; a void receipt says so across the page, with the reason."""
     pdf = _Document(foundation, f"Ricevuta {receipt.number}")
@@ -195,6 +201,8 @@ def receipt_pdf(receipt: ReceiptDocument, foundation: Foundation, campaign_name:
         + (f", per la campagna «{campaign_name}»" if campaign_name else "")
         + "."
     )
+    if receipt.tribute:
+        pdf.paragraph(tribute_line(receipt.tribute), bold=True)
     pdf.paragraph(GIFT_NOTE)
     statement = deductibility_text(
         receipt.deductibility, receipt.donor.tax_code if receipt.donor else None

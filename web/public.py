@@ -1,14 +1,17 @@
 """Public pages: the campaigns' progress for everyone, and a health check for the servers."""
 
 from typing import Any
+from urllib.parse import urlparse
 
-from flask import Blueprint, Flask, current_app, jsonify, render_template
+from flask import Blueprint, Flask, abort, current_app, g, jsonify, render_template
 from flask_babel import gettext as _
 
+from ledger.errors import NotFoundError
 from projections.freshness import freshness
-from projections.reports import progress
+from projections.reports import latest_gifts, progress
 from web import store
 from web.auth import public_endpoint
+from web.i18n import eur
 
 bp = Blueprint("public", __name__)
 
@@ -17,6 +20,86 @@ bp = Blueprint("public", __name__)
 @public_endpoint
 def home() -> str:
     return render_template("home.html", campaigns=progress(store().database))
+
+
+def _campaign_figures(slug: str) -> dict[str, Any]:
+    try:
+        [figures] = progress(store().database, slug)
+    except NotFoundError:
+        abort(404)
+    return figures
+
+
+@bp.get("/campagne/<slug>")
+@public_endpoint
+def campaign(slug: str) -> str:
+    """A campaign's progress and its latest gifts, with no personal data."""
+    figures = _campaign_figures(slug)
+    return render_template(
+        "campaign.html",
+        c=figures,
+        latest=[gift_line(gift) for gift in latest_gifts(store().database, slug)],
+    )
+
+
+def gift_line(gift: Any) -> tuple[str, str]:
+    """«Un donatore da Crema ha donato € 25,00», and its date."""
+    amount = eur(gift.amount_cents)
+    if gift.people > 1 and gift.place:
+        text = _("%d donors from %s gave %s") % (
+            gift.people,
+            gift.place,
+            amount,
+        )
+    elif gift.people > 1:
+        text = _("%d donors gave %s") % (gift.people, amount)
+    elif gift.place:
+        text = _("A donor from %s gave %s") % (
+            gift.place,
+            amount,
+        )
+    else:
+        text = _("A donor gave %s") % amount
+    return text, gift.value_date
+
+
+@bp.get("/embed/campaigns/<slug>")
+@public_endpoint
+def embed(slug: str) -> str:
+    """The progress widget the foundation's sites show in an iframe: only the origins in
+    LEDGER_EMBED_ORIGINS may frame it (every other page may be framed by none)."""
+    figures = _campaign_figures(slug)
+    g.frame_ancestors = " ".join(current_app.config["LEDGER_EMBED_ORIGINS"]) or "'none'"
+    return render_template("embed.html", c=figures)
+
+
+@bp.get("/privacy")
+@public_endpoint
+def privacy() -> str:
+    return render_template("privacy.html")
+
+
+def embed_origins(setting: str) -> tuple[str, ...]:
+    """LEDGER_EMBED_ORIGINS: origins separated by spaces or commas, each `https://host` (or
+    `http://` for a local test), no path, no wildcard; ValueError naming the culprit."""
+    origins = []
+    for item in setting.replace(",", " ").split():
+        parsed = urlparse(item)
+        if (
+            parsed.scheme not in ("https", "http")
+            or not parsed.hostname
+            or "*" in item
+            or parsed.username
+            or parsed.path not in ("", "/")
+            or parsed.query
+            or parsed.fragment
+            or any(c in item for c in "'; ")
+        ):
+            raise ValueError(
+                f"LEDGER_EMBED_ORIGINS: {item!r} is not an origin such as https://www.example.org"
+            )
+        origins.append(f"{parsed.scheme}://{parsed.netloc}")
+    return tuple(dict.fromkeys(origins))
 
 
 @bp.get("/healthz")
@@ -85,5 +168,10 @@ def _stalled_notices() -> list[str]:
 
 
 def init_app(app: Flask) -> None:
+    configured = app.config.get("LEDGER_EMBED_ORIGINS") or ""
+    if isinstance(configured, str):
+        app.config["LEDGER_EMBED_ORIGINS"] = embed_origins(configured)
+    else:
+        app.config["LEDGER_EMBED_ORIGINS"] = embed_origins(" ".join(configured))
     app.register_blueprint(bp)
     app.jinja_env.globals["stall_notices"] = stall_notices

@@ -10,7 +10,16 @@ import stripe
 
 from ledger.application import LedgerApplication
 from ledger.dates import local_day, today
-from ledger.donation import CONFIRMED, FIRST_MONTH, LATER_MONTH, PENDING, Gift
+from ledger.donation import (
+    CONFIRMED,
+    DISTRICTS,
+    FIRST_MONTH,
+    LATER_MONTH,
+    PENDING,
+    TRIBUTES,
+    Gift,
+    clean_tribute_name,
+)
 from ledger.errors import (
     ChangedMeanwhileError,
     ConflictError,
@@ -70,15 +79,27 @@ class DonationRequest:
     success_url: str
     cancel_url: str
     locale: str = "it"
+    # Included in amount_cents: the part the donor added to cover the card fee.
+    covered_fee_cents: int = 0
+    tribute_kind: str = ""
+    tribute_name: str = ""
+    show_place: bool = False
 
     def metadata(self) -> dict[str, str]:
-        return {
+        data = {
             "campaign": self.campaign,
             "tax_code": self.tax_code,
             "privacy_consent": str(self.privacy_consent).lower(),
             "marketing_consent": str(self.marketing_consent).lower(),
             "frequency": "monthly" if self.monthly else "once",
         }
+        if self.covered_fee_cents:
+            data["covered_fee_cents"] = str(self.covered_fee_cents)
+        if self.tribute_kind:
+            data.update(tribute_kind=self.tribute_kind, tribute_name=self.tribute_name)
+        if self.show_place:
+            data["show_place"] = "true"
+        return data
 
 
 def create_checkout(client: stripe.StripeClient, request: DonationRequest) -> str:
@@ -113,6 +134,21 @@ def create_checkout(client: stripe.StripeClient, request: DonationRequest) -> st
         )
     session = client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
     return str(session.url)
+
+
+def monthly_gift_portal(
+    client: stripe.StripeClient, checkout_session_id: str, return_url: str, locale: str = "it"
+) -> str | None:
+    """The address of a customer portal session for the monthly gift started by a checkout
+    session, or None when that session started no monthly gift."""
+    checkout = client.v1.checkout.sessions.retrieve(checkout_session_id)
+    if checkout.mode != "subscription" or not checkout.customer:
+        return None
+    customer = checkout.customer if isinstance(checkout.customer, str) else checkout.customer.id
+    portal = client.v1.billing_portal.sessions.create(
+        params={"customer": customer, "return_url": return_url, "locale": locale}  # type: ignore[typeddict-item]
+    )
+    return str(portal.url)
 
 
 def _donor(details: dict[str, Any] | None, metadata: dict[str, Any]) -> DonorDetails:
@@ -151,6 +187,8 @@ def _gift(
     default_campaign: Callable[[], str],
     instalment: str = "",
 ) -> Gift:
+    donor = _donor(details, metadata)
+    tribute_kind, tribute_name = _tribute(metadata)
     return Gift(
         source_key=source_key,
         campaign=metadata.get("campaign") or default_campaign(),
@@ -158,12 +196,44 @@ def _gift(
         value_date=day_of(created),
         channel="online",
         method=method,
-        details=_donor(details, metadata),
+        details=donor,
         privacy_consent=str(metadata.get("privacy_consent", "")).lower() in YES,
         marketing_consent=str(metadata.get("marketing_consent", "")).lower() in YES,
         status=status,
         instalment=instalment,
+        covered_fee_cents=_covered_fee(metadata, amount),
+        tribute_kind=tribute_kind,
+        tribute_name=tribute_name,
+        public_place=_public_place(metadata, donor),
     )
+
+
+def _covered_fee(metadata: dict[str, Any], amount: int) -> int:
+    """The fee the donor chose to cover, as the form put it in the metadata; none when it
+    does not read as a part of the amount paid (the gift is recorded all the same)."""
+    text = str(metadata.get("covered_fee_cents") or "")
+    fee = int(text) if text.isdigit() else 0
+    return fee if fee < amount else 0
+
+
+def _tribute(metadata: dict[str, Any]) -> tuple[str, str]:
+    kind = str(metadata.get("tribute_kind") or "")
+    try:
+        name = clean_tribute_name(str(metadata.get("tribute_name") or ""))
+    except InvalidInputError:
+        name = ""
+    if kind not in TRIBUTES or not kind or not name:
+        return "", ""
+    return kind, name
+
+
+def _public_place(metadata: dict[str, Any], donor: DonorDetails) -> str:
+    """The donor's town for the public list, only when they ticked the box and the town is
+    one of the districts' (large enough to identify nobody); otherwise nothing."""
+    if str(metadata.get("show_place", "")).lower() not in YES:
+        return ""
+    city = " ".join(donor.city.split()).casefold()
+    return next((district for district in DISTRICTS if district.casefold() == city), "")
 
 
 def _instalment(invoice: dict[str, Any]) -> str:

@@ -77,7 +77,8 @@ def test_a_gift_recorded_before_months_were_told_apart_reads_as_one_off() -> Non
     app.record_gift(MONTH)
     [stored] = app.recorder.select_events(MONTH.donation_id)
     state = json.loads(stored.state)
-    assert state.pop("class_version") == 2 and state.pop("instalment") == LATER_MONTH
+    assert state.pop("class_version") == 3 and state.pop("instalment") == LATER_MONTH
+    assert (state.pop("covered_fee_cents"), state.pop("public_place")) == (0, "")
     old = replace(stored, state=json.dumps(state).encode())
     event = app.mapper.to_domain_event(old)
     assert isinstance(event, Donation.Received) and event.instalment == ""

@@ -1,5 +1,7 @@
 """The donation form: validation, Stripe Checkout through the official SDK, no keys, Stripe down."""
 
+import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,9 +12,13 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.card_fees import CardPricing
 from ledger.dates import today
+from ledger.donation import Gift
+from ledger.errors import InvalidInputError
 from tests.e2e.conftest import free_port
 from tests.fakestripe import FakeStripe, StripeStory
+from tests.fakestripe.fixtures import stripe_event, stripe_object
 from tests.ledger.test_csv_import import start_campaigns
 from tests.web.test_webhooks import SECRET, deliver, figures
 from web import create_app, store
@@ -192,6 +198,12 @@ def test_amount_bounds_come_from_the_environment(
     high = client.post("/donate/", data={**VALID, "amount": "10000"})
     assert (low.status_code, high.status_code) == (422, 422)
     assert "€ 5,00 a € 50,00" in high.get_data(as_text=True)
+    # Before anything is sent, the preselected € 25 is no error, whatever the bounds.
+    monkeypatch.setenv("LEDGER_DONATION_MIN", "30")
+    stricter = make_app(store_url, STRIPE_SECRET_KEY="sk_test_x")
+    first = stricter.test_client().get("/donate/").get_data(as_text=True)
+    assert "field-error" not in first and "aria-invalid" not in first
+    stricter.extensions["ledger_store"].close()
     assert (
         client.post("/donate/", data={**VALID, "amount": "other", "other_amount": "5"}).status_code
         == 303
@@ -284,3 +296,202 @@ def test_with_no_campaign_running_the_form_says_so(store_url: str) -> None:
     assert page.status_code == 200
     assert "Nessuna campagna raccoglie donazioni" in page.get_data(as_text=True)
     app.extensions["ledger_store"].close()
+
+
+def field_tag(page: str, name: str) -> str:
+    """The opening tag of the form control named `name`."""
+    found = re.search(rf'<(?:input|select)[^>]*\bname="{name}"[^>]*>', page)
+    assert found, name
+    return found.group(0)
+
+
+def test_the_form_shows_progress_the_amount_on_the_button_and_the_privacy_notice(
+    donate: FlaskClient,
+) -> None:
+    with donate.application.app_context():
+        for n, cents in enumerate((4000, 6000)):
+            store().app.record_gift(
+                Gift(f"t:{n}", CURRENT, cents, today(), "bank", "bank_transfer", donors=1)
+            )
+        store().runner.catch_up()
+    page = donate.get("/donate/").get_data(as_text=True)
+    summary = page[page.index("progress-summary") : page.index("</section>")]
+    assert "€ 100,00" in summary and "raccolti su" in summary and "€ 10.000,00" in summary
+    assert '<span class="donors">2</span> donatori' in summary
+    assert re.search(
+        r'<button type="submit" class="primary big give"[^>]*>Dona € 25,00</button>', page
+    )
+    consent = page[page.index('class="consent"') :]
+    assert 'href="/privacy"' in consent[: consent.index("</div>")]
+    assert donate.get("/privacy").status_code == 200
+    assert "Titolare del trattamento" in donate.get("/privacy").get_data(as_text=True)
+    english = donate.get("/donate/?lang=en").get_data(as_text=True)
+    assert ">Give €25.00</button>" in english and "Read the privacy notice" in english
+
+
+def test_a_refused_form_ties_each_error_to_its_field(
+    donate: FlaskClient, fake_stripe: FakeStripe
+) -> None:
+    response = donate.post(
+        "/donate/",
+        data={
+            **VALID,
+            "amount": "other",
+            "other_amount": "tanti",
+            "privacy_consent": "",
+            "tribute_kind": "memory",
+            "tribute_name": "",
+        },
+    )
+    assert response.status_code == 422 and fake_stripe.sessions == {}
+    page = response.get_data(as_text=True)
+    for name in ("other_amount", "privacy_consent", "tribute_name"):
+        tag = field_tag(page, name)
+        assert 'aria-invalid="true"' in tag
+        assert f'aria-describedby="{name}-error"' in tag
+        assert re.search(rf'<span class="field-error" id="{name}-error">[^<]+</span>', page)
+    assert "aria-invalid" not in field_tag(page, "tax_code")
+    assert "Scrivi il nome della persona" in page
+    # What the donor chose stays chosen.
+    assert re.search(
+        r'<input checked id="tribute_kind-1" name="tribute_kind"[^>]*value="memory"', page
+    )
+
+
+def test_covering_the_fee_charges_the_estimate_and_the_gift_records_it(
+    donate: FlaskClient, fake_stripe: FakeStripe
+) -> None:
+    response = donate.post("/donate/", data={**VALID, "cover_fee": "y", "show_place": "y"})
+    assert response.status_code == 303
+    [session] = fake_stripe.sessions.values()
+    # Stripe's EU card pricing, 1.5% + € 0.25: ⌈(2500 + 25) / 0.985⌉ = 2564.
+    assert session["amount_total"] == 2564
+    assert session["metadata"]["covered_fee_cents"] == "64"
+    story = StripeStory(campaign=CURRENT, start=int(time.time()) - 7200)
+    details = story.customer_details("Anna Bianchi", "anna@example.org", None, "26013")
+    details["address"]["city"] = "crema "
+    paid = story.session(2564, details, metadata=session["metadata"])
+    assert deliver(donate, story.event("checkout.session.completed", paid)) == 200
+    with donate.application.app_context():
+        donation = store().app.find_donation(f"stripe:{paid['payment_intent']}")
+        assert donation is not None
+        assert (donation.amount_cents, donation.covered_fee_cents) == (2564, 64)
+        assert donation.public_place == "Crema"  # asked for, and a district town
+
+
+def test_the_fee_estimate_follows_the_configured_pricing(store_url: str) -> None:
+    app = make_app(store_url, STRIPE_SECRET_KEY="sk_test_x", CARD_PRICING=CardPricing(290, 30))
+    page = app.test_client().get("/donate/").get_data(as_text=True)
+    # ⌈(2500 + 30) / 0.971⌉ − 2500 = 106 cents.
+    assert 'class="fee-estimate" data-bp="290" data-fixed="30">€ 1,06</strong>' in page
+    app.extensions["ledger_store"].close()
+
+
+def test_a_malformed_card_fee_setting_stops_the_app(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEDGER_CARD_FEE", "tanto")
+    with pytest.raises(InvalidInputError, match="LEDGER_CARD_FEE"):
+        make_app(store_url)
+
+
+def test_a_dedication_goes_to_checkout_cleaned_and_onto_the_gift(
+    donate: FlaskClient, fake_stripe: FakeStripe
+) -> None:
+    response = donate.post(
+        "/donate/",
+        data={**VALID, "tribute_kind": "honour", "tribute_name": "  Nonna \t Lina  "},
+    )
+    assert response.status_code == 303
+    [session] = fake_stripe.sessions.values()
+    assert (session["metadata"]["tribute_kind"], session["metadata"]["tribute_name"]) == (
+        "honour",
+        "Nonna Lina",
+    )
+    assert "show_place" not in session["metadata"]  # not asked: no town shown
+    story = StripeStory(campaign=CURRENT, start=int(time.time()) - 7200)
+    paid = story.session(
+        2500, story.customer_details("Anna Bianchi", "a@example.org"), metadata=session["metadata"]
+    )
+    assert deliver(donate, story.event("checkout.session.completed", paid)) == 200
+    with donate.application.app_context():
+        donation = store().app.find_donation(f"stripe:{paid['payment_intent']}")
+        assert donation is not None and donation.public_place == ""
+        sealed = store().app.donor_of(donation)
+        assert sealed is not None and sealed["tribute"] == {"kind": "honour", "name": "Nonna Lina"}
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("x" * 121, "al massimo 120 caratteri"), ("Lina\x1b[31m", "carattere di controllo")],
+)
+def test_a_dedication_too_long_or_with_control_characters_is_refused(
+    donate: FlaskClient, fake_stripe: FakeStripe, name: str, message: str
+) -> None:
+    response = donate.post(
+        "/donate/", data={**VALID, "tribute_kind": "memory", "tribute_name": name}
+    )
+    assert response.status_code == 422 and fake_stripe.sessions == {}
+    assert message in response.get_data(as_text=True)
+
+
+def test_a_monthly_donor_opens_the_customer_portal_from_the_thank_you_page(
+    donate: FlaskClient, fake_stripe: FakeStripe
+) -> None:
+    donate.post("/donate/", data={**VALID, "frequency": "monthly"})
+    [session] = fake_stripe.sessions.values()
+    completed = fake_stripe.complete(session["id"])
+    thanks = donate.get(f"/donate/grazie?session_id={session['id']}").get_data(as_text=True)
+    assert "Gestisci o annulla la donazione mensile" in thanks
+    assert f'name="session_id" value="{session["id"]}"' in thanks
+    response = donate.post("/donate/gestisci", data={"session_id": session["id"]})
+    assert response.status_code == 303
+    [portal] = fake_stripe.portal_sessions.values()
+    assert response.headers["Location"] == portal["url"]
+    assert portal["customer"] == completed["customer"]
+    assert portal["return_url"] == "http://localhost/donate/"
+    assert donate.get(portal["url"].removeprefix(fake_stripe.base_url)).status_code == 404
+
+
+def test_a_one_off_or_unknown_session_has_no_portal(
+    donate: FlaskClient, fake_stripe: FakeStripe
+) -> None:
+    donate.post("/donate/", data=VALID)
+    [session] = fake_stripe.sessions.values()
+    fake_stripe.complete(session["id"])
+    thanks = donate.get(f"/donate/grazie?session_id={session['id']}")
+    assert thanks.status_code == 200 and "Gestisci" not in thanks.get_data(as_text=True)
+    for session_id in (session["id"], "cs_test_unknown", "not-a-session", ""):
+        assert donate.post("/donate/gestisci", data={"session_id": session_id}).status_code == 404
+    assert fake_stripe.portal_sessions == {}
+
+
+def test_a_cancelled_monthly_gift_is_recorded_and_expects_no_further_month(
+    donate: FlaskClient,
+) -> None:
+    story = StripeStory()
+    details = story.customer_details("Mario Rossi", "mario@example.org")
+    events = story.monthly_gift(1500, details, 2, cancelled=False, new_invoice_shape=True)
+    for event in events:
+        assert deliver(donate, event) == 200
+    running = figures(donate)
+    assert (running["monthly_gifts"], running["monthly_cents"]) == (1, 1500)
+    sub_id = events[0]["data"]["object"]["subscription"]
+    deleted = stripe_event(
+        "evt_deleted_fondo",
+        "customer.subscription.deleted",
+        story.clock + 60,
+        stripe_object(
+            "subscription",
+            id=sub_id,
+            status="canceled",
+            canceled_at=story.clock + 60,
+            metadata=story.metadata(frequency="monthly"),
+            currency="eur",
+        ),
+    )
+    assert deliver(donate, deleted) == 200
+    assert deliver(donate, deleted) == 200  # a resend changes nothing
+    after = figures(donate)
+    assert (after["monthly_gifts"], after["monthly_cents"]) == (0, 0)
+    assert after["raised_cents"] == running["raised_cents"] == 3000  # the months paid stay
