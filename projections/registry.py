@@ -11,6 +11,12 @@ from ledger.identity import DonorDetails
 from ledger.keys import natural_id
 from ledger.privacy import unseal
 from projections.database import Session
+from projections.day_sums import (
+    create_first_days,
+    donor_campaigns,
+    refresh_first_day,
+    refresh_gift_donor,
+)
 from projections.runner import Projection
 from vault.keys import fetch_keys
 
@@ -33,13 +39,15 @@ class Registry(Projection):
     and a gift that links two donors merges them (the older one stays, the other redirects)."""
 
     name = "registry"
-    version = 3
+    version = 4
     tables = (
         "registry_donors",
         "registry_keys",
         "registry_gifts",
         "registry_aliases",
         "registry_consents",
+        "registry_firsts",
+        "registry_new_donors",
     )
 
     def __init__(self) -> None:
@@ -88,6 +96,7 @@ class Registry(Projection):
             old_id TEXT PRIMARY KEY,
             donor_id TEXT NOT NULL
         )""")
+        create_first_days(session)
 
     def prepare(self, session: Session, events: Sequence[Any]) -> None:
         sealed = [
@@ -112,11 +121,13 @@ class Registry(Projection):
                 "UPDATE registry_gifts SET status = ? WHERE donation_id = ?",
                 (status, str(event.originator_id)),
             )
+            refresh_gift_donor(session, str(event.originator_id))
         elif isinstance(event, Donation.Corrected):
             session.execute(
                 "UPDATE registry_gifts SET amount_cents = ?, value_date = ? WHERE donation_id = ?",
                 (event.amount_cents, event.value_date.isoformat(), str(event.originator_id)),
             )
+            refresh_gift_donor(session, str(event.originator_id))
         elif isinstance(event, Donor.MergedInto):
             merged, into = (
                 resolve(session, str(event.originator_id)),
@@ -160,6 +171,7 @@ class Registry(Projection):
                 event.status,
             ),
         )
+        refresh_first_day(session, donor_id, event.campaign)
 
     def _erase(self, session: Session, event: Any, position: int) -> None:
         """Blank the donor's personal data and forget their keys; their gifts stay theirs."""
@@ -187,6 +199,9 @@ class Registry(Projection):
                     "UPDATE registry_gifts SET donor_id = ? WHERE donation_id = ?",
                     (donor_id, donation),
                 )
+                refresh_gift_donor(session, donation)
+                for campaign in donor_campaigns(session, previous):
+                    refresh_first_day(session, previous, campaign)
                 if not session.one("SELECT 1 FROM registry_gifts WHERE donor_id = ?", (previous,)):
                     session.execute("DELETE FROM registry_donors WHERE donor_id = ?", (previous,))
         blanks = ", ".join(f"{column} = ''" for column in DETAIL_COLUMNS)
@@ -265,6 +280,7 @@ class Registry(Projection):
                 event.status,
             ),
         )
+        refresh_first_day(session, donor_id, event.campaign)
 
     def _update_details(
         self,
@@ -320,8 +336,12 @@ class Registry(Projection):
             session.execute(
                 f"UPDATE registry_donors SET {fill} WHERE donor_id = ?", (*blanks, into)
             )
+        campaigns = donor_campaigns(session, other)
         for table in ("registry_keys", "registry_gifts", "registry_consents"):
             session.execute(f"UPDATE {table} SET donor_id = ? WHERE donor_id = ?", (into, other))
+        for campaign in campaigns:
+            refresh_first_day(session, other, campaign)
+            refresh_first_day(session, into, campaign)
         session.execute(
             "UPDATE registry_aliases SET donor_id = ? WHERE donor_id = ?", (into, other)
         )
