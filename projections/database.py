@@ -227,6 +227,18 @@ class Database:
             cursor.execute(sql.replace("?", "%s"), params)
             yield from cursor
 
+    def copy_out(self, sql: str, params: Sequence[Any] = (), options: str = "") -> Iterator[bytes]:
+        """PostgreSQL only: `COPY (sql) TO STDOUT` on a connection of its own, the server's
+        output as it comes (one row a chunk for text and CSV), in flat memory."""
+        statement = f"COPY ({sql.replace('?', '%s')}) TO STDOUT {options}"
+        with (
+            psycopg.connect(self._target) as server,
+            server.cursor() as cursor,
+            cursor.copy(statement, params) as copy,
+        ):
+            for chunk in copy:
+                yield bytes(chunk)
+
     @contextmanager
     def snapshot(self) -> Iterator["Snapshot"]:
         """One consistent view of the whole database on a connection of its own, for as long
