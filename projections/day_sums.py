@@ -3,7 +3,7 @@ date reads a few hundred rows whatever the number of gifts (DESIGN.md, Definitio
 
 Each sum is kept twice: per day (grain `d`, period `yyyy-mm-dd`) and per month (grain `m`,
 period `yyyy-mm`). The figures as of a day add up the months before that day's month and the
-days of its month up to that day (`as_of_condition`).
+days of its month up to that day (`as_of_rows`).
 
 - `campaign_days` (owned by the campaign totals) holds, per campaign, period, channel and
   district: the confirmed gifts' money, fees, count, identified gifts and anonymous people,
@@ -37,12 +37,14 @@ SUMS = (
 _TAKEN = {"refund": "refunded_cents", "dispute_lost": "disputed_cents"}
 
 
-def as_of_condition(day: str) -> tuple[str, tuple[str, str, str]]:
-    """The rows that add up to the figures as of `day` (ISO): whole months before its month,
-    then its month's days up to it."""
+def as_of_rows(table: str, columns: str, campaign: str, day: str) -> tuple[str, tuple[str, ...]]:
+    """A subquery of the rows that add up to the figures as of `day` (ISO): the whole months
+    before its month, then its month's days up to it; two ranges of the primary key."""
     return (
-        "((grain = 'm' AND period < ?) OR (grain = 'd' AND period >= ? AND period <= ?))",
-        (day[:7], day[:7], day),
+        f"(SELECT {columns} FROM {table} WHERE campaign = ? AND grain = 'm' AND period < ? "
+        f"UNION ALL SELECT {columns} FROM {table} WHERE campaign = ? AND grain = 'd' "
+        "AND period >= ? AND period <= ?) AS as_of",
+        (campaign, day[:7], campaign, day[:7], day),
     )
 
 
@@ -156,11 +158,14 @@ def count_movement(session: Session, movement_key: str, sign: int) -> None:
 
 def sums_by_bucket(session: Session, campaign: str, day: str) -> list[dict[str, Any]]:
     """The sums as of `day`, one dict per channel and district that has any."""
-    condition, params = as_of_condition(day)
+    rows_as_of, params = as_of_rows(
+        "campaign_days", f"channel, district, {', '.join(SUMS)}", campaign, day
+    )
     rows = session.query(
-        f"SELECT channel, district, {', '.join(f'SUM({c})' for c in SUMS)} FROM campaign_days "
-        f"WHERE campaign = ? AND {condition} GROUP BY channel, district",
-        (campaign, *params),
+        f"SELECT channel, district, {', '.join(f'SUM({c})' for c in SUMS)} FROM {rows_as_of} "
+        "GROUP BY channel, district",
+        params,
+        planned_each_time=True,
     )
     return [
         {"channel": channel, "district": district, **dict(zip(SUMS, map(int, sums), strict=True))}
@@ -177,6 +182,7 @@ def sums_by_day(session: Session, campaign: str) -> list[tuple[str, int, int, in
             "SUM(refunded_cents + disputed_cents), SUM(movements) FROM campaign_days "
             "WHERE campaign = ? AND grain = 'd' GROUP BY period",
             (campaign,),
+            planned_each_time=True,
         )
     ]
 
@@ -189,6 +195,7 @@ def received_by_month(session: Session, campaign: str) -> list[tuple[str, int]]:
             "SELECT period, SUM(received_cents) FROM campaign_days WHERE campaign = ? AND "
             "grain = 'm' GROUP BY period HAVING SUM(gifts) > 0 ORDER BY period",
             (campaign,),
+            planned_each_time=True,
         )
     ]
 
@@ -272,11 +279,9 @@ def donor_campaigns(session: Session, donor_id: str) -> list[str]:
 
 def contacts_as_of(session: Session, campaign: str, day: str) -> int:
     """Distinct donors with a confirmed gift to the campaign dated `day` or before."""
-    condition, params = as_of_condition(day)
+    rows_as_of, params = as_of_rows("registry_new_donors", "donors", campaign, day)
     return int(
         session.scalar(
-            f"SELECT SUM(donors) FROM registry_new_donors WHERE campaign = ? AND {condition}",
-            (campaign, *params),
-            default=0,
+            f"SELECT SUM(donors) FROM {rows_as_of}", params, default=0, planned_each_time=True
         )
     )
