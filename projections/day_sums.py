@@ -267,6 +267,20 @@ def refresh_gift_donor(session: Session, donation_id: str) -> None:
         refresh_first_day(session, row[0], row[1])
 
 
+def refresh_donors(session: Session, *donor_ids: str) -> None:
+    """After gifts moved between donors (a merge, an undone merge, an erasure met in a
+    rebuild): every first day of theirs read again, in every campaign they have or had."""
+    for donor_id in donor_ids:
+        campaigns = {
+            row[0]
+            for row in session.query(
+                "SELECT DISTINCT campaign FROM registry_gifts WHERE donor_id = ?", (donor_id,)
+            )
+        }
+        for campaign in sorted(campaigns | set(donor_campaigns(session, donor_id))):
+            refresh_first_day(session, donor_id, campaign)
+
+
 def donor_campaigns(session: Session, donor_id: str) -> list[str]:
     """The campaigns where the donor has a first day (a confirmed gift)."""
     return [

@@ -13,7 +13,7 @@ from ledger.privacy import unseal
 from projections.database import Session
 from projections.day_sums import (
     create_first_days,
-    donor_campaigns,
+    refresh_donors,
     refresh_first_day,
     refresh_gift_donor,
 )
@@ -199,9 +199,7 @@ class Registry(Projection):
                     "UPDATE registry_gifts SET donor_id = ? WHERE donation_id = ?",
                     (donor_id, donation),
                 )
-                refresh_gift_donor(session, donation)
-                for campaign in donor_campaigns(session, previous):
-                    refresh_first_day(session, previous, campaign)
+                refresh_donors(session, previous, donor_id)
                 if not session.one("SELECT 1 FROM registry_gifts WHERE donor_id = ?", (previous,)):
                     session.execute("DELETE FROM registry_donors WHERE donor_id = ?", (previous,))
         blanks = ", ".join(f"{column} = ''" for column in DETAIL_COLUMNS)
@@ -336,12 +334,9 @@ class Registry(Projection):
             session.execute(
                 f"UPDATE registry_donors SET {fill} WHERE donor_id = ?", (*blanks, into)
             )
-        campaigns = donor_campaigns(session, other)
         for table in ("registry_keys", "registry_gifts", "registry_consents"):
             session.execute(f"UPDATE {table} SET donor_id = ? WHERE donor_id = ?", (into, other))
-        for campaign in campaigns:
-            refresh_first_day(session, other, campaign)
-            refresh_first_day(session, into, campaign)
+        refresh_donors(session, other, into)
         session.execute(
             "UPDATE registry_aliases SET donor_id = ? WHERE donor_id = ?", (into, other)
         )
