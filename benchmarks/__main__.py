@@ -13,6 +13,8 @@ from benchmarks.common import Result
 # name → "module:function"; each function takes the parsed options and returns its Results.
 BENCHMARKS: dict[str, str] = {
     "import": "benchmarks.imports:run",
+    "progress": "benchmarks.progress:run",
+    "exports": "benchmarks.exports:run",
 }
 
 

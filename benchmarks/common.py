@@ -69,7 +69,14 @@ sys.path.insert(0, {root!r})
 from importlib import import_module
 module, function = {target!r}.split(":")
 result = getattr(import_module(module), function)(*json.loads(sys.argv[1]))
-result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# Linux keeps ru_maxrss across exec (the parent's size at the fork would count): VmHWM is
+# this program's own peak.
+try:
+    with open("/proc/self/status") as status:
+        peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+result["peak_rss_mb"] = peak_kb / 1024
 print("BENCH-RESULT " + json.dumps(result))
 """
 

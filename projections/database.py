@@ -66,15 +66,32 @@ class Session:
         if rows:
             self._connection.cursor().executemany(self._sql(sql), rows)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(self._connection.execute(self._sql(sql), params).fetchall())
+    def _run(self, sql: str, params: Sequence[Any], planned_each_time: bool) -> Any:
+        if planned_each_time and self.dialect == "postgresql":
+            return self._connection.execute(self._sql(sql), params, prepare=False)
+        return self._connection.execute(self._sql(sql), params)
 
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row = self._connection.execute(self._sql(sql), params).fetchone()
+    def query(
+        self, sql: str, params: Sequence[Any] = (), planned_each_time: bool = False
+    ) -> list[Row]:
+        """`planned_each_time`: never a prepared statement on PostgreSQL, so that the plan
+        is made for these very values (a range of a key) rather than for any value."""
+        return list(self._run(sql, params, planned_each_time).fetchall())
+
+    def one(
+        self, sql: str, params: Sequence[Any] = (), planned_each_time: bool = False
+    ) -> Row | None:
+        row = self._run(sql, params, planned_each_time).fetchone()
         return tuple(row) if row is not None else None
 
-    def scalar(self, sql: str, params: Sequence[Any] = (), default: Any = None) -> Any:
-        row = self.one(sql, params)
+    def scalar(
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        default: Any = None,
+        planned_each_time: bool = False,
+    ) -> Any:
+        row = self.one(sql, params, planned_each_time)
         return default if row is None or row[0] is None else row[0]
 
 
@@ -226,6 +243,18 @@ class Database:
             cursor.itersize = size
             cursor.execute(sql.replace("?", "%s"), params)
             yield from cursor
+
+    def copy_out(self, sql: str, params: Sequence[Any] = (), options: str = "") -> Iterator[bytes]:
+        """PostgreSQL only: `COPY (sql) TO STDOUT` on a connection of its own, the server's
+        output as it comes (one row a chunk for text and CSV), in flat memory."""
+        statement = f"COPY ({sql.replace('?', '%s')}) TO STDOUT {options}"
+        with (
+            psycopg.connect(self._target) as server,
+            server.cursor() as cursor,
+            cursor.copy(statement, params) as copy,
+        ):
+            for chunk in copy:
+                yield bytes(chunk)
 
     @contextmanager
     def snapshot(self) -> Iterator["Snapshot"]:

@@ -12,6 +12,12 @@ from ledger.identity import DonorDetails
 from ledger.keys import natural_id
 from ledger.privacy import unseal
 from projections.database import Session
+from projections.day_sums import (
+    create_first_days,
+    refresh_donors,
+    refresh_first_day,
+    refresh_gift_donor,
+)
 from projections.runner import Projection
 from vault.keys import fetch_keys
 
@@ -34,7 +40,7 @@ class Registry(Projection):
     and a gift that links two donors merges them (the older one stays, the other redirects)."""
 
     name = "registry"
-    version = 4
+    version = 5
     tables = (
         "registry_donors",
         "registry_keys",
@@ -42,6 +48,8 @@ class Registry(Projection):
         "registry_aliases",
         "registry_consents",
         "registry_merges",
+        "registry_firsts",
+        "registry_new_donors",
     )
 
     def __init__(self) -> None:
@@ -95,6 +103,7 @@ class Registry(Projection):
             into_id TEXT NOT NULL,
             snapshot TEXT NOT NULL
         )""")
+        create_first_days(session)
 
     def prepare(self, session: Session, events: Sequence[Any]) -> None:
         sealed = [
@@ -119,11 +128,13 @@ class Registry(Projection):
                 "UPDATE registry_gifts SET status = ? WHERE donation_id = ?",
                 (status, str(event.originator_id)),
             )
+            refresh_gift_donor(session, str(event.originator_id))
         elif isinstance(event, Donation.Corrected):
             session.execute(
                 "UPDATE registry_gifts SET amount_cents = ?, value_date = ? WHERE donation_id = ?",
                 (event.amount_cents, event.value_date.isoformat(), str(event.originator_id)),
             )
+            refresh_gift_donor(session, str(event.originator_id))
         elif isinstance(event, Donor.MergedInto):
             merged, into = (
                 resolve(session, str(event.originator_id)),
@@ -170,6 +181,7 @@ class Registry(Projection):
                 event.status,
             ),
         )
+        refresh_first_day(session, donor_id, event.campaign)
 
     def _erase(self, session: Session, event: Any, position: int) -> None:
         """Blank the donor's personal data and forget their keys; their gifts stay theirs."""
@@ -197,6 +209,7 @@ class Registry(Projection):
                     "UPDATE registry_gifts SET donor_id = ? WHERE donation_id = ?",
                     (donor_id, donation),
                 )
+                refresh_donors(session, previous, donor_id)
                 if not session.one("SELECT 1 FROM registry_gifts WHERE donor_id = ?", (previous,)):
                     session.execute("DELETE FROM registry_donors WHERE donor_id = ?", (previous,))
         blanks = ", ".join(f"{column} = ''" for column in DETAIL_COLUMNS)
@@ -275,6 +288,7 @@ class Registry(Projection):
                 event.status,
             ),
         )
+        refresh_first_day(session, donor_id, event.campaign)
 
     def _update_details(
         self,
@@ -332,6 +346,7 @@ class Registry(Projection):
             )
         for table in ("registry_keys", "registry_gifts", "registry_consents"):
             session.execute(f"UPDATE {table} SET donor_id = ? WHERE donor_id = ?", (into, other))
+        refresh_donors(session, other, into)
         session.execute(
             "UPDATE registry_aliases SET donor_id = ? WHERE donor_id = ?", (into, other)
         )
@@ -428,6 +443,7 @@ def _undo_merge(session: Session, merged: str) -> None:
     session.execute("DELETE FROM registry_merges WHERE merged_id = ?", (merged,))
     for donor_id in (merged, holder):
         _follow_consent(session, donor_id)
+    refresh_donors(session, merged, holder)
     alone = session.one("SELECT 1 FROM registry_consents WHERE donor_id = ?", (holder,)) is None
     if holder == into and snapshot["into"] is not None and alone:
         session.execute(

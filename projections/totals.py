@@ -7,6 +7,13 @@ from ledger.campaign import Campaign
 from ledger.donation import Donation
 from ledger.payments import RecurringGift
 from projections.database import Session
+from projections.day_sums import (
+    change_gift,
+    count_gift,
+    count_movement,
+    create_day_sums,
+    gift_sums,
+)
 from projections.runner import Projection
 
 
@@ -16,8 +23,14 @@ def _iso(value: Any) -> str | None:
 
 class CampaignTotals(Projection):
     name = "campaign_totals"
-    version = 3
-    tables = ("campaigns_view", "gifts_view", "money_movements", "monthly_gifts_view")
+    version = 4
+    tables = (
+        "campaigns_view",
+        "gifts_view",
+        "money_movements",
+        "monthly_gifts_view",
+        "campaign_days",
+    )
 
     def create_tables(self, session: Session) -> None:
         session.execute("""CREATE TABLE campaigns_view (
@@ -69,6 +82,7 @@ class CampaignTotals(Projection):
             started_on TEXT NOT NULL,
             cancelled_on TEXT
         )""")
+        create_day_sums(session)
 
     def apply(self, session: Session, event: Any, position: int) -> None:
         if isinstance(event, Campaign.Started):
@@ -119,6 +133,7 @@ class CampaignTotals(Projection):
                     event.public_place,
                 ),
             )
+            count_gift(session, gift_sums(session, str(event.originator_id)), 1)
         elif isinstance(event, Donation.PaymentConfirmed):
             self._set_status(session, event, "confirmed")
         elif isinstance(event, Donation.PaymentFailed):
@@ -137,6 +152,7 @@ class CampaignTotals(Projection):
                 (f"refund:{event.refund_id}",),
                 default=0,
             )
+            count_movement(session, f"refund:{event.refund_id}", -1)
             session.execute(
                 "DELETE FROM money_movements WHERE movement_key = ?", (f"refund:{event.refund_id}",)
             )
@@ -154,7 +170,9 @@ class CampaignTotals(Projection):
                 event.on,
             )
         elif isinstance(event, Donation.Corrected):
-            session.execute(
+            change_gift(
+                session,
+                str(event.originator_id),
                 "UPDATE gifts_view SET amount_cents = ?, value_date = ? WHERE donation_id = ?",
                 (event.amount_cents, event.value_date.isoformat(), str(event.originator_id)),
             )
@@ -180,13 +198,17 @@ class CampaignTotals(Projection):
                 (event.on.isoformat(), str(event.originator_id)),
             )
         elif isinstance(event, Donation.FeeRecorded):
-            session.execute(
+            change_gift(
+                session,
+                str(event.originator_id),
                 "UPDATE gifts_view SET fees_cents = ? WHERE donation_id = ?",
                 (event.fee_cents, str(event.originator_id)),
             )
 
     def _set_status(self, session: Session, event: Any, status: str) -> None:
-        session.execute(
+        change_gift(
+            session,
+            str(event.originator_id),
             "UPDATE gifts_view SET status = ? WHERE donation_id = ?",
             (status, str(event.originator_id)),
         )
@@ -214,6 +236,7 @@ class CampaignTotals(Projection):
                 gift[2],
             ),
         )
+        count_movement(session, key, 1)
 
 
 GIFT_COLUMNS = (

@@ -174,3 +174,67 @@ def test_no_name_becomes_a_formula_in_either_export(
         kept = ILLEGAL_CHARACTERS_RE.sub("\ufffd", original)
         assert cell.value == kept.replace("\r\n", "\n").replace("\r", "\n")
         assert cell.data_type == "s" and (cell.quotePrefix or not led)
+
+
+TRICKY = (
+    '=1+2;"quoted"',
+    "line\nbreak",
+    "carriage\rreturn",
+    "\ttabbed",
+    "-",
+    "  spaced  ",
+    "Ünïcødé €",
+    ";",
+    '"',
+    "\\.",
+)
+
+
+@pytest.mark.postgres
+def test_postgres_formats_the_csv_exactly_as_python_does(postgres_url: str) -> None:
+    """On PostgreSQL the CSV is formatted by the server and written by COPY: the same text,
+    byte for byte, as `_cell` and csv.writer give for names that need quoting, neutralising
+    or both, anonymous gifts, refunds, blank fields and both exports' filters."""
+    from web.exports import _copied_lines, _written_lines
+
+    store = LedgerStore.open(postgres_url)
+    try:
+        store.app.start_campaign("fare-legami-anni-2-3", "Anni 2 e 3", 33_600_000)
+        for number, text in enumerate(TRICKY):
+            store.app.record_gift(
+                Gift(
+                    source_key=f"bank:{number}",
+                    campaign="fare-legami-anni-2-3",
+                    amount_cents=1005 + number * 100_001,
+                    value_date=date(2016, 9, 1 + number),
+                    channel="bank",
+                    method="bank_transfer",
+                    details=DonorDetails(
+                        first_name=text,
+                        last_name="" if number % 2 else text,
+                        organization=text if number % 3 == 0 else "",
+                        city=text,
+                        email=f"d{number}@example.org",
+                        phone=PHONE if number == 1 else "",
+                    ),
+                    privacy_consent=number % 2 == 0,
+                    marketing_consent=number % 3 == 0,
+                    stand=" ".join(text.split()),
+                )
+            )
+        store.app.record_gift(
+            Gift("stand:tally", "fare-legami-anni-2-3", 7, date(2016, 9, 20), "stand", "cash", 12)
+        )
+        store.app.refund("bank:3", "re_1", 1005 + 3 * 100_001, date(2016, 10, 1))
+        store.runner.catch_up()
+        for kind, filters in (
+            ("donors", ExportFilters()),
+            ("donations", ExportFilters()),
+            ("donors", ExportFilters(marketing_only=True, date_from=date(2016, 9, 3))),
+        ):
+            plan = audited_export(store, kind, "csv", filters, "test")
+            copied = "".join(_copied_lines(store.database, plan.sql, plan.params, plan.columns))
+            written = "".join(_written_lines(store.database, plan.sql, plan.params, plan.columns))
+            assert copied == written and written.count("\r\n") >= plan.rows > 0
+    finally:
+        store.close()
