@@ -1,6 +1,5 @@
 """Campaign totals: campaigns, every gift's money and status, and the refunds, disputes and fees."""
 
-from datetime import date
 from typing import Any
 
 from ledger.campaign import Campaign
@@ -255,41 +254,6 @@ GIFT_COLUMNS = (
     "refunded_cents",
     "fees_cents",
 )
-
-
-def list_gifts(
-    session: Session,
-    campaign: str = "",
-    channel: str = "",
-    date_from: date | None = None,
-    date_to: date | None = None,
-    donor_id: str = "",
-    limit: int = 500,
-) -> list[dict[str, Any]]:
-    """The newest gifts first, narrowed by whichever filters are given."""
-    conditions, params = ["1 = 1"], []
-    if campaign:
-        conditions.append("v.campaign = ?")
-        params.append(campaign)
-    if channel:
-        conditions.append("v.channel = ?")
-        params.append(channel)
-    for when, operator in ((date_from, ">="), (date_to, "<=")):
-        if when:
-            conditions.append(f"v.value_date {operator} ?")
-            params.append(when.isoformat())
-    if donor_id:
-        conditions.append(
-            "v.donation_id IN (SELECT donation_id FROM registry_gifts WHERE donor_id = ?)"
-        )
-        params.append(donor_id)
-    rows = session.query(
-        f"SELECT {', '.join('v.' + c for c in GIFT_COLUMNS)} FROM gifts_view v "
-        f"WHERE {' AND '.join(conditions)} ORDER BY v.value_date DESC, v.source_key "
-        "LIMIT ?",
-        [*params, limit],
-    )
-    return [dict(zip(GIFT_COLUMNS, row, strict=True)) for row in rows]
 
 
 def gift(session: Session, donation_id: str) -> dict[str, Any] | None:
