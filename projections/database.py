@@ -159,6 +159,21 @@ class Database:
         with self._postgres_transaction(pipeline=pipeline) as session:
             yield session
 
+    def write_once(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement committed on its own, in one round trip: how many rows it wrote.
+        A connection cut while idle is replaced once, as a transaction's is."""
+        for attempt in (1, 2):
+            connection = self._connection()
+            try:
+                cursor = connection.execute(Session(connection, self.dialect)._sql(sql), params)
+            except psycopg.OperationalError:
+                self._discard()
+                if attempt == 2:
+                    raise
+                continue
+            return int(cursor.rowcount)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A consistent read (one snapshot) without taking the writers' lock."""
