@@ -22,7 +22,6 @@ from eventsourcing.persistence import IntegrityError
 from ledger.donation import Gift
 from ledger.errors import ChangedMeanwhileError, NotFoundError
 from ledger.payments import PaymentNotice
-from projections.database import TRANSIENT_ERRORS
 from projections.runner import INFRASTRUCTURE, describe_error
 from projections.store import LedgerStore
 from vault.inbox import Delivery, Settlement
@@ -154,16 +153,20 @@ class InboxProcessor:
             claimed += done
         return claimed
 
-    def follow(self, interval: float = 0.05, stop: Callable[[], bool] = lambda: False) -> None:
-        """Keep applying deliveries as they arrive, until `stop()` says so."""
+    def follow(
+        self, interval: float = 0.2, stop: Callable[[], bool] = lambda: False, limit: int = BATCH
+    ) -> None:
+        """Keep applying deliveries as they arrive, until `stop()` says so. After a batch
+        that was not full it waits `interval`, so that under load the deliveries of that
+        moment go in one batch (a few commits) rather than one batch each."""
         while not stop():
             try:
-                done = self.process()
-            except TRANSIENT_ERRORS as error:
+                done = self.process(limit)
+            except INFRASTRUCTURE as error:
                 # Nothing of the batch was settled: its deliveries are claimed again.
                 log.warning("database unavailable, retrying: %s", error)
                 done = 0
-            if not done:
+            if done < limit:
                 time.sleep(interval)
 
     def _receive_together(
