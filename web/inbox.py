@@ -24,7 +24,7 @@ from ledger.errors import ChangedMeanwhileError, NotFoundError
 from ledger.payments import PaymentNotice
 from projections.runner import INFRASTRUCTURE, describe_error
 from projections.store import LedgerStore
-from vault.inbox import Delivery, Settlement
+from vault.inbox import Delivery, Settlement, recorded_aggregates
 from web.donate import newest_open_campaign
 from web.stripe_gateway import StripeEvents
 
@@ -202,16 +202,5 @@ class InboxProcessor:
     def _parked(self, ids: Sequence[UUID]) -> set[UUID]:
         """Which of these aggregates exist, in one query on the event store: the notices
         parked for a batch's gifts are found without one read per gift."""
-        if not ids:
-            return set()
-        recorder = self.store.app.recorder
-        table: str = recorder.events_table_name  # type: ignore[attr-defined]
-        sqlite = self.store.database.dialect == "sqlite"
-        values = [i.hex if sqlite else i for i in ids]
-        with self.store.database.reading() as session:
-            rows = session.query(
-                f"SELECT DISTINCT originator_id FROM {table} WHERE originator_id IN "
-                f"({', '.join('?' for _ in values)})",
-                values,
-            )
-        return {row[0] if isinstance(row[0], UUID) else UUID(str(row[0])) for row in rows}
+        table: str = self.store.app.recorder.events_table_name  # type: ignore[attr-defined]
+        return recorded_aggregates(self.store.database, table, ids)

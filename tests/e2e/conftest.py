@@ -52,7 +52,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a bound on a broken server, not a speed check
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
@@ -63,7 +63,7 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.2)
-    pytest.fail(f"gunicorn did not answer /healthz within 30 s:\n{log.read_text()}")
+    pytest.fail(f"gunicorn did not answer /healthz within 90 s:\n{log.read_text()}")
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from tests.ledger.test_csv_import import start_campaigns
 from web import create_app, store
 from web.inbox import InboxProcessor, PlannedCommands
 from web.stripe_gateway import StripeEvents
+from web.stripe_shapes import SHAPES
 
 SECRET = "whsec_test_fondo"
 SLUG = "fare-legami-anni-2-3"
@@ -723,3 +724,47 @@ def test_a_gift_dated_outside_any_calendar_is_400_and_records_nothing(
     assert response.status_code == 400
     assert "created" in response.get_json()["message"]
     assert events_recorded(hook) == before
+
+
+def test_deliveries_applied_in_batches_give_the_ledger_of_one_at_a_time(
+    store_url: str, tmp_path: Any
+) -> None:
+    """The processor records a batch's new gifts together and applies the rest alone, in
+    whatever order the batch holds them: refunds before their payments, resends, SEPA
+    outcomes before their sessions. The ledger equals one delivery applied at a time."""
+    deliveries = big_story()[:120]
+    states = []
+    for url, batch in ((f"sqlite:///{tmp_path / 'one.sqlite3'}", False), (store_url, True)):
+        app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "t",
+                "LEDGER_DATABASE_URL": url,
+                "STRIPE_SECRET_KEY": "sk_test",
+                "STRIPE_WEBHOOK_SECRET": SECRET,
+            }
+        )
+        with app.app_context():
+            start_campaigns(store())
+        order = list(deliveries)
+        if batch:
+            order = order * 2
+            random.Random(3).shuffle(order)
+            client: FlaskClient = FlaskClient(app)  # nothing applied between requests
+        else:
+            client = app.test_client()
+        assert {deliver(client, event) for event in order} == {200}
+        if batch:
+            with app.app_context():
+                # Each delivery kept once however often it came; unknown types not at all.
+                kept = len({e["id"] for e in deliveries if e["type"] in SHAPES})
+                assert store().inbox.state().pending == kept
+                assert InboxProcessor(store()).process(limit=1000) == kept  # one batch
+                InboxProcessor(store()).drain()
+                state = store().inbox.state()
+            assert (state.pending, state.failed) == (0, 0)
+        states.append(ledger_state(client))
+        app.extensions["ledger_store"].close()
+    one_at_a_time, batched = states
+    assert batched == one_at_a_time
+    assert one_at_a_time["figures"]["raised_cents"] > 0
