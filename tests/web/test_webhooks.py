@@ -768,3 +768,24 @@ def test_deliveries_applied_in_batches_give_the_ledger_of_one_at_a_time(
     one_at_a_time, batched = states
     assert batched == one_at_a_time
     assert one_at_a_time["figures"]["raised_cents"] > 0
+
+
+def test_a_delivery_that_fails_shows_in_the_back_office_banner(office: Flask) -> None:
+    staff = office.test_client()
+    assert (
+        staff.post(
+            "/login", data={"email": "staff@example.org", "password": "una-password-lunga"}
+        ).status_code
+        == 302
+    )
+    with office.app_context():
+        # Kept by an older version of the checks, say: it cannot be read as a refund now.
+        assert store().inbox.receive("evt_broken", "refund.created", '{"id": "evt_broken"}')
+    italian = staff.get("/admin/").get_data(as_text=True)  # the processor ran before it
+    assert "Pagamenti Stripe non registrati: 1 notifiche non applicabili" in italian
+    assert "evt_broken refund.created" in italian and "ledger inbox --retry-failed" in italian
+    english = staff.get("/admin/?lang=en").get_data(as_text=True)
+    assert "Stripe payments not recorded: 1 deliveries cannot be applied" in english
+    with office.app_context():
+        [failure] = store().inbox.failures()
+    assert "MalformedEvent" in failure.reason and "event.type" in failure.reason
