@@ -161,18 +161,19 @@ class Database:
 
     def write_once(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One statement committed on its own, in one round trip: how many rows it wrote.
-        A connection cut while idle is replaced once, as a transaction's is."""
-        for attempt in (1, 2):
-            connection = self._connection()
-            try:
-                cursor = connection.execute(Session(connection, self.dialect)._sql(sql), params)
-            except psycopg.OperationalError:
-                self._discard()
-                if attempt == 2:
-                    raise
-                continue
-            return int(cursor.rowcount)
-        raise AssertionError("unreachable")  # pragma: no cover
+        A connection that fails (cut while idle, say) is replaced and the statement sent once
+        more, so it must be one that a repeat leaves as it was (INSERT … ON CONFLICT DO
+        NOTHING)."""
+        try:
+            return self._write(sql, params)
+        except psycopg.OperationalError:
+            self._discard()
+            return self._write(sql, params)
+
+    def _write(self, sql: str, params: Sequence[Any]) -> int:
+        connection = self._connection()
+        cursor = connection.execute(Session(connection, self.dialect)._sql(sql), params)
+        return int(cursor.rowcount)
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

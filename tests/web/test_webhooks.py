@@ -789,3 +789,27 @@ def test_a_delivery_that_fails_shows_in_the_back_office_banner(office: Flask) ->
     with office.app_context():
         [failure] = store().inbox.failures()
     assert "MalformedEvent" in failure.reason and "event.type" in failure.reason
+
+
+def test_ledger_inbox_names_a_delivery_it_cannot_apply_and_exits_1(
+    cli: Any, store_url: str
+) -> None:
+    from projections.store import LedgerStore
+    from web.cli import main
+
+    ledger = LedgerStore.open(store_url)
+    try:
+        assert ledger.inbox.receive("evt_broken", "refund.created", '{"id": "evt_broken"}')
+    finally:
+        ledger.close()
+    first = cli.invoke(main, ["inbox"])
+    assert first.exit_code == 1
+    assert "inbox: 1 deliveries processed" in first.output
+    assert "failed: evt_broken (refund.created): MalformedEvent" in first.output
+    assert "ledger inbox --retry-failed" in first.output
+    again = cli.invoke(main, ["inbox", "--retry-failed", "--event", "evt_broken"])
+    assert again.exit_code == 1  # still cannot apply: set apart again, not lost
+    assert "1 deliveries back in line" in again.output
+    assert cli.invoke(main, ["inbox", "--retry-failed", "--event", "evt_other"]).output.startswith(
+        "0 deliveries back in line"
+    )
