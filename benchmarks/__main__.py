@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "import": "benchmarks.imports:run",
     "progress": "benchmarks.progress:run",
     "exports": "benchmarks.exports:run",
+    "webhooks": "benchmarks.webhooks:run",
 }
 
 

@@ -2,7 +2,9 @@
 disputed) that Stripe may deliver before, after or without it, parked until they can apply."""
 
 import contextlib
+from collections.abc import Callable, Collection, Sequence
 from datetime import date
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
@@ -29,6 +31,24 @@ class OnlinePayments(Gifts):
         self._release_parked(gift.source_key)
         for notice in notices:
             self.notify_payment(gift.source_key, notice)
+        return added
+
+    def receive_payments(
+        self,
+        gifts: Sequence[Gift],
+        existing: Callable[[Sequence[UUID]], Collection[UUID]] | None = None,
+    ) -> int:
+        """Record many online gifts at once (resends are no-ops), in few transactions, then
+        apply the notices that arrived before them; how many gifts were new. `existing` tells
+        which of the ids it is given are recorded aggregates, for the whole batch at once;
+        without it, each gift's parked notices are looked for one by one. The gifts are
+        recorded before the parked notices are looked for: a notice parked meanwhile then
+        sees its gift (see `notify_payment`), so one of the two always applies it."""
+        added = self.record_gifts(gifts).added
+        keys = {ParkedNotices.create_id(gift.source_key): gift.source_key for gift in gifts}
+        waiting = existing(list(keys)) if existing is not None else keys
+        for parked_id in waiting:
+            self._release_parked(keys[parked_id])
         return added
 
     def settle_payment(self, gift: Gift, notice: PaymentNotice) -> bool:

@@ -176,6 +176,22 @@ class Database:
         with self._postgres_transaction(pipeline=pipeline) as session:
             yield session
 
+    def write_once(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement committed on its own, in one round trip: how many rows it wrote.
+        A connection that fails (cut while idle, say) is replaced and the statement sent once
+        more, so it must be one that a repeat leaves as it was (INSERT … ON CONFLICT DO
+        NOTHING)."""
+        try:
+            return self._write(sql, params)
+        except psycopg.OperationalError:
+            self._discard()
+            return self._write(sql, params)
+
+    def _write(self, sql: str, params: Sequence[Any]) -> int:
+        connection = self._connection()
+        cursor = connection.execute(Session(connection, self.dialect)._sql(sql), params)
+        return int(cursor.rowcount)
+
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A consistent read (one snapshot) without taking the writers' lock."""

@@ -85,7 +85,7 @@ class ReadModelStalledError(LedgerError):
         self.stalls = list(stalls)
 
 
-def _describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
     """One printable line of at most 500 characters: the error's kind and message."""
     text = _UNPRINTABLE.sub(
         lambda found: f"\\x{ord(found.group()):02x}", f"{type(error).__name__}: {error}"
@@ -391,7 +391,7 @@ class ProjectionRunner:
             build.row,
             notification.id,
             notification.topic,
-            _describe(error),
+            describe_error(error),
             datetime.now(UTC).isoformat(timespec="seconds"),
         )
         log.error("%s", stall, exc_info=error)

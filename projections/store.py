@@ -13,6 +13,7 @@ from projections.registry import Registry
 from projections.runner import Projection, ProjectionRunner
 from projections.stands import Stands
 from projections.totals import CampaignTotals
+from vault.inbox import Inbox
 from vault.keys import SQLKeyVault
 
 
@@ -37,6 +38,7 @@ class LedgerStore:
     app: LedgerApplication
     database: Database
     runner: ProjectionRunner
+    inbox: Inbox
 
     @classmethod
     def open(cls, url: str, create_tables: bool = True) -> "LedgerStore":
@@ -45,10 +47,13 @@ class LedgerStore:
         with database.schema_lock():
             app = LedgerApplication(env=env, vault=SQLKeyVault(database))
             runner = ProjectionRunner(app, database, read_models())
+            inbox = Inbox(database)
             if create_tables:
                 runner.setup()
-        return cls(app, database, runner)
+                inbox.create_tables()
+        return cls(app, database, runner, inbox)
 
     def close(self) -> None:
         self.app.close()
+        self.inbox.close()
         self.database.close()

@@ -82,16 +82,23 @@ def store(store_url: str) -> Iterator[LedgerStore]:
 
 
 class FollowedClient(FlaskClient):
-    """A test client standing in for `ledger project --follow`: the read models catch up
-    before and after each request, never inside one, as a follower that keeps up would have
-    them when a person clicks. Pages under test read exactly what they read in production."""
+    """A test client standing in for `ledger inbox --follow` and `ledger project --follow`:
+    the webhook inbox is applied and the read models catch up before and after each request,
+    never inside one, as processes that keep up would have them when a person clicks. Pages
+    under test read exactly what they read in production."""
 
     def open(self, *args: Any, **kwargs: Any) -> TestResponse:
-        runner = self.application.extensions["ledger_store"].runner
-        runner.catch_up()
+        self._follow()
         response = super().open(*args, **kwargs)
-        runner.catch_up()
+        self._follow()
         return response
+
+    def _follow(self) -> None:
+        from web.inbox import InboxProcessor
+
+        ledger = self.application.extensions["ledger_store"]
+        InboxProcessor(ledger, self.application.config.get("LEDGER_DEFAULT_CAMPAIGN")).drain()
+        ledger.runner.catch_up()
 
 
 @pytest.fixture(autouse=True)

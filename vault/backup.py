@@ -1,4 +1,5 @@
-"""Backup and restore of what cannot be rebuilt: the events and the key vault's keys.
+"""Backup and restore of what cannot be rebuilt: the events, the key vault's keys and the
+webhook inbox (deliveries acknowledged to Stripe, which Stripe will not send again).
 
 A backup is a SQLite file of its own, whichever store it came from, so a backup of the
 PostgreSQL ledger restores on a laptop's SQLite and back. The read models are not in it: a
@@ -18,14 +19,21 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.errors import InvalidInputError, LedgerError
 from projections.store import LedgerStore
+from vault.inbox import COLUMNS as INBOX_COLUMNS
 
-FORMAT = "fondo-backup-1"
+FORMAT = "fondo-backup-2"
+# Older backups restore too: fondo-backup-1 predates the inbox (it has no deliveries).
+READABLE = (FORMAT, "fondo-backup-1")
 
 SCHEMA = (
     "CREATE TABLE backup_info (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE events (position INTEGER PRIMARY KEY, originator_id TEXT NOT NULL, "
     "originator_version INTEGER NOT NULL, topic TEXT NOT NULL, state BLOB NOT NULL)",
     "CREATE TABLE personal_keys (subject TEXT PRIMARY KEY, secret TEXT NOT NULL)",
+    "CREATE TABLE stripe_inbox (event_id TEXT PRIMARY KEY, event_type TEXT NOT NULL, "
+    "payload TEXT NOT NULL, received_at REAL NOT NULL, status TEXT NOT NULL, "
+    "attempts INTEGER NOT NULL, not_before REAL NOT NULL, reason TEXT NOT NULL, "
+    "settled_at REAL)",
 )
 
 
@@ -33,6 +41,7 @@ SCHEMA = (
 class BackupSummary:
     events: int
     keys: int
+    deliveries: int = 0
 
 
 def _events_sql(store: LedgerStore) -> str:
@@ -80,6 +89,13 @@ def back_up(
                     (position, str(originator), version, topic, bytes(state)),
                 )
                 events += 1
+            deliveries = 0
+            for row in snapshot.rows(f"SELECT {', '.join(INBOX_COLUMNS)} FROM stripe_inbox"):
+                copy.execute(
+                    f"INSERT INTO stripe_inbox VALUES ({', '.join('?' for _ in INBOX_COLUMNS)})",
+                    row,
+                )
+                deliveries += 1
         copy.executemany(
             "INSERT INTO backup_info VALUES (?, ?)",
             [
@@ -87,6 +103,7 @@ def back_up(
                 ("taken_at", datetime.now(UTC).isoformat()),
                 ("events", str(events)),
                 ("keys", str(keys)),
+                ("deliveries", str(deliveries)),
             ],
         )
         copy.commit()
@@ -96,7 +113,7 @@ def back_up(
         raise
     copy.close()
     os.replace(partial, target)
-    return BackupSummary(events, keys)
+    return BackupSummary(events, keys, deliveries)
 
 
 def _open_backup(source: Path) -> sqlite3.Connection:
@@ -108,7 +125,7 @@ def _open_backup(source: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError:
         backup.close()
         raise InvalidInputError(f"{source} is not a Fondo backup") from None
-    if info.get("format") != FORMAT:
+    if info.get("format") not in READABLE:
         backup.close()
         raise InvalidInputError(
             f"{source} is a backup of another format ({info.get('format')!r}, expected {FORMAT!r})"
@@ -135,6 +152,13 @@ def restore(
             UUID(subject): base64.b64decode(secret)
             for subject, secret in backup.execute("SELECT subject, secret FROM personal_keys")
         }
+        deliveries = (
+            backup.execute(
+                f"SELECT {', '.join(INBOX_COLUMNS)} FROM stripe_inbox ORDER BY received_at"
+            ).fetchall()
+            if dict(backup.execute("SELECT name, value FROM backup_info"))["format"] == FORMAT
+            else []
+        )
         events = [
             StoredEvent(
                 originator_id=UUID(originator),
@@ -151,11 +175,16 @@ def restore(
         backup.close()
     if store.app.vault.keys_for(keys):
         raise LedgerError("restore needs an empty database: this one already holds keys")
+    if not store.inbox.is_empty():
+        raise LedgerError("restore needs an empty database: this one already holds deliveries")
     store.app.vault.store(keys)
     try:
         store.app.recorder.insert_events(events)
     except BaseException:
         store.app.vault.destroy(keys)
         raise
+    # Deliveries last: a pending one applies after the restore (`ledger inbox`), an applied
+    # one makes its resend a no-op as before.
+    store.inbox.restore(deliveries)
     store.runner.rebuild(progress=progress)
-    return BackupSummary(len(events), len(keys))
+    return BackupSummary(len(events), len(keys), len(deliveries))

@@ -389,6 +389,48 @@ def project(follow: bool) -> None:
 
 
 @main.command()
+@click.option("--follow", is_flag=True, help="Keep applying new deliveries until stopped.")
+@click.option(
+    "--retry-failed",
+    "retry",
+    is_flag=True,
+    help="First put the deliveries that failed back in line (once their cause is fixed).",
+)
+@click.option("--event", "event_id", help="With --retry-failed: only this Stripe event id.")
+@fails_cleanly
+def inbox(follow: bool, retry: bool, event_id: str | None) -> None:
+    """Apply the Stripe deliveries kept by the webhook: once, or keep following.
+
+    A delivery that cannot be applied is set apart with its reason (listed here, in /healthz
+    and in the back office) and the others go on; exits 1 when any is set apart."""
+    from web.inbox import InboxProcessor
+
+    with opened_store() as store:
+        if retry:
+            click.echo(f"{store.inbox.retry_failed(event_id)} deliveries back in line")
+        processor = InboxProcessor(store, os.environ.get("LEDGER_DEFAULT_CAMPAIGN"))
+        if follow:
+            with contextlib.suppress(KeyboardInterrupt):
+                processor.follow()
+            return
+        click.echo(f"inbox: {processor.drain()} deliveries processed")
+        state = store.inbox.state()
+        for failure in store.inbox.failures():
+            err.print(
+                f"failed: {failure.event_id} ({failure.event_type}): {failure.reason}",
+                highlight=False,
+                markup=False,
+            )
+        if state.pending:
+            click.echo(f"{state.pending} deliveries wait to be tried again")
+        if state.failed:
+            raise LedgerError(
+                f"{state.failed} deliveries cannot be applied; once fixed: "
+                "ledger inbox --retry-failed"
+            )
+
+
+@main.command()
 @fails_cleanly
 def rebuild() -> None:
     """Rebuild every read model from the events."""
@@ -407,7 +449,10 @@ def backup(file: Path) -> None:
     """Copy the events and the personal-data keys, as they stand now, into FILE."""
     with opened_store() as store:
         summary = back_up(store, file)
-    click.echo(f"backup {file}: {summary.events} events, {summary.keys} keys")
+    click.echo(
+        f"backup {file}: {summary.events} events, {summary.keys} keys, "
+        f"{summary.deliveries} Stripe deliveries"
+    )
 
 
 @main.command()
@@ -419,7 +464,10 @@ def restore(file: Path) -> None:
         summary = restore_backup(
             store, file, progress=lambda done, head: bar.update(task, completed=done, total=head)
         )
-    click.echo(f"restored {file}: {summary.events} events, {summary.keys} keys")
+    click.echo(
+        f"restored {file}: {summary.events} events, {summary.keys} keys, "
+        f"{summary.deliveries} Stripe deliveries"
+    )
 
 
 @main.group()

@@ -16,6 +16,7 @@ from ledger.donation import IN_HONOUR, IN_MEMORY, MAX_TRIBUTE_NAME, clean_tribut
 from ledger.errors import InvalidInputError, NotFoundError
 from ledger.identity import normalize_tax_code
 from ledger.money import format_eur, parse_cents
+from projections.database import Database
 from projections.reports import campaign_progress, list_campaigns
 from web import bank, store
 from web.auth import public_endpoint
@@ -33,10 +34,15 @@ PRESETS = (1000, 2500, 5000, 10000)
 
 def default_campaign() -> str:
     """LEDGER_DEFAULT_CAMPAIGN, or the newest campaign that has not ended."""
-    configured = current_app.config.get("LEDGER_DEFAULT_CAMPAIGN")
+    return newest_open_campaign(store().database, current_app.config.get("LEDGER_DEFAULT_CAMPAIGN"))
+
+
+def newest_open_campaign(database: Database, configured: str | None = None) -> str:
+    """`configured` when given, else the newest campaign that has not ended (the slug a
+    payment naming no campaign is given to)."""
     if configured:
         return str(configured)
-    with store().database.reading() as session:
+    with database.reading() as session:
         open_campaigns = [c for c in list_campaigns(session) if not c.ended_on]
     if not open_campaigns:
         raise NotFoundError("no open campaign to give to")

@@ -108,24 +108,50 @@ def healthz() -> Any:
     """200 while every read model can follow the events; 503 naming each one that stopped at
     an event it cannot apply (its position and the reason). Either way `read_models` says
     how many events each one is behind and for how long: a lag is not a fault of this
-    worker (they all share the read models), so it never takes it out of rotation."""
+    worker (they all share the read models), so it never takes it out of rotation.
+
+    `inbox` says how many Stripe deliveries wait to be applied (and for how long the oldest
+    has), and lists those that failed with the reason. A failed delivery never makes this a
+    503 either: taking workers out of rotation would only stop the next deliveries."""
     events = store().app.recorder.max_notification_id() or 0
     stalls = store().runner.stalls()
     lag = [entry.to_dict() for entry in freshness(store().app, store().database)]
+    inbox = store().inbox.state().to_dict() | {
+        "failures": [failure.to_dict() for failure in store().inbox.failures()]
+    }
     if stalls:
         return jsonify(
             status="stalled",
             events=events,
             read_models=lag,
+            inbox=inbox,
             stalled=[stall.to_dict() for stall in stalls],
         ), 503
-    return jsonify(status="ok", events=events, read_models=lag)
+    return jsonify(status="ok", events=events, read_models=lag, inbox=inbox)
 
 
 def stall_notices() -> list[str]:
     """The back office's banner: one line per read model stopped at an event, and one when
     an event has waited LEDGER_LAG_NOTICE_SECONDS or more (no follower, or too slow)."""
-    return [*_stalled_notices(), *_lag_notices()]
+    return [*_stalled_notices(), *_lag_notices(), *_inbox_notices()]
+
+
+def _inbox_notices() -> list[str]:
+    """One line when Stripe deliveries failed to apply: each waits, with its reason, for a
+    person to fix the cause and put it back in line (`ledger inbox --retry-failed`)."""
+    failures = store().inbox.failures(limit=3)
+    if not failures:
+        return []
+    failed = store().inbox.state().failed
+    first = failures[0]
+    return [
+        _(
+            "Stripe payments not recorded: {failed} deliveries cannot be applied "
+            "(the first: {event} {kind}, {reason}). Once the cause is fixed, put "
+            "them back in line with: ledger inbox --retry-failed (README, “Stripe "
+            "deliveries”)."
+        ).format(failed=failed, event=first.event_id, kind=first.event_type, reason=first.reason)
+    ]
 
 
 def _lag_notices() -> list[str]:

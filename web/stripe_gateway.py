@@ -4,7 +4,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import stripe
 
@@ -247,6 +247,29 @@ def _instalment(invoice: dict[str, Any]) -> str:
     return LATER_MONTH if reason.startswith("subscription") else ""
 
 
+class PaymentCommands(Protocol):
+    """The ledger's online payment commands, as StripeEvents calls them: the ledger itself,
+    or a stand-in that only checks them (the webhook, before a delivery enters the inbox)."""
+
+    def receive_payment(self, gift: Gift, *notices: PaymentNotice) -> bool: ...
+
+    def settle_payment(self, gift: Gift, notice: PaymentNotice) -> bool: ...
+
+    def link_payment(self, payment_key: str, gift_key: str) -> bool: ...
+
+    def gift_key_for(self, key: str) -> str: ...
+
+    def notify_payment(self, source_key: str, notice: PaymentNotice) -> bool: ...
+
+    def start_recurring(
+        self, source_key: str, campaign: str, amount_cents: int, on: date
+    ) -> bool: ...
+
+    def cancel_recurring(
+        self, source_key: str, campaign: str, amount_cents: int, on: date
+    ) -> bool: ...
+
+
 class StripeEvents:
     """Turns a verified Stripe event into ledger commands; never calls Stripe.
 
@@ -256,25 +279,31 @@ class StripeEvents:
     `charge.succeeded`, `payment_method_details.type`) says otherwise, which also corrects any
     guess about a one-off payment."""
 
-    def __init__(self, app: LedgerApplication, default_campaign: Callable[[], str]) -> None:
+    def __init__(self, app: PaymentCommands, default_campaign: Callable[[], str]) -> None:
         self.app = app
         self.default_campaign = default_campaign
 
     def handle(self, event: dict[str, Any]) -> str:
         """What was done, for the log; unknown types are ignored. MalformedEvent (nothing
-        recorded) when the event is not shaped as Stripe documents it."""
+        recorded) when the event is not shaped as Stripe documents it; an event that
+        contradicts the ledger is logged and answered "conflict" (see `apply`)."""
+        try:
+            return self.apply(event)
+        except ChangedMeanwhileError:
+            raise  # a lost race, not a contradiction: the caller tries again
+        except ConflictError as conflict:
+            log.warning("stripe event %s not applied: %s", event.get("id"), conflict)
+            return "conflict"
+
+    def apply(self, event: dict[str, Any]) -> str:
+        """As `handle`, but an event that contradicts the ledger raises its ConflictError, for
+        a caller that keeps such deliveries apart (the webhook inbox)."""
         event = check_event(event)
         handler = getattr(self, "_" + event["type"].replace(".", "_"), None)
         if handler is None:
             return "ignored"
         try:
             handler(event["data"]["object"], event["created"])
-        except ChangedMeanwhileError:
-            raise  # a lost race, not a contradiction: the caller asks Stripe to resend
-        except ConflictError as conflict:
-            # Stripe would retry for days; what contradicts the ledger is logged, not retried.
-            log.warning("stripe event %s not applied: %s", event["id"], conflict)
-            return "conflict"
         except (InvalidInputError, NotFoundError) as refused:
             # Refused before anything was saved: Gift and the campaign are checked first.
             raise MalformedEvent(str(refused)) from None

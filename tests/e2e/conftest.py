@@ -52,7 +52,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a bound on a broken server, not a speed check
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
@@ -63,14 +63,15 @@ def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.2)
-    pytest.fail(f"gunicorn did not answer /healthz within 30 s:\n{log.read_text()}")
+    pytest.fail(f"gunicorn did not answer /healthz within 90 s:\n{log.read_text()}")
 
 
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """`start(env, workers=2)` runs gunicorn 'web:create_app()' and, beside it, `ledger
-    project --follow` (pages read what the follower applied, as with scripts/serve); returns
-    the base URL."""
+    project --follow` and `ledger inbox --follow` (pages read what the follower applied, and
+    webhooks are applied by the inbox processor, as with scripts/serve); returns the base
+    URL."""
     started: list[subprocess.Popen[bytes]] = []
 
     def start(env: dict[str, str], workers: int = 2) -> str:
@@ -98,16 +99,17 @@ def live_server(tmp_path: Path) -> Iterator[Callable[..., str]]:
         started.append(process)
         url = f"http://127.0.0.1:{port}"
         _wait_until_healthy(url, process, log)
-        with (tmp_path / f"follower-{port}.log").open("wb") as out:
-            started.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "web.cli", "project", "--follow"],
-                    cwd=ROOT,
-                    env={**os.environ, **env},
-                    stdout=subprocess.DEVNULL,
-                    stderr=out,
+        for name, command in (("follower", "project"), ("inbox", "inbox")):
+            with (tmp_path / f"{name}-{port}.log").open("wb") as out:
+                started.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "web.cli", command, "--follow"],
+                        cwd=ROOT,
+                        env={**os.environ, **env},
+                        stdout=subprocess.DEVNULL,
+                        stderr=out,
+                    )
                 )
-            )
         return url
 
     yield start
@@ -132,19 +134,20 @@ def demo_site(
     return start
 
 
-@pytest.fixture
-def follower(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], None]]:
-    """`follow(env)` runs `ledger project --follow` beside the server, as scripts/serve does;
-    a follower that died before the end of the test fails it, with what it said."""
+def _background(
+    tmp_path: Path, name: str, command: list[str]
+) -> Iterator[Callable[[dict[str, str]], None]]:
+    """`start(env)` runs `ledger COMMAND` beside the server; one that died before the end of
+    the test fails it, with what it said."""
     started: list[tuple[subprocess.Popen[bytes], Path]] = []
 
-    def follow(env: dict[str, str]) -> None:
-        log = tmp_path / f"follower-{len(started)}.log"
+    def start(env: dict[str, str]) -> None:
+        log = tmp_path / f"{name}-{len(started)}.log"
         with log.open("wb") as out:
             started.append(
                 (
                     subprocess.Popen(
-                        [sys.executable, "-m", "web.cli", "project", "--follow"],
+                        [sys.executable, "-m", "web.cli", *command],
                         cwd=ROOT,
                         env={**os.environ, **env},
                         stdout=subprocess.DEVNULL,
@@ -154,15 +157,27 @@ def follower(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], None]]:
                 )
             )
 
-    yield follow
+    yield start
     died = [(process.returncode, log) for process, log in started if process.poll() is not None]
     for process, _log in started:
         _stop(process)
     if died:
         pytest.fail(
-            "the follower died: "
+            f"the {name} died: "
             + "; ".join(f"exit {code}: {log.read_text()}" for code, log in died)
         )
+
+
+@pytest.fixture
+def follower(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], None]]:
+    """`follow(env)` runs `ledger project --follow` beside the server, as scripts/serve does."""
+    yield from _background(tmp_path, "follower", ["project", "--follow"])
+
+
+@pytest.fixture
+def inbox_processor(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], None]]:
+    """`process(env)` runs `ledger inbox --follow` beside the server, as scripts/serve does."""
+    yield from _background(tmp_path, "inbox processor", ["inbox", "--follow"])
 
 
 @pytest.fixture(scope="session")

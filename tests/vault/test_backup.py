@@ -189,3 +189,48 @@ def test_rebuilding_the_read_models_leaves_every_key_as_it_was(store: LedgerStor
     assert personal_keys(store) == keys
     entry = find(store, "lia.neri.7@example.org")
     assert (entry["email"], entry["last_name"]) == ("lia.neri.7@example.org", "Neri 7")
+
+
+def test_no_read_model_owns_the_webhook_inbox() -> None:
+    owned = {table for model in read_models() for table in model.tables}
+    assert "stripe_inbox" not in owned
+
+
+def test_a_backup_keeps_the_stripe_deliveries_applied_and_waiting(
+    store_url: str, fresh_url: str, tmp_path: Path
+) -> None:
+    """Deliveries acknowledged to Stripe are sent no more: the backup holds them, a waiting
+    one applies after the restore, and an applied one still makes its resend a no-op."""
+    from tests.fakestripe import StripeStory
+    from web.inbox import InboxProcessor
+
+    ledger(store_url, "init")
+    source = LedgerStore.open(store_url)
+    story = StripeStory()
+    details = story.customer_details("Lia Neri", "lia@example.org")
+    _one, (_i1, applied) = story.card_gift(2500, details)
+    _two, (_i2, waiting) = story.card_gift(4000, details)
+    try:
+        start_campaigns(source)
+        assert source.inbox.receive(applied["id"], applied["type"], json.dumps(applied))
+        assert InboxProcessor(source).drain() == 1
+        assert source.inbox.receive(waiting["id"], waiting["type"], json.dumps(waiting))
+    finally:
+        source.close()
+    backup = tmp_path / "ledger.backup"
+    assert ledger(store_url, "backup", str(backup)).rstrip().endswith("2 Stripe deliveries")
+
+    assert ledger(fresh_url, "restore", str(backup)).rstrip().endswith("2 Stripe deliveries")
+    restored = LedgerStore.open(fresh_url)
+    try:
+        assert restored.inbox.state().pending == 1
+        assert not restored.inbox.receive(applied["id"], applied["type"], json.dumps(applied))
+    finally:
+        restored.close()
+    ledger(fresh_url, "inbox")
+    [figures] = [
+        f
+        for f in json.loads(ledger(fresh_url, "report", "progress", "--json"))
+        if f["campaign"] == "fare-legami-anni-2-3"
+    ]
+    assert (figures["raised_cents"], figures["gifts"]) == (6500, 2)

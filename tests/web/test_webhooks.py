@@ -16,9 +16,14 @@ from projections.reports import progress
 from tests.fakestripe import StripeStory, sign
 from tests.ledger.test_csv_import import start_campaigns
 from web import create_app, store
+from web.inbox import InboxProcessor, PlannedCommands
+from web.stripe_gateway import StripeEvents
+from web.stripe_shapes import SHAPES
 
 SECRET = "whsec_test_fondo"
 SLUG = "fare-legami-anni-2-3"
+# A delivery kept in the inbox for the first time, or again.
+ACCEPTED = ("queued", "duplicate")
 
 
 @pytest.fixture
@@ -217,7 +222,8 @@ def test_sepa_on_a_card_or_sepa_session_is_confirmed_in_either_order(
     assert events[1]["data"]["object"]["payment_status"] == "paid"
     for event in (events[::-1] if reverse else events) * 2:
         response = post(hook, event)
-        assert (response.status_code, response.get_json()["outcome"]) == (200, "handled")
+        assert response.status_code == 200
+        assert response.get_json()["outcome"] in ACCEPTED
     assert gift_rows(hook) == [
         (f"stripe:{session['payment_intent']}", "sepa_debit", "confirmed", 5000, 0)
     ]
@@ -228,7 +234,7 @@ def test_a_sepa_failure_applies_even_when_it_arrives_first(hook: FlaskClient) ->
     story = StripeStory()
     session, events = story.sepa_gift(3000, mario(story), succeeds=False)
     for event in events[::-1]:
-        assert post(hook, event).get_json()["outcome"] == "handled"
+        assert post(hook, event).get_json()["outcome"] in ACCEPTED
     assert gift_rows(hook) == [
         (f"stripe:{session['payment_intent']}", "sepa_debit", "failed", 3000, 0)
     ]
@@ -310,7 +316,7 @@ def test_an_invoice_naming_its_payment_and_an_invoice_payment_make_one_month(
     refund = story.event("refund.created", story.refund(invoice["payment_intent"], 1000))
     deliveries = [refund, link, *events] if link_first else [*events, link, refund]
     for event in deliveries * 2:
-        assert post(hook, event).get_json()["outcome"] == "handled"
+        assert post(hook, event).get_json()["outcome"] in ACCEPTED
     got = figures(hook)
     assert (got["gifts"], got["raised_cents"], got["refunded_cents"]) == (1, 1500, 1000)
 
@@ -569,19 +575,20 @@ def test_replayed_shuffled_deliveries_end_as_one_in_order_delivery(
     assert reference["figures"]["raised_cents"] > 0 and reference["figures"]["refunded_cents"] > 0
 
 
-def test_a_refund_that_keeps_losing_the_race_is_503_and_applies_once_when_resent(
-    hook: FlaskClient, monkeypatch: pytest.MonkeyPatch
+def test_a_refund_that_keeps_losing_the_race_waits_in_the_inbox_and_applies_once(
+    stripe_app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Other deliveries of the same payment win every save: Stripe must resend, not be told
-    the event was handled (a 200 'conflict' would lose the refund for ever)."""
+    """Other deliveries of the same payment win every save: the refund stays in the inbox, is
+    tried again, and applies once when it wins (it is never marked done while unapplied)."""
     from eventsourcing.persistence import IntegrityError
 
+    hook = stripe_app.test_client()
     story = StripeStory()
     session, paid = story.card_gift(5000, mario(story))
     for event in paid:
         deliver(hook, event)
     refund = story.event("refund.created", story.refund(session["payment_intent"], 2500))
-    with hook.application.app_context():
+    with stripe_app.app_context():
         ledger = store().app
     saved = ledger.save
     lost = []
@@ -597,12 +604,65 @@ def test_a_refund_that_keeps_losing_the_race_is_503_and_applies_once_when_resent
         return saved(*objs, **kwargs)
 
     monkeypatch.setattr(ledger, "save", losing_save)
-    assert deliver(hook, refund) == 503
+    assert deliver(hook, refund) == 200  # kept: from here on it is the inbox's to apply
+    with stripe_app.app_context():
+        state = store().inbox.state()
+    assert (state.pending, state.retrying, state.failed) == (1, 1, 0)
     assert len(lost) == 3 and figures(hook)["raised_cents"] == 5000
     monkeypatch.setattr(ledger, "save", saved)
-    assert [deliver(hook, refund) for _copy in range(2)] == [200, 200]
+    with stripe_app.app_context():
+        store().database.write_once("UPDATE stripe_inbox SET not_before = 0")
+        assert InboxProcessor(store()).drain() == 1
+        assert store().inbox.state().pending == 0
+    assert deliver(hook, refund) == 200  # Stripe's resend: already kept, nothing more
     got = figures(hook)
     assert (got["raised_cents"], got["refunded_cents"]) == (2500, 2500)
+
+
+def test_a_delivery_that_cannot_apply_is_set_apart_with_its_reason_and_others_go_on(
+    stripe_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = FlaskClient(stripe_app)  # no processing between requests: one batch below
+    story = StripeStory()
+    _first, first = story.card_gift(1000, mario(story))
+    _second, second = story.card_gift(2000, story.customer_details("Eva", "eva@example.org"))
+    _third, third = story.card_gift(4000, story.customer_details("Ugo", "ugo@example.org"))
+    for event in first + second + third:
+        assert deliver(hook, event) == 200
+    poisoned = second[1]["id"]
+    real_apply = StripeEvents.apply
+
+    def apply_but_one(self: StripeEvents, event: dict[str, Any]) -> str:
+        if event["id"] == poisoned and not isinstance(self.app, PlannedCommands):
+            raise RuntimeError("the ledger cannot take this one")
+        return real_apply(self, event)
+
+    def refuse_batch(*_args: Any) -> int:
+        raise RuntimeError("one gift of the batch cannot be recorded")
+
+    monkeypatch.setattr(StripeEvents, "apply", apply_but_one)
+    with stripe_app.app_context():
+        # The batch is refused whole: each delivery is then applied alone.
+        monkeypatch.setattr(store().app, "receive_payments", refuse_batch)
+    with stripe_app.app_context():
+        assert InboxProcessor(store()).drain() == 3  # the sessions (the intents are ignored)
+        state = store().inbox.state()
+        [failure] = store().inbox.failures()
+    assert (state.pending, state.failed) == (0, 1)
+    assert (failure.event_id, failure.event_type) == (poisoned, "checkout.session.completed")
+    assert "RuntimeError: the ledger cannot take this one" in failure.reason
+    assert figures(hook)["raised_cents"] == 5000
+    health = hook.get("/healthz").get_json()
+    assert health["inbox"]["failed"] == 1
+    assert health["inbox"]["failures"][0]["event_id"] == poisoned
+
+    monkeypatch.setattr(StripeEvents, "apply", real_apply)
+    monkeypatch.undo()
+    with stripe_app.app_context():
+        assert store().inbox.retry_failed(poisoned) == 1
+        assert InboxProcessor(store()).drain() == 1
+        assert store().inbox.state().failed == 0
+    assert figures(hook)["raised_cents"] == 7000
 
 
 def money_back_out_of_bounds(story: StripeStory, intent: str) -> list[tuple[str, Any]]:
@@ -664,3 +724,92 @@ def test_a_gift_dated_outside_any_calendar_is_400_and_records_nothing(
     assert response.status_code == 400
     assert "created" in response.get_json()["message"]
     assert events_recorded(hook) == before
+
+
+def test_deliveries_applied_in_batches_give_the_ledger_of_one_at_a_time(
+    store_url: str, tmp_path: Any
+) -> None:
+    """The processor records a batch's new gifts together and applies the rest alone, in
+    whatever order the batch holds them: refunds before their payments, resends, SEPA
+    outcomes before their sessions. The ledger equals one delivery applied at a time."""
+    deliveries = big_story()[:120]
+    states = []
+    for url, batch in ((f"sqlite:///{tmp_path / 'one.sqlite3'}", False), (store_url, True)):
+        app = create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "t",
+                "LEDGER_DATABASE_URL": url,
+                "STRIPE_SECRET_KEY": "sk_test",
+                "STRIPE_WEBHOOK_SECRET": SECRET,
+            }
+        )
+        with app.app_context():
+            start_campaigns(store())
+        order = list(deliveries)
+        if batch:
+            order = order * 2
+            random.Random(3).shuffle(order)
+            client: FlaskClient = FlaskClient(app)  # nothing applied between requests
+        else:
+            client = app.test_client()
+        assert {deliver(client, event) for event in order} == {200}
+        if batch:
+            with app.app_context():
+                # Each delivery kept once however often it came; unknown types not at all.
+                kept = len({e["id"] for e in deliveries if e["type"] in SHAPES})
+                assert store().inbox.state().pending == kept
+                assert InboxProcessor(store()).process(limit=1000) == kept  # one batch
+                InboxProcessor(store()).drain()
+                state = store().inbox.state()
+            assert (state.pending, state.failed) == (0, 0)
+        states.append(ledger_state(client))
+        app.extensions["ledger_store"].close()
+    one_at_a_time, batched = states
+    assert batched == one_at_a_time
+    assert one_at_a_time["figures"]["raised_cents"] > 0
+
+
+def test_a_delivery_that_fails_shows_in_the_back_office_banner(office: Flask) -> None:
+    staff = office.test_client()
+    assert (
+        staff.post(
+            "/login", data={"email": "staff@example.org", "password": "una-password-lunga"}
+        ).status_code
+        == 302
+    )
+    with office.app_context():
+        # Kept by an older version of the checks, say: it cannot be read as a refund now.
+        assert store().inbox.receive("evt_broken", "refund.created", '{"id": "evt_broken"}')
+    italian = staff.get("/admin/").get_data(as_text=True)  # the processor ran before it
+    assert "Pagamenti Stripe non registrati: 1 notifiche non applicabili" in italian
+    assert "evt_broken refund.created" in italian and "ledger inbox --retry-failed" in italian
+    english = staff.get("/admin/?lang=en").get_data(as_text=True)
+    assert "Stripe payments not recorded: 1 deliveries cannot be applied" in english
+    with office.app_context():
+        [failure] = store().inbox.failures()
+    assert "MalformedEvent" in failure.reason and "event.type" in failure.reason
+
+
+def test_ledger_inbox_names_a_delivery_it_cannot_apply_and_exits_1(
+    cli: Any, store_url: str
+) -> None:
+    from projections.store import LedgerStore
+    from web.cli import main
+
+    ledger = LedgerStore.open(store_url)
+    try:
+        assert ledger.inbox.receive("evt_broken", "refund.created", '{"id": "evt_broken"}')
+    finally:
+        ledger.close()
+    first = cli.invoke(main, ["inbox"])
+    assert first.exit_code == 1
+    assert "inbox: 1 deliveries processed" in first.output
+    assert "failed: evt_broken (refund.created): MalformedEvent" in first.output
+    assert "ledger inbox --retry-failed" in first.output
+    again = cli.invoke(main, ["inbox", "--retry-failed", "--event", "evt_broken"])
+    assert again.exit_code == 1  # still cannot apply: set apart again, not lost
+    assert "1 deliveries back in line" in again.output
+    assert cli.invoke(main, ["inbox", "--retry-failed", "--event", "evt_other"]).output.startswith(
+        "0 deliveries back in line"
+    )
