@@ -66,6 +66,27 @@ class Session:
         if rows:
             self._connection.cursor().executemany(self._sql(sql), rows)
 
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Many new rows at once: `COPY … FROM STDIN` on PostgreSQL (one stream instead of a
+        statement a row), one prepared INSERT run over all rows on SQLite. A row that breaks a
+        constraint fails the whole call, as the first such INSERT would."""
+        if not rows:
+            return
+        name = self._tables.get(table, table)
+        if self.dialect == "sqlite":
+            marks = ", ".join("?" * len(columns))
+            self._connection.executemany(
+                f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", rows
+            )
+            return
+        with self._connection.cursor().copy(
+            f"COPY {name} ({', '.join(columns)}) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return list(self._connection.execute(self._sql(sql), params).fetchall())
 
