@@ -11,7 +11,9 @@ from pathlib import Path
 from benchmarks.common import Result
 
 # name → "module:function"; each function takes the parsed options and returns its Results.
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {
+    "rebuild": "benchmarks.rebuild:run",
+}
 
 
 def table(results: list[Result]) -> str:

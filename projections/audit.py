@@ -12,6 +12,7 @@ class AuditTrail(Projection):
     name = "audit"
     version = 1
     tables = ("audit_view",)
+    handles = (AuditEntry.Recorded,)
 
     def create_tables(self, session: Session) -> None:
         session.execute("""CREATE TABLE audit_view (

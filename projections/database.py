@@ -87,6 +87,31 @@ class Session:
             for row in rows:
                 copy.write_row(row)
 
+    def replace_rows(
+        self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Write whole rows, replacing those with the same `key` (the first column): a
+        DELETE of those keys and `insert_rows`, where many UPDATEs would cost a statement
+        each."""
+        if not rows:
+            return
+        for condition, params in self.matching(key, [row[0] for row in rows]):
+            self.execute(f"DELETE FROM {table} WHERE {condition}", params)
+        self.insert_rows(table, columns, rows)
+
+    def matching(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
+        """`(condition, params)` pairs that together select the rows whose `column` is one of
+        `values`: one `= ANY(array)` on PostgreSQL (a statement with thousands of
+        placeholders costs more to parse than to run), `IN` lists of 500 on SQLite."""
+        if not values:
+            return
+        if self.dialect == "postgresql":
+            yield f"{column} = ANY(?)", [list(values)]
+            return
+        for start in range(0, len(values), 500):
+            chunk = list(values[start : start + 500])
+            yield f"{column} IN ({', '.join('?' * len(chunk))})", chunk
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return list(self._connection.execute(self._sql(sql), params).fetchall())
 
