@@ -109,11 +109,12 @@ MAIL_ROW = (
 def _mail_row(event: Any, position: int) -> list[Any] | None:
     """The outbox row an event asks for (MAIL_ROW), if any."""
     if isinstance(event, Donation.Received) and thanked_by_mail(event):
+        donation_id = str(event.originator_id)
         return [
-            f"thanks:{event.originator_id}",
+            "thanks:" + donation_id,
             position,
             "thanks",
-            str(event.originator_id),
+            donation_id,
             "",
             DUE if event.status == CONFIRMED else WAITING,
             event.timestamp.isoformat(),

@@ -538,8 +538,9 @@ class _Batch:
         self.new_donors.add(donor_id)
 
     def _new_gift(self, event: Any, donor_id: str) -> None:
-        self.new_gifts[str(event.originator_id)] = {
-            "donation_id": str(event.originator_id),
+        donation_id = str(event.originator_id)
+        self.new_gifts[donation_id] = {
+            "donation_id": donation_id,
             "donor_id": donor_id,
             "campaign": event.campaign,
             "value_date": event.value_date.isoformat(),

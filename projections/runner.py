@@ -1,6 +1,7 @@
 """Runs the read models: catch up once, keep following, or rebuild everything from the events."""
 
 import logging
+import os
 import re
 import sqlite3
 import time
@@ -20,7 +21,7 @@ from projections.database import TRANSIENT_ERRORS, Database, Session
 
 # Events read, decoded and applied per transaction: large enough that a statement per batch
 # costs little per event, small enough that a batch's rows fit in memory many times over.
-BATCH = 5000
+BATCH = int(os.environ.get("LEDGER_PROJECTION_BATCH", "") or 5000)
 # Separates a read model's name from the tag of its next build in projection_positions.
 NEXT = "@"
 log = logging.getLogger(__name__)

@@ -69,7 +69,7 @@ class CampaignTotals(Projection):
             if isinstance(event, Donation.Received):
                 if donation_id in gifts:  # a second one: the database says what it thinks
                     _write_gifts(session, gifts)
-                gifts[donation_id] = _gift_row(event)
+                gifts[donation_id] = _gift_row(event, donation_id)
                 continue
             gift = gifts.get(donation_id)
             if gift is not None:
@@ -118,7 +118,8 @@ class CampaignTotals(Projection):
                 (_iso(event.on), str(event.originator_id)),
             )
         elif isinstance(event, Donation.Received):
-            _write_gifts(session, {str(event.originator_id): _gift_row(event)})
+            donation_id = str(event.originator_id)
+            _write_gifts(session, {donation_id: _gift_row(event, donation_id)})
         elif isinstance(event, Donation.PaymentConfirmed):
             self._set_status(session, event, "confirmed")
         elif isinstance(event, Donation.PaymentFailed):
@@ -219,9 +220,9 @@ GIFT_ROW = (
 )
 
 
-def _gift_row(event: Any) -> dict[str, Any]:
+def _gift_row(event: Any, donation_id: str) -> dict[str, Any]:
     return {
-        "donation_id": str(event.originator_id),
+        "donation_id": donation_id,
         "source_key": event.source_key,
         "campaign": event.campaign,
         "value_date": event.value_date.isoformat(),

@@ -107,7 +107,8 @@ def record(store: LedgerStore, steps: list[tuple[Any, ...]], run: str) -> None:
                         row[0]
                         for row in session.query(
                             "SELECT donor_id FROM registry_donors WHERE erased = 0 "
-                            "AND donor_id NOT LIKE 'erased:%' ORDER BY first_position"
+                            "AND donor_id NOT LIKE ? ORDER BY first_position",
+                            ("erased:%",),
                         )
                     ]
                 if not donors:
