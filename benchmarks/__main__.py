@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "progress": "benchmarks.progress:run",
     "exports": "benchmarks.exports:run",
     "webhooks": "benchmarks.webhooks:run",
+    "rebuild": "benchmarks.rebuild:run",
 }
 
 

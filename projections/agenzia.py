@@ -20,6 +20,7 @@ class Oppositions(Projection):
     name = "ade_oppositions"
     version = 2
     tables = ("ade_oppositions",)
+    handles = (TransmissionChoice.Opened, TransmissionChoice.Changed)
 
     def create_tables(self, session: Session) -> None:
         session.execute("""CREATE TABLE ade_oppositions (

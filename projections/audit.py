@@ -14,6 +14,7 @@ class AuditTrail(Projection):
     name = "audit"
     version = 2
     tables = ("audit_view",)
+    handles = (AuditEntry.Recorded, Donor.MergedInto, Donor.Unmerged, Donor.ConsentChanged)
 
     def create_tables(self, session: Session) -> None:
         session.execute("""CREATE TABLE audit_view (

@@ -71,6 +71,52 @@ class Session:
             return self._connection.execute(self._sql(sql), params, prepare=False)
         return self._connection.execute(self._sql(sql), params)
 
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Many new rows at once: `COPY … FROM STDIN` on PostgreSQL (one stream instead of a
+        statement a row), one prepared INSERT run over all rows on SQLite. A row that breaks a
+        constraint fails the whole call, as the first such INSERT would."""
+        if not rows:
+            return
+        name = self._tables.get(table, table)
+        if self.dialect == "sqlite":
+            marks = ", ".join("?" * len(columns))
+            self._connection.executemany(
+                f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})", rows
+            )
+            return
+        with self._connection.cursor().copy(
+            f"COPY {name} ({', '.join(columns)}) FROM STDIN"
+        ) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def replace_rows(
+        self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Write whole rows, replacing those with the same `key` (the first column): a
+        DELETE of those keys and `insert_rows`, where many UPDATEs would cost a statement
+        each."""
+        if not rows:
+            return
+        for condition, params in self.matching(key, [row[0] for row in rows]):
+            self.execute(f"DELETE FROM {table} WHERE {condition}", params)
+        self.insert_rows(table, columns, rows)
+
+    def matching(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
+        """`(condition, params)` pairs that together select the rows whose `column` is one of
+        `values`: one `= ANY(array)` on PostgreSQL (a statement with thousands of
+        placeholders costs more to parse than to run), `IN` lists of 500 on SQLite."""
+        if not values:
+            return
+        if self.dialect == "postgresql":
+            yield f"{column} = ANY(?)", [list(values)]
+            return
+        for start in range(0, len(values), 500):
+            chunk = list(values[start : start + 500])
+            yield f"{column} IN ({', '.join('?' * len(chunk))})", chunk
+
     def query(
         self, sql: str, params: Sequence[Any] = (), planned_each_time: bool = False
     ) -> list[Row]:

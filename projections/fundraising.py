@@ -12,6 +12,7 @@ class Expenses(Projection):
     name = "campaign_expenses"
     version = 1
     tables = ("campaign_expenses",)
+    handles = (Campaign.ExpenseRecorded,)
 
     def create_tables(self, session: Session) -> None:
         session.execute("""CREATE TABLE campaign_expenses (

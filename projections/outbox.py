@@ -6,6 +6,7 @@ outbox never sends a mail twice.
 """
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,19 +58,32 @@ class Outbox(Projection):
             requested_at TEXT NOT NULL
         )""")
 
+    def apply_batch(self, session: Session, events: Sequence[tuple[int, Any]]) -> None:
+        """The batch's new mails (and their gifts' confirmations) are gathered in memory and
+        written at once; anything else goes through `apply`."""
+        mails: dict[str, list[Any]] = {}
+        for position, event in events:
+            mail = _mail_row(event, position)
+            if mail is not None:
+                if mail[0] in mails:  # asked twice: the database says what it thinks
+                    _write_mails(session, mails)
+                mails[mail[0]] = mail
+                continue
+            if isinstance(event, Donation.PaymentConfirmed | Donation.PaymentFailed):
+                waiting = mails.get(f"thanks:{event.originator_id}")
+                if waiting is not None:
+                    if waiting[5] == WAITING:
+                        confirmed = isinstance(event, Donation.PaymentConfirmed)
+                        waiting[5] = DUE if confirmed else CANCELLED
+                    continue
+            self.apply(session, event, position)
+        _write_mails(session, mails)
+
     def apply(self, session: Session, event: Any, position: int) -> None:
-        if isinstance(event, Donation.Received) and thanked_by_mail(event):
-            session.execute(
-                "INSERT INTO mail_outbox (mail_key, position, kind, donation_id, status, "
-                "requested_at) VALUES (?, ?, 'thanks', ?, ?, ?)",
-                (
-                    f"thanks:{event.originator_id}",
-                    position,
-                    str(event.originator_id),
-                    DUE if event.status == CONFIRMED else WAITING,
-                    event.timestamp.isoformat(),
-                ),
-            )
+        """One event at a time: the reference `apply_batch` must agree with."""
+        mail = _mail_row(event, position)
+        if mail is not None:
+            _write_mails(session, {mail[0]: mail})
         elif isinstance(event, Donation.PaymentConfirmed | Donation.PaymentFailed):
             session.execute(
                 "UPDATE mail_outbox SET status = ? WHERE mail_key = ? AND status = ?",
@@ -79,19 +93,49 @@ class Outbox(Projection):
                     WAITING,
                 ),
             )
-        elif isinstance(event, ReceiptMailRequested.Requested):
-            session.execute(
-                "INSERT INTO mail_outbox (mail_key, position, kind, donation_id, "
-                "receipt_number, status, requested_at) VALUES (?, ?, 'resend', ?, ?, ?, ?)",
-                (
-                    f"resend:{event.originator_id}",
-                    position,
-                    event.donation_id,
-                    event.number,
-                    DUE,
-                    event.timestamp.isoformat(),
-                ),
-            )
+
+
+MAIL_ROW = (
+    "mail_key",
+    "position",
+    "kind",
+    "donation_id",
+    "receipt_number",
+    "status",
+    "requested_at",
+)
+
+
+def _mail_row(event: Any, position: int) -> list[Any] | None:
+    """The outbox row an event asks for (MAIL_ROW), if any."""
+    if isinstance(event, Donation.Received) and thanked_by_mail(event):
+        donation_id = str(event.originator_id)
+        return [
+            "thanks:" + donation_id,
+            position,
+            "thanks",
+            donation_id,
+            "",
+            DUE if event.status == CONFIRMED else WAITING,
+            event.timestamp.isoformat(),
+        ]
+    if isinstance(event, ReceiptMailRequested.Requested):
+        return [
+            f"resend:{event.originator_id}",
+            position,
+            "resend",
+            event.donation_id,
+            event.number,
+            DUE,
+            event.timestamp.isoformat(),
+        ]
+    return None
+
+
+def _write_mails(session: Session, mails: dict[str, list[Any]]) -> None:
+    """Insert the gathered mails and forget them."""
+    session.insert_rows("mail_outbox", MAIL_ROW, list(mails.values()))
+    mails.clear()
 
 
 def backoff(failures: int, base_seconds: float) -> timedelta:

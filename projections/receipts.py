@@ -31,6 +31,7 @@ class ReceiptsView(Projection):
     name = "receipts"
     version = 1
     tables = ("receipts_view", "receipt_books")
+    handles = (ReceiptBook.Opened, ReceiptBook.ReceiptIssued, ReceiptBook.ReceiptVoided)
 
     def create_tables(self, session: Session) -> None:
         session.execute("""CREATE TABLE receipt_books (

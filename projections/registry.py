@@ -1,7 +1,7 @@
 """The donor registry (anagrafica): identified gifts joined into donors by their shared keys."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -113,7 +113,53 @@ class Registry(Projection):
         ]
         self._keys = fetch_keys(session, sealed) if sealed else {}
 
+    def apply_batch(self, session: Session, events: Sequence[tuple[int, Any]]) -> None:
+        """The batch's gifts joined in memory and written set-based; merges, consent changes,
+        erasures and a gift that links two donors go through `apply`, between two flushes."""
+        self.prepare(session, [event for _, event in events])
+        work: list[tuple[int, Any, dict[str, Any] | None, tuple[str, ...]]] = []
+        for position, event in events:
+            sealed: dict[str, Any] | None = None
+            keys: tuple[str, ...] = ()
+            if _sealed_gift(event):
+                sealed = unseal(
+                    self._keys.get(event.originator_id), event.originator_id, event.sealed_donor
+                )
+                if sealed is not None:
+                    keys = DonorDetails.from_dict(sealed["donor"]).identity_keys()
+            work.append((position, event, sealed, keys))
+        batch = _Batch(session, (key for *_, keys in work for key in keys))
+        for index, (position, event, sealed, keys) in enumerate(work):
+            if _sealed_gift(event):
+                if sealed is None:
+                    batch.register_erased(event, position)
+                    continue
+                if batch.register(event, position, sealed, keys):
+                    continue
+            elif isinstance(event, Donation.PaymentConfirmed | Donation.PaymentFailed):
+                status = "confirmed" if isinstance(event, Donation.PaymentConfirmed) else "failed"
+                if not batch.change_gift(str(event.originator_id), status=status):
+                    self.apply(session, event, position)
+                continue
+            elif isinstance(event, Donation.Corrected):
+                if not batch.change_gift(
+                    str(event.originator_id),
+                    amount_cents=event.amount_cents,
+                    value_date=event.value_date.isoformat(),
+                ):
+                    self.apply(session, event, position)
+                continue
+            elif not isinstance(
+                event, Donor.MergedInto | Donor.Unmerged | Donor.ConsentChanged | Donor.Erased
+            ):
+                continue
+            batch.flush()
+            self.apply(session, event, position)
+            batch = _Batch(session, (key for *_, keys in work[index + 1 :] for key in keys))
+        batch.flush()
+
     def apply(self, session: Session, event: Any, position: int) -> None:
+        """One event at a time: the reference `apply_batch` must agree with."""
         if isinstance(event, Donation.Received) and event.identified and event.sealed_donor:
             sealed = unseal(
                 self._keys.get(event.originator_id), event.originator_id, event.sealed_donor
@@ -363,6 +409,10 @@ def consent_source(channel: str, source_key: str) -> str:
     return source_key if source_key.startswith(f"{channel}:") else f"{channel}:{source_key}"
 
 
+def _sealed_gift(event: Any) -> bool:
+    return isinstance(event, Donation.Received) and event.identified and bool(event.sealed_donor)
+
+
 ROW_COLUMNS = (
     "donor_id",
     "first_position",
@@ -451,6 +501,191 @@ def _undo_merge(session: Session, merged: str) -> None:
             "consent_on = ?, consent_how = ? WHERE donor_id = ?",
             (*snapshot["into"][-5:-1], holder),
         )
+
+
+GIFT_ROW = ("donation_id", "donor_id", "campaign", "value_date", "amount_cents", "status")
+CONSENT_ROW = (
+    "position",
+    "donor_id",
+    "on_date",
+    "privacy",
+    "marketing",
+    "how",
+    "by_whom",
+    "is_change",
+)
+
+
+class _Consent:
+    """The consent a donor shows, as `_follow_consent` chooses it: the first in its order
+    (newest date, a change before a gift's form, a withdrawal before a grant, `how`
+    descending). When two facts differ only by `how`, the database's collation settles it:
+    such a donor is followed again in SQL after the flush."""
+
+    def __init__(self) -> None:
+        self.rank: tuple[str, int, int, int] | None = None
+        self.hows: set[str] = set()
+
+    def add(self, on: str, is_change: int, privacy: int, marketing: int, how: str) -> None:
+        rank = (on, is_change, -marketing, -privacy)
+        if self.rank is None or rank > self.rank:
+            self.rank, self.hows = rank, {how}
+        elif rank == self.rank:
+            self.hows.add(how)
+
+    @property
+    def unsure(self) -> bool:
+        return len(self.hows) > 1
+
+    def shown(self) -> tuple[int, int, str, str]:
+        assert self.rank is not None
+        on, _change, marketing, privacy = self.rank
+        return -privacy, -marketing, on, max(self.hows)
+
+
+class _Batch:
+    """The registry's rows a batch of gifts touches, read in bulk, changed in memory as the
+    gifts are joined one by one, and written set-based by `flush`."""
+
+    def __init__(self, session: Session, keys: Iterable[str]) -> None:
+        self.session = session
+        self.owners: dict[str, str | None] = {}
+        self.donors: dict[str, dict[str, Any]] = {}
+        self.consents: dict[str, _Consent] = {}
+        self.new_donors: set[str] = set()
+        self.changed_donors: set[str] = set()
+        self.new_keys: list[tuple[str, str]] = []
+        self.new_gifts: dict[str, dict[str, Any]] = {}
+        self.new_consents: list[tuple[Any, ...]] = []
+        wanted = sorted(set(keys))
+        self.owners.update(dict.fromkeys(wanted))
+        for condition, params in session.matching("identity_key", wanted):
+            self.owners.update(
+                session.query(
+                    f"SELECT identity_key, donor_id FROM registry_keys WHERE {condition}", params
+                )
+            )
+        donors = sorted({owner for owner in self.owners.values() if owner is not None})
+        for condition, params in session.matching("donor_id", donors):
+            for row in session.query(
+                f"SELECT {', '.join(ROW_COLUMNS)} FROM registry_donors WHERE {condition}", params
+            ):
+                self.donors[row[0]] = dict(zip(ROW_COLUMNS, row, strict=True))
+                self.consents[row[0]] = _Consent()
+        for condition, params in session.matching("donor_id", sorted(self.donors)):
+            for donor_id, on, is_change, privacy, marketing, how in session.query(
+                "SELECT donor_id, on_date, is_change, privacy, marketing, how FROM "
+                f"registry_consents WHERE {condition}",
+                params,
+            ):
+                self.consents[donor_id].add(on, int(is_change), int(privacy), int(marketing), how)
+
+    def register(
+        self, event: Any, position: int, sealed: dict[str, Any], keys: tuple[str, ...]
+    ) -> bool:
+        """Join the gift to its donor as `Registry._register` does; False, with nothing
+        changed, when it links two donors (a merge) or its donor is not held here."""
+        owners = {self.owners[key] for key in keys} - {None}
+        if len(owners) > 1 or any(owner not in self.donors for owner in owners):
+            return False
+        if owners:
+            donor_id = str(owners.pop())
+            self.changed_donors.add(donor_id)
+        else:
+            donor_id = str(natural_id("donor", keys[0] + f"@{position}"))
+            self._new_donor(donor_id, position, erased=0)
+        for key in keys:
+            if self.owners[key] is None:
+                self.owners[key] = donor_id
+                self.new_keys.append((key, donor_id))
+        donor = self.donors[donor_id]
+        given = sealed["donor"]  # DonorDetails.to_dict() of the gift's details
+        donor.update({column: given[column] for column in DETAIL_COLUMNS if given.get(column)})
+        donor["display_name"] = DonorDetails(
+            first_name=donor["first_name"],
+            last_name=donor["last_name"],
+            organization=donor["organization"],
+        ).display_name
+        on = event.value_date.isoformat()
+        privacy = int(bool(sealed.get("privacy_consent")))
+        marketing = int(bool(sealed.get("marketing_consent")))
+        how = consent_source(event.channel, event.source_key)
+        self.new_consents.append((position, donor_id, on, privacy, marketing, how, "", 0))
+        consent = self.consents[donor_id]
+        consent.add(on, 0, privacy, marketing, how)
+        (
+            donor["privacy_consent"],
+            donor["marketing_consent"],
+            donor["consent_on"],
+            donor["consent_how"],
+        ) = consent.shown()
+        self._new_gift(event, donor_id)
+        return True
+
+    def register_erased(self, event: Any, position: int) -> None:
+        """As `Registry._register_erased`: a gift of somebody whose data is gone."""
+        donor_id = f"erased:{event.originator_id}"
+        self._new_donor(donor_id, position, erased=1)
+        self._new_gift(event, donor_id)
+
+    def change_gift(self, donation_id: str, **columns: Any) -> bool:
+        """Change a gift of this batch in memory; False for a gift already written."""
+        gift = self.new_gifts.get(donation_id)
+        if gift is None:
+            return False
+        gift.update(columns)
+        return True
+
+    def _new_donor(self, donor_id: str, position: int, erased: int) -> None:
+        row: dict[str, Any] = dict.fromkeys(ROW_COLUMNS, "")
+        row.update(
+            donor_id=donor_id,
+            first_position=position,
+            privacy_consent=0,
+            marketing_consent=0,
+            erased=erased,
+        )
+        self.donors[donor_id] = row
+        self.consents[donor_id] = _Consent()
+        self.new_donors.add(donor_id)
+
+    def _new_gift(self, event: Any, donor_id: str) -> None:
+        donation_id = str(event.originator_id)
+        self.new_gifts[donation_id] = {
+            "donation_id": donation_id,
+            "donor_id": donor_id,
+            "campaign": event.campaign,
+            "value_date": event.value_date.isoformat(),
+            "amount_cents": event.amount_cents,
+            "status": event.status,
+        }
+
+    def flush(self) -> None:
+        session = self.session
+        # New donors and the donors this batch changed, written whole.
+        session.replace_rows(
+            "registry_donors",
+            "donor_id",
+            ROW_COLUMNS,
+            [
+                [self.donors[d][c] for c in ROW_COLUMNS]
+                for d in sorted(self.new_donors | self.changed_donors)
+            ],
+        )
+        session.insert_rows("registry_keys", ("identity_key", "donor_id"), self.new_keys)
+        session.insert_rows(
+            "registry_gifts",
+            GIFT_ROW,
+            [[gift[c] for c in GIFT_ROW] for gift in self.new_gifts.values()],
+        )
+        for donor_id, campaign in sorted(
+            {(gift["donor_id"], gift["campaign"]) for gift in self.new_gifts.values()}
+        ):
+            refresh_first_day(session, donor_id, campaign)
+        session.insert_rows("registry_consents", CONSENT_ROW, self.new_consents)
+        for donor_id in sorted(self.new_donors | self.changed_donors):
+            if self.consents[donor_id].unsure:
+                _follow_consent(session, donor_id)
 
 
 def _follow_consent(session: Session, donor_id: str) -> None:

@@ -1,6 +1,7 @@
 """Runs the read models: catch up once, keep following, or rebuild everything from the events."""
 
 import logging
+import os
 import re
 import sqlite3
 import time
@@ -18,7 +19,9 @@ from ledger.application import LedgerApplication
 from ledger.errors import LedgerError
 from projections.database import TRANSIENT_ERRORS, Database, Session
 
-BATCH = 500
+# Events read, decoded and applied per transaction: large enough that a statement per batch
+# costs little per event, small enough that a batch's rows fit in memory many times over.
+BATCH = int(os.environ.get("LEDGER_PROJECTION_BATCH", "") or 5000)
 # Separates a read model's name from the tag of its next build in projection_positions.
 NEXT = "@"
 log = logging.getLogger(__name__)
@@ -94,11 +97,22 @@ def describe_error(error: BaseException) -> str:
 
 
 class Projection(ABC):
-    """A read model: it owns its tables and applies events to them, nothing else writes them."""
+    """A read model: it owns its tables and applies events to them, nothing else writes them.
+
+    The runner hands it the events a batch at a time (`apply_batch`), each decoded once for
+    every read model, in the transaction that also moves its position. A read model
+    overrides either `apply_batch`, to gather the batch's changes in memory and write them
+    set-based (`Session.insert_rows`, `executemany`), or `apply`, one event at a time (the
+    default `apply_batch` calls it for each event after `prepare`): the first is fast, the
+    second is simple, and both give the same rows.
+    """
 
     name: str
     version: int
     tables: tuple[str, ...]
+    # The event classes `apply` acts on, when the read model says: the default `apply_batch`
+    # then hands it only those, so a read model few events concern costs nothing on the rest.
+    handles: tuple[type, ...] = ()
 
     @abstractmethod
     def create_tables(self, session: Session) -> None:
@@ -107,9 +121,19 @@ class Projection(ABC):
     def prepare(self, session: Session, events: Sequence[Any]) -> None:  # noqa: B027
         """Called once per batch before `apply`, to fetch in bulk what the batch needs."""
 
-    @abstractmethod
     def apply(self, session: Session, event: Any, position: int) -> None:
         """Apply one domain event; unknown events are ignored."""
+        self.apply_batch(session, [(position, event)])
+
+    def apply_batch(self, session: Session, events: Sequence[tuple[int, Any]]) -> None:
+        """Apply `(position, event)` pairs in position order, as if one by one."""
+        if self.handles:
+            events = [
+                (position, event) for position, event in events if isinstance(event, self.handles)
+            ]
+        self.prepare(session, [event for _, event in events])
+        for position, event in events:
+            self.apply(session, event, position)
 
     def drop_tables(self, session: Session) -> None:
         for table in self.tables:
@@ -142,12 +166,64 @@ class _Build:
         return session.renamed({t: f"{t}__{self.tag}" for t in projection.tables}, f"__{self.tag}")
 
 
+class _Decoded:
+    """A batch of notifications read once for every read model, each decoded once; an event
+    that cannot be decoded fails only the read models that reach it."""
+
+    def __init__(
+        self,
+        runner: "ProjectionRunner",
+        notifications: Sequence[Notification],
+        set_aside: frozenset[int],
+    ) -> None:
+        self.notifications = list(notifications)
+        self.start = self.notifications[0].id - 1 if self.notifications else 0
+        self.last = self.notifications[-1].id if self.notifications else 0
+        self._events: dict[int, Any] = {}
+        self._pairs: list[tuple[int, Any]] | None = None
+        for notification in self.notifications:
+            if notification.id in set_aside:
+                continue
+            try:
+                self._events[notification.id] = runner.app.mapper.to_domain_event(notification)
+            except Exception as error:  # noqa: BLE001 - raised again where it is applied
+                self._events[notification.id] = _Undecodable(error)
+
+    def after(self, position: int) -> list[Notification]:
+        return [n for n in self.notifications if n.id > position]
+
+    def domain_events(self, notifications: Sequence[Notification]) -> list[tuple[int, Any]]:
+        """The (position, event) pairs to apply: set-aside events are passed over."""
+        whole = len(notifications) == len(self.notifications)
+        if whole and self._pairs is not None:
+            return self._pairs
+        pairs = []
+        for notification in notifications:
+            event = self._events.get(notification.id)
+            if isinstance(event, _Undecodable):
+                raise event.error
+            if event is not None:
+                pairs.append((notification.id, event))
+        if whole:
+            self._pairs = pairs
+        return pairs
+
+
+@dataclass(frozen=True)
+class _Undecodable:
+    error: Exception
+
+
 class ProjectionRunner:
     """Applies events to each projection with its tracking position in the same transaction."""
 
     def __init__(
         self, app: LedgerApplication, database: Database, projections: Sequence[Projection]
     ) -> None:
+        for projection in projections:
+            kind = type(projection)
+            if kind.apply is Projection.apply and kind.apply_batch is Projection.apply_batch:
+                raise TypeError(f"{kind.__name__} must override apply or apply_batch")
         self.app = app
         self.database = database
         self.projections = list(projections)
@@ -291,21 +367,66 @@ class ProjectionRunner:
         if not work:
             return 0
         set_aside = self.app.set_aside_positions()
+        work = [
+            (projection, build)
+            for projection, build in work
+            if build.row not in stalled or stalled[build.row] in set_aside or retry_stalled
+        ]
         applied = 0
-        for projection, build in work:
-            stopped_at = stalled.get(build.row)
-            if stopped_at is not None and stopped_at not in set_aside and not retry_stalled:
-                continue
-            while True:
-                done, stopped = self._apply_batch(projection, build, head, set_aside)
+        stopped: set[str] = set()
+        while work:
+            # One read and one decoding of the next events for every read model that needs
+            # them; each applies its part in a transaction of its own with its position.
+            with self.database.reading() as session:
+                positions: dict[str, int] = dict(
+                    session.query(
+                        "SELECT name, position FROM projection_positions WHERE name IN "
+                        f"({', '.join('?' * len(work))})",
+                        [build.row for _, build in work],
+                    )
+                )
+            work = [
+                (projection, build)
+                for projection, build in work
+                if build.row in positions and positions[build.row] < head
+            ]
+            if not work:
+                break
+            start = min(positions[build.row] for _, build in work)
+            notifications = self.app.recorder.select_notifications(
+                start=start + 1, limit=BATCH, stop=head
+            )
+            if not notifications:
+                break
+            events = _Decoded(self, notifications, set_aside)
+            for projection, build in list(work):
+                done, stall = self._apply_batch(projection, build, head, set_aside, events)
                 applied += done
                 if done and progress is not None:
                     progress(applied, head)
-                if stopped or not done:
-                    break
-            if build.tag and not stopped:
+                if stall:
+                    stopped.add(build.row)
+                    work.remove((projection, build))
+        for projection, build in self._builds(head):
+            if build.row not in stopped:
                 self._swap(projection, build, head)
         return applied
+
+    def _builds(self, head: int) -> list[tuple[Projection, "_Build"]]:
+        """The next builds of this code's versions that have caught up with `head`."""
+        with self.database.reading() as session:
+            rows = session.query(
+                "SELECT name, version, position FROM projection_positions WHERE name LIKE ?",
+                (f"%{NEXT}%",),
+            )
+        by_name = {projection.name: projection for projection in self.projections}
+        return [
+            (by_name[name.partition(NEXT)[0]], _Build.of_row(name))
+            for name, version, position in rows
+            if name.partition(NEXT)[0] in by_name
+            and version == by_name[name.partition(NEXT)[0]].version
+            and position >= head
+        ]
 
     def stalls(self) -> list[Stall]:
         """The read models stopped at an event they cannot apply, with the event and why."""
@@ -319,14 +440,19 @@ class ProjectionRunner:
         ]
 
     def _apply_batch(
-        self, projection: Projection, build: _Build, head: int, set_aside: frozenset[int]
+        self,
+        projection: Projection,
+        build: _Build,
+        head: int,
+        set_aside: frozenset[int],
+        events: "_Decoded",
     ) -> tuple[int, bool]:
-        """Apply the next batch: (events passed, whether the read model stopped).
+        """Apply the read model's part of `events`: (events passed, whether it stopped).
 
         When the batch fails, its events are applied again one per transaction, so that those
         before the culprit are kept and the culprit's position is known exactly."""
         try:
-            return self._apply(projection, build, head, set_aside, BATCH, []), False
+            return self._apply(projection, build, head, set_aside, events, []), False
         except INFRASTRUCTURE:
             raise
         except Exception:
@@ -335,7 +461,7 @@ class ProjectionRunner:
         while True:
             selected: list[Notification] = []
             try:
-                done = self._apply(projection, build, head, set_aside, 1, selected)
+                done = self._apply(projection, build, events.last, set_aside, None, selected)
             except INFRASTRUCTURE:
                 raise
             except Exception as error:
@@ -353,10 +479,12 @@ class ProjectionRunner:
         build: _Build,
         head: int,
         set_aside: frozenset[int],
-        limit: int,
+        events: "_Decoded | None",
         selected: list[Notification],
     ) -> int:
-        with self.database.transaction(pipeline=True) as session:
+        """In one transaction: the read model's events after its position, from `events` (or
+        the next one read from the store when None), its rows and its new position."""
+        with self.database.transaction() as session:
             lock = " FOR UPDATE" if session.dialect == "postgresql" else ""
             position = session.scalar(
                 f"SELECT position FROM projection_positions WHERE name = ?{lock}",
@@ -365,18 +493,21 @@ class ProjectionRunner:
             )
             if position is None or position >= head:  # None: swapped by another process
                 return 0
-            notifications = self.app.recorder.select_notifications(
-                start=position + 1, limit=limit, stop=head
-            )
+            if events is None:
+                events = _Decoded(
+                    self,
+                    self.app.recorder.select_notifications(start=position + 1, limit=1, stop=head),
+                    set_aside,
+                )
+            elif position < events.start:
+                return 0  # moved back by a new build meanwhile: the next round reads from there
+            notifications = events.after(position)
             if not notifications:
                 return 0
             selected.extend(notifications)
-            kept = [n for n in notifications if n.id not in set_aside]
-            events = [self._decode(n) for n in kept]
-            tables = build.session(session, projection)
-            projection.prepare(tables, events)
-            for notification, event in zip(kept, events, strict=True):
-                projection.apply(tables, event, notification.id)
+            projection.apply_batch(
+                build.session(session, projection), events.domain_events(notifications)
+            )
             last = notifications[-1].id
             session.execute(
                 "UPDATE projection_positions SET position = ? WHERE name = ?", (last, build.row)
@@ -403,9 +534,6 @@ class ProjectionRunner:
                 "reason = excluded.reason, since = excluded.since",
                 (stall.name, stall.position, stall.topic, stall.reason, stall.since),
             )
-
-    def _decode(self, notification: Notification) -> Any:
-        return self.app.mapper.to_domain_event(notification)
 
     def follow(
         self,

@@ -12,6 +12,14 @@ class Stands(Projection):
     name = "stands"
     version = 1
     tables = ("stands_view", "deposits_view", "deposit_stands")
+    handles = (
+        StandCollection.Opened,
+        StandCollection.GiftTallied,
+        StandCollection.TallyUndone,
+        StandCollection.NamedGiftLogged,
+        StandCollection.Closed,
+        BankDeposit.Recorded,
+    )
 
     def create_tables(self, session: Session) -> None:
         session.execute("""CREATE TABLE stands_view (

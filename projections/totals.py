@@ -1,5 +1,6 @@
 """Campaign totals: campaigns, every gift's money and status, and the refunds, disputes and fees."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from ledger.campaign import Campaign
@@ -8,10 +9,9 @@ from ledger.payments import RecurringGift
 from projections.database import Session
 from projections.day_sums import (
     change_gift,
-    count_gift,
+    count_gifts,
     count_movement,
     create_day_sums,
-    gift_sums,
 )
 from projections.runner import Projection
 
@@ -83,7 +83,39 @@ class CampaignTotals(Projection):
         )""")
         create_day_sums(session)
 
+    def apply_batch(self, session: Session, events: Sequence[tuple[int, Any]]) -> None:
+        """The batch's new gifts and the changes to them are gathered in memory and written
+        at once; any other event goes through `apply`, after a flush when it reads them."""
+        gifts: dict[str, dict[str, Any]] = {}
+        for position, event in events:
+            donation_id = str(event.originator_id)
+            if isinstance(event, Donation.Received):
+                if donation_id in gifts:  # a second one: the database says what it thinks
+                    _write_gifts(session, gifts)
+                gifts[donation_id] = _gift_row(event, donation_id)
+                continue
+            gift = gifts.get(donation_id)
+            if gift is not None:
+                if isinstance(event, Donation.PaymentConfirmed | Donation.PaymentFailed):
+                    confirmed = isinstance(event, Donation.PaymentConfirmed)
+                    gift["status"] = "confirmed" if confirmed else "failed"
+                    continue
+                if isinstance(event, Donation.Corrected):
+                    gift["amount_cents"] = event.amount_cents
+                    gift["value_date"] = event.value_date.isoformat()
+                    continue
+                if isinstance(event, Donation.MethodLearned):
+                    gift["method"] = event.method
+                    continue
+                if isinstance(event, Donation.FeeRecorded):
+                    gift["fees_cents"] = event.fee_cents
+                    continue
+                _write_gifts(session, gifts)
+            self.apply(session, event, position)
+        _write_gifts(session, gifts)
+
     def apply(self, session: Session, event: Any, position: int) -> None:
+        """One event at a time: the reference `apply_batch` must agree with."""
         if isinstance(event, Campaign.Started):
             session.execute(
                 "INSERT INTO campaigns_view (slug, campaign_id, name, target_cents, starts_on, "
@@ -109,30 +141,8 @@ class CampaignTotals(Projection):
                 (_iso(event.on), str(event.originator_id)),
             )
         elif isinstance(event, Donation.Received):
-            session.execute(
-                "INSERT INTO gifts_view (donation_id, source_key, campaign, value_date, channel, "
-                "method, district, stand, amount_cents, people, identified, status, recorded_at, "
-                "covered_fee_cents, public_place) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    str(event.originator_id),
-                    event.source_key,
-                    event.campaign,
-                    event.value_date.isoformat(),
-                    event.channel,
-                    event.method,
-                    event.district,
-                    event.stand,
-                    event.amount_cents,
-                    event.donors,
-                    int(event.identified),
-                    event.status,
-                    event.timestamp.isoformat(),
-                    event.covered_fee_cents,
-                    event.public_place,
-                ),
-            )
-            count_gift(session, gift_sums(session, str(event.originator_id)), 1)
+            donation_id = str(event.originator_id)
+            _write_gifts(session, {donation_id: _gift_row(event, donation_id)})
         elif isinstance(event, Donation.PaymentConfirmed):
             self._set_status(session, event, "confirmed")
         elif isinstance(event, Donation.PaymentFailed):
@@ -236,6 +246,58 @@ class CampaignTotals(Projection):
             ),
         )
         count_movement(session, key, 1)
+
+
+GIFT_ROW = (
+    "donation_id",
+    "source_key",
+    "campaign",
+    "value_date",
+    "channel",
+    "method",
+    "district",
+    "stand",
+    "amount_cents",
+    "people",
+    "identified",
+    "status",
+    "refunded_cents",
+    "fees_cents",
+    "recorded_at",
+    "covered_fee_cents",
+    "public_place",
+)
+
+
+def _gift_row(event: Any, donation_id: str) -> dict[str, Any]:
+    return {
+        "donation_id": donation_id,
+        "source_key": event.source_key,
+        "campaign": event.campaign,
+        "value_date": event.value_date.isoformat(),
+        "channel": event.channel,
+        "method": event.method,
+        "district": event.district,
+        "stand": event.stand,
+        "amount_cents": event.amount_cents,
+        "people": event.donors,
+        "identified": int(event.identified),
+        "status": event.status,
+        "refunded_cents": 0,
+        "fees_cents": 0,
+        "recorded_at": event.timestamp.isoformat(),
+        "covered_fee_cents": event.covered_fee_cents,
+        "public_place": event.public_place,
+    }
+
+
+def _write_gifts(session: Session, gifts: dict[str, dict[str, Any]]) -> None:
+    """Insert the gathered gifts, add them to the running sums, and forget them."""
+    session.insert_rows(
+        "gifts_view", GIFT_ROW, [[gift[c] for c in GIFT_ROW] for gift in gifts.values()]
+    )
+    count_gifts(session, gifts.values())
+    gifts.clear()
 
 
 GIFT_COLUMNS = (

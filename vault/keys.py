@@ -17,14 +17,9 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS personal_keys (
 
 def fetch_keys(session: Session, subjects: Iterable[UUID]) -> dict[UUID, bytes]:
     """The keys still held for `subjects`, read inside the caller's transaction."""
-    wanted = [str(subject) for subject in subjects]
     found: dict[UUID, bytes] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = session.query(
-            f"SELECT subject, secret FROM personal_keys WHERE subject IN ({marks})", chunk
-        )
+    for condition, params in session.matching("subject", [str(s) for s in subjects]):
+        rows = session.query(f"SELECT subject, secret FROM personal_keys WHERE {condition}", params)
         found.update({UUID(subject): base64.b64decode(secret) for subject, secret in rows})
     return found
 

@@ -238,7 +238,8 @@ def start_follower(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "web.cli", "project", "--follow"],
             cwd=ROOT,
-            env={**os.environ, **env},
+            # Batches small enough that the kills find many commits to land between.
+            env={**os.environ, "LEDGER_PROJECTION_BATCH": str(max(EVENTS // 40, 50)), **env},
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -1,6 +1,7 @@
 """Read models: exactly-once tracking, catch-up, rebuild identical to incremental."""
 
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from typing import Any
@@ -70,11 +71,12 @@ class Exploding(CampaignTotals):
     def __init__(self, after: int) -> None:
         self.left = after
 
-    def apply(self, session: Session, event: Any, position: int) -> None:
-        self.left -= 1
+    def apply_batch(self, session: Session, events: Sequence[tuple[int, Any]]) -> None:
+        kept = max(self.left, 0)
+        self.left -= len(events)
+        super().apply_batch(session, events[:kept])
         if self.left < 0:
             raise OSError("power cut")
-        super().apply(session, event, position)
 
 
 def test_a_crash_mid_batch_neither_skips_nor_double_counts(store: LedgerStore) -> None:
