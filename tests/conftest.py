@@ -16,8 +16,6 @@ from werkzeug.test import TestResponse
 
 from projections.store import LedgerStore
 
-ROOT = Path(__file__).resolve().parent.parent
-YEAR1 = ROOT / "web" / "demo" / "year1"
 POSTGRES_ADMIN_URL = os.environ.get(
     "LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )

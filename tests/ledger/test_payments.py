@@ -20,8 +20,7 @@ from ledger.payments import (
 )
 from ledger.payments import FAILED as PAYMENT_FAILED
 from projections.store import LedgerStore
-from tests.ledger.test_application import gift
-from tests.ledger.test_csv_import import figures, start_campaigns
+from tests.helpers import figures, gift, start_campaigns
 
 DAY = date(2016, 9, 1)
 

@@ -14,28 +14,9 @@ from ledger.identity import DonorDetails
 from ledger.stand import DENOMINATIONS, NamedGift
 from projections.stands import list_stands, reconciliation
 from projections.store import LedgerStore
-from tests.ledger.test_csv_import import figures, start_campaigns
+from tests.helpers import COINS, COINS_TOTAL, figures, named, open_stand
 
 DAY = date(2016, 9, 10)
-COINS = {5000: 2, 2000: 5, 1000: 10, 500: 7, 200: 11, 100: 9, 50: 3, 20: 4, 10: 2, 5: 1}
-COINS_TOTAL = 10000 + 10000 + 10000 + 3500 + 2200 + 900 + 150 + 80 + 20 + 5  # 36,855 cents
-
-
-def open_stand(store: LedgerStore, place: str = "Piazza del Comune") -> uuid.UUID:
-    start_campaigns(store)
-    return store.app.open_stand(
-        "fare-legami-anni-2-3", place, "Cremona", "Cremona", DAY, ["Anna", "Bruno"]
-    )
-
-
-def named(email: str, amount: int, marketing: bool = False) -> NamedGift:
-    return NamedGift(
-        str(uuid.uuid4()),
-        DonorDetails.parse(first_name="N", last_name="N", email=email),
-        amount,
-        privacy_consent=True,
-        marketing_consent=marketing,
-    )
 
 
 def test_57_taps_and_3_named_givers_move_progress_by_60_donors(store: LedgerStore) -> None:

@@ -11,7 +11,7 @@ from ledger.errors import ConflictError
 from ledger.identity import DonorDetails
 from projections import registry
 from projections.store import LedgerStore
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import start_campaigns
 
 RACERS = 4  # each racer is a whole store with its own connections
 

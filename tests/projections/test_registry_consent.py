@@ -12,8 +12,7 @@ from ledger.donation import Gift
 from ledger.identity import DonorDetails
 from projections import registry
 from projections.store import LedgerStore
-from tests.ledger.test_csv_import import row, start_campaigns, write_csv
-from tests.web.test_cli import add_campaigns
+from tests.helpers import add_campaigns, row, start_campaigns, write_csv
 from web.cli import main
 
 # (is a change staff recorded, date, privacy, marketing); a gift's date is its value date.

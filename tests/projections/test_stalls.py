@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.campaign import Campaign
-from ledger.donation import Donation, Gift
+from ledger.donation import Gift
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
 from ledger.identity import DonorDetails
 from projections.database import Session
@@ -19,7 +19,7 @@ from projections.reports import progress
 from projections.runner import ProjectionRunner
 from projections.store import LedgerStore
 from projections.totals import CampaignTotals
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import save_unprojectable_gift, start_campaigns
 
 SLUG = "fare-legami-anni-2-3"
 DAY = date(2016, 9, 10)
@@ -36,28 +36,6 @@ def record(store: LedgerStore, cents: int, key: str | None = None) -> None:
             method="bank_transfer",
         )
     )
-
-
-def save_unprojectable_gift(store: LedgerStore) -> int:
-    """A gift of 2**63 cents saved straight through the event store, as the ledger accepted
-    before amounts were bounded: no BIGINT column holds it. Returns its position."""
-    store.app.save(
-        Donation(
-            source_key="legacy:overflow",
-            campaign=SLUG,
-            amount_cents=2**63,
-            donors=1,
-            identified=False,
-            channel="bank",
-            method="bank_transfer",
-            value_date=DAY,
-            district="",
-            stand="",
-            status="confirmed",
-            sealed_donor=None,
-        )
-    )
-    return store.app.recorder.max_notification_id()
 
 
 def raised(store: LedgerStore) -> int:

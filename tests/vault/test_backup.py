@@ -14,8 +14,7 @@ from click.testing import CliRunner
 from ledger.donation import Donation, Gift
 from ledger.identity import DonorDetails
 from projections.store import LedgerStore, read_models
-from tests.ledger.test_csv_import import start_campaigns
-from tests.projections.test_registry_gdpr import erase, find
+from tests.helpers import erase, find, start_campaigns
 from vault.backup import back_up, restore
 from vault.keys import TABLES as VAULT_TABLES
 from web.cli import main

@@ -20,7 +20,7 @@ from ledger.csv_import import COLUMNS
 from ledger.donation import Gift
 from ledger.identity import DonorDetails
 from projections.store import LedgerStore
-from tests.web.test_cli import add_campaigns
+from tests.helpers import add_campaigns
 from web.cli import main
 from web.exports import (
     DONOR_COLUMNS,

@@ -21,7 +21,7 @@ from projections.outbox import MailAttempts, mail_attempts, mail_status
 from projections.store import LedgerStore
 from tests.e2e.conftest import free_port
 from tests.fakestripe.events import StripeStory
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import start_campaigns
 from web.mail import SmtpSettings, send_due
 from web.receipts import issue_year, statement_document
 from web.stripe_gateway import StripeEvents

@@ -9,19 +9,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from ledger.money import format_eur
-from tests.conftest import YEAR1
-from tests.web.test_cli import add_campaigns
+from tests.helpers import YEAR1_CSV, add_campaigns, pdf_text
 from web.cli import main
-
-YEAR1_CSV = str(YEAR1 / "donations.csv")
-
-
-def pdf_text(path: Path) -> str:
-    """The words of the PDF as pdftotext reads them, spaces collapsed."""
-    out = subprocess.run(
-        ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-    return " ".join(out.split())
 
 
 def page_one_png(path: Path, tmp_path: Path) -> Image.Image:

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fakestripe import StripeStory, sign
-from tests.web.test_webhooks import SECRET, hook, mario, stripe_app  # noqa: F401
+from tests.helpers import SECRET, mario
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

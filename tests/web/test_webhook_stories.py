@@ -20,7 +20,7 @@ from tests.fakestripe.stories import (
     gift_stories,
     ledger_state,
 )
-from tests.web.test_webhooks import SECRET, post
+from tests.helpers import SECRET, post
 from web import create_app, store
 
 

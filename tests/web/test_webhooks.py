@@ -3,72 +3,20 @@
 import json
 import random
 import time
-from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
 from ledger.bounds import max_gift_cents
-from projections.reports import progress
 from tests.fakestripe import StripeStory, sign
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import SECRET, deliver, mario, post, served_figures, start_campaigns
 from web import create_app, store
-
-SECRET = "whsec_test_fondo"
-SLUG = "fare-legami-anni-2-3"
-
-
-@pytest.fixture
-def stripe_app(store_url: str) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "t",
-            "LEDGER_DATABASE_URL": store_url,
-            "STRIPE_SECRET_KEY": "sk_test_fondo",
-            "STRIPE_WEBHOOK_SECRET": SECRET,
-        }
-    )
-    with app.app_context():
-        start_campaigns(store())
-    yield app
-    app.extensions["ledger_store"].close()
-
-
-@pytest.fixture
-def hook(stripe_app: Flask) -> FlaskClient:
-    return stripe_app.test_client()
-
-
-def deliver(
-    client: FlaskClient, event: dict[str, Any], secret: str = SECRET, timestamp: int | None = None
-) -> int:
-    payload = json.dumps(event).encode()
-    response = client.post(
-        "/webhooks/stripe",
-        data=payload,
-        content_type="application/json",
-        headers={"Stripe-Signature": sign(payload, secret, timestamp)},
-    )
-    return response.status_code
-
-
-def figures(client: FlaskClient) -> dict[str, Any]:
-    with client.application.app_context():
-        store().runner.catch_up()
-        return progress(store().database, SLUG, date(2030, 1, 1))[0]
 
 
 def events_recorded(client: FlaskClient) -> int:
     with client.application.app_context():
         return store().app.recorder.max_notification_id() or 0
-
-
-def mario(story: StripeStory, email: str = "Mario.Rossi@Example.org") -> dict[str, Any]:
-    return story.customer_details("Mario Rossi", email, "+39 333 123 4567")
 
 
 def test_bad_signatures_and_bodies_are_400_and_record_nothing(hook: FlaskClient) -> None:
@@ -87,7 +35,7 @@ def test_bad_signatures_and_bodies_are_400_and_record_nothing(hook: FlaskClient)
         == 400
     )
     assert events_recorded(hook) == before
-    assert figures(hook)["raised_cents"] == 0
+    assert served_figures(hook)["raised_cents"] == 0
 
 
 def test_unknown_types_are_acknowledged_and_ignored(hook: FlaskClient) -> None:
@@ -104,7 +52,7 @@ def test_card_gift_counts_once_and_the_donor_joins_the_registry(hook: FlaskClien
     _other, again = story.card_gift(1000, mario(story, "mario.rossi@example.org"))
     for event in again:
         deliver(hook, event)
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["gifts"], got["contacts"], got["donors"]) == (3500, 2, 1, 1)
     with hook.application.app_context(), store().database.reading() as session:
         row = session.one(
@@ -122,10 +70,10 @@ def test_sepa_is_pending_until_it_succeeds(hook: FlaskClient) -> None:
     _ko, failed = story.sepa_gift(7000, details, succeeds=False)
     deliver(hook, succeeded[0])
     deliver(hook, failed[0])
-    assert figures(hook)["raised_cents"] == 0
+    assert served_figures(hook)["raised_cents"] == 0
     deliver(hook, succeeded[1])
     deliver(hook, failed[1])
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["gifts"], got["contacts"]) == (5000, 1, 1)
 
 
@@ -134,7 +82,7 @@ def test_async_success_before_completion_counts_once(hook: FlaskClient) -> None:
     _session, events = story.sepa_gift(4000, mario(story), succeeds=True)
     for event in reversed(events):
         deliver(hook, event)
-    assert figures(hook)["raised_cents"] == 4000
+    assert served_figures(hook)["raised_cents"] == 4000
 
 
 @pytest.mark.parametrize("new_shape", [False, True])
@@ -145,7 +93,7 @@ def test_monthly_gift_is_one_gift_per_paid_invoice(hook: FlaskClient, new_shape:
     )
     for event in events + events:
         assert deliver(hook, event) == 200
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["gifts"], got["contacts"]) == (4500, 3, 1)
 
 
@@ -159,7 +107,7 @@ def test_refunds_partial_full_and_before_their_payment(hook: FlaskClient) -> Non
         deliver(hook, event)
     for event in story.refunds(second, [3000]) + paid_second:  # refund first, payment later
         deliver(hook, event)
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["refunded_cents"]) == (13000 - 6000, 6000)
 
 
@@ -170,9 +118,9 @@ def test_a_failed_refund_gives_the_money_back_to_raised(hook: FlaskClient) -> No
         deliver(hook, event)
     refund = story.refund(session["payment_intent"], 5000)
     deliver(hook, story.event("refund.created", refund))
-    assert figures(hook)["raised_cents"] == 0
+    assert served_figures(hook)["raised_cents"] == 0
     deliver(hook, story.event("refund.updated", {**refund, "status": "failed"}))
-    assert figures(hook)["raised_cents"] == 5000
+    assert served_figures(hook)["raised_cents"] == 5000
 
 
 def test_lost_dispute_leaves_raised_won_does_not(hook: FlaskClient) -> None:
@@ -181,18 +129,8 @@ def test_lost_dispute_leaves_raised_won_does_not(hook: FlaskClient) -> None:
     won, paid_won = story.card_gift(2000, story.customer_details("Eva", "eva@example.org"))
     for event in paid_lost + paid_won + story.dispute(lost, "lost") + story.dispute(won, "won"):
         deliver(hook, event)
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["disputed_cents"]) == (2000, 8000)
-
-
-def post(client: FlaskClient, event: Any) -> Any:
-    payload = event if isinstance(event, bytes) else json.dumps(event).encode()
-    return client.post(
-        "/webhooks/stripe",
-        data=payload,
-        content_type="application/json",
-        headers={"Stripe-Signature": sign(payload, SECRET)},
-    )
 
 
 def gift_rows(client: FlaskClient) -> list[tuple[Any, ...]]:
@@ -221,7 +159,7 @@ def test_sepa_on_a_card_or_sepa_session_is_confirmed_in_either_order(
     assert gift_rows(hook) == [
         (f"stripe:{session['payment_intent']}", "sepa_debit", "confirmed", 5000, 0)
     ]
-    assert figures(hook)["raised_cents"] == 5000
+    assert served_figures(hook)["raised_cents"] == 5000
 
 
 def test_a_sepa_failure_applies_even_when_it_arrives_first(hook: FlaskClient) -> None:
@@ -232,7 +170,7 @@ def test_a_sepa_failure_applies_even_when_it_arrives_first(hook: FlaskClient) ->
     assert gift_rows(hook) == [
         (f"stripe:{session['payment_intent']}", "sepa_debit", "failed", 3000, 0)
     ]
-    assert figures(hook)["raised_cents"] == 0
+    assert served_figures(hook)["raised_cents"] == 0
 
 
 def monthly_intents(events: list[dict[str, Any]]) -> list[str]:
@@ -275,7 +213,7 @@ def test_refunds_and_disputes_of_a_monthly_payment_apply_to_its_month(
     deliveries = events + [refund, dispute]
     for event in deliveries if order == "as sent" else deliveries[::-1]:
         assert post(hook, event).status_code == 200
-    got = figures(hook)
+    got = served_figures(hook)
     assert (
         got["received_cents"],
         got["refunded_cents"],
@@ -311,7 +249,7 @@ def test_an_invoice_naming_its_payment_and_an_invoice_payment_make_one_month(
     deliveries = [refund, link, *events] if link_first else [*events, link, refund]
     for event in deliveries * 2:
         assert post(hook, event).get_json()["outcome"] == "handled"
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["gifts"], got["raised_cents"], got["refunded_cents"]) == (1, 1500, 1000)
 
 
@@ -326,7 +264,7 @@ def test_a_refund_failed_before_it_was_created_is_never_counted(hook: FlaskClien
         story.event("refund.updated", refund),
     ]:
         assert post(hook, event).status_code == 200
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["refunded_cents"]) == (5000, 0)
 
 
@@ -354,10 +292,10 @@ def test_money_back_from_a_pending_debit_waits_for_its_confirmation(
             },
         ),
     )
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["refunded_cents"], got["disputed_cents"]) == (0, 0, 0)
     post(hook, events[1])
-    got = figures(hook)
+    got = served_figures(hook)
     want = (0, 1000, 5000) if succeeds else (0, 0, 0)
     assert (got["raised_cents"], got["refunded_cents"], got["disputed_cents"]) == want
 
@@ -385,7 +323,7 @@ def test_refunds_and_lost_disputes_share_one_cap(hook: FlaskClient) -> None:
     )
     # Beyond the cap: it waits (Stripe allows it only when something before it failed).
     assert post(hook, story.event("refund.created", story.refund(intent, 100))).status_code == 200
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["refunded_cents"], got["disputed_cents"]) == (0, 0, 5000)
 
 
@@ -512,7 +450,7 @@ def ledger_state(client: FlaskClient) -> dict[str, Any]:
     partition: dict[str, set[str]] = {}
     for donor, source_key in donors:
         partition.setdefault(donor, set()).add(source_key)
-    figures_now = figures(client)
+    figures_now = served_figures(client)
     figures_now.pop("as_of")
     return {
         "gifts": gifts,
@@ -598,10 +536,10 @@ def test_a_refund_that_keeps_losing_the_race_is_503_and_applies_once_when_resent
 
     monkeypatch.setattr(ledger, "save", losing_save)
     assert deliver(hook, refund) == 503
-    assert len(lost) == 3 and figures(hook)["raised_cents"] == 5000
+    assert len(lost) == 3 and served_figures(hook)["raised_cents"] == 5000
     monkeypatch.setattr(ledger, "save", saved)
     assert [deliver(hook, refund) for _copy in range(2)] == [200, 200]
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["refunded_cents"]) == (2500, 2500)
 
 
@@ -648,7 +586,7 @@ def test_money_back_out_of_bounds_is_refused_before_it_waits_for_its_payment(
         ).status_code
         == 200
     )
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["refunded_cents"], got["gifts"]) == (2000, 500, 1)
 
 
