@@ -9,11 +9,13 @@ from urllib.parse import urlparse, urlunparse
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher, profiles
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from ledger import user
 from projections.store import LedgerStore
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -45,17 +47,39 @@ def _database_url(admin_url: str, name: str) -> str:
     return urlunparse(urlparse(admin_url)._replace(path=f"/{name}"))
 
 
+def _create_database(admin_url: str, name: str, template: str | None = None) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str) -> Iterator[str]:
+    """A database holding the ledger's tables and nothing else, as `ledger init` leaves a new
+    one, built once per test process: each test's database is a copy of it (CREATE DATABASE
+    … TEMPLATE copies files, far cheaper than creating fifty tables and indexes again)."""
+    name = f"fondo_test_template_{uuid.uuid4().hex[:12]}"
+    _create_database(postgres_server, name)
+    try:
+        LedgerStore.open(_database_url(postgres_server, name)).close()
+        yield name
+    finally:
+        _drop_database(postgres_server, name)
+
+
 @pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A fresh, uniquely named database, dropped afterwards."""
+def postgres_url(postgres_server: str, postgres_template: str) -> Iterator[str]:
+    """A fresh, uniquely named database with the ledger's tables, dropped afterwards."""
     name = f"fondo_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    _create_database(postgres_server, name, template=postgres_template)
     try:
         yield _database_url(postgres_server, name)
     finally:
-        with psycopg.connect(postgres_server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(postgres_server, name)
 
 
 @pytest.fixture
@@ -90,6 +114,17 @@ class FollowedClient(FlaskClient):
         response = super().open(*args, **kwargs)
         runner.catch_up()
         return response
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 at the production cost spends about half a CPU-second per hash and per check,
+    and the tests add users and sign in hundreds of times: in this process they hash with
+    argon2's own profile for tests (same algorithm, same code paths, parameters read from each
+    hash as always). Processes the tests start (the CLI, gunicorn) keep the production cost,
+    and a test marked `production_password_cost` keeps it too."""
+    if request.node.get_closest_marker("production_password_cost") is None:
+        monkeypatch.setattr(user, "_HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture(autouse=True)
