@@ -5,7 +5,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
 import psycopg
 import pytest
@@ -17,6 +16,7 @@ from werkzeug.test import TestResponse
 
 from ledger import user
 from projections.store import LedgerStore
+from tests.helpers import create_database, database_url, drop_database
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -43,43 +43,29 @@ def postgres_server() -> str:
     return POSTGRES_ADMIN_URL
 
 
-def _database_url(admin_url: str, name: str) -> str:
-    return urlunparse(urlparse(admin_url)._replace(path=f"/{name}"))
-
-
-def _create_database(admin_url: str, name: str, template: str | None = None) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session")
 def postgres_template(postgres_server: str) -> Iterator[str]:
     """A database holding the ledger's tables and nothing else, as `ledger init` leaves a new
     one, built once per test process: each test's database is a copy of it (CREATE DATABASE
     … TEMPLATE copies files, far cheaper than creating fifty tables and indexes again)."""
     name = f"fondo_test_template_{uuid.uuid4().hex[:12]}"
-    _create_database(postgres_server, name)
+    create_database(postgres_server, name)
     try:
-        LedgerStore.open(_database_url(postgres_server, name)).close()
+        LedgerStore.open(database_url(postgres_server, name)).close()
         yield name
     finally:
-        _drop_database(postgres_server, name)
+        drop_database(postgres_server, name)
 
 
 @pytest.fixture
 def postgres_url(postgres_server: str, postgres_template: str) -> Iterator[str]:
     """A fresh, uniquely named database with the ledger's tables, dropped afterwards."""
     name = f"fondo_test_{uuid.uuid4().hex[:12]}"
-    _create_database(postgres_server, name, template=postgres_template)
+    create_database(postgres_server, name, template=postgres_template)
     try:
-        yield _database_url(postgres_server, name)
+        yield database_url(postgres_server, name)
     finally:
-        _drop_database(postgres_server, name)
+        drop_database(postgres_server, name)
 
 
 @pytest.fixture
