@@ -13,8 +13,9 @@ from eventsourcing.persistence import IntegrityError
 from ledger.agenzia import TransmissionChoice, oppose_on_gift, opposition_recorded
 from ledger.application import LedgerApplication
 from ledger.dates import parse_date
-from ledger.donation import DISTRICTS, Donation, Gift
+from ledger.donation import Donation
 from ledger.errors import ConflictError, LedgerError
+from ledger.gift import DISTRICTS, Gift
 from ledger.gifts import SAVE_BATCH, needs_sealing
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents

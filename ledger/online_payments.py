@@ -7,8 +7,8 @@ from datetime import date
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from ledger.donation import Gift
 from ledger.errors import ChangedMeanwhileError, ConflictError
+from ledger.gift import Gift
 from ledger.gifts import Gifts
 from ledger.payments import (
     REFUND_FAILED,

@@ -19,9 +19,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from ledger.donation import Donation, Gift
+from ledger.donation import Donation
+from ledger.gift import Gift, NamedGift
 from ledger.identity import DonorDetails
-from ledger.stand import NamedGift
 from projections import registry
 from projections.reports import progress
 from projections.store import LedgerStore

@@ -33,8 +33,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Optional
 
 from ledger.dates import parse_date, today
-from ledger.donation import CHANNELS, DISTRICTS, Gift
 from ledger.errors import InvalidInputError, NotFoundError
+from ledger.gift import CHANNELS, DISTRICTS, Gift
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents
 from projections import registry, totals

@@ -14,11 +14,11 @@ from wtforms.validators import DataRequired
 
 from ledger.bounds import MAX_PIECES
 from ledger.dates import today
-from ledger.donation import DISTRICTS
 from ledger.errors import ConflictError
+from ledger.gift import DISTRICTS, NamedGift
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents
-from ledger.stand import DENOMINATIONS, NamedGift
+from ledger.stand import DENOMINATIONS
 from projections.reports import list_campaigns
 from projections.stands import list_stands, reconciliation
 from web import store

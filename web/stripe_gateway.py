@@ -10,7 +10,6 @@ import stripe
 
 from ledger.application import LedgerApplication
 from ledger.dates import local_day, today
-from ledger.donation import CONFIRMED, FIRST_MONTH, LATER_MONTH, PENDING, Gift
 from ledger.errors import (
     ChangedMeanwhileError,
     ConflictError,
@@ -18,6 +17,7 @@ from ledger.errors import (
     LedgerError,
     NotFoundError,
 )
+from ledger.gift import CONFIRMED, FIRST_MONTH, LATER_MONTH, PENDING, Gift
 from ledger.identity import DonorDetails
 from ledger.payments import CONFIRMED as PAYMENT_CONFIRMED
 from ledger.payments import (

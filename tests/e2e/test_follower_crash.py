@@ -23,7 +23,7 @@ import psycopg
 import pytest
 
 from ledger.csv_import import COLUMNS, import_donations
-from ledger.donation import PENDING, Gift
+from ledger.gift import PENDING, Gift
 from ledger.identity import DonorDetails
 from ledger.payments import (
     CONFIRMED,

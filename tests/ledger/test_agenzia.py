@@ -17,8 +17,8 @@ from ledger.agenzia import (
     fields_of,
     render,
 )
-from ledger.donation import Gift
 from ledger.errors import InvalidInputError
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from projections import receipts as receipts_view
 from projections.store import LedgerStore

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.application import LedgerApplication
-from ledger.donation import PENDING
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.gift import PENDING
 from ledger.identity import DonorDetails
 from projections.store import LedgerStore
 from tests.helpers import figures, gift, start_campaigns

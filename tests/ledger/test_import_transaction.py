@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from ledger.csv_import import WRITE_BATCH, FileError, import_donations
-from ledger.donation import Gift
+from ledger.gift import Gift
 from projections.store import LedgerStore
 from tests.helpers import ROOT, figures, gift, start_campaigns
 from tests.synthetic import write_donations_csv

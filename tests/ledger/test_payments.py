@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.donation import CONFIRMED, FAILED, PENDING, Donation
+from ledger.donation import Donation
 from ledger.errors import ConflictError
+from ledger.gift import CONFIRMED, FAILED, PENDING
 from ledger.payments import CONFIRMED as PAYMENT_CONFIRMED
 from ledger.payments import (
     DISPUTE_CLOSED,

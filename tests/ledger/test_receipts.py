@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.csv_import import import_donations
-from ledger.donation import PENDING, Gift
 from ledger.errors import ConflictError, InvalidInputError
+from ledger.gift import PENDING, Gift
 from ledger.identity import DonorDetails
 from ledger.receipt_book import (
     DEDUCTIBLE,

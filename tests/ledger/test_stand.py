@@ -5,13 +5,16 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import resolve_topic
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.donation import Gift
+from ledger.deposit import BankDeposit
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.gift import Gift, NamedGift
 from ledger.identity import DonorDetails
-from ledger.stand import DENOMINATIONS, NamedGift
+from ledger.stand import DENOMINATIONS
 from projections.stands import list_stands, reconciliation
 from projections.store import LedgerStore
 from tests.helpers import COINS, COINS_TOTAL, figures, named, open_stand
@@ -133,6 +136,23 @@ def test_deposit_reconciles_counted_and_deposited(store: LedgerStore) -> None:
         7900,
         -100,
     )
+
+
+def test_deposits_recorded_before_the_class_moved_still_load(store: LedgerStore) -> None:
+    """BankDeposit lived in ledger/stand.py: its stored events keep that topic for ever."""
+    assert resolve_topic("ledger.stand:BankDeposit") is BankDeposit
+    deposit = BankDeposit("CRO-1", 7900, DAY, ["a-stand"])
+    [stored] = [store.app.mapper.to_stored_event(e) for e in deposit.collect_events()]
+    assert stored.topic == "ledger.deposit:BankDeposit.Recorded"
+    old = StoredEvent(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic="ledger.stand:BankDeposit.Recorded",
+        state=stored.state,
+    )
+    event = store.app.mapper.to_domain_event(old)
+    assert isinstance(event, BankDeposit.Recorded)
+    assert (event.reference, event.amount_cents, event.stands) == ("CRO-1", 7900, ["a-stand"])
 
 
 def test_a_deposit_needs_closed_stands(store: LedgerStore) -> None:

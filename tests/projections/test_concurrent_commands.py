@@ -5,9 +5,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
-from ledger.donation import Gift
 from ledger.donor import Donor
 from ledger.errors import ConflictError
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from projections import registry
 from projections.store import LedgerStore

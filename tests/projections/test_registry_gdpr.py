@@ -6,8 +6,9 @@ from datetime import date
 import pytest
 
 from ledger.csv_import import import_donations
-from ledger.donation import Donation, Gift
+from ledger.donation import Donation
 from ledger.errors import ConflictError, InvalidInputError
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from ledger.privacy import unseal
 from ledger.stand import StandCollection

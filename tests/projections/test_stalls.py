@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.campaign import Campaign
-from ledger.donation import Gift
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from projections.database import Session
 from projections.reports import progress

@@ -11,7 +11,8 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from ledger.donation import Donation, Gift
+from ledger.donation import Donation
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from projections.store import LedgerStore, read_models
 from tests.helpers import erase, find, start_campaigns

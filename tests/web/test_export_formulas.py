@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ledger.csv_import import COLUMNS
-from ledger.donation import Gift
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from projections.store import LedgerStore
 from tests.helpers import add_campaigns

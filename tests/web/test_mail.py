@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from ledger.donation import PENDING, Gift
+from ledger.gift import PENDING, Gift
 from ledger.identity import DonorDetails
 from ledger.mail import request_receipt_mail
 from ledger.payments import CONFIRMED, REFUNDED, PaymentNotice
