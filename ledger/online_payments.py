@@ -2,7 +2,6 @@
 disputed) that Stripe may deliver before, after or without it, parked until they can apply."""
 
 import contextlib
-from datetime import date
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
@@ -15,7 +14,6 @@ from ledger.payments import (
     ParkedNotices,
     PaymentLink,
     PaymentNotice,
-    RecurringGift,
 )
 
 
@@ -168,23 +166,3 @@ class OnlinePayments(Gifts):
             self.save(parked)
         if conflicts:
             raise conflicts[0]
-
-    def start_recurring(self, source_key: str, campaign: str, amount_cents: int, on: date) -> bool:
-        """A monthly gift begins (each paid month arrives as its own payment)."""
-        self._campaign(campaign)
-        try:
-            self.save(RecurringGift(source_key, campaign, amount_cents, on))
-        except IntegrityError:
-            return False
-        return True
-
-    def cancel_recurring(self, source_key: str, campaign: str, amount_cents: int, on: date) -> bool:
-        """A monthly gift ends; it is started first if its start has not arrived yet."""
-        self.start_recurring(source_key, campaign, amount_cents, on)
-        recurring: RecurringGift = self.repository.get(
-            RecurringGift.create_id(source_key, campaign, amount_cents, on)
-        )
-        if recurring.cancel(on):
-            self.save(recurring)
-            return True
-        return False

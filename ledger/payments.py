@@ -5,7 +5,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate, DomainEvent, event
+from eventsourcing.utils import register_topic
 
 from ledger.bounds import check, check_amount, check_date, check_text
 from ledger.errors import InvalidInputError
@@ -149,41 +150,15 @@ class PaymentLink(Aggregate):
         self.gift_key = gift_key
 
 
-class RecurringGift(Aggregate):
-    """A monthly gift: started at checkout, each paid month is a Donation of its own."""
+class RetiredEvent(DomainEvent):
+    """An event of a kind the ledger no longer records. Decoded so that history stays
+    readable (catch-up, rebuild, backup); no read model applies it."""
 
-    class Started(Aggregate.Created):
-        source_key: str
-        campaign: str
-        amount_cents: int
-        on: date
 
-    class Cancelled(Aggregate.Event):
-        on: date
-
-    @staticmethod
-    def create_id(
-        source_key: str,
-        campaign: str,
-        amount_cents: int,  # type: ignore[override]
-        on: date,
-    ) -> UUID:
-        return natural_id("recurring", source_key)
-
-    @event(Started)
-    def __init__(self, source_key: str, campaign: str, amount_cents: int, on: date) -> None:
-        self.source_key = source_key
-        self.campaign = campaign
-        self.amount_cents = amount_cents
-        self.started_on = on
-        self.cancelled_on: date | None = None
-
-    def cancel(self, on: date) -> bool:
-        if self.cancelled_on is not None:
-            return False
-        self._cancelled(on=on)
-        return True
-
-    @event(Cancelled)
-    def _cancelled(self, on: date) -> None:
-        self.cancelled_on = on
+# A monthly gift was also recorded as a `RecurringGift` aggregate, Started at checkout and
+# Cancelled with the subscription, that nothing ever read: each paid month is a Donation of
+# its own, whose `instalment` says first or later month, and that is all any figure, receipt
+# or e-mail uses. So it is no longer recorded. History is never rewritten: events already
+# stored keep their topics, and those topics decode as RetiredEvent.
+for _kind in ("Started", "Cancelled"):
+    register_topic(f"ledger.payments:RecurringGift.{_kind}", RetiredEvent)

@@ -42,6 +42,11 @@ class StandCollection(Aggregate):
         volunteers: list[str]
 
     class GiftTallied(Aggregate.Event):
+        """One giver tapped. `amount_cents` is what a volunteer's chip said ("+1 · € 5,00"),
+        or None for a plain +1: no figure uses it (a stand's cash is its agreed count), but
+        the stand reads it to refuse a tap resent with another amount, and stored taps carry
+        it, so it stays."""
+
         entry_id: str
         amount_cents: int | None
 

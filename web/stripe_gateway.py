@@ -227,15 +227,8 @@ class StripeEvents:
         )
 
     def _checkout_session_completed(self, session: dict[str, Any], created: int) -> None:
-        if session["mode"] == "subscription" and session.get("subscription"):
-            metadata = session.get("metadata") or {}
-            self.app.start_recurring(
-                payment_key(_id(session["subscription"])),
-                metadata.get("campaign") or self.default_campaign(),
-                session["amount_total"],
-                day_of(created),
-            )
-            return
+        if session["mode"] == "subscription":
+            return  # a monthly gift: each paid month comes as `invoice.paid`
         paid = session["payment_status"] == "paid"
         if session["payment_status"] not in ("paid", "unpaid"):
             return  # no_payment_required: nothing was given
@@ -306,17 +299,6 @@ class StripeEvents:
                 payment_key(_id(payment["payment_intent"])),
                 payment_key(_id(invoice_payment["invoice"])),
             )
-
-    def _customer_subscription_deleted(self, subscription: dict[str, Any], created: int) -> None:
-        metadata = subscription.get("metadata") or {}
-        items = (subscription.get("items") or {}).get("data") or []
-        amount = ((items[0].get("price") or {}).get("unit_amount") or 0) if items else 0
-        self.app.cancel_recurring(
-            payment_key(subscription["id"]),
-            metadata.get("campaign") or self.default_campaign(),
-            amount,
-            day_of(subscription.get("canceled_at") or created),
-        )
 
     # Charges: how the donor really paid
 

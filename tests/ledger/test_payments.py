@@ -2,7 +2,9 @@
 notices reach the gift of their payment whatever the order."""
 
 import itertools
-from datetime import date
+import uuid
+from dataclasses import replace
+from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -18,6 +20,7 @@ from ledger.payments import (
     REFUND_FAILED,
     REFUNDED,
     PaymentNotice,
+    RetiredEvent,
 )
 from ledger.payments import FAILED as PAYMENT_FAILED
 from projections.store import LedgerStore
@@ -191,3 +194,33 @@ def test_a_failed_refund_never_counts_whatever_the_order(order: list[str], repea
         else:
             gift_.fail_refund("re_1", DAY)
     assert gift_.refunded_cents == 0
+
+
+def test_monthly_gifts_recorded_before_recurring_gifts_were_retired_stay_readable(
+    store: LedgerStore,
+) -> None:
+    """Stores hold `RecurringGift.Started` and `.Cancelled` events from when a monthly gift
+    was also recorded as an aggregate: they decode, and every read model passes over them."""
+    start_campaigns(store)
+    before = figures(store)
+    old = object.__new__(RetiredEvent)
+    fields = {
+        "originator_id": uuid.uuid4(),
+        "originator_version": 1,
+        "timestamp": datetime.now(UTC),
+        "originator_topic": "ledger.payments:RecurringGift",
+        "source_key": "stripe:sub_1",
+        "campaign": "fare-legami-anni-2-3",
+        "amount_cents": 2500,
+        "on": date(2016, 9, 1),
+    }
+    object.__setattr__(old, "__dict__", fields)
+    started = store.app.mapper.to_stored_event(old)
+    [position] = store.app.recorder.insert_events(
+        [replace(started, topic="ledger.payments:RecurringGift.Started")]
+    )
+    assert figures(store) == before
+    assert store.runner.stalls() == [] and store.runner.lag() == 0
+    [notification] = store.app.recorder.select_notifications(start=position, limit=1)
+    decoded = store.app.mapper.to_domain_event(notification)
+    assert isinstance(decoded, RetiredEvent) and decoded.originator_id == fields["originator_id"]
