@@ -23,6 +23,22 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "production_password_cost: hashes passwords at the production argon2 cost",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`-n`, with `--dist loadgroup` as ./scripts/test runs it) the slow
+    tests, which start servers, browsers and racing processes of their own, run one after
+    another on one worker, as in a single process; the rest spread over the other workers."""
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.xdist_group("slow"))
+
+
 def _postgres_reachable() -> str | None:
     try:
         with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
