@@ -67,7 +67,7 @@ MUTATED = st.builds(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_any_signed_body_is_answered_2xx_or_4xx(
-    hook: FlaskClient,  # noqa: F811
+    hook: FlaskClient,
     body: Any,
 ) -> None:
     payload = json.dumps(body).encode()
