@@ -12,11 +12,18 @@ from argon2 import PasswordHasher, profiles
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
 from werkzeug.test import TestResponse
 
 from ledger import user
 from projections.store import LedgerStore
 from tests.helpers import create_database, database_url, drop_database
+
+# No Hypothesis deadline: how long an example takes depends on the machine and its load (the
+# first example of a run loads locale data, a busy CI runner stalls), and the tests assert no
+# timings; speed is measured by ./scripts/bench.
+settings.register_profile("fondo", deadline=None)
+settings.load_profile("fondo")
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
