@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher, profiles
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -99,6 +100,12 @@ def year1_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield database_url(server, name)
     finally:
         drop_database(server, name)
+
+
+@pytest.fixture
+def year1_cli(year1_url: str) -> CliRunner:
+    """`ledger` in-process on a fresh copy of the year-1 ledger."""
+    return CliRunner(env={"LEDGER_DATABASE_URL": year1_url})
 
 
 @pytest.fixture
