@@ -158,6 +158,7 @@ def play_monthly_step(store: LedgerStore, step: str, number: int) -> None:
         store.app.notify_payment(intent, PaymentNotice(METHOD, DAY, "sepa_debit"))
 
 
+@pytest.mark.slow
 def test_notices_for_a_monthly_payment_reach_its_invoice_gift_in_any_order(
     store: LedgerStore,
 ) -> None:

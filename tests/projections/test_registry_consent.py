@@ -4,6 +4,7 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -68,6 +69,7 @@ def record(store: LedgerStore, email: str, ordered: list[Fact]) -> None:
             donor_id = uuid.UUID(entry["donor_id"])
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

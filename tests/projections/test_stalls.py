@@ -169,6 +169,7 @@ def raw_gifts(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25,
     deadline=None,

@@ -57,6 +57,7 @@ def what_the_foundation_sees(url: str, tmp_path: Path, label: str) -> dict[str, 
     }
 
 
+@pytest.mark.slow
 def test_backup_restored_into_a_new_database_gives_the_same_registry_before_and_after_rebuild(
     store_url: str, fresh_url: str, tmp_path: Path
 ) -> None:
@@ -90,6 +91,7 @@ def test_backup_restored_into_a_new_database_gives_the_same_registry_before_and_
     assert what_the_foundation_sees(fresh_url, tmp_path, "rebuilt") == before
 
 
+@pytest.mark.slow
 def test_restore_refuses_a_database_that_already_has_events(store_url: str, tmp_path: Path) -> None:
     ledger(store_url, "init", "--demo")
     backup = tmp_path / "ledger.backup"

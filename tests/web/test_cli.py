@@ -252,6 +252,7 @@ def test_default_store_is_the_served_one_from_any_folder(
         assert database_url() == served
 
 
+@pytest.mark.slow
 def test_a_missing_store_is_an_error_except_for_init(tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -386,6 +387,7 @@ def test_a_missing_postgres_database_is_an_error_too(postgres_server: str) -> No
     assert "cannot use the database" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
     env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"}
     ledger = [sys.executable, "-m", "web.cli"]

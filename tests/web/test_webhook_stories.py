@@ -44,6 +44,7 @@ examples = itertools.count()
 
 # One store per test (both stores through `store_url`), shared by the examples: each example
 # starts its own campaigns and uses ids of its own, so examples cannot see each other.
+@pytest.mark.slow
 @settings(
     max_examples=20,
     deadline=None,
