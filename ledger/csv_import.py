@@ -15,8 +15,8 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from ledger.agenzia import TransmissionChoice, oppose_on_gift, opposition_recorded
 from ledger.application import LedgerApplication
 from ledger.dates import parse_date
-from ledger.donation import DISTRICTS, Gift
 from ledger.errors import ConflictError, LedgerError
+from ledger.gift import DISTRICTS, Gift
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents
 

@@ -12,9 +12,10 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.campaigns import Campaigns
-from ledger.donation import Donation, Gift
+from ledger.donation import Donation
 from ledger.errors import ConflictError, NotFoundError
 from ledger.event_store import one_transaction, recorded_ids
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from ledger.privacy import new_key, seal, unseal
 from ledger.receipt_book import ReceiptBook

@@ -8,7 +8,8 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
-from ledger.donation import LATER_MONTH, Donation
+from ledger.donation import Donation
+from ledger.gift import LATER_MONTH
 
 
 def thanked_by_mail(gift: Donation.Received) -> bool:

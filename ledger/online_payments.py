@@ -9,8 +9,8 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from ledger.donation import Gift
 from ledger.errors import ChangedMeanwhileError, ConflictError
+from ledger.gift import Gift
 from ledger.gifts import Gifts
 from ledger.payments import (
     REFUND_FAILED,

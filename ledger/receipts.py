@@ -12,8 +12,9 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import LedgerApplication
-from ledger.donation import CONFIRMED, Donation
+from ledger.donation import Donation
 from ledger.errors import ConflictError, NotFoundError
+from ledger.gift import CONFIRMED
 from ledger.identity import DonorDetails
 from ledger.privacy import seal, unseal
 from ledger.receipt_book import (

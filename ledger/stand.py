@@ -1,6 +1,5 @@
 """StandCollection: a piazza stand's day, from the first giver tallied to the cash in the bank."""
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -9,7 +8,6 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.bounds import (
     MAX_PIECES,
-    MAX_TARGET_CENTS,
     amount_problem,
     check_amount,
     check_text,
@@ -18,9 +16,8 @@ from ledger.bounds import (
     max_gift_cents,
     text_problem,
 )
-from ledger.donation import DISTRICTS
 from ledger.errors import ConflictError, NotFoundError, invalid_field, raise_problems
-from ledger.identity import DonorDetails
+from ledger.gift import DISTRICTS
 from ledger.keys import natural_id
 from ledger.texts import N_
 
@@ -420,69 +417,3 @@ def check_opening(
             problems[field] = [problem]
     raise_problems(problems)
     return names
-
-
-class BankDeposit(Aggregate):
-    """Cash of one or several closed stands paid into the bank, keyed by the bank's reference."""
-
-    class Recorded(Aggregate.Created):
-        reference: str
-        amount_cents: int
-        on: date
-        stands: list[str]
-
-    @staticmethod
-    def create_id(
-        reference: str,
-        amount_cents: int,
-        on: date,  # type: ignore[override]
-        stands: list[str],
-    ) -> UUID:
-        return natural_id("deposit", reference.strip().upper())
-
-    @event(Recorded)
-    def __init__(self, reference: str, amount_cents: int, on: date, stands: list[str]) -> None:
-        self.reference = reference
-        self.amount_cents = amount_cents
-        self.on = on
-        self.stands = stands
-
-
-def check_deposit(reference: str, amount_cents: int, on: date, stand_ids: list[UUID]) -> None:
-    """The rules a bank deposit must meet, all reported at once."""
-    problems: dict[str, list[str]] = {}
-    if problem := text_problem(reference):
-        problems["reference"] = [problem]
-    elif not reference.strip():
-        problems["reference"] = [N_("the bank's reference (CRO/TRN) of the deposit")]
-    # One deposit may pool the cash of many stands: bounded like a campaign's target.
-    if problem := amount_problem(amount_cents, most=MAX_TARGET_CENTS):
-        problems["amount_cents"] = [problem]
-    if problem := date_problem(on):
-        problems["on"] = [problem]
-    if not stand_ids:
-        problems["stands"] = [N_("choose the stands whose cash was deposited")]
-    raise_problems(problems)
-
-
-@dataclass(frozen=True)
-class NamedGift:
-    entry_id: str
-    details: DonorDetails
-    amount_cents: int
-    privacy_consent: bool
-    marketing_consent: bool
-
-    def __post_init__(self) -> None:
-        check_text("entry_id", self.entry_id)
-        check_amount("amount_cents", self.amount_cents)
-
-    def check_contact(self) -> None:
-        """A named gift is kept only to stay in touch: with consent, and a way to reach them."""
-        if not self.privacy_consent:
-            raise invalid_field(
-                "privacy_consent",
-                N_("privacy consent is needed to keep the contact; otherwise use +1"),
-            )
-        if not self.details.is_identified:
-            raise invalid_field("contact", N_("an e-mail, a phone or a codice fiscale is needed"))

@@ -9,12 +9,14 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from ledger.donation import Donation, Gift
+from ledger.deposit import BankDeposit, check_deposit
+from ledger.donation import Donation
 from ledger.errors import ConflictError, NotFoundError
+from ledger.gift import Gift, NamedGift
 from ledger.gifts import Gifts
 from ledger.identity import DonorDetails
 from ledger.privacy import seal, unseal
-from ledger.stand import BankDeposit, NamedGift, StandCollection, check_deposit, check_opening
+from ledger.stand import StandCollection, check_opening
 from ledger.texts import N_
 
 

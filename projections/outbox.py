@@ -12,7 +12,8 @@ from typing import Any
 
 import psycopg
 
-from ledger.donation import CONFIRMED, Donation
+from ledger.donation import Donation
+from ledger.gift import CONFIRMED
 from ledger.mail import ReceiptMailRequested, thanked_by_mail
 from projections.database import Database, Session
 from projections.runner import Projection

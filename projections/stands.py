@@ -3,7 +3,8 @@
 import json
 from typing import Any
 
-from ledger.stand import BankDeposit, StandCollection
+from ledger.deposit import BankDeposit
+from ledger.stand import StandCollection
 from projections.database import Session
 from projections.runner import Projection
 

@@ -5,22 +5,45 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher, profiles
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
 from werkzeug.test import TestResponse
 
+from ledger import user
 from projections.store import LedgerStore
+from tests.helpers import create_database, database_url, drop_database
 
-ROOT = Path(__file__).resolve().parent.parent
-YEAR1 = ROOT / "web" / "demo" / "year1"
+# No Hypothesis deadline: how long an example takes depends on the machine and its load (the
+# first example of a run loads locale data, a busy CI runner stalls), and the tests assert no
+# timings; speed is measured by ./scripts/bench.
+settings.register_profile("fondo", deadline=None)
+settings.load_profile("fondo")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "production_password_cost: hashes passwords at the production argon2 cost",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`-n`, with `--dist loadgroup` as ./scripts/test runs it) the slow
+    tests, which start servers, browsers and racing processes of their own, run one after
+    another on one worker, as in a single process; the rest spread over the other workers."""
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.xdist_group("slow"))
 
 
 def _postgres_reachable() -> str | None:
@@ -43,21 +66,29 @@ def postgres_server() -> str:
     return POSTGRES_ADMIN_URL
 
 
-def _database_url(admin_url: str, name: str) -> str:
-    return urlunparse(urlparse(admin_url)._replace(path=f"/{name}"))
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: str) -> Iterator[str]:
+    """A database holding the ledger's tables and nothing else, as `ledger init` leaves a new
+    one, built once per test process: each test's database is a copy of it (CREATE DATABASE
+    … TEMPLATE copies files, far cheaper than creating fifty tables and indexes again)."""
+    name = f"fondo_test_template_{uuid.uuid4().hex[:12]}"
+    create_database(postgres_server, name)
+    try:
+        LedgerStore.open(database_url(postgres_server, name)).close()
+        yield name
+    finally:
+        drop_database(postgres_server, name)
 
 
 @pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A fresh, uniquely named database, dropped afterwards."""
+def postgres_url(postgres_server: str, postgres_template: str) -> Iterator[str]:
+    """A fresh, uniquely named database with the ledger's tables, dropped afterwards."""
     name = f"fondo_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    create_database(postgres_server, name, template=postgres_template)
     try:
-        yield _database_url(postgres_server, name)
+        yield database_url(postgres_server, name)
     finally:
-        with psycopg.connect(postgres_server, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(postgres_server, name)
 
 
 @pytest.fixture
@@ -99,6 +130,17 @@ class FollowedClient(FlaskClient):
         ledger = self.application.extensions["ledger_store"]
         InboxProcessor(ledger, self.application.config.get("LEDGER_DEFAULT_CAMPAIGN")).drain()
         ledger.runner.catch_up()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 at the production cost spends about half a CPU-second per hash and per check,
+    and the tests add users and sign in hundreds of times: in this process they hash with
+    argon2's own profile for tests (same algorithm, same code paths, parameters read from each
+    hash as always). Processes the tests start (the CLI, gunicorn) keep the production cost,
+    and a test marked `production_password_cost` keeps it too."""
+    if request.node.get_closest_marker("production_password_cost") is None:
+        monkeypatch.setattr(user, "_HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
 
 
 @pytest.fixture(autouse=True)

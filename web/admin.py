@@ -37,9 +37,9 @@ from wtforms import (
 from wtforms.validators import Optional, StopValidation
 
 from ledger.dates import parse_date, today
-from ledger.donation import CHANNELS, DISTRICTS, Gift
 from ledger.donor import retention_reason
 from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
+from ledger.gift import CHANNELS, DISTRICTS, Gift
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents
 from projections import office, registry, totals

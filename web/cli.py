@@ -53,7 +53,8 @@ DEMO_CAMPAIGNS = (
     ),
 )
 
-err = Console(stderr=True)
+# Soft wrap: a message naming FILE:LINE stays one line, whatever the width (terminals wrap).
+err = Console(stderr=True, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -12,8 +12,8 @@ from wtforms.validators import DataRequired
 
 from ledger.card_fees import STANDARD_EEA_CARD, CardPricing
 from ledger.dates import today
-from ledger.donation import IN_HONOUR, IN_MEMORY, MAX_TRIBUTE_NAME, clean_tribute_name
 from ledger.errors import InvalidInputError, NotFoundError
+from ledger.gift import IN_HONOUR, IN_MEMORY, MAX_TRIBUTE_NAME, clean_tribute_name
 from ledger.identity import normalize_tax_code
 from ledger.money import format_eur, parse_cents
 from projections.database import Database

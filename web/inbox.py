@@ -19,8 +19,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from ledger.donation import Gift
 from ledger.errors import ChangedMeanwhileError, NotFoundError
+from ledger.gift import Gift
 from ledger.payments import PaymentNotice
 from projections.runner import INFRASTRUCTURE, describe_error
 from projections.store import LedgerStore

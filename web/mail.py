@@ -16,8 +16,9 @@ from email.message import EmailMessage
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
-from ledger.donation import FIRST_MONTH, Donation
+from ledger.donation import Donation
 from ledger.errors import InvalidInputError, LedgerError
+from ledger.gift import FIRST_MONTH
 from ledger.money import format_eur
 from ledger.receipts import Receipts
 from projections.outbox import FAILED, SENT, SKIPPED, MailAttempts

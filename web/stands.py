@@ -30,8 +30,8 @@ from wtforms.validators import DataRequired
 
 from ledger.bounds import MAX_PIECES, max_gift_cents
 from ledger.dates import today
-from ledger.donation import DISTRICTS
 from ledger.errors import ConflictError, InvalidInputError, LedgerError
+from ledger.gift import DISTRICTS, NamedGift
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents
 from ledger.stand import (
@@ -40,7 +40,6 @@ from ledger.stand import (
     CashBelowNamedError,
     CountsDisagreeError,
     CountsMissingError,
-    NamedGift,
     StandClosedError,
 )
 from projections.reports import list_campaigns

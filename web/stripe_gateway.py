@@ -10,7 +10,14 @@ import stripe
 
 from ledger.application import LedgerApplication
 from ledger.dates import local_day, today
-from ledger.donation import (
+from ledger.errors import (
+    ChangedMeanwhileError,
+    ConflictError,
+    InvalidInputError,
+    LedgerError,
+    NotFoundError,
+)
+from ledger.gift import (
     CONFIRMED,
     DISTRICTS,
     FIRST_MONTH,
@@ -19,13 +26,6 @@ from ledger.donation import (
     TRIBUTES,
     Gift,
     clean_tribute_name,
-)
-from ledger.errors import (
-    ChangedMeanwhileError,
-    ConflictError,
-    InvalidInputError,
-    LedgerError,
-    NotFoundError,
 )
 from ledger.identity import DonorDetails
 from ledger.payments import CONFIRMED as PAYMENT_CONFIRMED

@@ -23,7 +23,7 @@ import psycopg
 import pytest
 
 from ledger.csv_import import COLUMNS, import_donations
-from ledger.donation import PENDING, Gift
+from ledger.gift import PENDING, Gift
 from ledger.identity import DonorDetails
 from ledger.payments import (
     CONFIRMED,
@@ -36,9 +36,7 @@ from ledger.payments import (
 from projections.database import Database
 from projections.store import LedgerStore, read_models
 from tests.e2e.conftest import ROOT, run_ledger
-from tests.ledger.test_csv_import import start_campaigns
-from tests.ledger.test_stand import COINS, COINS_TOTAL, named
-from tests.projections.test_registry_gdpr import erase
+from tests.helpers import COINS, COINS_TOTAL, erase, named, start_campaigns
 from tests.synthetic import synthetic_row
 
 EVENTS = int(os.environ.get("FONDO_CRASH_EVENTS", "20000"))

@@ -9,9 +9,8 @@ import pytest
 
 from projections.reports import progress
 from projections.store import LedgerStore
-from tests.conftest import YEAR1
 from tests.e2e.conftest import ROOT, run_ledger
-from tests.ledger.test_csv_import import EXPECTED
+from tests.helpers import EXPECTED, YEAR1
 
 IMPORTERS = 4
 

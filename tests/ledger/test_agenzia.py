@@ -17,15 +17,14 @@ from ledger.agenzia import (
     fields_of,
     render,
 )
-from ledger.donation import Gift
 from ledger.errors import InvalidInputError
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from projections import receipts as receipts_view
 from projections.store import LedgerStore
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import GIOVANNI, GIUSEPPE, MARIA, start_campaigns
 from web.receipts import accountant_csv, agenzia_export
 
-MARIA, GIUSEPPE, GIOVANNI = "CLMMRA43A53D150K", "DLCGPP57H16B898S", "BRBGNN87P20D142W"
 COMPANY = "0074311015" + luhn.calc_check_digit("0074311015")  # a valid partita IVA
 
 

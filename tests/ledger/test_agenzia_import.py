@@ -9,8 +9,7 @@ from ledger.agenzia import choose_transmission
 from ledger.csv_import import import_donations
 from projections import receipts as receipts_view
 from projections.store import LedgerStore
-from tests.ledger.test_agenzia import GIUSEPPE, MARIA
-from tests.ledger.test_csv_import import HEADER, start_campaigns
+from tests.helpers import GIUSEPPE, HEADER, MARIA, start_campaigns
 from web.receipts import agenzia_export
 
 WITH_OPPOSITION = HEADER + ";ade_opposition"

@@ -8,26 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.application import LedgerApplication
-from ledger.donation import PENDING, Gift
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
+from ledger.gift import PENDING
 from ledger.identity import DonorDetails
 from projections.store import LedgerStore
-from tests.ledger.test_csv_import import figures, start_campaigns
+from tests.helpers import figures, gift, start_campaigns
 
 DAY = date(2016, 9, 1)
-
-
-def gift(key: str, amount: int = 1000, **extra: object) -> Gift:
-    values: dict[str, object] = dict(
-        source_key=key,
-        campaign="fare-legami-anni-2-3",
-        amount_cents=amount,
-        value_date=DAY,
-        channel="online",
-        method="card",
-    )
-    values.update(extra)
-    return Gift(**values)  # type: ignore[arg-type]
 
 
 def test_starting_a_campaign_twice_is_a_no_op_and_a_change_is_a_conflict(

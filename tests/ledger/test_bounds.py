@@ -19,11 +19,12 @@ from ledger.bounds import (
 from ledger.campaign import check_campaign
 from ledger.dates import today as foundation_today
 from ledger.dates import years_after
-from ledger.donation import Donation, Gift
+from ledger.donation import Donation
 from ledger.donor import Donor
 from ledger.errors import InvalidInputError
+from ledger.gift import Gift, NamedGift
 from ledger.identity import DonorDetails
-from ledger.stand import NamedGift, StandCollection
+from ledger.stand import StandCollection
 
 DAY = date(2016, 9, 10)
 TODAY = foundation_today()

@@ -1,6 +1,5 @@
 """Importing the foundation's spreadsheets: exact year-1 figures, all or nothing, idempotent."""
 
-import json
 from datetime import date
 from pathlib import Path
 
@@ -9,44 +8,7 @@ import pytest
 from ledger.csv_import import FileError, import_donations
 from projections.reports import progress
 from projections.store import LedgerStore
-from tests.conftest import YEAR1
-from web.cli import DEMO_CAMPAIGNS
-
-HEADER = (
-    "date;campaign;channel;method;amount;donors;first_name;last_name;organization;email;"
-    "phone;address;postcode;city;province;tax_code;privacy_consent;marketing_consent;"
-    "stand;district;reference"
-)
-EXPECTED = json.loads((YEAR1 / "expected.json").read_text())
-
-
-def start_campaigns(store: LedgerStore) -> None:
-    for slug, name, target, starts, ends in DEMO_CAMPAIGNS:
-        store.app.start_campaign(slug, name, target, starts, ends)
-
-
-def write_csv(tmp_path: Path, *rows: str, name: str = "gifts.csv") -> Path:
-    path = tmp_path / name
-    path.write_text("\r\n".join([HEADER, *rows]) + "\r\n", encoding="utf-8")
-    return path
-
-
-def row(**values: str) -> str:
-    fields = dict.fromkeys(HEADER.split(";"), "")
-    fields.update(
-        date="01/09/2016",
-        campaign="fare-legami-anni-2-3",
-        channel="bank",
-        method="bank_transfer",
-        amount="10,00",
-    )
-    fields.update(values)
-    return ";".join(fields.values())
-
-
-def figures(store: LedgerStore, slug: str = "fare-legami-anni-2-3") -> dict:
-    store.runner.catch_up()
-    return progress(store.database, slug, date(2030, 1, 1))[0]
+from tests.helpers import EXPECTED, HEADER, YEAR1, figures, row, start_campaigns, write_csv
 
 
 def test_year1_gives_exactly_the_expected_figures(store: LedgerStore) -> None:

@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.campaign import check_campaign
+from ledger.deposit import check_deposit
 from ledger.errors import InvalidInputError, invalid_field, invalid_input, raise_problems
-from ledger.stand import check_deposit, check_opening
+from ledger.stand import check_opening
 from ledger.user import check_new_user
 
 fields = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)

@@ -12,7 +12,7 @@ from ledger.csv_import import ImportReport, import_donations
 from ledger.dates import parse_date
 from ledger.errors import LedgerError
 from ledger.money import parse_cents
-from tests.ledger.test_csv_import import HEADER
+from tests.helpers import HEADER
 from web.cli import DEMO_CAMPAIGNS
 
 # Text as spreadsheets, phones and attackers write it: digits, separators, currency signs,

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from ledger.application import LedgerApplication
 from ledger.card_fees import STANDARD_EEA_CARD, CardPricing
-from ledger.donation import IN_MEMORY, MAX_TRIBUTE_NAME, Donation, Gift, clean_tribute_name
+from ledger.donation import Donation
 from ledger.errors import InvalidInputError
+from ledger.gift import IN_MEMORY, MAX_TRIBUTE_NAME, Gift, clean_tribute_name
 from ledger.identity import DonorDetails
 from ledger.receipts import Receipts
 from web.pdf import Foundation, receipt_pdf

@@ -19,11 +19,9 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from ledger.csv_import import WRITE_BATCH, FileError, import_donations
-from ledger.donation import Gift
+from ledger.gift import Gift
 from projections.store import LedgerStore
-from tests.conftest import ROOT
-from tests.ledger.test_application import gift
-from tests.ledger.test_csv_import import figures, start_campaigns
+from tests.helpers import ROOT, figures, gift, start_campaigns
 from tests.synthetic import write_donations_csv
 
 ROWS = 2 * WRITE_BATCH + 50  # the last batch is a partial one

@@ -7,8 +7,9 @@ from datetime import date
 import pytest
 
 from ledger.application import LedgerApplication
-from ledger.donation import FIRST_MONTH, LATER_MONTH, Donation, Gift
+from ledger.donation import Donation
 from ledger.errors import InvalidInputError
+from ledger.gift import FIRST_MONTH, LATER_MONTH, Gift
 from ledger.identity import DonorDetails
 from ledger.mail import thanked_by_mail
 from web.stripe_gateway import _instalment

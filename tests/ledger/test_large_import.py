@@ -3,26 +3,14 @@ memory)."""
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import ledger
 from tests.synthetic import write_donations_csv
 
 ROWS = 100_000
-
-
-def ledger(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "web.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "LEDGER_DATABASE_URL": url},
-        check=False,
-    )
 
 
 @pytest.mark.slow

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.donation import CONFIRMED, FAILED, PENDING, Donation
+from ledger.donation import Donation
 from ledger.errors import ConflictError
+from ledger.gift import CONFIRMED, FAILED, PENDING
 from ledger.payments import CONFIRMED as PAYMENT_CONFIRMED
 from ledger.payments import (
     DISPUTE_CLOSED,
@@ -20,8 +21,7 @@ from ledger.payments import (
 )
 from ledger.payments import FAILED as PAYMENT_FAILED
 from projections.store import LedgerStore
-from tests.ledger.test_application import gift
-from tests.ledger.test_csv_import import figures, start_campaigns
+from tests.helpers import figures, gift, start_campaigns
 
 DAY = date(2016, 9, 1)
 
@@ -155,6 +155,7 @@ def play_monthly_step(store: LedgerStore, step: str, number: int) -> None:
         store.app.notify_payment(intent, PaymentNotice(METHOD, DAY, "sepa_debit"))
 
 
+@pytest.mark.slow
 def test_notices_for_a_monthly_payment_reach_its_invoice_gift_in_any_order(
     store: LedgerStore,
 ) -> None:

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.csv_import import import_donations
-from ledger.donation import PENDING, Gift
 from ledger.errors import ConflictError, InvalidInputError
+from ledger.gift import PENDING, Gift
 from ledger.identity import DonorDetails
 from ledger.receipt_book import (
     DEDUCTIBLE,
@@ -25,8 +25,7 @@ from ledger.receipts import Receipts
 from projections import receipts as receipts_view
 from projections import registry
 from projections.store import LedgerStore
-from tests.conftest import YEAR1
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import YEAR1, start_campaigns
 
 ISSUED_ON = date(2017, 2, 1)
 

@@ -3,10 +3,11 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from argon2 import extract_parameters
 from eventsourcing.persistence import StoredEvent
 
 from ledger.errors import ConflictError, InvalidInputError
-from ledger.user import User, token_digest
+from ledger.user import User, hash_password, token_digest
 from projections.store import LedgerStore
 
 
@@ -20,6 +21,18 @@ def test_only_an_argon2_hash_of_the_password_reaches_the_event_store(store: Ledg
     assert store.app.authenticate("ufficio@example.org", "una-password-lunga") == info
     assert store.app.authenticate("ufficio@example.org", "una-password-lungA") is None
     assert store.app.authenticate("nessuno@example.org", "una-password-lunga") is None
+
+
+@pytest.mark.production_password_cost
+def test_passwords_are_hashed_at_the_cost_argon2_recommends() -> None:
+    # RFC 9106's second recommended option, argon2-cffi's default: 64 MiB, 3 passes, 4 lanes.
+    parameters = extract_parameters(hash_password("una-password-lunga"))
+    assert (parameters.type.name, parameters.memory_cost, parameters.time_cost) == (
+        "ID",
+        65536,
+        3,
+    )
+    assert parameters.parallelism == 4
 
 
 def test_a_user_needs_a_known_role_and_is_added_once(store: LedgerStore) -> None:

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ledger.donation import PENDING, Gift
 from ledger.errors import LedgerError
+from ledger.gift import PENDING, Gift
 from ledger.identity import DonorDetails
 from ledger.payments import CONFIRMED, FAILED, PaymentNotice
 from projections import registry
 from projections import runner as runner_module
 from projections.runner import Projection, ProjectionRunner
 from projections.store import LedgerStore, read_models
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import start_campaigns
 
 CAMPAIGN = "fare-legami-anni-2-3"
 DAY = date(2017, 3, 1)

@@ -5,13 +5,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
-from ledger.donation import Gift
 from ledger.donor import Donor
 from ledger.errors import ConflictError
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from projections import registry
 from projections.store import LedgerStore
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import start_campaigns
 
 RACERS = 4  # each racer is a whole store with its own connections
 

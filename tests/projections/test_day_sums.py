@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.donation import CHANNELS, CONFIRMED, DISTRICTS, PENDING, Gift
 from ledger.errors import LedgerError
+from ledger.gift import CHANNELS, CONFIRMED, DISTRICTS, PENDING, Gift
 from ledger.identity import DonorDetails
 from ledger.payments import CONFIRMED as PAYMENT_CONFIRMED
 from ledger.payments import DISPUTE_CLOSED, REFUND_FAILED, REFUNDED, PaymentNotice

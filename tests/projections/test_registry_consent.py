@@ -4,16 +4,16 @@ import uuid
 from datetime import date
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.donation import Gift
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from projections import registry
 from projections.store import LedgerStore
-from tests.ledger.test_csv_import import row, start_campaigns, write_csv
-from tests.web.test_cli import add_campaigns
+from tests.helpers import add_campaigns, row, start_campaigns, write_csv
 from web.cli import main
 
 # (is a change staff recorded, date, privacy, marketing); a gift's date is its value date.
@@ -69,6 +69,7 @@ def record(store: LedgerStore, email: str, ordered: list[Fact]) -> None:
             donor_id = uuid.UUID(entry["donor_id"])
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

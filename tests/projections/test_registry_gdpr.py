@@ -6,17 +6,25 @@ from datetime import date
 import pytest
 
 from ledger.csv_import import import_donations
-from ledger.donation import Donation, Gift
+from ledger.donation import Donation
 from ledger.errors import ConflictError, InvalidInputError
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from ledger.privacy import unseal
 from ledger.stand import StandCollection
 from projections import registry
 from projections.store import LedgerStore
-from tests.conftest import YEAR1
-from tests.ledger.test_csv_import import figures, start_campaigns
-from tests.ledger.test_stand import COINS, named, open_stand
-from tests.projections.test_runner import dump
+from tests.helpers import (
+    COINS,
+    YEAR1,
+    dump,
+    erase,
+    figures,
+    find,
+    named,
+    open_stand,
+    start_campaigns,
+)
 
 TODAY = date(2030, 1, 1)
 
@@ -26,27 +34,6 @@ def loaded(store: LedgerStore) -> LedgerStore:
     import_donations(store.app, YEAR1 / "donations.csv")
     store.runner.catch_up()
     return store
-
-
-def find(store: LedgerStore, text: str) -> dict:
-    with store.database.reading() as session:
-        [entry] = registry.search_donors(session, text)
-    return entry
-
-
-def erase(store: LedgerStore, donor_id: str, force: bool = False, today: date = TODAY) -> int:
-    with store.database.reading() as session:
-        donations, has_tax_code, last = registry.erasure_facts(session, donor_id)
-    return store.app.erase_donor(
-        uuid.UUID(donor_id),
-        [uuid.UUID(d) for d in donations],
-        has_tax_code,
-        date.fromisoformat(last) if last else None,
-        "richiesta dell'interessato",
-        "admin@example.org",
-        force,
-        today,
-    )
 
 
 def test_search_finds_a_donor_however_the_phone_is_written(store: LedgerStore) -> None:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.donation import Gift
 from ledger.errors import ConflictError
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from projections.reports import progress
 from projections.store import LedgerStore

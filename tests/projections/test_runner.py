@@ -16,29 +16,9 @@ from projections.reports import progress
 from projections.runner import ProjectionRunner
 from projections.store import LedgerStore
 from projections.totals import CampaignTotals
-from tests.conftest import YEAR1
-from tests.ledger.test_csv_import import figures, start_campaigns
+from tests.helpers import YEAR1, dump, figures, start_campaigns
 
 YEAR1_DAY = date(2015, 7, 20)
-TABLES = (
-    "campaigns_view",
-    "gifts_view",
-    "money_movements",
-    "registry_donors",
-    "stands_view",
-    "registry_keys",
-    "registry_gifts",
-    "registry_aliases",
-    "registry_consents",
-    "audit_view",
-)
-
-
-def dump(store: LedgerStore) -> dict[str, list[tuple[Any, ...]]]:
-    with store.database.reading() as session:
-        return {
-            table: sorted(session.query(f"SELECT * FROM {table}"), key=repr) for table in TABLES
-        }
 
 
 def test_rebuild_gives_read_models_identical_to_incremental(store: LedgerStore) -> None:

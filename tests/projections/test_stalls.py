@@ -11,15 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.campaign import Campaign
-from ledger.donation import Donation, Gift
 from ledger.errors import InvalidInputError, LedgerError, NotFoundError
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from projections.database import Session
 from projections.reports import progress
 from projections.runner import ProjectionRunner
 from projections.store import LedgerStore
 from projections.totals import CampaignTotals
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import save_unprojectable_gift, start_campaigns
 
 SLUG = "fare-legami-anni-2-3"
 DAY = date(2016, 9, 10)
@@ -36,28 +36,6 @@ def record(store: LedgerStore, cents: int, key: str | None = None) -> None:
             method="bank_transfer",
         )
     )
-
-
-def save_unprojectable_gift(store: LedgerStore) -> int:
-    """A gift of 2**63 cents saved straight through the event store, as the ledger accepted
-    before amounts were bounded: no BIGINT column holds it. Returns its position."""
-    store.app.save(
-        Donation(
-            source_key="legacy:overflow",
-            campaign=SLUG,
-            amount_cents=2**63,
-            donors=1,
-            identified=False,
-            channel="bank",
-            method="bank_transfer",
-            value_date=DAY,
-            district="",
-            stand="",
-            status="confirmed",
-            sealed_donor=None,
-        )
-    )
-    return store.app.recorder.max_notification_id()
 
 
 def raised(store: LedgerStore) -> int:
@@ -191,6 +169,7 @@ def raw_gifts(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25,
     deadline=None,

@@ -11,11 +11,11 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from ledger.donation import Donation, Gift
+from ledger.donation import Donation
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from projections.store import LedgerStore, read_models
-from tests.ledger.test_csv_import import start_campaigns
-from tests.projections.test_registry_gdpr import erase, find
+from tests.helpers import erase, find, start_campaigns
 from vault.backup import back_up, restore
 from vault.keys import TABLES as VAULT_TABLES
 from web.cli import main
@@ -57,6 +57,7 @@ def what_the_foundation_sees(url: str, tmp_path: Path, label: str) -> dict[str, 
     }
 
 
+@pytest.mark.slow
 def test_backup_restored_into_a_new_database_gives_the_same_registry_before_and_after_rebuild(
     store_url: str, fresh_url: str, tmp_path: Path
 ) -> None:
@@ -90,6 +91,7 @@ def test_backup_restored_into_a_new_database_gives_the_same_registry_before_and_
     assert what_the_foundation_sees(fresh_url, tmp_path, "rebuilt") == before
 
 
+@pytest.mark.slow
 def test_restore_refuses_a_database_that_already_has_events(store_url: str, tmp_path: Path) -> None:
     ledger(store_url, "init", "--demo")
     backup = tmp_path / "ledger.backup"

@@ -3,48 +3,16 @@
 import csv
 import io
 import uuid
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
-from ledger.csv_import import import_donations
 from projections import registry
-from tests.conftest import YEAR1
-from tests.ledger.test_csv_import import start_campaigns
-from web import create_app, store
-
-
-@pytest.fixture
-def office(store_url: str) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "t",
-            "LEDGER_DATABASE_URL": store_url,
-            "WTF_CSRF_ENABLED": False,
-        }
-    )
-    with app.app_context():
-        start_campaigns(store())
-        import_donations(store().app, YEAR1 / "donations.csv")
-        for role in ("admin", "staff", "volunteer"):
-            store().app.add_user(f"{role}@example.org", role, "una-password-lunga")
-    yield app
-    app.extensions["ledger_store"].close()
-
-
-def signed_in(app: Flask, role: str) -> FlaskClient:
-    client = app.test_client()
-    response = client.post(
-        "/login", data={"email": f"{role}@example.org", "password": "una-password-lunga"}
-    )
-    assert response.status_code == 302
-    return client
+from tests.helpers import signed_in
+from web import store
 
 
 def donor_id(app: Flask, text: str) -> str:
@@ -54,8 +22,8 @@ def donor_id(app: Flask, text: str) -> str:
         return str(registry.search_donors(session, text)[0]["donor_id"])
 
 
-def test_dashboard_shows_figures_and_charts(office: Flask) -> None:
-    client = signed_in(office, "staff")
+def test_dashboard_shows_figures_and_charts(year1_office: Flask) -> None:
+    client = signed_in(year1_office, "staff")
     client.post(
         "/admin/donations/new",
         data={
@@ -71,8 +39,8 @@ def test_dashboard_shows_figures_and_charts(office: Flask) -> None:
     assert "€ 336.000,00" in page and "€ 1.000,00" in page
 
 
-def test_donations_filter_by_channel_and_date(office: Flask) -> None:
-    client = signed_in(office, "staff")
+def test_donations_filter_by_channel_and_date(year1_office: Flask) -> None:
+    client = signed_in(year1_office, "staff")
     page = client.get(
         "/admin/donations?campaign=fare-legami-anno-1&channel=bank&from=2015-07-01&to=2015-07-05"
     ).get_data(as_text=True)
@@ -80,8 +48,8 @@ def test_donations_filter_by_channel_and_date(office: Flask) -> None:
     assert "FL1-000001" not in page and "FL1-000004" not in page
 
 
-def test_bank_transfer_keyed_by_reference(office: Flask) -> None:
-    client = signed_in(office, "staff")
+def test_bank_transfer_keyed_by_reference(year1_office: Flask) -> None:
+    client = signed_in(year1_office, "staff")
     form = {
         "reference": "cro 0001",
         "value_date": "2016-09-01",
@@ -100,15 +68,15 @@ def test_bank_transfer_keyed_by_reference(office: Flask) -> None:
     )
     assert bad.status_code == 422 and "codice fiscale" in bad.get_data(as_text=True)
     body = client.get("/api/v1/campaigns/fare-legami-anni-2-3/progress").get_json()
-    with office.app_context():
+    with year1_office.app_context():
         store().runner.catch_up()
     body = client.get("/api/v1/campaigns/fare-legami-anni-2-3/progress").get_json()
     assert (body["raised_cents"], body["contacts"]) == (15000, 1)
 
 
-def test_refund_and_correction_are_new_events_with_a_reason(office: Flask) -> None:
-    client = signed_in(office, "staff")
-    with office.app_context():
+def test_refund_and_correction_are_new_events_with_a_reason(year1_office: Flask) -> None:
+    client = signed_in(year1_office, "staff")
+    with year1_office.app_context():
         donation = store().app.find_donation("csv:FL1-000002")
         assert donation is not None
     url = f"/admin/donations/{donation.id}"
@@ -133,16 +101,19 @@ def test_refund_and_correction_are_new_events_with_a_reason(office: Flask) -> No
         url + "/correct", data={"amount": "70,00", "value_date": "2015-07-03", "reason": "di nuovo"}
     )
     assert refused.status_code == 422
-    with office.app_context():
+    with year1_office.app_context():
         events = store().app.recorder.select_events(donation.id)
     assert [e.topic.rsplit(".", 1)[-1] for e in events] == ["Received", "Refunded", "Corrected"]
 
 
-def test_registry_search_donor_page_and_merge(office: Flask) -> None:
-    client = signed_in(office, "staff")
+def test_registry_search_donor_page_and_merge(year1_office: Flask) -> None:
+    client = signed_in(year1_office, "staff")
     page = client.post("/admin/registry", data={"q": "366 207 6513"}).get_data(as_text=True)
     assert "simonebarbieri35@example.net" in page
-    first, second = donor_id(office, "CLMMRA43A53D150K"), donor_id(office, "DLCGPP57H16B898S")
+    first, second = (
+        donor_id(year1_office, "CLMMRA43A53D150K"),
+        donor_id(year1_office, "DLCGPP57H16B898S"),
+    )
     donor_page = client.get(f"/admin/registry/{first}").get_data(as_text=True)
     assert "Storia dei consensi" in donor_page and "CLMMRA43A53D150K" in donor_page
     merged = client.post(
@@ -154,8 +125,8 @@ def test_registry_search_donor_page_and_merge(office: Flask) -> None:
     assert client.get("/admin/registry/duplicates").status_code == 200
 
 
-def test_exports_open_in_italian_excel_and_are_audited(office: Flask) -> None:
-    client = signed_in(office, "staff")
+def test_exports_open_in_italian_excel_and_are_audited(year1_office: Flask) -> None:
+    client = signed_in(year1_office, "staff")
     response = client.get("/admin/exports/donors.csv?campaign=fare-legami-anno-1&with_tax_code=1")
     body = response.get_data()
     assert body.startswith("\ufeff".encode())
@@ -175,9 +146,9 @@ def test_exports_open_in_italian_excel_and_are_audited(office: Flask) -> None:
     assert len(marketing.splitlines()) < len(body.splitlines()) + 400
 
 
-def test_access_request_and_erasure(office: Flask) -> None:
-    staff, admin = signed_in(office, "staff"), signed_in(office, "admin")
-    target = donor_id(office, "simonebarbieri35@example.net")
+def test_access_request_and_erasure(year1_office: Flask) -> None:
+    staff, admin = signed_in(year1_office, "staff"), signed_in(year1_office, "admin")
+    target = donor_id(year1_office, "simonebarbieri35@example.net")
     access = staff.get(f"/admin/registry/{target}/access")
     held: dict[str, Any] = access.get_json()
     assert held["donor"]["email"] == "simonebarbieri35@example.net"
@@ -202,7 +173,7 @@ def test_access_request_and_erasure(office: Flask) -> None:
             "privacy_consent": "y",
         },
     )
-    kept = donor_id(office, "RSSMRA80A01D150J")
+    kept = donor_id(year1_office, "RSSMRA80A01D150J")
     refused = staff.post(f"/admin/registry/{kept}/erase", data={"reason": "richiesta"})
     assert refused.status_code == 409 and "10 anni" in refused.get_data(as_text=True)
     forbidden = staff.post(f"/admin/registry/{kept}/erase", data={"reason": "r", "force": "y"})
@@ -225,9 +196,9 @@ def test_access_request_and_erasure(office: Flask) -> None:
     ],
 )
 def test_erasing_a_donor_whose_last_gift_is_on_29_february(
-    office: Flask, day: str, status: int, kept_until: str | None
+    year1_office: Flask, day: str, status: int, kept_until: str | None
 ) -> None:
-    staff = signed_in(office, "staff")
+    staff = signed_in(year1_office, "staff")
     recorded = staff.post(
         "/admin/donations/new",
         data={
@@ -240,15 +211,15 @@ def test_erasing_a_donor_whose_last_gift_is_on_29_february(
         },
     )
     assert recorded.status_code == 302
-    target = donor_id(office, "RSSMRA80A01D150J")
+    target = donor_id(year1_office, "RSSMRA80A01D150J")
     erased = staff.post(
         f"/admin/registry/{target}/erase", data={"reason": "richiesta", "confirmed": "1"}
     )
     assert erased.status_code == status
     if kept_until:
         assert kept_until in erased.get_data(as_text=True)
-    with office.app_context():
+    with year1_office.app_context():
         store().runner.catch_up()
-    with office.app_context(), store().database.reading() as session:
+    with year1_office.app_context(), store().database.reading() as session:
         entry = registry.donor(session, target)
     assert entry is not None and entry["erased"] == (status == 302)

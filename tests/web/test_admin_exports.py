@@ -8,8 +8,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from ledger.csv_import import COLUMNS
-from tests.ledger.test_large_import import ledger
-from tests.web.test_cli import YEAR1_CSV, add_campaigns
+from tests.helpers import YEAR1_CSV, add_campaigns, ledger
 from web.cli import main
 
 DONORS = 100_000

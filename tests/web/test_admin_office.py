@@ -18,7 +18,7 @@ from ledger.csv_import import import_donations
 from projections import registry
 from projections.registry import consent_source
 from tests.conftest import YEAR1
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import start_campaigns
 from web import create_app, store
 from web.labels import local_time
 

@@ -3,11 +3,11 @@
 import pytest
 from flask import Flask
 
-from tests.web.test_admin import office, signed_in  # noqa: F401 - the fixture is used by name
+from tests.helpers import signed_in
 
 
-def test_staff_issue_a_year_then_download_void_and_resend(office: Flask) -> None:  # noqa: F811
-    client = signed_in(office, "staff")
+def test_staff_issue_a_year_then_download_void_and_resend(year1_office: Flask) -> None:
+    client = signed_in(year1_office, "staff")
     page = client.get("/admin/receipts/?year=2015").get_data(as_text=True)
     assert "Ricevute 2015" in page and "Nessuna ricevuta per questo anno." in page
     assert "i messaggi restano in coda" in page  # no SMTP configured
@@ -34,11 +34,11 @@ def test_staff_issue_a_year_then_download_void_and_resend(office: Flask) -> None
 
 
 def test_the_agenzia_file_and_the_accountant_csv_download(
-    office: Flask,  # noqa: F811
+    year1_office: Flask,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("LEDGER_FOUNDATION_TAX_CODE", "93012345678")
-    client = signed_in(office, "staff")
+    client = signed_in(year1_office, "staff")
     opposed = client.post(
         "/admin/receipts/opposition",
         data={"donor": "CLMMRA43A53D150K", "year": "2015", "how": "modulo firmato"},
@@ -52,8 +52,8 @@ def test_the_agenzia_file_and_the_accountant_csv_download(
     assert "agenzia-entrate" in client.get("/admin/audit").get_data(as_text=True)
 
 
-def test_a_campaign_report_takes_expenses_from_a_form(office: Flask) -> None:  # noqa: F811
-    client = signed_in(office, "staff")
+def test_a_campaign_report_takes_expenses_from_a_form(year1_office: Flask) -> None:
+    client = signed_in(year1_office, "staff")
     page = client.get("/admin/receipts/fundraising/fare-legami-anno-1").get_data(as_text=True)
     income = page.split('class="income">')[1].split("<")[0]
     bad = client.post(
@@ -75,17 +75,17 @@ def test_a_campaign_report_takes_expenses_from_a_form(office: Flask) -> None:  #
     assert "spesa;2015-09-01;Noleggio gazebo;;;150,00" in table.get_data(as_text=True)
 
 
-def test_volunteers_cannot_see_receipts(office: Flask) -> None:  # noqa: F811
-    client = signed_in(office, "volunteer")
+def test_volunteers_cannot_see_receipts(year1_office: Flask) -> None:
+    client = signed_in(year1_office, "volunteer")
     assert client.get("/admin/receipts/").status_code == 403
-    assert office.test_client().get("/admin/receipts/").status_code in (302, 401)
+    assert year1_office.test_client().get("/admin/receipts/").status_code in (302, 401)
 
 
 @pytest.mark.parametrize("year", ["²⁰¹⁵", "٢٠١٥", "2015x", "99999999999999999999"])
 def test_a_year_that_is_not_four_plain_digits_is_422(
-    office: Flask,  # noqa: F811
+    year1_office: Flask,
     year: str,
 ) -> None:
-    client = signed_in(office, "staff")
+    client = signed_in(year1_office, "staff")
     assert client.get("/admin/receipts/", query_string={"year": year}).status_code == 422
     assert client.get(f"/admin/receipts/agenzia-entrate/{year}.csv").status_code == 422

@@ -15,7 +15,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import start_campaigns
 from web import create_app, store
 
 VOLUNTEER = "volontaria@example.org"

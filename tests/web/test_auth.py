@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import UUIDConverter
 
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import start_campaigns
 from web import create_app, store
 
 ROLES = ("volunteer", "staff", "admin")

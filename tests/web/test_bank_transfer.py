@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger.errors import InvalidInputError
-from tests.web.test_donate import CURRENT, make_app
+from tests.helpers import CURRENT, make_app
 from web import create_app
 from web.bank import checked_iban
 

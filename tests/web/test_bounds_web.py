@@ -10,9 +10,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.ledger.test_csv_import import start_campaigns
-from tests.projections.test_stalls import save_unprojectable_gift
-from tests.web.test_stands_api import OPENING, bearer
+from tests.helpers import OPENING, bearer, save_unprojectable_gift, start_campaigns
 from web import store
 
 controls = st.characters(categories=["Cc"])

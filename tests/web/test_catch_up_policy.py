@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ledger.donation import Gift
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from projections.store import LedgerStore
 from web import create_app

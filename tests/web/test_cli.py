@@ -18,40 +18,8 @@ from ledger.user import user_email
 from projections.audit import audit_entries
 from projections.reports import list_campaigns
 from projections.store import LedgerStore
-from tests.conftest import ROOT, YEAR1
-from tests.ledger.test_csv_import import row, write_csv
+from tests.helpers import ROOT, YEAR1_CSV, add_campaigns, row, write_csv
 from web.cli import database_url, main
-
-YEAR1_CSV = str(YEAR1 / "donations.csv")
-
-
-def add_campaigns(cli: CliRunner) -> None:
-    for args in (
-        [
-            "fare-legami-anno-1",
-            "--name",
-            "Fare Legami — anno 1",
-            "--target",
-            "0",
-            "--starts",
-            "01/07/2015",
-            "--ends",
-            "31/05/2016",
-        ],
-        [
-            "fare-legami-anni-2-3",
-            "--name",
-            "Fare Legami — anni 2 e 3",
-            "--target",
-            "336.000,00",
-            "--starts",
-            "2016-07-01",
-            "--ends",
-            "2018-06-30",
-        ],
-    ):
-        result = cli.invoke(main, ["campaigns", "add", *args])
-        assert result.exit_code == 0, result.output
 
 
 def test_import_then_report_json_has_the_design_keys(cli: CliRunner) -> None:
@@ -284,6 +252,7 @@ def test_default_store_is_the_served_one_from_any_folder(
         assert database_url() == served
 
 
+@pytest.mark.slow
 def test_a_missing_store_is_an_error_except_for_init(tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -418,6 +387,7 @@ def test_a_missing_postgres_database_is_an_error_too(postgres_server: str) -> No
     assert "cannot use the database" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
     env = {**os.environ, "LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite3'}"}
     ledger = [sys.executable, "-m", "web.cli"]

@@ -10,9 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from projections.store import LedgerStore
-from tests.ledger.test_csv_import import row, write_csv
-from tests.projections.test_stalls import save_unprojectable_gift
-from tests.web.test_cli import add_campaigns
+from tests.helpers import add_campaigns, row, save_unprojectable_gift, write_csv
 from web.cli import main
 
 

@@ -3,29 +3,24 @@
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.card_fees import CardPricing
 from ledger.dates import today
-from ledger.donation import Gift
 from ledger.errors import InvalidInputError
+from ledger.gift import Gift
 from tests.e2e.conftest import free_port
 from tests.fakestripe import FakeStripe, StripeStory
 from tests.fakestripe.fixtures import stripe_event, stripe_object
-from tests.ledger.test_csv_import import start_campaigns
-from tests.web.test_webhooks import SECRET, deliver, figures
+from tests.helpers import CURRENT, SECRET, deliver, make_app, served_figures, start_campaigns
 from web import create_app, store
 from web.cli import main
 
-# The demo campaigns ended in 2016 and 2018: the form offers only a campaign running today.
-CURRENT = "legami-in-corso"
 VALID = {
     "amount": "2500",
     "frequency": "once",
@@ -33,23 +28,6 @@ VALID = {
     "tax_code": "",
     "privacy_consent": "y",
 }
-
-
-def make_app(store_url: str, **config: Any) -> Flask:
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "t",
-            "LEDGER_DATABASE_URL": store_url,
-            "WTF_CSRF_ENABLED": False,
-            **config,
-        }
-    )
-    with app.app_context():
-        start_campaigns(store())
-        store().app.start_campaign(CURRENT, "Legami in corso", 1_000_000)
-        store().runner.catch_up()  # as `ledger project --follow` does beside the server
-    return app
 
 
 @pytest.fixture
@@ -174,7 +152,7 @@ def test_sync_fees_records_the_balance_transaction_fee(
     assert result.exit_code == 0, result.output + result.stderr
     assert "2 payments checked, 2 fees recorded" in result.output
     expected_fees = (round(2500 * 0.015) + 25) + (round(10000 * 0.015) + 25)
-    got = figures(donate)
+    got = served_figures(donate)
     assert (got["fees_cents"], got["net_cents"]) == (expected_fees, 12500 - expected_fees)
     again = runner.invoke(main, ["stripe", "sync-fees"])
     assert "0 payments checked" in again.output
@@ -474,7 +452,7 @@ def test_a_cancelled_monthly_gift_is_recorded_and_expects_no_further_month(
     events = story.monthly_gift(1500, details, 2, cancelled=False, new_invoice_shape=True)
     for event in events:
         assert deliver(donate, event) == 200
-    running = figures(donate)
+    running = served_figures(donate)
     assert (running["monthly_gifts"], running["monthly_cents"]) == (1, 1500)
     sub_id = events[0]["data"]["object"]["subscription"]
     deleted = stripe_event(
@@ -492,6 +470,6 @@ def test_a_cancelled_monthly_gift_is_recorded_and_expects_no_further_month(
     )
     assert deliver(donate, deleted) == 200
     assert deliver(donate, deleted) == 200  # a resend changes nothing
-    after = figures(donate)
+    after = served_figures(donate)
     assert (after["monthly_gifts"], after["monthly_cents"]) == (0, 0)
     assert after["raised_cents"] == running["raised_cents"] == 3000  # the months paid stay

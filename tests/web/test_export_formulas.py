@@ -17,10 +17,10 @@ from openpyxl import load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from ledger.csv_import import COLUMNS
-from ledger.donation import Gift
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from projections.store import LedgerStore
-from tests.web.test_cli import add_campaigns
+from tests.helpers import add_campaigns
 from web.cli import main
 from web.exports import (
     DONOR_COLUMNS,

@@ -13,9 +13,7 @@ from ledger.errors import InvalidInputError
 from ledger.fundraising import record_expense
 from ledger.money import format_eur
 from projections.store import LedgerStore
-from tests.ledger.test_stand import COINS, COINS_TOTAL, named, open_stand
-from tests.web.test_cli import add_campaigns
-from tests.web.test_receipts_cli import pdf_text
+from tests.helpers import COINS, COINS_TOTAL, add_campaigns, named, open_stand, pdf_text
 from web.cli import main
 from web.receipts import fundraising_documents
 

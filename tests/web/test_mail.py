@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from ledger.donation import PENDING, Gift
+from ledger.gift import PENDING, Gift
 from ledger.identity import DonorDetails
 from ledger.mail import request_receipt_mail
 from ledger.payments import CONFIRMED, REFUNDED, PaymentNotice
@@ -21,7 +21,7 @@ from projections.outbox import MailAttempts, mail_attempts, mail_status
 from projections.store import LedgerStore
 from tests.e2e.conftest import free_port
 from tests.fakestripe.events import StripeStory
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import start_campaigns
 from web.mail import SmtpSettings, send_due
 from web.receipts import issue_year, statement_document
 from web.stripe_gateway import StripeEvents

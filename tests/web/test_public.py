@@ -5,7 +5,7 @@ import json
 from flask.testing import FlaskClient
 
 from ledger.csv_import import import_donations
-from tests.conftest import YEAR1
+from tests.helpers import YEAR1
 from web import store
 from web.cli import DEMO_CAMPAIGNS
 

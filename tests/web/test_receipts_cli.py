@@ -9,19 +9,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from ledger.money import format_eur
-from tests.conftest import YEAR1
-from tests.web.test_cli import add_campaigns
+from tests.helpers import pdf_text
 from web.cli import main
-
-YEAR1_CSV = str(YEAR1 / "donations.csv")
-
-
-def pdf_text(path: Path) -> str:
-    """The words of the PDF as pdftotext reads them, spaces collapsed."""
-    out = subprocess.run(
-        ["pdftotext", str(path), "-"], check=True, capture_output=True, text=True
-    ).stdout
-    return " ".join(out.split())
 
 
 def page_one_png(path: Path, tmp_path: Path) -> Image.Image:
@@ -45,8 +34,7 @@ def page_one_png(path: Path, tmp_path: Path) -> Image.Image:
 
 
 def issued(cli: CliRunner, year: int = 2015) -> list[dict]:
-    add_campaigns(cli)
-    assert cli.invoke(main, ["import", "donations", YEAR1_CSV]).exit_code == 0
+    """Issue a year's receipts (the ledger holds the year-1 donations); the receipts listed."""
     result = cli.invoke(main, ["receipts", "issue", "--year", str(year), "--on", "15/02/2016"])
     assert result.exit_code == 0, result.output
     listed = cli.invoke(main, ["receipts", "list", "--year", str(year), "--json"])
@@ -58,8 +46,8 @@ def by_reference(rows: list[dict], reference: str) -> dict:
     return next(r for r in rows if r["reference"] == reference)
 
 
-def test_a_year_is_issued_once_and_listed_in_number_order(cli: CliRunner) -> None:
-    rows = issued(cli)
+def test_a_year_is_issued_once_and_listed_in_number_order(year1_cli: CliRunner) -> None:
+    rows = issued(year1_cli)
     assert len(rows) > 100
     assert [r["number"] for r in rows] == [f"2015/{n:06d}" for n in range(1, len(rows) + 1)]
     assert {r["status"] for r in rows} == {"issued"}
@@ -70,20 +58,22 @@ def test_a_year_is_issued_once_and_listed_in_number_order(cli: CliRunner) -> Non
         7500,
         "bank_transfer",
     )
-    again = cli.invoke(main, ["receipts", "issue", "--year", "2015"])
+    again = year1_cli.invoke(main, ["receipts", "issue", "--year", "2015"])
     assert again.exit_code == 0
     assert "2015: 0 receipts issued" in again.output
-    assert cli.invoke(main, ["receipts", "list", "--year", "2015", "--json"]).output.count(
+    assert year1_cli.invoke(main, ["receipts", "list", "--year", "2015", "--json"]).output.count(
         '"number"'
     ) == len(rows)
-    text = cli.invoke(main, ["receipts", "list", "--year", "2015"]).output
+    text = year1_cli.invoke(main, ["receipts", "list", "--year", "2015"]).output
     assert f"{maria['number']}\tissued\tFL1-000002\tMaria Colombo\t€ 75,00\tbank_transfer" in text
 
 
-def test_receipt_page_says_what_the_law_asks_in_italian(cli: CliRunner, tmp_path: Path) -> None:
-    maria = by_reference(issued(cli), "FL1-000002")
+def test_receipt_page_says_what_the_law_asks_in_italian(
+    year1_cli: CliRunner, tmp_path: Path
+) -> None:
+    maria = by_reference(issued(year1_cli), "FL1-000002")
     out = tmp_path / "ricevuta.pdf"
-    result = cli.invoke(main, ["receipts", "pdf", maria["number"], "--out", str(out)])
+    result = year1_cli.invoke(main, ["receipts", "pdf", maria["number"], "--out", str(out)])
     assert result.exit_code == 0, result.output
     text = pdf_text(out)
     for expected in (
@@ -115,15 +105,15 @@ def test_receipt_page_says_what_the_law_asks_in_italian(cli: CliRunner, tmp_path
 
 
 def test_cash_says_not_deductible_and_no_tax_code_says_nothing(
-    cli: CliRunner, tmp_path: Path
+    year1_cli: CliRunner, tmp_path: Path
 ) -> None:
-    rows = issued(cli)
+    rows = issued(year1_cli)
     cash, online = by_reference(rows, "FL1-000004"), by_reference(rows, "FL1-000001")
     assert (cash["method"], cash["deductibility"]) == ("cash", "not_deductible")
     assert (online["tax_code"], online["deductibility"]) == ("", "none")
     for row, name in ((cash, "cash.pdf"), (online, "online.pdf")):
         assert (
-            cli.invoke(
+            year1_cli.invoke(
                 main, ["receipts", "pdf", row["number"], "--out", str(tmp_path / name)]
             ).exit_code
             == 0
@@ -134,17 +124,16 @@ def test_cash_says_not_deductible_and_no_tax_code_says_nothing(
     assert "mediante carta di pagamento" in online_text and "Simone Barbieri" in online_text
 
 
-def test_foundation_comes_from_the_environment(store_url: str, tmp_path: Path) -> None:
+def test_foundation_comes_from_the_environment(year1_url: str, tmp_path: Path) -> None:
     cli = CliRunner(
         env={
-            "LEDGER_DATABASE_URL": store_url,
+            "LEDGER_DATABASE_URL": year1_url,
             "LEDGER_FOUNDATION_NAME": "Fondazione Prova ETS",
             "LEDGER_FOUNDATION_TAX_CODE": "12345678903",
             "LEDGER_FOUNDATION_ADDRESS": "Piazza del Comune 1, 26100 Cremona",
             "LEDGER_FOUNDATION_STATUS": "Ente filantropico iscritto al RUNTS",
         }
     )
-    assert cli.invoke(main, ["init"]).exit_code == 0  # a new ledger starts with init
     first = issued(cli)[0]
     cli.invoke(main, ["receipts", "pdf", first["number"], "--out", str(tmp_path / "r.pdf")])
     text = pdf_text(tmp_path / "r.pdf")
@@ -157,25 +146,33 @@ def test_foundation_comes_from_the_environment(store_url: str, tmp_path: Path) -
         assert expected in text
 
 
-def test_a_voided_receipt_keeps_its_number_and_prints_void(cli: CliRunner, tmp_path: Path) -> None:
-    maria = by_reference(issued(cli), "FL1-000002")
-    result = cli.invoke(main, ["receipts", "void", maria["number"], "--reason", "importo errato"])
+def test_a_voided_receipt_keeps_its_number_and_prints_void(
+    year1_cli: CliRunner, tmp_path: Path
+) -> None:
+    maria = by_reference(issued(year1_cli), "FL1-000002")
+    result = year1_cli.invoke(
+        main, ["receipts", "void", maria["number"], "--reason", "importo errato"]
+    )
     assert result.exit_code == 0 and "voided" in result.output
-    rows = json.loads(cli.invoke(main, ["receipts", "list", "--year", "2015", "--json"]).output)
+    rows = json.loads(
+        year1_cli.invoke(main, ["receipts", "list", "--year", "2015", "--json"]).output
+    )
     assert [(r["status"], r["void_reason"]) for r in rows if r["number"] == maria["number"]] == [
         ("void", "importo errato")
     ]
-    cli.invoke(main, ["receipts", "pdf", maria["number"], "--out", str(tmp_path / "v.pdf")])
+    year1_cli.invoke(main, ["receipts", "pdf", maria["number"], "--out", str(tmp_path / "v.pdf")])
     assert "ANNULLATA Motivo dell'annullamento: importo errato" in pdf_text(tmp_path / "v.pdf")
-    reissued = cli.invoke(main, ["receipts", "issue", "--year", "2015"])
+    reissued = year1_cli.invoke(main, ["receipts", "issue", "--year", "2015"])
     assert f"1 receipts issued (2015/{len(rows) + 1:06d}" in reissued.output
 
 
-def test_statement_lists_the_donors_receipts_and_total(cli: CliRunner, tmp_path: Path) -> None:
-    rows = issued(cli)
+def test_statement_lists_the_donors_receipts_and_total(
+    year1_cli: CliRunner, tmp_path: Path
+) -> None:
+    rows = issued(year1_cli)
     mine = [r for r in rows if r["tax_code"] == "CLMMRA43A53D150K"]
     out = tmp_path / "riepilogo.pdf"
-    result = cli.invoke(
+    result = year1_cli.invoke(
         main,
         [
             "receipts",
@@ -223,23 +220,22 @@ def test_statement_lists_the_donors_receipts_and_total(cli: CliRunner, tmp_path:
     ],
 )
 def test_bad_requests_exit_non_zero_with_a_message(
-    cli: CliRunner, args: list[str], message: str, tmp_path: Path
+    year1_cli: CliRunner, args: list[str], message: str, tmp_path: Path
 ) -> None:
-    issued(cli)
+    issued(year1_cli)
     out = tmp_path / "x.pdf"
-    result = cli.invoke(main, [str(out) if arg == "x.pdf" else arg for arg in args])
+    result = year1_cli.invoke(main, [str(out) if arg == "x.pdf" else arg for arg in args])
     assert result.exit_code == 1, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not out.exists()
 
 
 def test_agenzia_export_writes_the_file_and_the_accountant_csv(
-    store_url: str, tmp_path: Path
+    year1_url: str, tmp_path: Path
 ) -> None:
     cli = CliRunner(
-        env={"LEDGER_DATABASE_URL": store_url, "LEDGER_FOUNDATION_TAX_CODE": "93012345678"}
+        env={"LEDGER_DATABASE_URL": year1_url, "LEDGER_FOUNDATION_TAX_CODE": "93012345678"}
     )
-    assert cli.invoke(main, ["init"]).exit_code == 0  # a new ledger starts with init
     rows = issued(cli)
     assert (
         cli.invoke(

@@ -9,7 +9,7 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.donation import Gift
+from ledger.gift import Gift
 from ledger.identity import DonorDetails
 from projections import registry
 from projections.store import LedgerStore

@@ -6,6 +6,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from web import _secret_key
 
 WORKERS = 16
@@ -17,6 +19,7 @@ def _start_worker(instance: str, gate: Any, answers: Any) -> None:
     answers.put(_secret_key(instance))
 
 
+@pytest.mark.slow
 def test_workers_starting_together_all_hold_the_one_secret_on_disk(
     tmp_path: Path, monkeypatch: Any
 ) -> None:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from projections.audit import audit_entries
 from projections.store import LedgerStore
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import start_campaigns
 from web import create_app, sessions, store, throttle
 from web.auth import safe_next
 from web.cli import main

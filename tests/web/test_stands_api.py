@@ -9,24 +9,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from ledger.dates import today
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import OPENING, bearer, start_campaigns
 from web import store
-
-OPENING = {
-    "campaign": "fare-legami-anni-2-3",
-    "place": "Piazza Duomo",
-    "comune": "Crema",
-    "district": "Crema",
-    "day": "2016-09-10",
-    "volunteers": ["Anna", "Bruno"],
-}
-
-
-def bearer(client: FlaskClient, role: str) -> dict[str, str]:
-    with client.application.app_context():
-        email = f"{role}-{uuid.uuid4().hex[:6]}@example.org"
-        store().app.add_user(email, role, "una-password-lunga")
-        return {"Authorization": f"Bearer {store().app.issue_token(email)}"}
 
 
 @pytest.fixture

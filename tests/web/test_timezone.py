@@ -11,8 +11,7 @@ from ledger.dates import local_day, today
 from ledger.errors import InvalidInputError
 from projections.reports import progress
 from projections.store import LedgerStore
-from tests.ledger.test_application import gift
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import gift, start_campaigns
 from web.stripe_gateway import day_of
 
 # 22:30 UTC on 31 March 2024 is 00:30 on 1 April in Rome (summer time began that night).

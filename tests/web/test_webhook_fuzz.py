@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fakestripe import StripeStory, sign
-from tests.web.test_webhooks import SECRET, hook, mario, stripe_app  # noqa: F401
+from tests.helpers import SECRET, mario
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -67,7 +67,7 @@ MUTATED = st.builds(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_any_signed_body_is_answered_2xx_or_4xx(
-    hook: FlaskClient,  # noqa: F811
+    hook: FlaskClient,
     body: Any,
 ) -> None:
     payload = json.dumps(body).encode()

@@ -20,7 +20,7 @@ from tests.fakestripe.stories import (
     gift_stories,
     ledger_state,
 )
-from tests.web.test_webhooks import SECRET, post
+from tests.helpers import SECRET, post
 from web import create_app, store
 
 
@@ -44,6 +44,7 @@ examples = itertools.count()
 
 # One store per test (both stores through `store_url`), shared by the examples: each example
 # starts its own campaigns and uses ids of its own, so examples cannot see each other.
+@pytest.mark.slow
 @settings(
     max_examples=20,
     deadline=None,

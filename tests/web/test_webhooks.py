@@ -3,8 +3,6 @@
 import json
 import random
 import time
-from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import pytest
@@ -12,68 +10,20 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ledger.bounds import max_gift_cents
-from projections.reports import progress
 from tests.fakestripe import StripeStory, sign
-from tests.ledger.test_csv_import import start_campaigns
+from tests.helpers import SECRET, deliver, mario, post, served_figures, start_campaigns
 from web import create_app, store
 from web.inbox import InboxProcessor, PlannedCommands
 from web.stripe_gateway import StripeEvents
 from web.stripe_shapes import SHAPES
 
-SECRET = "whsec_test_fondo"
-SLUG = "fare-legami-anni-2-3"
 # A delivery kept in the inbox for the first time, or again.
 ACCEPTED = ("queued", "duplicate")
-
-
-@pytest.fixture
-def stripe_app(store_url: str) -> Iterator[Flask]:
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "t",
-            "LEDGER_DATABASE_URL": store_url,
-            "STRIPE_SECRET_KEY": "sk_test_fondo",
-            "STRIPE_WEBHOOK_SECRET": SECRET,
-        }
-    )
-    with app.app_context():
-        start_campaigns(store())
-    yield app
-    app.extensions["ledger_store"].close()
-
-
-@pytest.fixture
-def hook(stripe_app: Flask) -> FlaskClient:
-    return stripe_app.test_client()
-
-
-def deliver(
-    client: FlaskClient, event: dict[str, Any], secret: str = SECRET, timestamp: int | None = None
-) -> int:
-    payload = json.dumps(event).encode()
-    response = client.post(
-        "/webhooks/stripe",
-        data=payload,
-        content_type="application/json",
-        headers={"Stripe-Signature": sign(payload, secret, timestamp)},
-    )
-    return response.status_code
-
-
-def figures(client: FlaskClient) -> dict[str, Any]:
-    with client.application.app_context():
-        store().runner.catch_up()
-        return progress(store().database, SLUG, date(2030, 1, 1))[0]
 
 
 def events_recorded(client: FlaskClient) -> int:
     with client.application.app_context():
         return store().app.recorder.max_notification_id() or 0
-
-
-def mario(story: StripeStory, email: str = "Mario.Rossi@Example.org") -> dict[str, Any]:
-    return story.customer_details("Mario Rossi", email, "+39 333 123 4567")
 
 
 def test_bad_signatures_and_bodies_are_400_and_record_nothing(hook: FlaskClient) -> None:
@@ -92,7 +42,7 @@ def test_bad_signatures_and_bodies_are_400_and_record_nothing(hook: FlaskClient)
         == 400
     )
     assert events_recorded(hook) == before
-    assert figures(hook)["raised_cents"] == 0
+    assert served_figures(hook)["raised_cents"] == 0
 
 
 def test_unknown_types_are_acknowledged_and_ignored(hook: FlaskClient) -> None:
@@ -109,7 +59,7 @@ def test_card_gift_counts_once_and_the_donor_joins_the_registry(hook: FlaskClien
     _other, again = story.card_gift(1000, mario(story, "mario.rossi@example.org"))
     for event in again:
         deliver(hook, event)
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["gifts"], got["contacts"], got["donors"]) == (3500, 2, 1, 1)
     with hook.application.app_context(), store().database.reading() as session:
         row = session.one(
@@ -127,10 +77,10 @@ def test_sepa_is_pending_until_it_succeeds(hook: FlaskClient) -> None:
     _ko, failed = story.sepa_gift(7000, details, succeeds=False)
     deliver(hook, succeeded[0])
     deliver(hook, failed[0])
-    assert figures(hook)["raised_cents"] == 0
+    assert served_figures(hook)["raised_cents"] == 0
     deliver(hook, succeeded[1])
     deliver(hook, failed[1])
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["gifts"], got["contacts"]) == (5000, 1, 1)
 
 
@@ -139,7 +89,7 @@ def test_async_success_before_completion_counts_once(hook: FlaskClient) -> None:
     _session, events = story.sepa_gift(4000, mario(story), succeeds=True)
     for event in reversed(events):
         deliver(hook, event)
-    assert figures(hook)["raised_cents"] == 4000
+    assert served_figures(hook)["raised_cents"] == 4000
 
 
 @pytest.mark.parametrize("new_shape", [False, True])
@@ -150,7 +100,7 @@ def test_monthly_gift_is_one_gift_per_paid_invoice(hook: FlaskClient, new_shape:
     )
     for event in events + events:
         assert deliver(hook, event) == 200
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["gifts"], got["contacts"]) == (4500, 3, 1)
 
 
@@ -164,7 +114,7 @@ def test_refunds_partial_full_and_before_their_payment(hook: FlaskClient) -> Non
         deliver(hook, event)
     for event in story.refunds(second, [3000]) + paid_second:  # refund first, payment later
         deliver(hook, event)
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["refunded_cents"]) == (13000 - 6000, 6000)
 
 
@@ -175,9 +125,9 @@ def test_a_failed_refund_gives_the_money_back_to_raised(hook: FlaskClient) -> No
         deliver(hook, event)
     refund = story.refund(session["payment_intent"], 5000)
     deliver(hook, story.event("refund.created", refund))
-    assert figures(hook)["raised_cents"] == 0
+    assert served_figures(hook)["raised_cents"] == 0
     deliver(hook, story.event("refund.updated", {**refund, "status": "failed"}))
-    assert figures(hook)["raised_cents"] == 5000
+    assert served_figures(hook)["raised_cents"] == 5000
 
 
 def test_lost_dispute_leaves_raised_won_does_not(hook: FlaskClient) -> None:
@@ -186,18 +136,8 @@ def test_lost_dispute_leaves_raised_won_does_not(hook: FlaskClient) -> None:
     won, paid_won = story.card_gift(2000, story.customer_details("Eva", "eva@example.org"))
     for event in paid_lost + paid_won + story.dispute(lost, "lost") + story.dispute(won, "won"):
         deliver(hook, event)
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["disputed_cents"]) == (2000, 8000)
-
-
-def post(client: FlaskClient, event: Any) -> Any:
-    payload = event if isinstance(event, bytes) else json.dumps(event).encode()
-    return client.post(
-        "/webhooks/stripe",
-        data=payload,
-        content_type="application/json",
-        headers={"Stripe-Signature": sign(payload, SECRET)},
-    )
 
 
 def gift_rows(client: FlaskClient) -> list[tuple[Any, ...]]:
@@ -227,7 +167,7 @@ def test_sepa_on_a_card_or_sepa_session_is_confirmed_in_either_order(
     assert gift_rows(hook) == [
         (f"stripe:{session['payment_intent']}", "sepa_debit", "confirmed", 5000, 0)
     ]
-    assert figures(hook)["raised_cents"] == 5000
+    assert served_figures(hook)["raised_cents"] == 5000
 
 
 def test_a_sepa_failure_applies_even_when_it_arrives_first(hook: FlaskClient) -> None:
@@ -238,7 +178,7 @@ def test_a_sepa_failure_applies_even_when_it_arrives_first(hook: FlaskClient) ->
     assert gift_rows(hook) == [
         (f"stripe:{session['payment_intent']}", "sepa_debit", "failed", 3000, 0)
     ]
-    assert figures(hook)["raised_cents"] == 0
+    assert served_figures(hook)["raised_cents"] == 0
 
 
 def monthly_intents(events: list[dict[str, Any]]) -> list[str]:
@@ -281,7 +221,7 @@ def test_refunds_and_disputes_of_a_monthly_payment_apply_to_its_month(
     deliveries = events + [refund, dispute]
     for event in deliveries if order == "as sent" else deliveries[::-1]:
         assert post(hook, event).status_code == 200
-    got = figures(hook)
+    got = served_figures(hook)
     assert (
         got["received_cents"],
         got["refunded_cents"],
@@ -317,7 +257,7 @@ def test_an_invoice_naming_its_payment_and_an_invoice_payment_make_one_month(
     deliveries = [refund, link, *events] if link_first else [*events, link, refund]
     for event in deliveries * 2:
         assert post(hook, event).get_json()["outcome"] in ACCEPTED
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["gifts"], got["raised_cents"], got["refunded_cents"]) == (1, 1500, 1000)
 
 
@@ -332,7 +272,7 @@ def test_a_refund_failed_before_it_was_created_is_never_counted(hook: FlaskClien
         story.event("refund.updated", refund),
     ]:
         assert post(hook, event).status_code == 200
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["refunded_cents"]) == (5000, 0)
 
 
@@ -360,10 +300,10 @@ def test_money_back_from_a_pending_debit_waits_for_its_confirmation(
             },
         ),
     )
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["refunded_cents"], got["disputed_cents"]) == (0, 0, 0)
     post(hook, events[1])
-    got = figures(hook)
+    got = served_figures(hook)
     want = (0, 1000, 5000) if succeeds else (0, 0, 0)
     assert (got["raised_cents"], got["refunded_cents"], got["disputed_cents"]) == want
 
@@ -391,7 +331,7 @@ def test_refunds_and_lost_disputes_share_one_cap(hook: FlaskClient) -> None:
     )
     # Beyond the cap: it waits (Stripe allows it only when something before it failed).
     assert post(hook, story.event("refund.created", story.refund(intent, 100))).status_code == 200
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["refunded_cents"], got["disputed_cents"]) == (0, 0, 5000)
 
 
@@ -518,7 +458,7 @@ def ledger_state(client: FlaskClient) -> dict[str, Any]:
     partition: dict[str, set[str]] = {}
     for donor, source_key in donors:
         partition.setdefault(donor, set()).add(source_key)
-    figures_now = figures(client)
+    figures_now = served_figures(client)
     figures_now.pop("as_of")
     return {
         "gifts": gifts,
@@ -608,14 +548,14 @@ def test_a_refund_that_keeps_losing_the_race_waits_in_the_inbox_and_applies_once
     with stripe_app.app_context():
         state = store().inbox.state()
     assert (state.pending, state.retrying, state.failed) == (1, 1, 0)
-    assert len(lost) == 3 and figures(hook)["raised_cents"] == 5000
+    assert len(lost) == 3 and served_figures(hook)["raised_cents"] == 5000
     monkeypatch.setattr(ledger, "save", saved)
     with stripe_app.app_context():
         store().database.write_once("UPDATE stripe_inbox SET not_before = 0")
         assert InboxProcessor(store()).drain() == 1
         assert store().inbox.state().pending == 0
     assert deliver(hook, refund) == 200  # Stripe's resend: already kept, nothing more
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["refunded_cents"]) == (2500, 2500)
 
 
@@ -651,7 +591,7 @@ def test_a_delivery_that_cannot_apply_is_set_apart_with_its_reason_and_others_go
     assert (state.pending, state.failed) == (0, 1)
     assert (failure.event_id, failure.event_type) == (poisoned, "checkout.session.completed")
     assert "RuntimeError: the ledger cannot take this one" in failure.reason
-    assert figures(hook)["raised_cents"] == 5000
+    assert served_figures(hook)["raised_cents"] == 5000
     health = hook.get("/healthz").get_json()
     assert health["inbox"]["failed"] == 1
     assert health["inbox"]["failures"][0]["event_id"] == poisoned
@@ -662,7 +602,7 @@ def test_a_delivery_that_cannot_apply_is_set_apart_with_its_reason_and_others_go
         assert store().inbox.retry_failed(poisoned) == 1
         assert InboxProcessor(store()).drain() == 1
         assert store().inbox.state().failed == 0
-    assert figures(hook)["raised_cents"] == 7000
+    assert served_figures(hook)["raised_cents"] == 7000
 
 
 def money_back_out_of_bounds(story: StripeStory, intent: str) -> list[tuple[str, Any]]:
@@ -708,7 +648,7 @@ def test_money_back_out_of_bounds_is_refused_before_it_waits_for_its_payment(
         ).status_code
         == 200
     )
-    got = figures(hook)
+    got = served_figures(hook)
     assert (got["raised_cents"], got["refunded_cents"], got["gifts"]) == (2000, 500, 1)
 
 
