@@ -194,7 +194,7 @@ def _written_lines(
 ) -> Iterator[str]:
     """The rows formatted by `_cell`, written by csv.writer, one line each."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_ALL)
     for row in database.stream(sql, params):
         buffer.seek(0)
         buffer.truncate()
