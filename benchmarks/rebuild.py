@@ -28,7 +28,7 @@ def build(url: str, events: int) -> dict[str, Any]:
     """Record about `events` events: gifts in batches, then changes to one gift in fifty."""
     from eventsourcing.application import AggregateNotFoundError
 
-    from ledger.csv_import import parse_row
+    from ledger.csv_rows import parse_row
     from ledger.donation import Donation
     from projections.store import LedgerStore
     from tests.synthetic import synthetic_row

@@ -16,71 +16,21 @@ from ledger.bounds import (
     max_gift_cents,
     text_problem,
 )
+from ledger.cash_count import (
+    DENOMINATIONS,
+    AlreadyCountedError,
+    CashBelowNamedError,
+    CountsDisagreeError,
+    CountsMissingError,
+    StandClosedError,
+    count_total,
+)
 from ledger.errors import ConflictError, NotFoundError, invalid_field, raise_problems
 from ledger.gift import DISTRICTS
 from ledger.keys import natural_id
 from ledger.texts import N_
 
-# Notes from €500 down to 1-cent coins, in cents.
-DENOMINATIONS = (50000, 20000, 10000, 5000, 2000, 1000, 500, 200, 100, 50, 20, 10, 5, 2, 1)
 OPEN, CLOSED = "open", "closed"
-
-
-def count_total(denominations: dict[int, int]) -> int:
-    return sum(value * pieces for value, pieces in denominations.items())
-
-
-# Conflicts a stand page explains in its own words (and in euro): each carries its figures.
-
-
-class StandClosedError(ConflictError):
-    def __init__(self) -> None:
-        super().__init__(N_("the stand is closed"))
-
-
-class CountsMissingError(ConflictError):
-    def __init__(self) -> None:
-        super().__init__(N_("two volunteers must each count"))
-
-
-class CountsDisagreeError(ConflictError):
-    def __init__(self, first: int, second: int) -> None:
-        self.first, self.second = first, second
-        super().__init__(
-            N_(
-                "the two counts differ: %(first)s and %(second)s cents, a difference of "
-                "%(difference)s",
-                first=first,
-                second=second,
-                difference=abs(first - second),
-            )
-        )
-
-
-class CashBelowNamedError(ConflictError):
-    def __init__(self, counted: int, named: int) -> None:
-        self.counted, self.named = counted, named
-        super().__init__(
-            N_(
-                "the counted cash (%(counted)s cents) is below the named gifts "
-                "(%(named)s cents): recount",
-                counted=counted,
-                named=named,
-            )
-        )
-
-
-class AlreadyCountedError(ConflictError):
-    """One account's second count is no second count: it may only replace its own."""
-
-    def __init__(self, counter: str) -> None:
-        self.counter = counter
-        super().__init__(
-            N_(
-                "%(counter)s already counted: the second count is another volunteer's",
-                counter=counter,
-            )
-        )
 
 
 class StandCollection(Aggregate):
@@ -364,31 +314,6 @@ class StandCollection(Aggregate):
             raise ConflictError(
                 N_("close the stand %(place)s before its deposit", place=self.place)
             )
-
-    def state(self) -> dict[str, Any]:
-        """What a phone needs to show, as plain data."""
-        replaced = self.replaced_counts()
-        return {
-            "id": str(self.id),
-            "campaign": self.campaign,
-            "place": self.place,
-            "comune": self.comune,
-            "district": self.district,
-            "day": self.day.isoformat(),
-            "volunteers": list(self.volunteers),
-            "status": self.status,
-            "version": self.version,
-            "tallied": self.tallied,
-            "named": len(self.named),
-            "named_cents": self.named_cents,
-            "tallied_cents": self.tallied_cents,
-            "givers": self.tallied + len(self.named),
-            "counts": [
-                {"counter": c, "total_cents": t, "replaced": index in replaced}
-                for index, (c, _d, t) in enumerate(self.counts)
-            ],
-            "closing": dict(self.closing) or None,
-        }
 
 
 def check_opening(

@@ -150,7 +150,7 @@ class Stands(Gifts):
             self.save(stand, *self.donations_for(gifts))
         except IntegrityError:
             raise ConflictError(N_("already closed from another phone")) from None
-        return stand.state()
+        return stand_state(stand)
 
     def record_deposit(
         self, reference: str, amount_cents: int, on: date, stand_ids: list[UUID]
@@ -174,3 +174,29 @@ class Stands(Gifts):
                     )
                 ) from None
         return deposit.id
+
+
+def stand_state(stand: StandCollection) -> dict[str, Any]:
+    """What a phone needs to show, as plain data."""
+    replaced = stand.replaced_counts()
+    return {
+        "id": str(stand.id),
+        "campaign": stand.campaign,
+        "place": stand.place,
+        "comune": stand.comune,
+        "district": stand.district,
+        "day": stand.day.isoformat(),
+        "volunteers": list(stand.volunteers),
+        "status": stand.status,
+        "version": stand.version,
+        "tallied": stand.tallied,
+        "named": len(stand.named),
+        "named_cents": stand.named_cents,
+        "tallied_cents": stand.tallied_cents,
+        "givers": stand.tallied + len(stand.named),
+        "counts": [
+            {"counter": c, "total_cents": t, "replaced": index in replaced}
+            for index, (c, _d, t) in enumerate(stand.counts)
+        ],
+        "closing": dict(stand.closing) or None,
+    }

@@ -29,12 +29,7 @@ from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, S
 from wtforms.validators import DataRequired
 
 from ledger.bounds import MAX_PIECES, max_gift_cents
-from ledger.dates import today
-from ledger.errors import ConflictError, InvalidInputError, LedgerError
-from ledger.gift import DISTRICTS, NamedGift
-from ledger.identity import DonorDetails
-from ledger.money import parse_cents
-from ledger.stand import (
+from ledger.cash_count import (
     DENOMINATIONS,
     AlreadyCountedError,
     CashBelowNamedError,
@@ -42,6 +37,12 @@ from ledger.stand import (
     CountsMissingError,
     StandClosedError,
 )
+from ledger.dates import today
+from ledger.errors import ConflictError, InvalidInputError, LedgerError
+from ledger.gift import DISTRICTS, NamedGift
+from ledger.identity import DonorDetails
+from ledger.money import parse_cents
+from ledger.stands import stand_state
 from projections.reports import list_campaigns
 from projections.stands import list_stands, reconciliation
 from web import store
@@ -156,7 +157,7 @@ class StandSchema(Schema):
 
 
 def _state(stand_id: UUID) -> dict[str, Any]:
-    return store().app.get_stand(stand_id).state()
+    return stand_state(store().app.get_stand(stand_id))
 
 
 @api.route("")

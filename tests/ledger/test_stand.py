@@ -12,12 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.application import LedgerApplication
+from ledger.cash_count import DENOMINATIONS
 from ledger.dates import today
 from ledger.deposit import BankDeposit
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.gift import Gift, NamedGift
 from ledger.identity import DonorDetails
-from ledger.stand import DENOMINATIONS, StandCollection
+from ledger.stand import StandCollection
+from ledger.stands import stand_state
 from projections.stands import list_stands, reconciliation
 from projections.store import LedgerStore
 from tests.helpers import COINS, COINS_TOTAL, figures, named, open_stand
@@ -85,7 +87,7 @@ def test_counts_that_differ_keep_the_stand_open_with_the_difference(store: Ledge
     with pytest.raises(ConflictError, match="bruno already counted"):
         store.app.count_cash(stand, "bruno", {1000: 3})  # one account is never two counts
     store.app.count_cash(stand, "Bruno", {1000: 3}, recount=True)  # replaces Bruno's count
-    assert [c["replaced"] for c in store.app.get_stand(stand).state()["counts"]] == [
+    assert [c["replaced"] for c in stand_state(store.app.get_stand(stand))["counts"]] == [
         False,
         True,
         False,
@@ -390,14 +392,14 @@ def test_a_resent_count_is_a_no_op_and_the_running_total_follows_chips_and_named
         assert store.app.count_cash(stand, "anna@example.org", {1000: 2}, entry) == 2000
     with pytest.raises(ConflictError):
         store.app.count_cash(stand, "anna@example.org", {1000: 3}, entry)
-    assert len(store.app.get_stand(stand).state()["counts"]) == 1
+    assert len(stand_state(store.app.get_stand(stand))["counts"]) == 1
     store.app.tally_gift(stand, str(uuid.uuid4()), 500)
     store.app.tally_gift(stand, str(uuid.uuid4()))
     undone = str(uuid.uuid4())
     store.app.tally_gift(stand, undone, 200)
     store.app.undo_tally(stand, undone)
     store.app.log_named_gift(stand, named("carla@example.org", 2000))
-    state = store.app.get_stand(stand).state()
+    state = stand_state(store.app.get_stand(stand))
     assert (state["tallied_cents"], state["named_cents"], state["givers"]) == (500, 2000, 3)
 
 
