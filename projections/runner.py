@@ -175,9 +175,12 @@ class _Decoded:
         runner: "ProjectionRunner",
         notifications: Sequence[Notification],
         set_aside: frozenset[int],
+        after: int,
     ) -> None:
         self.notifications = list(notifications)
-        self.start = self.notifications[0].id - 1 if self.notifications else 0
+        # The position the read began after: the first notification's id may be further on,
+        # since a rolled-back transaction leaves a gap in PostgreSQL's ids.
+        self.start = after
         self.last = self.notifications[-1].id if self.notifications else 0
         self._events: dict[int, Any] = {}
         self._pairs: list[tuple[int, Any]] | None = None
@@ -398,7 +401,7 @@ class ProjectionRunner:
             )
             if not notifications:
                 break
-            events = _Decoded(self, notifications, set_aside)
+            events = _Decoded(self, notifications, set_aside, after=start)
             for projection, build in list(work):
                 done, stall = self._apply_batch(projection, build, head, set_aside, events)
                 applied += done
@@ -498,6 +501,7 @@ class ProjectionRunner:
                     self,
                     self.app.recorder.select_notifications(start=position + 1, limit=1, stop=head),
                     set_aside,
+                    after=position,
                 )
             elif position < events.start:
                 return 0  # moved back by a new build meanwhile: the next round reads from there
