@@ -15,6 +15,9 @@ from projections.store import LedgerStore
 
 # A page after a person's own change waits this long, at most, for the follower to apply it.
 OWN_WRITES_WAIT_SECONDS = 3.0
+# Pages and files with personal data: the back office, its exports and receipts, the
+# reconciliation, the token a stand page renews its forms with.
+PRIVATE_PATHS = ("/admin", "/stands/reconciliation", "/stands/csrf-token")
 
 
 def _secret_key(instance_path: str) -> str:
@@ -152,6 +155,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             # For browsers that predate frame-ancestors (which cannot name several sites).
             response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.path.startswith(PRIVATE_PATHS):
+            # Donors' data and exports: never kept by a browser's or a proxy's cache.
+            response.headers["Cache-Control"] = "no-store"
         response.headers.setdefault("Referrer-Policy", "same-origin")
         if app.config.get("LEDGER_HTTPS"):
             response.headers.setdefault(

@@ -372,7 +372,7 @@ def _gift(donation_id: UUID) -> dict[str, Any]:
             entry = registry.donor(session, found["donor_id"]) if found["donor_id"] else None
             found["donor_name"] = entry["display_name"] if entry else ""
     if found is None:
-        raise NotFoundError(f"no gift {donation_id}")
+        raise NotFoundError(_("no gift %(id)s", id=donation_id))
     return found
 
 
@@ -497,7 +497,7 @@ def _donor_view(session: Session, donor_id: str) -> dict[str, Any]:
     """A donor as the back office shows it: details, gifts, consents, lifetime figures."""
     entry = registry.donor(session, donor_id)
     if entry is None:
-        raise NotFoundError(f"no donor {donor_id}")
+        raise NotFoundError(_("no donor %(id)s", id=donor_id))
     names = office.campaign_names(session)
     gifts = [
         {**g, "campaign_name": names.get(g["campaign"], g["campaign"])}
@@ -551,7 +551,7 @@ def _uuid(text: str) -> UUID:
     try:
         return UUID(text)
     except ValueError:
-        abort(404, description=f"no donor {text}")
+        abort(404, description=_("no donor %(id)s", id=text))
 
 
 def _known_donor(donor_id: str) -> UUID:
@@ -559,7 +559,7 @@ def _known_donor(donor_id: str) -> UUID:
     recorded (the registry entry's aggregate would otherwise be made up on the spot)."""
     with store().database.reading() as session:
         if registry.donor(session, donor_id) is None:
-            raise NotFoundError(f"no donor {donor_id}")
+            raise NotFoundError(_("no donor %(id)s", id=donor_id))
     return _uuid(donor_id)
 
 
@@ -640,7 +640,7 @@ def unmerge(donor_id: str) -> Any:
         abort(400)
     with store().database.reading() as session:
         if registry.merge_of(session, donor_id) is None:
-            raise NotFoundError(f"no merge of donor {donor_id} to undo")
+            raise NotFoundError(_("no merge of donor %(id)s to undo", id=donor_id))
     into = store().app.unmerge_donors(_uuid(donor_id), current_user.email)
     flash(_("Merge undone."), "ok")
     return redirect(url_for("admin.donor", donor_id=str(into)))
@@ -768,7 +768,7 @@ def export(kind: str, fmt: str) -> Any:
         )
     return Response(
         stream_with_context(csv_lines(database, plan.sql, plan.params, plan.columns)),
-        mimetype="text/csv; charset=utf-8",
+        content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 

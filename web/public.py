@@ -111,13 +111,18 @@ def healthz() -> Any:
     worker (they all share the read models), so it never takes it out of rotation.
 
     `inbox` says how many Stripe deliveries wait to be applied (and for how long the oldest
-    has), and lists those that failed with the reason. A failed delivery never makes this a
-    503 either: taking workers out of rotation would only stop the next deliveries."""
+    has), and names those that failed (Stripe's event id and type; the reason, which may
+    quote what the delivery held, only in the back office and `ledger inbox`). A failed
+    delivery never makes this a 503 either: taking workers out of rotation would only stop
+    the next deliveries."""
     events = store().app.recorder.max_notification_id() or 0
     stalls = store().runner.stalls()
     lag = [entry.to_dict() for entry in freshness(store().app, store().database)]
     inbox = store().inbox.state().to_dict() | {
-        "failures": [failure.to_dict() for failure in store().inbox.failures()]
+        "failures": [
+            {"event_id": failure.event_id, "event_type": failure.event_type}
+            for failure in store().inbox.failures()
+        ]
     }
     if stalls:
         return jsonify(

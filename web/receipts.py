@@ -390,12 +390,12 @@ def agenzia(year: str, fmt: str) -> Response:
     if fmt == "csv":
         return Response(
             accountant_csv(year_number, lines),
-            mimetype="text/csv; charset=utf-8",
+            content_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="erogazioni-{year}.csv"'},
         )
     return Response(
         text.encode("ascii"),
-        mimetype="text/plain; charset=us-ascii",
+        content_type="text/plain; charset=us-ascii",
         headers={"Content-Disposition": f'attachment; filename="erogazioni-liberali-{year}.txt"'},
     )
 
@@ -446,7 +446,7 @@ def fundraising_file(slug: str, fmt: str) -> Response:
         )
     return Response(
         table,
-        mimetype="text/csv; charset=utf-8",
+        content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="rendiconto-{slug}.csv"'},
     )
 

@@ -17,8 +17,7 @@ from openpyxl import load_workbook
 from ledger.csv_import import import_donations
 from projections import registry
 from projections.registry import consent_source
-from tests.conftest import YEAR1
-from tests.helpers import start_campaigns
+from tests.helpers import YEAR1, start_campaigns
 from web import create_app, store
 from web.labels import local_time
 

@@ -109,3 +109,13 @@ def test_the_openapi_declares_how_each_operation_is_opened(site: Flask) -> None:
             assert responses["403"] == {"$ref": "#/components/responses/FORBIDDEN"}
             assert answer.status_code == 401 and answer.is_json, (method, path)
     assert operations >= 8
+
+
+def test_back_office_pages_and_exports_are_never_cached(office: Flask) -> None:
+    client = office.test_client()
+    client.post("/login", data={"email": "staff@example.org", "password": "una-password-lunga"})
+    for path in ("/admin/", "/admin/exports/donors.csv", "/stands/reconciliation"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["Cache-Control"] == "no-store", path
+    assert "no-store" not in client.get("/").headers.get("Cache-Control", "")
