@@ -19,6 +19,7 @@ from flask import (
 )
 from flask.views import MethodView
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_smorest import Blueprint as ApiBlueprint
 from flask_wtf import FlaskForm
@@ -48,7 +49,7 @@ from projections.stands import list_stands, reconciliation
 from web import store
 from web.api import register
 from web.auth import public_endpoint, roles_required
-from web.i18n import eur, translate
+from web.i18n import day, error_text, eur, translate
 
 STAND_ROLES = ("volunteer", "staff", "admin")
 STAFF_ROLES = ("staff", "admin")
@@ -384,10 +385,10 @@ class OpenStandForm(FlaskForm):
 
 
 class DepositForm(FlaskForm):
-    reference = StringField("Riferimento bancario (CRO/TRN)", validators=[DataRequired()])
-    amount = StringField("Importo versato (€)", validators=[DataRequired()])
-    day = DateField("Data del versamento", validators=[DataRequired()], default=today)
-    stands = SelectMultipleField("Banchetti", validators=[DataRequired()])
+    reference = StringField(lazy_gettext("Bank reference (CRO/TRN)"), validators=[DataRequired()])
+    amount = StringField(lazy_gettext("Amount deposited (€)"), validators=[DataRequired()])
+    day = DateField(lazy_gettext("Day of the deposit"), validators=[DataRequired()], default=today)
+    stands = SelectMultipleField(lazy_gettext("Stands"), validators=[DataRequired()])
 
 
 def _open_campaign_choices() -> list[SelectChoice]:
@@ -545,17 +546,28 @@ def reconcile() -> Any:
         lines = reconciliation(session)
     form = DepositForm()
     form.stands.choices = [
-        SelectChoice(s["stand_id"], f"{s['place']} ({s['day']})") for s in closed
+        SelectChoice(s["stand_id"], f"{s['place']} ({day(s['day'])})") for s in closed
     ]
     if form.validate_on_submit():
-        store().app.record_deposit(
-            form.reference.data or "",
-            parse_cents(form.amount.data or ""),
-            form.day.data or today(),
-            [UUID(value) for value in form.stands.data or []],
-        )
-        flash(_("Deposit recorded."), "ok")
-        return redirect(url_for("stands.reconcile"))
+        try:
+            store().app.record_deposit(
+                form.reference.data or "",
+                parse_cents(form.amount.data or ""),
+                form.day.data or today(),
+                [UUID(value) for value in form.stands.data or []],
+            )
+        except InvalidInputError as error:
+            # The reason next to the field it concerns, what was typed kept.
+            fields = {"amount_cents": "amount", "on": "day", "stands": "stands"}
+            named = {fields.get(name, name): messages for name, messages in error.fields.items()}
+            for name, messages in named.items():
+                field = getattr(form, name, None) or form.amount
+                field.errors = [*field.errors, *(translate(m) for m in messages)]
+            if not error.fields:
+                form.amount.errors = [*form.amount.errors, error_text(error)]
+        else:
+            flash(_("Deposit recorded."), "ok")
+            return redirect(url_for("stands.reconcile"))
     return render_template("stands/reconciliation.html", form=form, lines=lines), (
         422 if form.is_submitted() else 200
     )

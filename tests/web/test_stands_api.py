@@ -322,6 +322,15 @@ def test_staff_record_a_deposit_on_the_reconciliation_page(
         data={"reference": "CRO1", "amount": "dieci", "day": "2016-09-11", "stands": [stand]},
     )
     assert bad.status_code == 422 and "non è un importo" in bad.get_data(as_text=True)
+    for amount in ("-5", "1e9", "10000000000"):
+        refused = client.post(
+            "/stands/reconciliation",
+            data={"reference": "CRO1", "amount": amount, "day": "2016-09-11", "stands": [stand]},
+        )
+        text = refused.get_data(as_text=True)
+        # On the form, beside the amount, with what was typed kept.
+        assert refused.status_code == 422 and 'value="CRO1"' in text, amount
+        assert text.count('class="field-error"') == 1, amount
     done = client.post(
         "/stands/reconciliation",
         data={"reference": "CRO1", "amount": "29,50", "day": "2016-09-11", "stands": [stand]},
