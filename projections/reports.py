@@ -71,6 +71,17 @@ def _figures(
     }
 
 
+def monthly_running(session: Session, slug: str, day: str) -> dict[str, int]:
+    """The monthly gifts running on the day (a cancelled one expects no further month): one
+    row per monthly donor, not per month paid."""
+    monthly, monthly_cents = session.one(
+        "SELECT COUNT(*), COALESCE(SUM(amount_cents), 0) FROM monthly_gifts_view "
+        "WHERE campaign = ? AND started_on <= ? AND (cancelled_on IS NULL OR cancelled_on > ?)",
+        (slug, day, day),
+    ) or (0, 0)
+    return {"monthly_gifts": int(monthly), "monthly_cents": int(monthly_cents)}
+
+
 def _bucketed(sums: list[dict[str, Any]], column: str) -> dict[str, dict[str, int]]:
     """Raised and gifts per channel or district that had a confirmed gift or money taken back."""
     buckets: dict[str, dict[str, int]] = {}
@@ -106,6 +117,7 @@ def campaign_progress(session: Session, campaign: CampaignRow, as_of: date) -> d
         "name": campaign.name,
         "target_cents": campaign.target_cents,
         **figures,
+        **monthly_running(session, campaign.slug, day),
         "progress": round(raised / campaign.target_cents, 4) if campaign.target_cents else None,
         "starts_on": campaign.starts_on,
         "ends_on": campaign.ends_on,
@@ -167,11 +179,6 @@ def recount_progress(session: Session, campaign: CampaignRow, as_of: date) -> di
             default=0,
         )
     )
-    monthly, monthly_cents = session.one(
-        "SELECT COUNT(*), COALESCE(SUM(amount_cents), 0) FROM monthly_gifts_view "
-        "WHERE campaign = ? AND started_on <= ? AND (cancelled_on IS NULL OR cancelled_on > ?)",
-        (campaign.slug, day, day),
-    ) or (0, 0)
     raised = int(received) - refunded - disputed
     fees = int(fees)
     return {
@@ -188,9 +195,7 @@ def recount_progress(session: Session, campaign: CampaignRow, as_of: date) -> di
         "gifts": int(identified_gifts) + int(anonymous_people),
         "contacts": contacts,
         "anonymous_people": int(anonymous_people),
-        # Monthly gifts running on the day (a cancelled one expects no further month).
-        "monthly_gifts": int(monthly),
-        "monthly_cents": int(monthly_cents),
+        **monthly_running(session, campaign.slug, day),
         "progress": round(raised / campaign.target_cents, 4) if campaign.target_cents else None,
         "starts_on": campaign.starts_on,
         "ends_on": campaign.ends_on,
