@@ -124,3 +124,10 @@ def count_rows(database: Database, sql: str, params: list[Any]) -> int:
     unordered = sql.rpartition(" ORDER BY ")[0] or sql
     with database.reading() as session:
         return int(session.scalar(f"SELECT COUNT(*) FROM ({unordered}) counted", params, default=0))
+
+
+def computed_columns(sql: str, expressions: list[str]) -> str:
+    """A query whose columns are `expressions` over the columns of `sql`, named c0, c1, … in
+    order (so that the database formats the rows of an export itself)."""
+    names = ", ".join(f"c{i}" for i in range(len(expressions)))
+    return f"SELECT {', '.join(expressions)} FROM ({sql}) AS exported ({names})"

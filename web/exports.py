@@ -33,6 +33,7 @@ from projections.exports import (
     DONATION_COLUMNS,
     DONOR_COLUMNS,
     ExportFilters,
+    computed_columns,
     count_rows,
     donations_query,
     donors_query,
@@ -236,11 +237,7 @@ def _copied_lines(
     """The rows formatted by PostgreSQL itself and written by COPY … CSV: the same text as
     `_cell` and csv.writer give (tests/web/test_export_formulas.py compares them), at the
     speed of COPY. COPY ends a row with LF, Excel's CSV with CR LF."""
-    names = [f"c{i}" for i in range(len(columns))]
-    formatted = (
-        f"SELECT {', '.join(_italian_sql(c, n) for c, n in zip(columns, names, strict=True))} "
-        f"FROM ({sql}) AS exported ({', '.join(names)})"
-    )
+    formatted = computed_columns(sql, [_italian_sql(c, f"c{i}") for i, c in enumerate(columns)])
     lines: list[str] = []
     for chunk in database.copy_out(
         formatted, params, "WITH (FORMAT csv, DELIMITER ';', FORCE_QUOTE *)"

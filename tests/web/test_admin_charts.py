@@ -3,17 +3,23 @@
 import re
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask_babel import Babel
 
 from web.charts import bars, cumulative
+
+WEB = Path(__file__).resolve().parents[2] / "web"
 
 
 @pytest.fixture(autouse=True)
 def italian_request() -> Iterator[None]:
     """Amounts and dates are written in the language of the request."""
-    with Flask(__name__).test_request_context("/admin/"):
+    app = Flask(__name__, root_path=str(WEB))
+    Babel(app, default_locale="it", default_translation_directories="translations")
+    with app.test_request_context("/admin/"):
         yield
 
 
