@@ -84,6 +84,16 @@ def add_to_days(
     values = [sums[c] for c in columns]
     for grain, period in _periods(day):
         session.execute(sql, (campaign, grain, period, channel, district, *values))
+    if any(value < 0 for value in values):
+        # A row back to nothing goes, as if it had never been: the same rows whatever the
+        # order and the batches the events were applied in.
+        nothing = " AND ".join(f"{column} = 0" for column in SUMS)
+        for grain, period in _periods(day):
+            session.execute(
+                "DELETE FROM campaign_days WHERE campaign = ? AND grain = ? AND period = ? "
+                f"AND channel = ? AND district = ? AND {nothing}",
+                (campaign, grain, period, channel, district),
+            )
 
 
 GIFT_SUMS = (
@@ -233,6 +243,12 @@ def _count_new_donor(session: Session, campaign: str, day: str, sign: int) -> No
             "donors = registry_new_donors.donors + excluded.donors",
             (campaign, grain, period, sign),
         )
+        if sign < 0:
+            session.execute(
+                "DELETE FROM registry_new_donors WHERE campaign = ? AND grain = ? AND period = ? "
+                "AND donors = 0",
+                (campaign, grain, period),
+            )
 
 
 def refresh_first_day(session: Session, donor_id: str, campaign: str) -> None:

@@ -407,5 +407,6 @@ def test_follower_killed_at_random_points_while_catching_up_ends_as_a_fresh_rebu
     assert seen_rebuilt["donations"].count(b"\r\n") == history.confirmed + 1  # and the header
     assert len(rebuilt["money_movements"]) == history.movements
     assert len(rebuilt["registry_aliases"]) >= 5
-    assert len(rebuilt["audit_view"]) == 4 + 1  # four erasures and one recorded export
+    # five merges, fifteen consent changes, four erasures and one recorded export
+    assert len(rebuilt["audit_view"]) == 5 + 15 + 4 + 1
     assert len(rebuilt["stands_view"]) == len(rebuilt["deposits_view"]) == 1
