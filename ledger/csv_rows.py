@@ -11,7 +11,7 @@ from typing import IO
 from ledger.dates import parse_date
 from ledger.errors import LedgerError
 from ledger.gift import DISTRICTS, Gift
-from ledger.identity import DonorDetails
+from ledger.identity import DETAIL_FIELDS, DonorDetails
 from ledger.money import parse_cents
 
 # The columns a row without reference is keyed by: a column added later stays out of the key,
@@ -43,18 +43,6 @@ KEYED_COLUMNS = (
 # delle Entrate (optional; sì records it, no or blank records nothing).
 COLUMNS = (*KEYED_COLUMNS, "ade_opposition")
 REQUIRED = ("date", "campaign", "channel", "method", "amount")
-DETAIL_FIELDS = (
-    "first_name",
-    "last_name",
-    "organization",
-    "email",
-    "phone",
-    "address",
-    "postcode",
-    "city",
-    "province",
-    "tax_code",
-)
 YES = {"sì", "si", "sí", "yes", "y", "true", "1", "x"}
 NO = {"no", "n", "false", "0", ""}
 

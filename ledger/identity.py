@@ -93,7 +93,7 @@ class DonorDetails:
             "phone": normalize_phone,
             "tax_code": normalize_tax_code,
         }
-        for name in _FIELD_NAMES:
+        for name in DETAIL_FIELDS:
             text = raw.get(name) or ""
             if problem := text_problem(text, multiline=name in _MULTILINE):
                 problems[name] = [problem]
@@ -109,10 +109,10 @@ class DonorDetails:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DonorDetails":
-        return cls(**{key: value for key, value in data.items() if key in _FIELD_NAMES})
+        return cls(**{key: value for key, value in data.items() if key in DETAIL_FIELDS})
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _FIELD_NAMES}
+        return {name: getattr(self, name) for name in DETAIL_FIELDS}
 
     @property
     def has_postal_address(self) -> bool:
@@ -125,7 +125,7 @@ class DonorDetails:
 
     @property
     def has_any_personal_data(self) -> bool:
-        return any(getattr(self, name) for name in _FIELD_NAMES)
+        return any(getattr(self, name) for name in DETAIL_FIELDS)
 
     @property
     def display_name(self) -> str:
@@ -147,4 +147,5 @@ class DonorDetails:
         return tuple(keys)
 
 
-_FIELD_NAMES = tuple(field.name for field in fields(DonorDetails))
+# What a donor's details hold, in order: the columns of the CSV, the registry and the exports.
+DETAIL_FIELDS = tuple(field.name for field in fields(DonorDetails))

@@ -4,20 +4,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from ledger.identity import DETAIL_FIELDS
 from projections.database import Database
 
 DONOR_COLUMNS = (
     "donor_id",
-    "first_name",
-    "last_name",
-    "organization",
-    "email",
-    "phone",
-    "address",
-    "postcode",
-    "city",
-    "province",
-    "tax_code",
+    *DETAIL_FIELDS,
     "privacy_consent",
     "marketing_consent",
     "gifts",

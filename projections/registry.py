@@ -8,7 +8,7 @@ from uuid import UUID
 from ledger.donation import Donation
 from ledger.donor import Donor
 from ledger.errors import InvalidInputError
-from ledger.identity import DonorDetails
+from ledger.identity import DETAIL_FIELDS, DonorDetails
 from ledger.keys import natural_id
 from ledger.privacy import unseal
 from projections.database import Session
@@ -21,18 +21,7 @@ from projections.day_sums import (
 from projections.runner import Projection
 from vault.keys import fetch_keys
 
-DETAIL_COLUMNS = (
-    "first_name",
-    "last_name",
-    "organization",
-    "email",
-    "phone",
-    "address",
-    "postcode",
-    "city",
-    "province",
-    "tax_code",
-)
+DETAIL_COLUMNS = DETAIL_FIELDS
 
 
 class Registry(Projection):
