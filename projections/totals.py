@@ -248,7 +248,8 @@ class CampaignTotals(Projection):
         count_movement(session, key, 1)
 
 
-GIFT_ROW = (
+# What a page shows of a gift; a row of gifts_view holds these and when and how it came.
+GIFT_COLUMNS = (
     "donation_id",
     "source_key",
     "campaign",
@@ -263,10 +264,10 @@ GIFT_ROW = (
     "status",
     "refunded_cents",
     "fees_cents",
-    "recorded_at",
-    "covered_fee_cents",
-    "public_place",
 )
+
+
+GIFT_ROW = (*GIFT_COLUMNS, "recorded_at", "covered_fee_cents", "public_place")
 
 
 def _gift_row(event: Any, donation_id: str) -> dict[str, Any]:
@@ -298,24 +299,6 @@ def _write_gifts(session: Session, gifts: dict[str, dict[str, Any]]) -> None:
     )
     count_gifts(session, gifts.values())
     gifts.clear()
-
-
-GIFT_COLUMNS = (
-    "donation_id",
-    "source_key",
-    "campaign",
-    "value_date",
-    "channel",
-    "method",
-    "district",
-    "stand",
-    "amount_cents",
-    "people",
-    "identified",
-    "status",
-    "refunded_cents",
-    "fees_cents",
-)
 
 
 def gift(session: Session, donation_id: str) -> dict[str, Any] | None:
