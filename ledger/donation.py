@@ -6,19 +6,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.bounds import (
-    check_amount,
-    check_date,
-    check_text,
-)
+from ledger.bounds import check_amount, check_date, check_text
 from ledger.errors import ConflictError, InvalidInputError
-from ledger.gift import (
-    CONFIRMED,
-    FAILED,
-    METHODS,
-    Gift,
-    donation_id,
-)
+from ledger.gift import CONFIRMED, FAILED, METHODS, Gift, donation_id
+from ledger.money_back import check_correction, check_money_back
 from ledger.texts import N_
 
 
@@ -178,38 +169,6 @@ class Donation(Aggregate):
         confirmed there is nothing to take back from raised."""
         return self.status == CONFIRMED
 
-    def money_back_waits(self, reference: str, amount_cents: int) -> bool:
-        """Whether a refund or lost dispute not seen before must wait rather than apply: the
-        payment is not confirmed yet, or it does not fit beside what was taken back so far
-        (an earlier refund that is about to fail still counts)."""
-        known = (
-            reference in self.refunds
-            or reference in self.failed_refunds
-            or self.disputes.get(reference) in ("won", "lost")
-        )
-        return not known and (
-            not self.money_can_leave or self.taken_back_cents + amount_cents > self.amount_cents
-        )
-
-    def _check_money_back(self, amount_cents: int, what: str) -> None:
-        check_amount("amount", amount_cents)
-        if not self.money_can_leave:
-            raise ConflictError(
-                N_(
-                    "the payment is %(status)s, not confirmed: no %(what)s yet",
-                    status=self.status,
-                    what=what,
-                )
-            )
-        if self.taken_back_cents + amount_cents > self.amount_cents:
-            raise ConflictError(
-                N_(
-                    "refunds and lost disputes would exceed the gift: %(back)s > %(gift)s cents",
-                    back=self.taken_back_cents + amount_cents,
-                    gift=self.amount_cents,
-                )
-            )
-
     def confirm_payment(self, on: date) -> None:
         if self.status == CONFIRMED:
             return
@@ -239,7 +198,7 @@ class Donation(Aggregate):
         check_text("refund_id", refund_id)
         check_date("on", on)
         check_text("reason", reason, multiline=True)
-        self._check_money_back(amount_cents, "refund")
+        check_money_back(self, amount_cents, "refund")
         self._refunded(refund_id=refund_id, amount_cents=amount_cents, on=on, reason=reason)
         return True
 
@@ -249,22 +208,8 @@ class Donation(Aggregate):
 
     def correct(self, amount_cents: int, value_date: date, reason: str, by: str) -> None:
         """A mistake put right by a new event that says what was wrong and why."""
-        check_amount("amount", amount_cents)
-        check_date("value_date", value_date)
-        check_text("reason", reason, multiline=True)
-        if amount_cents < self.taken_back_cents:
-            raise ConflictError(
-                N_("the corrected amount is below what was already refunded or lost in disputes")
-            )
-        if not reason.strip():
-            raise InvalidInputError(
-                N_("a correction needs its reason"), {"reason": [N_("required")]}
-            )
-        if (amount_cents, value_date) == (self.amount_cents, self.value_date):
-            raise InvalidInputError(N_("nothing to correct: same amount and date"))
-        self._corrected(
-            amount_cents=amount_cents, value_date=value_date, reason=reason.strip(), by=by
-        )
+        reason = check_correction(self, amount_cents, value_date, reason)
+        self._corrected(amount_cents=amount_cents, value_date=value_date, reason=reason, by=by)
 
     @event(Corrected)
     def _corrected(self, amount_cents: int, value_date: date, reason: str, by: str) -> None:
@@ -316,7 +261,7 @@ class Donation(Aggregate):
         check_text("dispute_id", dispute_id)
         check_amount("amount", amount_cents, least=0)
         if outcome == "lost":
-            self._check_money_back(amount_cents, "lost dispute")
+            check_money_back(self, amount_cents, "lost dispute")
         self._dispute_closed(
             dispute_id=dispute_id, outcome=outcome, amount_cents=amount_cents, on=on
         )

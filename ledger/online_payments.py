@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError
 from ledger.errors import ChangedMeanwhileError, ConflictError
 from ledger.gift import Gift
 from ledger.gifts import Gifts
+from ledger.money_back import money_back_waits
 from ledger.payments import (
     REFUND_FAILED,
     ParkedNotices,
@@ -114,12 +115,12 @@ class OnlinePayments(Gifts):
 
     def _apply_notice(self, source_key: str, notice: PaymentNotice) -> bool:
         """Apply a notice to the gift under `source_key`; False when there is no gift yet, or
-        when the notice takes money back that must wait (see Donation.money_back_waits)."""
+        when the notice takes money back that must wait (see ledger.money_back.money_back_waits)."""
         for attempt in range(3):
             donation = self.find_donation(source_key)
             if donation is None or (
                 notice.takes_money_back
-                and donation.money_back_waits(notice.reference, notice.amount_cents)
+                and money_back_waits(donation, notice.reference, notice.amount_cents)
             ):
                 return False
             was_confirmed = donation.money_can_leave

@@ -6,26 +6,18 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.bounds import (
-    MAX_PIECES,
-    amount_problem,
-    check_amount,
-    check_text,
-    count_problem,
-    date_problem,
-    max_gift_cents,
-    text_problem,
-)
+from ledger.bounds import check_amount, check_text, date_problem, text_problem
 from ledger.cash_count import (
-    DENOMINATIONS,
-    AlreadyCountedError,
     CashBelowNamedError,
-    CountsDisagreeError,
-    CountsMissingError,
+    Count,
     StandClosedError,
+    agreed_total,
+    check_counter,
+    check_pieces,
     count_total,
+    replaced_counts,
 )
-from ledger.errors import ConflictError, NotFoundError, invalid_field, raise_problems
+from ledger.errors import ConflictError, NotFoundError, raise_problems
 from ledger.gift import DISTRICTS
 from ledger.keys import natural_id
 from ledger.texts import N_
@@ -107,7 +99,7 @@ class StandCollection(Aggregate):
         self.tallies: dict[str, int | None] = {}
         self.undone: set[str] = set()
         self.named: dict[str, tuple[int, bool, str]] = {}
-        self.counts: list[tuple[str, dict[int, int], int]] = []
+        self.counts: list[Count] = []
         self.count_entries: dict[str, tuple[str, int]] = {}
         self.status = OPEN
         self.closing: dict[str, int] = {}
@@ -220,33 +212,10 @@ class StandCollection(Aggregate):
         self._require_open()
         check_text("counter", counter)
         check_text("entry_id", entry_id)
-        if not counter.strip():
-            raise invalid_field("counter", N_("who counted?"))
-        if not recount and any(c.lower() == counter.strip().lower() for c, _d, _t in self.counts):
-            raise AlreadyCountedError(counter.strip())
-        unknown = [str(value) for value in denominations if value not in DENOMINATIONS]
-        if unknown:
-            raise invalid_field(
-                "denominations", N_("unknown denominations: %(values)s", values=", ".join(unknown))
-            )
-        for value, pieces in denominations.items():
-            if problem := count_problem(pieces, 0, MAX_PIECES):
-                raise invalid_field(
-                    "denominations",
-                    N_("pieces of %(value)s cents: %(problem)s", value=value, problem=problem),
-                )
-        total = count_total(denominations)
-        if total > max_gift_cents():
-            raise invalid_field(
-                "denominations",
-                N_(
-                    "the count comes to %(total)s cents: %(problem)s; recount",
-                    total=total,
-                    problem=amount_problem(total),
-                ),
-            )
+        counter = check_counter(self.counts, counter.strip(), recount)
+        total = check_pieces(denominations)
         self._counted(
-            counter=counter.strip(),
+            counter=counter,
             denominations={str(v): n for v, n in sorted(denominations.items()) if n},
             total_cents=total,
             entry_id=entry_id,
@@ -263,26 +232,12 @@ class StandCollection(Aggregate):
 
     def replaced_counts(self) -> set[int]:
         """Positions of the counts their counter has since replaced by a recount."""
-        latest = {c.lower(): index for index, (c, _d, _t) in enumerate(self.counts)}
-        return set(range(len(self.counts))) - set(latest.values())
-
-    def agreed_count(self) -> int:
-        """The total two different volunteers agree on (their latest counts)."""
-        latest: dict[str, int] = {}
-        for counter, _denominations, total in self.counts:
-            latest.pop(counter.lower(), None)
-            latest[counter.lower()] = total
-        if len(latest) < 2:
-            raise CountsMissingError()
-        first, second = list(latest.values())[-2:]
-        if first != second:
-            raise CountsDisagreeError(first, second)
-        return first
+        return replaced_counts(self.counts)
 
     def close(self) -> tuple[int, int]:
         """Close with the agreed count; returns (anonymous cents, tallied givers)."""
         self._require_open()
-        counted = self.agreed_count()
+        counted = agreed_total(self.counts)
         named = self.named_cents
         if counted < named:
             raise CashBelowNamedError(counted, named)
