@@ -1,5 +1,6 @@
 """Money back: when a refund or a lost dispute may take money from a gift or must wait, and
-what a correction may change beside them."""
+what a correction may change beside them; each refusal is an error of its own, so a page can
+say it in its own words."""
 
 from datetime import date
 from typing import TYPE_CHECKING
@@ -32,21 +33,9 @@ def check_money_back(donation: "Donation", amount_cents: int, what: str) -> None
     and never more than the gift in all."""
     check_amount("amount", amount_cents)
     if not donation.money_can_leave:
-        raise ConflictError(
-            N_(
-                "the payment is %(status)s, not confirmed: no %(what)s yet",
-                status=donation.status,
-                what=what,
-            )
-        )
+        raise NotConfirmedError(donation.status, what)
     if donation.taken_back_cents + amount_cents > donation.amount_cents:
-        raise ConflictError(
-            N_(
-                "refunds and lost disputes would exceed the gift: %(back)s > %(gift)s cents",
-                back=donation.taken_back_cents + amount_cents,
-                gift=donation.amount_cents,
-            )
-        )
+        raise BeyondTheGiftError(donation.taken_back_cents + amount_cents, donation.amount_cents)
 
 
 def check_correction(donation: "Donation", amount_cents: int, value_date: date, reason: str) -> str:
@@ -56,11 +45,45 @@ def check_correction(donation: "Donation", amount_cents: int, value_date: date, 
     check_date("value_date", value_date)
     check_text("reason", reason, multiline=True)
     if amount_cents < donation.taken_back_cents:
-        raise ConflictError(
-            N_("the corrected amount is below what was already refunded or lost in disputes")
-        )
+        raise BelowMoneyBackError()
     if not reason.strip():
         raise InvalidInputError(N_("a correction needs its reason"), {"reason": [N_("required")]})
     if (amount_cents, value_date) == (donation.amount_cents, donation.value_date):
-        raise InvalidInputError(N_("nothing to correct: same amount and date"))
+        raise NothingToCorrectError()
     return reason.strip()
+
+
+class NotConfirmedError(ConflictError):
+    def __init__(self, status: str, what: str) -> None:
+        self.status = status
+        super().__init__(
+            N_(
+                "the payment is %(status)s, not confirmed: no %(what)s yet",
+                status=status,
+                what=what,
+            )
+        )
+
+
+class BeyondTheGiftError(ConflictError):
+    def __init__(self, back_cents: int, gift_cents: int) -> None:
+        self.back_cents, self.gift_cents = back_cents, gift_cents
+        super().__init__(
+            N_(
+                "refunds and lost disputes would exceed the gift: %(back)s > %(gift)s cents",
+                back=back_cents,
+                gift=gift_cents,
+            )
+        )
+
+
+class BelowMoneyBackError(ConflictError):
+    def __init__(self) -> None:
+        super().__init__(
+            N_("the corrected amount is below what was already refunded or lost in disputes")
+        )
+
+
+class NothingToCorrectError(InvalidInputError):
+    def __init__(self) -> None:
+        super().__init__(N_("nothing to correct: same amount and date"))

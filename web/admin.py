@@ -42,6 +42,13 @@ from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoun
 from ledger.gift import CHANNELS, DISTRICTS, Gift
 from ledger.identity import DonorDetails
 from ledger.money import parse_cents
+from ledger.money_back import (
+    BelowMoneyBackError,
+    BeyondTheGiftError,
+    NotConfirmedError,
+    NothingToCorrectError,
+)
+from ledger.texts import Text
 from projections import office, registry, totals
 from projections.audit import audit_entries
 from projections.database import Session
@@ -123,17 +130,22 @@ class Required:
             raise StopValidation(_("This field is required."))
 
 
+# The ledger's field problems that name the bound broken (a maximum, the dates allowed, the
+# character refused), by msgid: a form shows them in the ledger's words, translated. Other
+# problems (some quote back what was typed, which the field shows already) get the field's words.
+_BOUNDS = (
+    "at most %(amount)s",
+    "dates go from %(first)s to %(last)s",
+    "contains a control character (%(code)s) at position %(position)s",
+)
+
+
 def _problem(name: str, said: str = "") -> str:
     """The Italian (or English) words for what is wrong with a field the ledger refused
-    (`said`: the ledger's own words, which carry the limits)."""
-    if said.startswith("at most "):
-        return _("At most {}.").format(said.removeprefix("at most "))
-    if said.startswith("dates go from "):
-        first, _to, last = said.removeprefix("dates go from ").partition(" to ")
-        return _("Dates go from {} to {}.").format(first, last)
-    if said.startswith("contains a control character"):
-        code = said.partition("(")[2].partition(")")[0]
-        return _("Contains a control character ({}), which is not allowed.").format(code)
+    (`said`: the ledger's own text, which may carry the limit)."""
+    if isinstance(said, Text) and said.msgid in _BOUNDS:
+        sentence = translate(said)
+        return f"{sentence[:1].upper()}{sentence[1:]}."
     problems = {
         "email": _("Not an e-mail address."),
         "phone": _("Not a phone number."),
@@ -172,24 +184,23 @@ def _refused(form: FlaskForm, error: LedgerError, fallback: str) -> None:
             field = getattr(form, "value_date", None) or getattr(form, "on", None)
         field = field or getattr(form, fallback)
         said = fields[name][0] if isinstance(fields[name], list) and fields[name] else ""
-        field.errors = [*field.errors, _problem(name, str(said))]
+        field.errors = [*field.errors, _problem(name, said)]
     if not fields:
         field = getattr(form, fallback)
-        field.errors = [*field.errors, _conflict(str(error))]
+        field.errors = [*field.errors, _conflict(error)]
 
 
-def _conflict(message: str) -> str:
-    if message.startswith("la donazione ha la ricevuta"):
-        return message
-    if "exceed the gift" in message:
+def _conflict(error: LedgerError) -> str:
+    """A refusal without a field, in the back office's words where it has its own."""
+    if isinstance(error, BeyondTheGiftError):
         return _("More than what is left of the gift after refunds and disputes.")
-    if "not confirmed" in message:
+    if isinstance(error, NotConfirmedError):
         return _("The payment is not confirmed: nothing to refund yet.")
-    if "below what was already refunded" in message:
+    if isinstance(error, BelowMoneyBackError):
         return _("The corrected amount is below what was already refunded.")
-    if "nothing to correct" in message:
+    if isinstance(error, NothingToCorrectError):
         return _("Nothing to correct: same amount and date.")
-    return _("Refused: {}").format(message)
+    return _("Refused: {}").format(error_text(error))
 
 
 class BankTransferForm(FlaskForm):
@@ -619,7 +630,7 @@ def merge() -> Any:
             try:
                 store().app.merge_donors(_uuid(merged), _uuid(survivor), current_user.email)
             except ConflictError as error:
-                form.survivor.errors = [_conflict(str(error))]
+                form.survivor.errors = [_conflict(error)]
             else:
                 flash(
                     _("Donors merged. The merge can be undone from this page."),
