@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import IO, Any
 
 from openpyxl import Workbook
@@ -39,6 +40,8 @@ from projections.exports import (
     donors_query,
 )
 from projections.store import LedgerStore
+from web.i18n import in_language
+from web.labels import WORDS
 
 MONEY = {"total_cents", "amount", "refunded"}
 DATES = {"last_gift", "date"}
@@ -74,26 +77,6 @@ HEADERS = {
     "reference": "Riferimento",
     "donor": "Donatore",
 }
-# Exports are read in Italian: the codes the ledger stores, in the foundation's words.
-WORDS = {
-    "status": {"confirmed": "confermata", "pending": "in attesa", "failed": "non riuscita"},
-    "channel": {
-        "stand": "banchetto",
-        "online": "online",
-        "bank": "banca",
-        "event": "evento",
-        "other": "altro",
-    },
-    "method": {
-        "cash": "contanti",
-        "card": "carta",
-        "bank_transfer": "bonifico",
-        "sepa_debit": "addebito SEPA",
-        "postal": "bollettino postale",
-        "paypal": "PayPal",
-        "cheque": "assegno",
-    },
-}
 EURO = '#,##0.00 "€"'
 WIDTHS = {"donor_id": 38, "email": 32, "address": 30, "donor": 28, "reference": 22}
 CONSENTS = {"privacy_consent", "marketing_consent"}
@@ -101,6 +84,16 @@ NUMBERS = {"gifts", "donors"}
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP, CSV injection);
 # names reach the exports from imports, stands and Stripe, so from outside.
 FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@cache
+def italian_words() -> dict[str, dict[str, str]]:
+    """The codes the ledger stores, in the words of web.labels: in Italian, the exports'
+    language, whatever the page's."""
+    return {
+        column: {code: in_language(word, "it") for code, word in words.items()}
+        for column, words in WORDS.items()
+    }
 
 
 def neutralised(text: str) -> str:
@@ -141,7 +134,7 @@ def _cell(column: str, value: Any, italian: bool) -> Any:
         day = date.fromisoformat(str(value))
         return day.strftime("%d/%m/%Y") if italian else day
     if column in WORDS:
-        return WORDS[column].get(value, value)
+        return italian_words()[column].get(value, value)
     if column in CONSENTS:
         return ("sì" if value else "no") if italian else bool(value)
     return neutralised(value) if italian and isinstance(value, str) else value
@@ -221,7 +214,8 @@ def _italian_value(column: str, name: str) -> str:
             f"SUBSTR({name}, 1, 4), '//')"
         )
     if column in WORDS:
-        cases = " ".join(f"WHEN '{code}' THEN '{word}'" for code, word in WORDS[column].items())
+        words = italian_words()[column].items()
+        cases = " ".join(f"WHEN '{code}' THEN '{word}'" for code, word in words)
         return f"CASE {name} {cases} ELSE {name} END"
     if column in CONSENTS:
         return f"CASE WHEN {name} IS NULL THEN NULL WHEN {name} <> 0 THEN 'sì' ELSE 'no' END"

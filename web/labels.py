@@ -7,40 +7,42 @@ from flask import Flask
 from flask_babel import gettext as _
 
 from ledger.dates import zone
-from web.i18n import language
+from ledger.texts import N_, Text
+from web.i18n import language, translate
+
+# The codes the ledger stores, in words: English msgids, which a page shows in its language
+# (the filters below) and an export always in Italian (web/exports.py).
+WORDS: dict[str, dict[str, Text]] = {
+    "status": {"confirmed": N_("confirmed"), "pending": N_("pending"), "failed": N_("failed")},
+    "channel": {
+        "stand": N_("stand"),
+        "online": N_("online"),
+        "bank": N_("bank"),
+        "event": N_("event"),
+        "other": N_("other"),
+    },
+    "method": {
+        "cash": N_("cash"),
+        "card": N_("card"),
+        "bank_transfer": N_("bank transfer"),
+        "sepa_debit": N_("SEPA debit"),
+        "postal": N_("postal order"),
+        "paypal": N_("PayPal"),
+        "cheque": N_("cheque"),
+    },
+}
 
 
 def status_label(code: str) -> str:
-    labels = {
-        "confirmed": _("confirmed"),
-        "pending": _("pending"),
-        "failed": _("failed"),
-    }
-    return labels.get(code, code)
+    return translate(WORDS["status"].get(code, code))
 
 
 def channel_label(code: str) -> str:
-    labels = {
-        "stand": _("stand"),
-        "online": _("online"),
-        "bank": _("bank"),
-        "event": _("event"),
-        "other": _("other"),
-    }
-    return labels.get(code, code)
+    return translate(WORDS["channel"].get(code, code))
 
 
 def method_label(code: str) -> str:
-    labels = {
-        "cash": _("cash"),
-        "card": _("card"),
-        "bank_transfer": _("bank transfer"),
-        "sepa_debit": _("SEPA debit"),
-        "postal": _("postal order"),
-        "paypal": _("PayPal"),
-        "cheque": _("cheque"),
-    }
-    return labels.get(code, code)
+    return translate(WORDS["method"].get(code, code))
 
 
 def audit_label(action: str) -> str:

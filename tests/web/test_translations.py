@@ -17,7 +17,9 @@ from ledger.donor import retention_reason
 from ledger.errors import ConflictError, invalid_field
 from ledger.texts import N_
 from web import store
+from web.exports import italian_words
 from web.i18n import error_text, translate
+from web.labels import WORDS, channel_label, method_label, status_label
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "web" / "translations"
@@ -231,6 +233,20 @@ def test_the_web_shows_domain_texts_in_the_pages_language(app: Flask) -> None:
             "last gift, until 02/05/2027"
         )
         assert error_text(invalid) == "counter: who counted?"
+
+
+def test_exports_say_each_code_as_an_italian_page_does(app: Flask) -> None:
+    labels = {"status": status_label, "channel": channel_label, "method": method_label}
+    with app.test_request_context("/?lang=it"):
+        shown = {kind: {code: labels[kind](code) for code in WORDS[kind]} for kind in labels}
+    assert italian_words() == shown
+    assert (shown["method"]["bank_transfer"], shown["status"]["failed"]) == (
+        "bonifico",
+        "non riuscita",
+    )
+    with app.test_request_context("/?lang=en"):
+        assert method_label("bank_transfer") == "bank transfer"
+        assert method_label("barter") == "barter"
 
 
 def test_api_errors_follow_the_language(office: Flask) -> None:
