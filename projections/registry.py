@@ -207,19 +207,7 @@ class Registry(Projection):
             "INSERT INTO registry_donors (donor_id, first_position, erased) VALUES (?, ?, 1)",
             (donor_id, position),
         )
-        session.execute(
-            "INSERT INTO registry_gifts (donation_id, donor_id, campaign, value_date, "
-            "amount_cents, status) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                str(event.originator_id),
-                donor_id,
-                event.campaign,
-                event.value_date.isoformat(),
-                event.amount_cents,
-                event.status,
-            ),
-        )
-        refresh_first_day(session, donor_id, event.campaign)
+        _add_gift(session, event, donor_id)
 
     def _erase(self, session: Session, event: Any, position: int) -> None:
         """Blank the donor's personal data and forget their keys; their gifts stay theirs."""
@@ -314,19 +302,7 @@ class Registry(Projection):
             [(key, donor_id) for key in keys],
         )
         self._update_details(session, donor_id, details, sealed, event, position)
-        session.execute(
-            "INSERT INTO registry_gifts (donation_id, donor_id, campaign, value_date, "
-            "amount_cents, status) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                str(event.originator_id),
-                donor_id,
-                event.campaign,
-                event.value_date.isoformat(),
-                event.amount_cents,
-                event.status,
-            ),
-        )
-        refresh_first_day(session, donor_id, event.campaign)
+        _add_gift(session, event, donor_id)
 
     def _update_details(
         self,
@@ -393,6 +369,29 @@ class Registry(Projection):
         )
         session.execute("DELETE FROM registry_donors WHERE donor_id = ?", (other,))
         _follow_consent(session, into)
+
+
+def _gift_row(event: Any, donor_id: str) -> dict[str, Any]:
+    """The registry's row of a received gift (GIFT_ROW), joined to its donor."""
+    return {
+        "donation_id": str(event.originator_id),
+        "donor_id": donor_id,
+        "campaign": event.campaign,
+        "value_date": event.value_date.isoformat(),
+        "amount_cents": event.amount_cents,
+        "status": event.status,
+    }
+
+
+def _add_gift(session: Session, event: Any, donor_id: str) -> None:
+    """Write the gift's row, then the donor's first day in its campaign."""
+    gift = _gift_row(event, donor_id)
+    session.execute(
+        f"INSERT INTO registry_gifts ({', '.join(GIFT_ROW)}) "
+        f"VALUES ({', '.join('?' * len(GIFT_ROW))})",
+        tuple(gift[column] for column in GIFT_ROW),
+    )
+    refresh_first_day(session, donor_id, event.campaign)
 
 
 def consent_source(channel: str, source_key: str) -> str:
@@ -642,15 +641,7 @@ class _Batch:
         self.new_donors.add(donor_id)
 
     def _new_gift(self, event: Any, donor_id: str) -> None:
-        donation_id = str(event.originator_id)
-        self.new_gifts[donation_id] = {
-            "donation_id": donation_id,
-            "donor_id": donor_id,
-            "campaign": event.campaign,
-            "value_date": event.value_date.isoformat(),
-            "amount_cents": event.amount_cents,
-            "status": event.status,
-        }
+        self.new_gifts[str(event.originator_id)] = _gift_row(event, donor_id)
 
     def flush(self) -> None:
         session = self.session
