@@ -1,5 +1,9 @@
-"""Read models: exactly-once tracking, catch-up, rebuild identical to incremental."""
+"""Read models: exactly-once tracking, catch-up, rebuild identical to incremental, the events
+each one declares it handles."""
 
+import ast
+import inspect
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -7,15 +11,17 @@ from datetime import date
 from typing import Any
 
 import pytest
+from eventsourcing.domain import DomainEvent
 
+from ledger.campaign import Campaign
 from ledger.csv_import import import_donations
 from ledger.event_store import one_transaction
 from projections import runner as runner_module
 from projections.database import Session
 from projections.registry import Registry
 from projections.reports import progress
-from projections.runner import ProjectionRunner
-from projections.store import LedgerStore
+from projections.runner import Projection, ProjectionRunner
+from projections.store import LedgerStore, read_models
 from projections.totals import CampaignTotals
 from tests.helpers import YEAR1, dump, figures, gift, start_campaigns
 
@@ -219,3 +225,85 @@ def test_catch_up_passes_the_gap_a_rolled_back_write_leaves_in_the_ids(
         positions = {p for (p,) in session.query("SELECT position FROM projection_positions")}
     assert positions == {head}
     assert figures(store)["raised_cents"] == 2_000
+
+
+def dispatched_events(projection: type[Projection]) -> set[type]:
+    """The event classes a read model's code tests events against (`isinstance(event, X)`,
+    `X | Y` or a tuple), in the class and in its module's functions: what `apply` acts on."""
+    module = sys.modules[projection.__module__]
+    tree = ast.parse(inspect.getsource(module))
+    code = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        or (isinstance(node, ast.ClassDef) and node.name == projection.__name__)
+    ]
+    found: set[type] = set()
+    for node in (inner for part in code for inner in ast.walk(part)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "isinstance"
+            and len(node.args) == 2
+        ):
+            for named in _alternatives(node.args[1]):
+                value = _resolved(named, vars(module))
+                if isinstance(value, type) and issubclass(value, DomainEvent):
+                    found.add(value)
+    return found
+
+
+def _alternatives(node: ast.expr) -> list[ast.expr]:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return [*_alternatives(node.left), *_alternatives(node.right)]
+    if isinstance(node, ast.Tuple):
+        return [named for element in node.elts for named in _alternatives(element)]
+    return [node]
+
+
+def _resolved(node: ast.expr, names: dict[str, Any]) -> Any:
+    if isinstance(node, ast.Name):
+        return names.get(node.id)
+    if isinstance(node, ast.Attribute):
+        return getattr(_resolved(node.value, names), node.attr, None)
+    return None
+
+
+def unhandled(projection: type[Projection]) -> set[type]:
+    """Event classes the read model acts on but leaves out of `handles` (the default
+    `apply_batch` would never hand them to `apply`)."""
+    return {
+        event
+        for event in dispatched_events(projection)
+        if not issubclass(event, projection.handles)
+    }
+
+
+@pytest.mark.parametrize(
+    "projection",
+    [type(model) for model in read_models() if model.handles],
+    ids=lambda projection: projection.name,
+)
+def test_a_read_model_handles_every_event_its_apply_acts_on(
+    projection: type[Projection],
+) -> None:
+    assert dispatched_events(projection), "no event class found: the check would see nothing"
+    assert unhandled(projection) == set()
+
+
+class Forgetful(Projection):
+    """Acts on two events but declares one."""
+
+    name, version, tables = "forgetful", 1, ()
+    handles = (Campaign.Started,)
+
+    def create_tables(self, session: Session) -> None:
+        pass
+
+    def apply(self, session: Session, event: Any, position: int) -> None:
+        if isinstance(event, Campaign.Started | Campaign.Ended):
+            pass
+
+
+def test_the_handles_check_sees_a_forgotten_event() -> None:
+    assert unhandled(Forgetful) == {Campaign.Ended}
