@@ -768,19 +768,20 @@ def donor(session: Session, donor_id: str) -> dict[str, Any] | None:
 
 def donor_gifts(session: Session, donor_id: str) -> list[dict[str, Any]]:
     columns = ("donation_id", "campaign", "value_date", "amount_cents", "status")
-    rows = session.query(
-        f"SELECT {', '.join(columns)} FROM registry_gifts WHERE donor_id = ? "
-        "ORDER BY value_date, donation_id",
-        (donor_id,),
-    )
-    return [dict(zip(columns, row, strict=True)) for row in rows]
+    return _donor_rows(session, donor_id, "registry_gifts", columns, "value_date, donation_id")
 
 
 def donor_consents(session: Session, donor_id: str) -> list[dict[str, Any]]:
     columns = ("on_date", "privacy", "marketing", "how", "by_whom")
+    return _donor_rows(session, donor_id, "registry_consents", columns, "on_date, position")
+
+
+def _donor_rows(
+    session: Session, donor_id: str, table: str, columns: tuple[str, ...], order: str
+) -> list[dict[str, Any]]:
+    """A donor's rows of one of the registry's tables, as dicts, in `order`."""
     rows = session.query(
-        f"SELECT {', '.join(columns)} FROM registry_consents WHERE donor_id = ?"
-        " ORDER BY on_date, position",
+        f"SELECT {', '.join(columns)} FROM {table} WHERE donor_id = ? ORDER BY {order}",
         (donor_id,),
     )
     return [dict(zip(columns, row, strict=True)) for row in rows]

@@ -58,7 +58,7 @@ from projections.reports import list_campaigns, progress, raised_over_time
 from web import labels, store
 from web.auth import roles_required
 from web.charts import bars, cumulative
-from web.exports import audited_export, csv_lines, xlsx_file
+from web.exports import attachment, audited_export, csv_lines, xlsx_file
 from web.i18n import error_text, translate
 from web.pdf import Foundation
 
@@ -681,11 +681,7 @@ def access_request(donor_id: str) -> Response:
     """Everything held on a donor, as one JSON file (machine-readable, GDPR art. 15 and 20)."""
     held = _held(donor_id)
     body = json.dumps(held, ensure_ascii=False, indent=2, default=str)
-    return Response(
-        body,
-        mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="donatore-{donor_id}.json"'},
-    )
+    return attachment(body, f"donatore-{donor_id}.json", "application/json")
 
 
 @bp.get("/registry/<donor_id>/access/document")
@@ -777,10 +773,10 @@ def export(kind: str, fmt: str) -> Any:
             download_name=name,
             mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         )
-    return Response(
+    return attachment(
         stream_with_context(csv_lines(database, plan.sql, plan.params, plan.columns)),
-        content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        name,
+        "text/csv; charset=utf-8",
     )
 
 

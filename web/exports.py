@@ -22,6 +22,7 @@ from datetime import date
 from functools import cache
 from typing import IO, Any
 
+from flask import Response
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -94,6 +95,15 @@ def italian_words() -> dict[str, dict[str, str]]:
         column: {code: in_language(word, "it") for code, word in words.items()}
         for column, words in WORDS.items()
     }
+
+
+def attachment(body: Any, filename: str, content_type: str) -> Response:
+    """A file the browser saves as `filename` (an export, a receipt, a report), not shows."""
+    return Response(
+        body,
+        content_type=content_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 def neutralised(text: str) -> str:

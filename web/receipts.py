@@ -43,6 +43,7 @@ from projections.runner import ReadModelStalledError
 from projections.store import LedgerStore
 from web import store as current_store
 from web.auth import roles_required
+from web.exports import attachment
 from web.i18n import error_text
 from web.pdf import Foundation, fundraising_pdf, receipt_pdf, statement_pdf
 
@@ -306,11 +307,7 @@ def issue() -> Any:
 @roles_required(*BACK_OFFICE)
 def pdf(year: str, sequence: str) -> Response:
     name, body = receipt_document(current_store(), _number(year, sequence))
-    return Response(
-        body,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return attachment(body, name, "application/pdf")
 
 
 @bp.post("/<year>/<sequence>/void")
@@ -346,11 +343,7 @@ def resend(year: str, sequence: str) -> Any:
 @roles_required(*BACK_OFFICE)
 def statement() -> Response:
     name, body = statement_document(current_store(), _year(), request.args.get("donor", ""))
-    return Response(
-        body,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return attachment(body, name, "application/pdf")
 
 
 @bp.post("/opposition")
@@ -388,15 +381,11 @@ def agenzia(year: str, fmt: str) -> Response:
         len(lines),
     )
     if fmt == "csv":
-        return Response(
-            accountant_csv(year_number, lines),
-            content_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="erogazioni-{year}.csv"'},
+        return attachment(
+            accountant_csv(year_number, lines), f"erogazioni-{year}.csv", "text/csv; charset=utf-8"
         )
-    return Response(
-        text.encode("ascii"),
-        content_type="text/plain; charset=us-ascii",
-        headers={"Content-Disposition": f'attachment; filename="erogazioni-liberali-{year}.txt"'},
+    return attachment(
+        text.encode("ascii"), f"erogazioni-liberali-{year}.txt", "text/plain; charset=us-ascii"
     )
 
 
@@ -439,16 +428,8 @@ def fundraising_file(slug: str, fmt: str) -> Response:
         abort(404)
     pdf_body, table = fundraising_documents(current_store(), slug, request.args.get("use", ""))
     if fmt == "pdf":
-        return Response(
-            pdf_body,
-            mimetype="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="rendiconto-{slug}.pdf"'},
-        )
-    return Response(
-        table,
-        content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="rendiconto-{slug}.csv"'},
-    )
+        return attachment(pdf_body, f"rendiconto-{slug}.pdf", "application/pdf")
+    return attachment(table, f"rendiconto-{slug}.csv", "text/csv; charset=utf-8")
 
 
 def init_app(app: Flask) -> None:
