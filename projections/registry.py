@@ -152,7 +152,7 @@ class Registry(Projection):
 
     def apply(self, session: Session, event: Any, position: int) -> None:
         """One event at a time: the reference `apply_batch` must agree with."""
-        if isinstance(event, Donation.Received) and event.identified and event.sealed_donor:
+        if _sealed_gift(event):
             sealed = unseal(
                 self._keys.get(event.originator_id), event.originator_id, event.sealed_donor
             )
@@ -695,16 +695,8 @@ def resolve(session: Session, donor_id: str) -> str:
     return str(alias) if alias else donor_id
 
 
-PUBLIC_COLUMNS = (
-    "donor_id",
-    "display_name",
-    *DETAIL_COLUMNS,
-    "privacy_consent",
-    "marketing_consent",
-    "consent_on",
-    "consent_how",
-    "erased",
-)
+# What the pages read of a donor: the whole row but its place in the event order.
+PUBLIC_COLUMNS = tuple(column for column in ROW_COLUMNS if column != "first_position")
 
 
 def _donor_dict(row: tuple[Any, ...]) -> dict[str, Any]:
