@@ -14,11 +14,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 
+from ledger.bounds import amount_problem, text_problem
 from ledger.csv_import import import_donations
+from ledger.errors import ConflictError
+from ledger.money_back import NotConfirmedError
+from ledger.texts import N_
 from projections import registry
 from projections.registry import consent_source
 from tests.helpers import YEAR1, start_campaigns
 from web import create_app, store
+from web.admin import _conflict, _problem
 from web.labels import local_time
 
 GIFT_LINK = re.compile(r'href="/admin/donations/([0-9a-f-]{36})"')
@@ -268,6 +273,25 @@ def test_bank_transfer_errors_stay_next_to_their_fields(office: Flask, staff: Fl
     )
     assert gone.status_code == 422
     assert error_after(page_text(gone), "find") == "Donatore non trovato: cercalo di nuovo."
+
+
+def test_refusals_are_worded_by_their_kind_in_the_pages_language(app: Flask) -> None:
+    void_first = ConflictError(N_("void receipt %(number)s first", number="2017/000001"))
+    with app.test_request_context("/"):
+        assert _conflict(NotConfirmedError("pending", "refund")) == (
+            "Il pagamento non è confermato: non c'è nulla da rimborsare."
+        )
+        assert _conflict(void_first) == (
+            "Operazione rifiutata: la donazione ha la ricevuta 2017/000001: annullala prima"
+        )
+        assert _problem("reference", text_problem("CRO\x00")) == (
+            "Contiene un carattere di controllo (U+0000) alla posizione 4."
+        )
+        mistyped = N_("not an e-mail address: %(text)r", text="gino@@example")
+        assert _problem("email", mistyped) == "Non è un indirizzo e-mail valido."
+    with app.test_request_context("/?lang=en"):
+        assert _conflict(void_first) == "Refused: void receipt 2017/000001 first"
+        assert _problem("amount", amount_problem(10**12)) == "At most € 1.000.000,00."
 
 
 def test_gdpr_forms_keep_errors_and_erasure_asks_first(office: Flask, staff: FlaskClient) -> None:
