@@ -75,7 +75,8 @@ def error_text(error: LedgerError) -> str:
 
 def in_language(text: str, language: str) -> str:
     """A domain text in `language` whatever the page's (exports are read in Italian), read
-    from the catalog itself: no request, no app and no compiled catalog needed."""
+    from the catalog itself: no request, no app and no compiled catalog needed. Its values
+    are filled in as they are (`translate` formats dates for the page)."""
     if not isinstance(text, Text):
         return text
     message = _catalog(language).get(text.msgid)
