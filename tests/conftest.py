@@ -37,13 +37,38 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# The fixtures that give a test the PostgreSQL server, directly or as the `postgres` run of a
+# test parametrized over both stores.
+POSTGRES_FIXTURES = {"postgres_server", "postgres_template", "postgres_url", "year1_postgres"}
+STORE_PARAMETERS = ("store_url", "year1_url")
+
+
+def _on_postgres(item: pytest.Item) -> bool:
+    if POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and any(
+        callspec.params.get(name) == "postgres" for name in STORE_PARAMETERS
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`-n`, with `--dist loadgroup` as ./scripts/test runs it) the slow
-    tests, which start servers, browsers and racing processes of their own, run one after
-    another on one worker, as in a single process; the rest spread over the other workers."""
+    """Two tiers, chosen by marker. The fast one (`-m "not slow"`) runs every test on SQLite
+    and in memory; the full run adds each test's PostgreSQL run and the long tests.
+
+    - A test on PostgreSQL (the `[postgres]` run of a test on both stores, or one that asks
+      for the server) is marked `postgres` and `slow` here: it runs in the full suite only,
+      spread over the xdist workers like any other.
+    - A test marked `slow` in its module (large imports, gunicorn, Chromium, racing processes
+      of its own) also runs in the full suite only; under pytest-xdist (`-n`, with `--dist
+      loadgroup` as ./scripts/test runs it) these run one after another on one worker, as in
+      a single process, while the rest spread over the other workers."""
     for item in items:
         if item.get_closest_marker("slow") is not None:
             item.add_marker(pytest.mark.xdist_group("slow"))
+        if _on_postgres(item):
+            item.add_marker(pytest.mark.postgres)
+            item.add_marker(pytest.mark.slow)
 
 
 def _postgres_reachable() -> str | None:
@@ -100,7 +125,6 @@ def sqlite_url(tmp_path: Path) -> str:
 def store_url(request: pytest.FixtureRequest) -> str:
     """Every storage-dependent test runs on both stores."""
     if request.param == "postgres":
-        request.applymarker(pytest.mark.postgres)
         return str(request.getfixturevalue("postgres_url"))
     return str(request.getfixturevalue("sqlite_url"))
 
