@@ -1,6 +1,7 @@
 """Fixtures shared by every test: a fresh store on SQLite and on PostgreSQL, the app, the CLI."""
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,9 +117,21 @@ def postgres_url(postgres_server: str, postgres_template: str) -> Iterator[str]:
         drop_database(postgres_server, name)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file holding the ledger's tables and nothing else, built once per test process:
+    each test's database is a copy of it, as on PostgreSQL (`postgres_template`)."""
+    path = tmp_path_factory.mktemp("template") / "ledger.sqlite3"
+    LedgerStore.open(f"sqlite:///{path}").close()
+    return path
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A fresh SQLite database with the ledger's tables, in the test's own folder."""
+    path = tmp_path / "ledger.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
