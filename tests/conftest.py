@@ -45,6 +45,8 @@ STORE_PARAMETERS = ("store_url", "year1_url")
 
 
 def _on_postgres(item: pytest.Item) -> bool:
+    if item.get_closest_marker("postgres") is not None:
+        return True
     if POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
         return True
     callspec = getattr(item, "callspec", None)
@@ -58,8 +60,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     and in memory; the full run adds each test's PostgreSQL run and the long tests.
 
     - A test on PostgreSQL (the `[postgres]` run of a test on both stores, or one that asks
-      for the server) is marked `postgres` and `slow` here: it runs in the full suite only,
-      spread over the xdist workers like any other.
+      for the server or is marked `postgres`) is marked `postgres` and `slow` here: it runs in
+      the full suite only, spread over the xdist workers like any other.
     - A test marked `slow` in its module (large imports, gunicorn, Chromium, racing processes
       of its own) also runs in the full suite only; under pytest-xdist (`-n`, with `--dist
       loadgroup` as ./scripts/test runs it) these run one after another on one worker, as in
@@ -136,7 +138,8 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest) -> str:
-    """Every storage-dependent test runs on both stores."""
+    """Every storage-dependent test runs on both stores (on PostgreSQL in the full run only:
+    see pytest_collection_modifyitems)."""
     if request.param == "postgres":
         return str(request.getfixturevalue("postgres_url"))
     return str(request.getfixturevalue("sqlite_url"))
