@@ -1,6 +1,7 @@
 """Fixtures shared by every test: a fresh store on SQLite and on PostgreSQL, the app, the CLI."""
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,13 +38,40 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# The fixtures that give a test the PostgreSQL server, directly or as the `postgres` run of a
+# test parametrized over both stores.
+POSTGRES_FIXTURES = {"postgres_server", "postgres_template", "postgres_url", "year1_postgres"}
+STORE_PARAMETERS = ("store_url", "year1_url")
+
+
+def _on_postgres(item: pytest.Item) -> bool:
+    if item.get_closest_marker("postgres") is not None:
+        return True
+    if POSTGRES_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and any(
+        callspec.params.get(name) == "postgres" for name in STORE_PARAMETERS
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`-n`, with `--dist loadgroup` as ./scripts/test runs it) the slow
-    tests, which start servers, browsers and racing processes of their own, run one after
-    another on one worker, as in a single process; the rest spread over the other workers."""
+    """Two tiers, chosen by marker. The fast one (`-m "not slow"`) runs every test on SQLite
+    and in memory; the full run adds each test's PostgreSQL run and the long tests.
+
+    - A test on PostgreSQL (the `[postgres]` run of a test on both stores, or one that asks
+      for the server or is marked `postgres`) is marked `postgres` and `slow` here: it runs in
+      the full suite only, spread over the xdist workers like any other.
+    - A test marked `slow` in its module (large imports, gunicorn, Chromium, racing processes
+      of its own) also runs in the full suite only; under pytest-xdist (`-n`, with `--dist
+      loadgroup` as ./scripts/test runs it) these run one after another on one worker, as in
+      a single process, while the rest spread over the other workers."""
     for item in items:
         if item.get_closest_marker("slow") is not None:
             item.add_marker(pytest.mark.xdist_group("slow"))
+        if _on_postgres(item):
+            item.add_marker(pytest.mark.postgres)
+            item.add_marker(pytest.mark.slow)
 
 
 def _postgres_reachable() -> str | None:
@@ -91,16 +119,28 @@ def postgres_url(postgres_server: str, postgres_template: str) -> Iterator[str]:
         drop_database(postgres_server, name)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file holding the ledger's tables and nothing else, built once per test process:
+    each test's database is a copy of it, as on PostgreSQL (`postgres_template`)."""
+    path = tmp_path_factory.mktemp("template") / "ledger.sqlite3"
+    LedgerStore.open(f"sqlite:///{path}").close()
+    return path
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A fresh SQLite database with the ledger's tables, in the test's own folder."""
+    path = tmp_path / "ledger.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest) -> str:
-    """Every storage-dependent test runs on both stores."""
+    """Every storage-dependent test runs on both stores (on PostgreSQL in the full run only:
+    see pytest_collection_modifyitems)."""
     if request.param == "postgres":
-        request.applymarker(pytest.mark.postgres)
         return str(request.getfixturevalue("postgres_url"))
     return str(request.getfixturevalue("sqlite_url"))
 

@@ -92,7 +92,6 @@ def year1_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         shutil.copyfile(request.getfixturevalue("year1_sqlite"), path)
         yield f"sqlite:///{path}"
         return
-    request.applymarker(pytest.mark.postgres)
     server = request.getfixturevalue("postgres_server")
     name = f"fondo_test_{uuid.uuid4().hex[:12]}"
     create_database(server, name, template=request.getfixturevalue("year1_postgres"))
