@@ -64,7 +64,9 @@ def _send_binary(cursor: Cursor[Any], recorder: PostgresApplicationRecorder) -> 
     """Make `%s` dump lists and stored-event records in binary on this cursor alone (the
     cursor's adapters are its own copy of the connection's; the pooled connection is left
     as it was)."""
-    record = recorder.datastore.psycopg_python_types[recorder.stored_event_type_name]
+    record = recorder.datastore.psycopg_python_types.get(recorder.stored_event_type_name)
+    if record is None:
+        return  # no composite type registered: the library's own insert says what is missing
     for python_type in (list, record):
         cursor.adapters.register_dumper(
             python_type, cursor.adapters.get_dumper(python_type, PyFormat.BINARY)
