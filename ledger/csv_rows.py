@@ -5,6 +5,7 @@ import codecs
 import csv
 import hashlib
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
@@ -45,6 +46,12 @@ COLUMNS = (*KEYED_COLUMNS, "ade_opposition")
 REQUIRED = ("date", "campaign", "channel", "method", "amount")
 YES = {"sì", "si", "sí", "yes", "y", "true", "1", "x"}
 NO = {"no", "n", "false", "0", ""}
+
+
+# A file repeats its days and its amounts: each distinct text is parsed once (an error is
+# raised afresh every time: lru_cache keeps only results).
+_parse_date = lru_cache(maxsize=4096)(parse_date)
+_parse_cents = lru_cache(maxsize=4096)(parse_cents)
 
 
 class FileError(LedgerError):
@@ -143,8 +150,8 @@ def parse_row(row: dict[str, str], source_key: str) -> tuple[Gift, bool]:
             problems.append(f"{name}: {error}" if not str(error).startswith(name) else str(error))
             return None
 
-    value_date = attempt("date", lambda: parse_date(row["date"]))
-    amount = attempt("amount", lambda: parse_cents(row["amount"]))
+    value_date = attempt("date", lambda: _parse_date(row["date"]))
+    amount = attempt("amount", lambda: _parse_cents(row["amount"]))
     donors_text = row.get("donors", "").strip() or "1"
     if not (donors_text.isascii() and donors_text.isdigit()):  # not "²", not "١٢"
         problems.append(f"donors: not a whole number: {donors_text!r}")

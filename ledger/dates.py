@@ -68,6 +68,7 @@ def parse_date(text: str) -> date:
         raise InvalidInputError(N_("not a calendar date: %(text)r", text=text)) from error
 
 
+@lru_cache(maxsize=256)  # every gift's date is checked against today + a year
 def years_after(day: date, years: int) -> date:
     """The same day `years` later; a 29 February ends on the last day of that February, as
     the civil code counts a term (art. 2963 c.c.: a day the final month lacks is its last)."""

@@ -112,14 +112,19 @@ class Gifts(Campaigns):
         self, items: Sequence[Gift | Aggregate], known_campaigns: set[str]
     ) -> list[StoredEvent]:
         """The events that would record `items` (new gifts, and any new aggregate beside them),
-        ready for `record_stored`; their sealing keys are made now, in the vault."""
+        ready for `record_stored`; their sealing keys are made now, in the vault. A gift's
+        event is made without its aggregate (`Donation.received_event`): the same event, in
+        a fraction of the time."""
         gifts = [item for item in items if isinstance(item, Gift)]
         others = [item for item in items if not isinstance(item, Gift)]
-        donations = self.donations_for(gifts, known_campaigns)
+        received = Donation.received_event
         to_stored = self.mapper.to_stored_event
-        return [
-            to_stored(event) for item in (*donations, *others) for event in item.collect_events()
+        stored = [
+            to_stored(received(donation_id, **fields))
+            for donation_id, fields in self._received(gifts, known_campaigns)
         ]
+        stored.extend(to_stored(event) for other in others for event in other.collect_events())
+        return stored
 
     def record_stored(self, batches: Iterable[Sequence[StoredEvent]]) -> None:
         """Record every batch of prepared events in one database transaction: all, or none on
@@ -150,6 +155,14 @@ class Gifts(Campaigns):
         """New, unsaved Donations for `gifts`, their personal data sealed with keys made (or
         found) in the vault first, to be saved by the caller, possibly with other aggregates in
         the same transaction."""
+        return [Donation(**fields) for _id, fields in self._received(gifts, known_campaigns)]
+
+    def _received(
+        self, gifts: Sequence[Gift], known_campaigns: set[str] | None
+    ) -> list[tuple[UUID, dict[str, Any]]]:
+        """The id and the `Donation.Received` fields of each new donation `gifts` make, once
+        per key (a key given twice with other figures is a ConflictError), their personal data
+        sealed with keys made (or found) in the vault first."""
         known = known_campaigns if known_campaigns is not None else set()
         ids = [gift.donation_id for gift in gifts]  # a uuid5 each: computed once
         subjects = [
@@ -158,10 +171,10 @@ class Gifts(Campaigns):
         keys = self.sealing_keys(subjects)
         if len(keys) < len(set(subjects)):
             raise ConflictError(N_("a sealing key went missing meanwhile (an erasure?): try again"))
-        donations: dict[UUID, Donation] = {}
+        received: dict[UUID, dict[str, Any]] = {}
         for donation_id, gift in zip(ids, gifts, strict=True):
-            if donation_id in donations:
-                first = donations[donation_id]
+            if donation_id in received:
+                first = Donation(**received[donation_id])
                 if not first.same_money_as(gift):
                     raise ConflictError(
                         f"{gift.source_key!r} is given twice with other figures "
@@ -175,24 +188,24 @@ class Gifts(Campaigns):
             sealed = None
             if donation_id in keys:
                 sealed = seal(keys[donation_id], donation_id, sealed_data(gift))
-            donations[donation_id] = Donation(
-                source_key=gift.source_key,
-                campaign=gift.campaign,
-                amount_cents=gift.amount_cents,
-                donors=gift.donors,
-                identified=gift.identified,
-                channel=gift.channel,
-                method=gift.method,
-                value_date=gift.value_date,
-                district=gift.district,
-                stand=gift.stand,
-                status=gift.status,
-                sealed_donor=sealed,
-                instalment=gift.instalment,
-                covered_fee_cents=gift.covered_fee_cents,
-                public_place=gift.public_place,
-            )
-        return list(donations.values())
+            received[donation_id] = {
+                "source_key": gift.source_key,
+                "campaign": gift.campaign,
+                "amount_cents": gift.amount_cents,
+                "donors": gift.donors,
+                "identified": gift.identified,
+                "channel": gift.channel,
+                "method": gift.method,
+                "value_date": gift.value_date,
+                "district": gift.district,
+                "stand": gift.stand,
+                "status": gift.status,
+                "sealed_donor": sealed,
+                "instalment": gift.instalment,
+                "covered_fee_cents": gift.covered_fee_cents,
+                "public_place": gift.public_place,
+            }
+        return list(received.items())
 
     def sealing_keys(self, subjects: Sequence[UUID]) -> dict[UUID, bytes]:
         """The key each subject's personal data is sealed with, made where missing.

@@ -64,6 +64,13 @@ def normalize_tax_code(text: str | None) -> str | None:
     )
 
 
+_NORMALIZERS = {
+    "email": normalize_email,
+    "phone": normalize_phone,
+    "tax_code": normalize_tax_code,
+}
+
+
 def _collapse(text: str | None) -> str:
     return _SPACES.sub(" ", (text or "").strip()).lower()
 
@@ -88,22 +95,19 @@ class DonorDetails:
         """Normalise raw input; raises InvalidInputError with every bad field named."""
         problems: dict[str, list[str]] = {}
         values: dict[str, Any] = {}
-        normalizers = {
-            "email": normalize_email,
-            "phone": normalize_phone,
-            "tax_code": normalize_tax_code,
-        }
         for name in DETAIL_FIELDS:
             text = raw.get(name) or ""
+            if not text:
+                continue  # left to the field's default, the normal form of a blank
             if problem := text_problem(text, multiline=name in _MULTILINE):
                 problems[name] = [problem]
-            elif name in normalizers:
+            elif name in _NORMALIZERS:
                 try:
-                    values[name] = normalizers[name](text)
+                    values[name] = _NORMALIZERS[name](text)
                 except InvalidInputError as error:
                     problems[name] = [error.args[0]]
             else:
-                values[name] = _SPACES.sub(" ", text.strip()) if text else ""
+                values[name] = _SPACES.sub(" ", text.strip())
         raise_problems(problems)
         return cls(**values)
 

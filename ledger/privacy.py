@@ -42,6 +42,11 @@ class MemoryKeyVault:
         return sum(self._keys.pop(subject, None) is not None for subject in subjects)
 
 
+# What json.dumps(data, sort_keys=True, separators=(",", ":")) writes, without making an
+# encoder for every gift.
+_SEALED_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
@@ -49,7 +54,7 @@ def new_key() -> bytes:
 def seal(key: bytes, subject: UUID, data: dict[str, Any]) -> str:
     """AES-GCM with the subject as associated data, so a sealed blob cannot be moved elsewhere."""
     nonce = os.urandom(12)
-    plain = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    plain = _SEALED_JSON.encode(data).encode()
     sealed = nonce + AESGCM(key).encrypt(nonce, plain, subject.bytes)
     return base64.b64encode(sealed).decode("ascii")
 

@@ -39,12 +39,24 @@ class SQLKeyVault:
     def store(self, keys: dict[UUID, bytes]) -> dict[UUID, bytes]:
         rows = [(str(s), base64.b64encode(k).decode("ascii")) for s, k in keys.items()]
         with self.database.transaction() as session:
-            session.executemany(
-                "INSERT INTO personal_keys (subject, secret) VALUES (?, ?) "
-                "ON CONFLICT (subject) DO NOTHING",
-                rows,
+            if session.dialect != "postgresql":
+                session.executemany(
+                    "INSERT INTO personal_keys (subject, secret) VALUES (?, ?) "
+                    "ON CONFLICT (subject) DO NOTHING",
+                    rows,
+                )
+                return fetch_keys(session, keys)
+            # One statement for the batch (a statement a key cost a large import more than
+            # sealing); only the subjects that had a key already are read back.
+            stored = session.query(
+                "INSERT INTO personal_keys (subject, secret) "
+                "SELECT * FROM unnest(?::text[], ?::text[]) "
+                "ON CONFLICT (subject) DO NOTHING RETURNING subject",
+                [[subject for subject, _ in rows], [secret for _, secret in rows]],
             )
-            return fetch_keys(session, keys)
+            new = {UUID(subject) for (subject,) in stored}
+            held = fetch_keys(session, [s for s in keys if s not in new])
+            return {s: k for s, k in keys.items() if s in new} | held
 
     def destroy(self, subjects: Iterable[UUID]) -> int:
         destroyed = 0
