@@ -13,12 +13,7 @@ from typing import Any
 
 from flask import Flask
 from stripe import SignatureVerificationError, Webhook, WebhookSignature
-from werkzeug.exceptions import (
-    BadRequest,
-    HTTPException,
-    MethodNotAllowed,
-    ServiceUnavailable,
-)
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, ServiceUnavailable
 from werkzeug.wsgi import get_input_stream
 
 from ledger.errors import NotFoundError
