@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -180,6 +181,21 @@ def _raised(port: int, slug: str) -> int:
         return int(json.load(answer)["raised_cents"])
 
 
+def _wait_for_campaigns(port: int, slugs: Sequence[str]) -> None:
+    """Until the follower has projected the campaigns: before that the progress API answers
+    404, which would stop the probe."""
+    deadline = time.monotonic() + 60
+    for slug in slugs:
+        while True:
+            try:
+                _raised(port, slug)
+                break
+            except urllib.error.HTTPError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+
 def _probe(
     port: int,
     reader: int,
@@ -262,6 +278,7 @@ def measure_fondo(
         ):
             _wait_for(port, "/healthz")
             _wait_for(reader, "/healthz")
+            _wait_for_campaigns(reader, (CAMPAIGN, PROBES))
             stop, seen = threading.Event(), []
             prober = threading.Thread(target=_probe, args=(port, reader, url, probes, stop, seen))
             prober.start()

@@ -237,10 +237,12 @@ class Settlement:
     def write(self, session: Session) -> None:
         now = time.time()
         first, last = RETRY_SECONDS
-        session.executemany(
-            "UPDATE stripe_inbox SET status = 'applied', settled_at = ? WHERE event_id = ?",
-            [(now, event_id) for event_id in self.applied],
-        )
+        # A whole batch applied is one statement, not one a delivery.
+        for condition, params in session.matching("event_id", self.applied):
+            session.execute(
+                f"UPDATE stripe_inbox SET status = 'applied', settled_at = ? WHERE {condition}",
+                [now, *params],
+            )
         session.executemany(
             "UPDATE stripe_inbox SET status = 'failed', settled_at = ?, reason = ?, "
             "attempts = attempts + 1 WHERE event_id = ?",

@@ -105,7 +105,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     api.init_app(app)
     # After flask-smorest's own handlers, so that every error has one shape.
     errors.register_error_handlers(app)
-    for area in (public, donate, webhooks, stands, admin, receipts):
+    for area in (public, donate, stands, admin, receipts):
         area.init_app(app)
 
     # Chromium applies form-action to the redirect after a form too: allow the checkout host,
@@ -146,29 +146,40 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                 session["written_up_to"] = head
         return response
 
+    # What every answer carries, the webhook's (which Flask never sees) included; a page that
+    # names the sites that may frame it changes the first two.
+    answer_headers = {
+        "Content-Security-Policy": policy + "'none'",
+        # For browsers that predate frame-ancestors (which cannot name several sites).
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
+    if app.config.get("LEDGER_HTTPS"):
+        answer_headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+
     @app.after_request
     def security_headers(response: Any) -> Any:
         # No page may be framed, but the embeddable widget by the sites it names.
         ancestors = g.get("frame_ancestors", "'none'")
-        response.headers.setdefault("Content-Security-Policy", policy + ancestors)
-        if ancestors == "'none'":
-            # For browsers that predate frame-ancestors (which cannot name several sites).
-            response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if ancestors != "'none'":
+            response.headers.setdefault("Content-Security-Policy", policy + ancestors)
+        for name, value in answer_headers.items():
+            if name != "X-Frame-Options" or ancestors == "'none'":
+                response.headers.setdefault(name, value)
         if request.path.startswith(PRIVATE_PATHS):
             # Donors' data and exports: never kept by a browser's or a proxy's cache.
             response.headers["Cache-Control"] = "no-store"
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if app.config.get("LEDGER_HTTPS"):
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
         if response.status_code == 405 and "Allow" not in response.headers:
             # The error page replaced werkzeug's answer, and the methods it listed with it.
             methods = app.url_map.bind_to_environ(request.environ).allowed_methods()
             response.headers["Allow"] = ", ".join(sorted(methods))
         return response
 
+    # Outermost: a Stripe delivery is kept before anything of Flask's runs (web/webhooks.py).
+    app.wsgi_app = webhooks.StripeWebhook(  # type: ignore[method-assign]
+        app, app.wsgi_app, answer_headers
+    )
     return app
 
 

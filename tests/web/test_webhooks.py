@@ -5,13 +5,15 @@ import random
 import time
 from typing import Any
 
+import psycopg
 import pytest
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 
 from ledger.bounds import max_gift_cents
 from tests.fakestripe import StripeStory, sign
 from tests.helpers import SECRET, deliver, mario, post, served_figures, start_campaigns
+from vault.inbox import Inbox
 from web import create_app, store
 from web.inbox import InboxProcessor, PlannedCommands
 from web.stripe_gateway import StripeEvents
@@ -49,6 +51,74 @@ def test_unknown_types_are_acknowledged_and_ignored(hook: FlaskClient) -> None:
     before = events_recorded(hook)
     assert deliver(hook, StripeStory().unknown()) == 200
     assert events_recorded(hook) == before
+
+
+def test_a_delivery_is_kept_before_any_of_flask_s_request_hooks_run(stripe_app: Flask) -> None:
+    # Added before the first request, as any hook of the app: it sees every page, never a
+    # delivery (no session, sign-in or catch-up policy is paid for Stripe's bursts).
+    seen: list[str] = []
+
+    @stripe_app.before_request
+    def note_the_path() -> None:
+        seen.append(request.path)
+
+    client = stripe_app.test_client()
+    story = StripeStory()
+    _session, (_intent, completed) = story.card_gift(2500, mario(story))
+    first, again = post(client, completed), post(client, completed)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert first.get_json() == {"received": completed["id"], "outcome": "queued"}
+    assert again.get_json() == {"received": completed["id"], "outcome": "duplicate"}
+    assert first.mimetype == "application/json" and "Set-Cookie" not in first.headers
+    assert first.headers["X-Frame-Options"] == "DENY"
+    assert first.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in first.headers["Content-Security-Policy"]
+    assert seen == []
+    assert served_figures(client)["raised_cents"] == 2500
+    assert client.get("/healthz").status_code == 200 and seen == ["/healthz"]
+
+
+def test_refusals_are_answered_as_every_api_error(
+    hook: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unsigned = hook.post("/webhooks/stripe", data=b"{}")
+    assert (unsigned.status_code, unsigned.get_json()) == (
+        400,
+        {"code": 400, "status": "Bad Request", "message": "missing Stripe-Signature header"},
+    )
+    assert unsigned.headers["X-Frame-Options"] == "DENY"
+    wrong_method = hook.get("/webhooks/stripe")
+    assert (wrong_method.status_code, wrong_method.headers["Allow"]) == (405, "POST")
+    assert wrong_method.get_json()["code"] == 405
+    story = StripeStory()
+    _session, (_intent, completed) = story.card_gift(2500, mario(story))
+    hook.application.config["MAX_CONTENT_LENGTH"] = 100
+    too_large = post(hook, completed)
+    assert (too_large.status_code, too_large.get_json()["code"]) == (413, 413)
+    hook.application.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024
+
+    def unavailable(*_args: Any) -> bool:
+        raise psycopg.OperationalError("the server closed the connection")
+
+    monkeypatch.setattr(Inbox, "receive", unavailable)
+    busy = post(hook, completed)
+    assert (busy.status_code, busy.headers["Retry-After"]) == (503, "1")
+    assert busy.get_json()["code"] == 503
+
+    def broken(*_args: Any) -> bool:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(Inbox, "receive", broken)
+    assert post(hook, completed).get_json()["code"] == 500
+    hook.application.config["STRIPE_WEBHOOK_SECRET"] = None
+    unconfigured = post(hook, completed)
+    assert (unconfigured.status_code, unconfigured.get_json()["message"]) == (
+        503,
+        "Stripe webhooks are not configured",
+    )
+    monkeypatch.undo()
+    with hook.application.app_context():
+        assert store().inbox.is_empty()
 
 
 def test_card_gift_counts_once_and_the_donor_joins_the_registry(hook: FlaskClient) -> None:
