@@ -8,7 +8,7 @@ from uuid import UUID
 from ledger.donation import Donation
 from ledger.donor import Donor
 from ledger.errors import InvalidInputError
-from ledger.identity import DETAIL_FIELDS, DonorDetails
+from ledger.identity import DETAIL_FIELDS, DonorDetails, display_name, identity_keys
 from ledger.keys import natural_id
 from ledger.privacy import unseal
 from projections.database import Session
@@ -119,7 +119,7 @@ class Registry(Projection):
                     self._keys.get(event.originator_id), event.originator_id, event.sealed_donor
                 )
                 if sealed is not None:
-                    keys = DonorDetails.from_dict(sealed["donor"]).identity_keys()
+                    keys = identity_keys(sealed["donor"])
             work.append((position, event, sealed, keys))
         batch = _Batch(session, (key for *_, keys in work for key in keys))
         for index, (position, event, sealed, keys) in enumerate(work):
@@ -594,11 +594,9 @@ class _Batch:
         donor = self.donors[donor_id]
         given = sealed["donor"]  # DonorDetails.to_dict() of the gift's details
         donor.update({column: given[column] for column in DETAIL_COLUMNS if given.get(column)})
-        donor["display_name"] = DonorDetails(
-            first_name=donor["first_name"],
-            last_name=donor["last_name"],
-            organization=donor["organization"],
-        ).display_name
+        donor["display_name"] = display_name(
+            donor["first_name"], donor["last_name"], donor["organization"]
+        )
         on = event.value_date.isoformat()
         privacy = int(bool(sealed.get("privacy_consent")))
         marketing = int(bool(sealed.get("marketing_consent")))
