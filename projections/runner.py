@@ -23,7 +23,7 @@ from projections.database import TRANSIENT_ERRORS, Database, Session
 # costs little per event, small enough that a batch's rows fit in memory many times over.
 BATCH = int(os.environ.get("LEDGER_PROJECTION_BATCH", "") or 5000)
 # While events keep arriving, the batches of read models that do not lead are this part of
-# `BATCH` (see `catch_up`), so that one that leads waits as much less for its next turn.
+# `BATCH` (see `catch_up`): a read model that leads waits a tenth as long for its next turn.
 WHILE_ARRIVING = 10
 # Separates a read model's name from the tag of its next build in projection_positions.
 NEXT = "@"
