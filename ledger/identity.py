@@ -133,22 +133,33 @@ class DonorDetails:
 
     @property
     def display_name(self) -> str:
-        person = " ".join(part for part in (self.first_name, self.last_name) if part)
-        return self.organization or person
+        return display_name(self.first_name, self.last_name, self.organization)
 
     def identity_keys(self) -> tuple[str, ...]:
         """Keys shared by every gift of one donor (DESIGN.md, Definitions)."""
-        keys = []
-        if self.tax_code:
-            keys.append("tax:" + self.tax_code.upper())
-        if self.email:
-            keys.append("email:" + self.email.lower())
-        if self.phone:
-            keys.append("phone:" + self.phone)
-        if self.has_postal_address:
-            who = _collapse(self.organization or self.last_name)
-            keys.append(f"address:{who}|{_collapse(self.address)}|{_collapse(self.postcode)}")
-        return tuple(keys)
+        return identity_keys(self.to_dict())
+
+
+def display_name(first_name: str, last_name: str, organization: str) -> str:
+    """How a donor is named: the organization, else the person's names."""
+    return organization or " ".join(part for part in (first_name, last_name) if part)
+
+
+def identity_keys(details: dict[str, Any]) -> tuple[str, ...]:
+    """`DonorDetails.identity_keys` of details as `DonorDetails.to_dict` gives them, without
+    making the object (the registry reads them for every gift it joins)."""
+    keys = []
+    if tax_code := details.get("tax_code"):
+        keys.append("tax:" + tax_code.upper())
+    if email := details.get("email"):
+        keys.append("email:" + email.lower())
+    if phone := details.get("phone"):
+        keys.append("phone:" + phone)
+    address, postcode = details.get("address"), details.get("postcode")
+    if address and postcode:
+        who = _collapse(details.get("organization") or details.get("last_name"))
+        keys.append(f"address:{who}|{_collapse(address)}|{_collapse(postcode)}")
+    return tuple(keys)
 
 
 # What a donor's details hold, in order: the columns of the CSV, the registry and the exports.

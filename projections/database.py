@@ -92,6 +92,33 @@ class Session:
             for row in rows:
                 copy.write_row(row)
 
+    def upsert_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        conflict: str,
+    ) -> None:
+        """`INSERT … ON CONFLICT (…) DO UPDATE SET …` (`conflict`, written against `excluded`)
+        for many rows that never repeat a key: one statement over arrays (`unnest`) on
+        PostgreSQL, where a statement a row costs the server a parse and a plan each; one
+        prepared INSERT run over all rows on SQLite. Each column holds `str` or `int`."""
+        if not rows:
+            return
+        if self.dialect == "sqlite":
+            marks = ", ".join("?" * len(columns))
+            self.executemany(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {conflict}", rows
+            )
+            return
+        arrays = [list(values) for values in zip(*rows, strict=True)]
+        types = ["bigint" if isinstance(values[0], int) else "text" for values in arrays]
+        self.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest("
+            f"{', '.join(f'?::{kind}[]' for kind in types)}) {conflict}",
+            arrays,
+        )
+
     def replace_rows(
         self, table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:

@@ -34,6 +34,7 @@ SUMS = (
     "disputed_cents",
     "movements",
 )
+_SUM_INDEX = {column: index for index, column in enumerate(SUMS)}
 _TAKEN = {"refund": "refunded_cents", "dispute_lost": "disputed_cents"}
 # What a confirmed gift adds to its day.
 GIFT_PARTS = ("received_cents", "fees_cents", "gifts", "identified_gifts", "anonymous_people")
@@ -74,26 +75,38 @@ def add_to_days(
     session: Session, campaign: str, day: str, channel: str, district: str, sums: dict[str, int]
 ) -> None:
     """Add `sums` (column → amount, negative to take off) to the day's and the month's row."""
-    columns = list(sums)
-    updates = ", ".join(f"{c} = campaign_days.{c} + excluded.{c}" for c in columns)
-    sql = (
-        f"INSERT INTO campaign_days (campaign, grain, period, channel, district, "
-        f"{', '.join(columns)}) VALUES (?, ?, ?, ?, ?, {', '.join('?' * len(columns))}) "
-        f"ON CONFLICT (campaign, grain, period, channel, district) DO UPDATE SET {updates}"
-    )
-    values = [sums[c] for c in columns]
-    for grain, period in _periods(day):
-        session.execute(sql, (campaign, grain, period, channel, district, *values))
-    if any(value < 0 for value in values):
-        # A row back to nothing goes, as if it had never been: the same rows whatever the
-        # order and the batches the events were applied in.
-        nothing = " AND ".join(f"{column} = 0" for column in SUMS)
+    add_many_to_days(session, [((campaign, day, channel, district), sums)])
+
+
+def add_many_to_days(
+    session: Session, changes: Iterable[tuple[tuple[str, str, str, str], dict[str, int]]]
+) -> None:
+    """`add_to_days` for many (campaign, day, channel, district) at once: the changes summed
+    per row in memory, then one upsert run over every row they touch (a batch's worth in a
+    round trip, not a statement each)."""
+    rows: dict[tuple[str, str, str, str, str], list[int]] = {}
+    for (campaign, day, channel, district), sums in changes:
         for grain, period in _periods(day):
-            session.execute(
-                "DELETE FROM campaign_days WHERE campaign = ? AND grain = ? AND period = ? "
-                f"AND channel = ? AND district = ? AND {nothing}",
-                (campaign, grain, period, channel, district),
-            )
+            row = rows.setdefault((campaign, grain, period, channel, district), [0] * len(SUMS))
+            for column, amount in sums.items():
+                row[_SUM_INDEX[column]] += amount
+    # A change that undoes another leaves the row as it was (or absent): nothing to write.
+    rows = {key: sums for key, sums in rows.items() if any(sums)}
+    updates = ", ".join(f"{c} = campaign_days.{c} + excluded.{c}" for c in SUMS)
+    session.upsert_rows(
+        "campaign_days",
+        ("campaign", "grain", "period", "channel", "district", *SUMS),
+        [(*key, *sums) for key, sums in sorted(rows.items())],
+        f"ON CONFLICT (campaign, grain, period, channel, district) DO UPDATE SET {updates}",
+    )
+    # A row back to nothing goes, as if it had never been: the same rows whatever the order
+    # and the batches the events were applied in.
+    nothing = " AND ".join(f"{column} = 0" for column in SUMS)
+    session.executemany(
+        "DELETE FROM campaign_days WHERE campaign = ? AND grain = ? AND period = ? "
+        f"AND channel = ? AND district = ? AND {nothing}",
+        [key for key, sums in sorted(rows.items()) if min(sums) < 0],
+    )
 
 
 GIFT_SUMS = (
@@ -124,10 +137,19 @@ def count_gift(session: Session, gift: dict[str, Any] | None, sign: int) -> None
 
 
 def count_gifts(session: Session, gifts: Iterable[dict[str, Any]], sign: int = 1) -> None:
-    """`count_gift` for many gifts at once: one statement per day, channel and district they
-    fall on, not one per gift (a batch of a rebuild)."""
+    """`count_gift` for many gifts at once: summed per day, channel and district they fall on
+    and written in one round trip (a batch of a rebuild)."""
+    add_many_to_days(session, gift_changes((gift, sign) for gift in gifts))
+
+
+Change = tuple[tuple[str, str, str, str], dict[str, int]]
+
+
+def gift_changes(gifts: Iterable[tuple[dict[str, Any], int]]) -> list[Change]:
+    """What adding (sign 1) or taking off (sign -1) each gift moves, for `add_many_to_days`:
+    only confirmed gifts count."""
     sums: dict[tuple[str, str, str, str], dict[str, int]] = {}
-    for gift in gifts:
+    for gift, sign in gifts:
         if gift["status"] != CONFIRMED:
             continue
         identified = int(gift["identified"])
@@ -138,8 +160,17 @@ def count_gifts(session: Session, gifts: Iterable[dict[str, Any]], sign: int = 1
         day["gifts"] += sign
         day["identified_gifts"] += sign * identified
         day["anonymous_people"] += 0 if identified else sign * int(gift["people"])
-    for (campaign, value_date, channel, district), parts in sums.items():
-        add_to_days(session, campaign, value_date, channel, district, parts)
+    return list(sums.items())
+
+
+def movement_change(
+    campaign: str, on_date: str, channel: str, district: str, kind: str, amount: int, sign: int
+) -> Change:
+    """What adding (sign 1) or taking off (sign -1) a refund or lost dispute moves."""
+    return (campaign, on_date, channel, district), {
+        _TAKEN[kind]: sign * int(amount),
+        "movements": sign,
+    }
 
 
 def change_gift(session: Session, donation_id: str, sql: str, params: Sequence[Any]) -> None:
@@ -162,13 +193,8 @@ def count_movement(session: Session, movement_key: str, sign: int) -> None:
     if row is None:
         return
     campaign, on_date, channel, district, kind, amount = row
-    add_to_days(
-        session,
-        campaign,
-        on_date,
-        channel,
-        district,
-        {_TAKEN[kind]: sign * int(amount), "movements": sign},
+    add_many_to_days(
+        session, [movement_change(campaign, on_date, channel, district, kind, amount, sign)]
     )
 
 
@@ -235,49 +261,76 @@ def create_first_days(session: Session) -> None:
     )""")
 
 
-def _count_new_donor(session: Session, campaign: str, day: str, sign: int) -> None:
-    for grain, period in _periods(day):
-        session.execute(
-            "INSERT INTO registry_new_donors (campaign, grain, period, donors) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (campaign, grain, period) DO UPDATE SET "
-            "donors = registry_new_donors.donors + excluded.donors",
-            (campaign, grain, period, sign),
-        )
-        if sign < 0:
-            session.execute(
-                "DELETE FROM registry_new_donors WHERE campaign = ? AND grain = ? AND period = ? "
-                "AND donors = 0",
-                (campaign, grain, period),
-            )
+def _count_new_donors(session: Session, counts: dict[tuple[str, str], int]) -> None:
+    """Move the count of new donors by `counts` ((campaign, first day) → change), in the
+    day's and the month's row; a row back to nothing goes."""
+    rows: dict[tuple[str, str, str], int] = {}
+    for (campaign, day), change in counts.items():
+        for grain, period in _periods(day):
+            rows[(campaign, grain, period)] = rows.get((campaign, grain, period), 0) + change
+    changed = sorted((key, change) for key, change in rows.items() if change)
+    session.upsert_rows(
+        "registry_new_donors",
+        ("campaign", "grain", "period", "donors"),
+        [(*key, change) for key, change in changed],
+        "ON CONFLICT (campaign, grain, period) DO UPDATE SET "
+        "donors = registry_new_donors.donors + excluded.donors",
+    )
+    session.executemany(
+        "DELETE FROM registry_new_donors WHERE campaign = ? AND grain = ? AND period = ? "
+        "AND donors = 0",
+        [key for key, change in changed if change < 0],
+    )
 
 
 def refresh_first_day(session: Session, donor_id: str, campaign: str) -> None:
     """Read the donor's first confirmed gift's day in the campaign again from registry_gifts,
     and move the count of new donors if it changed (or appeared, or went)."""
-    first = session.scalar(
-        "SELECT MIN(value_date) FROM registry_gifts WHERE donor_id = ? AND campaign = ? "
-        "AND status = ?",
-        (donor_id, campaign, CONFIRMED),
-    )
-    known = session.scalar(
-        "SELECT first_day FROM registry_firsts WHERE donor_id = ? AND campaign = ?",
-        (donor_id, campaign),
-    )
-    if first == known:
+    refresh_first_days(session, [(donor_id, campaign)])
+
+
+def refresh_first_days(session: Session, pairs: Iterable[tuple[str, str]]) -> None:
+    """`refresh_first_day` for many (donor, campaign) at once: their first days read in one
+    query, the changed ones written in one round trip (a batch's new gifts)."""
+    wanted = set(pairs)
+    if not wanted:
         return
-    if known is not None:
-        _count_new_donor(session, campaign, known, -1)
-    if first is None:
-        session.execute(
-            "DELETE FROM registry_firsts WHERE donor_id = ? AND campaign = ?", (donor_id, campaign)
-        )
-        return
-    session.execute(
-        "INSERT INTO registry_firsts (donor_id, campaign, first_day) VALUES (?, ?, ?) "
+    firsts: dict[tuple[str, str], str] = {}
+    known: dict[tuple[str, str], str] = {}
+    for condition, params in session.matching("donor_id", sorted({d for d, _ in wanted})):
+        for donor_id, campaign, first in session.query(
+            "SELECT donor_id, campaign, MIN(value_date) FROM registry_gifts "
+            f"WHERE {condition} AND status = ? GROUP BY donor_id, campaign",
+            [*params, CONFIRMED],
+        ):
+            firsts[(donor_id, campaign)] = first
+        for donor_id, campaign, first_day in session.query(
+            f"SELECT donor_id, campaign, first_day FROM registry_firsts WHERE {condition}",
+            params,
+        ):
+            known[(donor_id, campaign)] = first_day
+    counts: dict[tuple[str, str], int] = {}
+    gone: list[tuple[str, str]] = []
+    moved: list[tuple[str, str, str]] = []
+    for donor_id, campaign in sorted(wanted):
+        first, was = firsts.get((donor_id, campaign)), known.get((donor_id, campaign))
+        if first == was:
+            continue
+        if was is not None:
+            counts[(campaign, was)] = counts.get((campaign, was), 0) - 1
+        if first is None:
+            gone.append((donor_id, campaign))
+        else:
+            moved.append((donor_id, campaign, first))
+            counts[(campaign, first)] = counts.get((campaign, first), 0) + 1
+    session.executemany("DELETE FROM registry_firsts WHERE donor_id = ? AND campaign = ?", gone)
+    session.upsert_rows(
+        "registry_firsts",
+        ("donor_id", "campaign", "first_day"),
+        moved,
         "ON CONFLICT (donor_id, campaign) DO UPDATE SET first_day = excluded.first_day",
-        (donor_id, campaign, first),
     )
-    _count_new_donor(session, campaign, first, 1)
+    _count_new_donors(session, counts)
 
 
 def refresh_gift_donor(session: Session, donation_id: str) -> None:
@@ -292,6 +345,7 @@ def refresh_gift_donor(session: Session, donation_id: str) -> None:
 def refresh_donors(session: Session, *donor_ids: str) -> None:
     """After gifts moved between donors (a merge, an undone merge, an erasure met in a
     rebuild): every first day of theirs read again, in every campaign they have or had."""
+    pairs = []
     for donor_id in donor_ids:
         campaigns = {
             row[0]
@@ -299,8 +353,8 @@ def refresh_donors(session: Session, *donor_ids: str) -> None:
                 "SELECT DISTINCT campaign FROM registry_gifts WHERE donor_id = ?", (donor_id,)
             )
         }
-        for campaign in sorted(campaigns | set(donor_campaigns(session, donor_id))):
-            refresh_first_day(session, donor_id, campaign)
+        pairs += [(donor_id, c) for c in campaigns | set(donor_campaigns(session, donor_id))]
+    refresh_first_days(session, pairs)
 
 
 def donor_campaigns(session: Session, donor_id: str) -> list[str]:

@@ -8,7 +8,7 @@ from uuid import UUID
 from ledger.donation import Donation
 from ledger.donor import Donor
 from ledger.errors import InvalidInputError
-from ledger.identity import DETAIL_FIELDS, DonorDetails
+from ledger.identity import DETAIL_FIELDS, DonorDetails, display_name, identity_keys
 from ledger.keys import natural_id
 from ledger.privacy import unseal
 from projections.database import Session
@@ -16,6 +16,7 @@ from projections.day_sums import (
     create_first_days,
     refresh_donors,
     refresh_first_day,
+    refresh_first_days,
     refresh_gift_donor,
 )
 from projections.runner import Projection
@@ -118,7 +119,7 @@ class Registry(Projection):
                     self._keys.get(event.originator_id), event.originator_id, event.sealed_donor
                 )
                 if sealed is not None:
-                    keys = DonorDetails.from_dict(sealed["donor"]).identity_keys()
+                    keys = identity_keys(sealed["donor"])
             work.append((position, event, sealed, keys))
         batch = _Batch(session, (key for *_, keys in work for key in keys))
         for index, (position, event, sealed, keys) in enumerate(work):
@@ -130,16 +131,14 @@ class Registry(Projection):
                     continue
             elif isinstance(event, Donation.PaymentConfirmed | Donation.PaymentFailed):
                 status = "confirmed" if isinstance(event, Donation.PaymentConfirmed) else "failed"
-                if not batch.change_gift(str(event.originator_id), status=status):
-                    self.apply(session, event, position)
+                batch.change_gift(str(event.originator_id), status=status)
                 continue
             elif isinstance(event, Donation.Corrected):
-                if not batch.change_gift(
+                batch.change_gift(
                     str(event.originator_id),
                     amount_cents=event.amount_cents,
                     value_date=event.value_date.isoformat(),
-                ):
-                    self.apply(session, event, position)
+                )
                 continue
             elif not isinstance(
                 event, Donor.MergedInto | Donor.Unmerged | Donor.ConsentChanged | Donor.Erased
@@ -548,6 +547,8 @@ class _Batch:
         self.new_keys: list[tuple[str, str]] = []
         self.new_gifts: dict[str, dict[str, Any]] = {}
         self.new_consents: list[tuple[Any, ...]] = []
+        # Gifts written before this batch: the columns the batch changes.
+        self.changes: dict[str, dict[str, Any]] = {}
         wanted = sorted(set(keys))
         self.owners.update(dict.fromkeys(wanted))
         for condition, params in session.matching("identity_key", wanted):
@@ -592,11 +593,9 @@ class _Batch:
         donor = self.donors[donor_id]
         given = sealed["donor"]  # DonorDetails.to_dict() of the gift's details
         donor.update({column: given[column] for column in DETAIL_COLUMNS if given.get(column)})
-        donor["display_name"] = DonorDetails(
-            first_name=donor["first_name"],
-            last_name=donor["last_name"],
-            organization=donor["organization"],
-        ).display_name
+        donor["display_name"] = display_name(
+            donor["first_name"], donor["last_name"], donor["organization"]
+        )
         on = event.value_date.isoformat()
         privacy = int(bool(sealed.get("privacy_consent")))
         marketing = int(bool(sealed.get("marketing_consent")))
@@ -619,13 +618,14 @@ class _Batch:
         self._new_donor(donor_id, position, erased=1)
         self._new_gift(event, donor_id)
 
-    def change_gift(self, donation_id: str, **columns: Any) -> bool:
-        """Change a gift of this batch in memory; False for a gift already written."""
+    def change_gift(self, donation_id: str, **columns: Any) -> None:
+        """Change a gift of this batch in memory, or one already written when flushed (a
+        gift the registry does not hold, an anonymous one, stays as it is)."""
         gift = self.new_gifts.get(donation_id)
         if gift is None:
-            return False
-        gift.update(columns)
-        return True
+            self.changes.setdefault(donation_id, {}).update(columns)
+        else:
+            gift.update(columns)
 
     def _new_donor(self, donor_id: str, position: int, erased: int) -> None:
         row: dict[str, Any] = dict.fromkeys(ROW_COLUMNS, "")
@@ -661,10 +661,20 @@ class _Batch:
             GIFT_ROW,
             [[gift[c] for c in GIFT_ROW] for gift in self.new_gifts.values()],
         )
-        for donor_id, campaign in sorted(
-            {(gift["donor_id"], gift["campaign"]) for gift in self.new_gifts.values()}
-        ):
-            refresh_first_day(session, donor_id, campaign)
+        changed = []
+        for condition, params in session.matching("donation_id", sorted(self.changes)):
+            for row in session.query(
+                f"SELECT {', '.join(GIFT_ROW)} FROM registry_gifts WHERE {condition}", params
+            ):
+                gift = dict(zip(GIFT_ROW, row, strict=True))
+                changed.append(gift | self.changes[gift["donation_id"]])
+        session.replace_rows(
+            "registry_gifts", "donation_id", GIFT_ROW, [[g[c] for c in GIFT_ROW] for g in changed]
+        )
+        refresh_first_days(
+            session,
+            [(gift["donor_id"], gift["campaign"]) for gift in (*self.new_gifts.values(), *changed)],
+        )
         session.insert_rows("registry_consents", CONSENT_ROW, self.new_consents)
         for donor_id in sorted(self.new_donors | self.changed_donors):
             if self.consents[donor_id].unsure:

@@ -22,6 +22,9 @@ from projections.database import TRANSIENT_ERRORS, Database, Session
 # Events read, decoded and applied per transaction: large enough that a statement per batch
 # costs little per event, small enough that a batch's rows fit in memory many times over.
 BATCH = int(os.environ.get("LEDGER_PROJECTION_BATCH", "") or 5000)
+# While events keep arriving, the batches of read models that do not lead are this part of
+# `BATCH` (see `catch_up`): a read model that leads waits a tenth as long for its next turn.
+WHILE_ARRIVING = 10
 # Separates a read model's name from the tag of its next build in projection_positions.
 NEXT = "@"
 log = logging.getLogger(__name__)
@@ -113,6 +116,9 @@ class Projection(ABC):
     # The event classes `apply` acts on, when the read model says: the default `apply_batch`
     # then hands it only those, so a read model few events concern costs nothing on the rest.
     handles: tuple[type, ...] = ()
+    # Cheap read models the public pages read (the campaign totals): `catch_up` brings them up
+    # to the newest event before any other read model takes its next batch.
+    leads: bool = False
 
     @abstractmethod
     def create_tables(self, session: Session) -> None:
@@ -230,6 +236,8 @@ class ProjectionRunner:
         self.app = app
         self.database = database
         self.projections = list(projections)
+        # Whether events arrived during the last batch of the read models that do not lead.
+        self._arriving = False
 
     def setup(self) -> None:
         """Create missing tables. A read model whose version changed gets its new version built
@@ -343,6 +351,9 @@ class ProjectionRunner:
         A read model that meets an event it cannot apply stops just before it, records why
         (see `stalls`) and waits, while the others go on: pages keep the figures they have. It
         resumes when the event is set aside, or when asked to `retry_stalled`.
+
+        A read model that `leads` goes first in each round, and between two rounds of the
+        others it also applies the events committed since this call began.
         """
         head = self.app.recorder.max_notification_id() or 0
         with self.database.reading() as session:
@@ -351,6 +362,7 @@ class ProjectionRunner:
                 session.query("SELECT name, position FROM projection_stalls")
             )
         versions = {name: (version, position) for name, version, position in rows}
+        eligible: list[tuple[Projection, _Build]] = []
         work: list[tuple[Projection, _Build]] = []
         for projection in self.projections:
             builds = [
@@ -363,57 +375,96 @@ class ProjectionRunner:
             version, position = versions.get(projection.name, (None, 0))
             if builds:
                 work.append((projection, builds[0]))
-            elif version == projection.version and position < head:
+                eligible.append((projection, builds[0]))
+            elif version == projection.version:
                 # Only the version this code writes: tables of another wait for their build.
-                work.append((projection, _Build(projection.name)))
+                eligible.append((projection, _Build(projection.name)))
+                if position < head:
+                    work.append((projection, _Build(projection.name)))
         # Up to date already: no write lock taken (pages call this on every request).
         if not work:
             return 0
         set_aside = self.app.set_aside_positions()
-        work = [
+        eligible = [
             (projection, build)
-            for projection, build in work
+            for projection, build in eligible
             if build.row not in stalled or stalled[build.row] in set_aside or retry_stalled
         ]
+        work = [entry for entry in work if entry in eligible]
         applied = 0
         stopped: set[str] = set()
+
+        def passed(done: int) -> None:
+            nonlocal applied
+            applied += done
+            if done and progress is not None:
+                progress(applied, head)
+
+        # Each round, the read models that lead apply their part first; the others' rounds
+        # are kept short while events keep arriving, and between two of them the leaders
+        # catch up with the newest events on their own: they never wait for a long batch.
+        work.sort(key=lambda entry: not entry[0].leads)
         while work:
-            # One read and one decoding of the next events for every read model that needs
-            # them; each applies its part in a transaction of its own with its position.
-            with self.database.reading() as session:
-                positions: dict[str, int] = dict(
-                    session.query(
-                        "SELECT name, position FROM projection_positions WHERE name IN "
-                        f"({', '.join('?' * len(work))})",
-                        [build.row for _, build in work],
-                    )
-                )
-            work = [
+            others = any(not projection.leads for projection, _ in work)
+            limit = max(1, BATCH // WHILE_ARRIVING) if others and self._arriving else BATCH
+            work = self._round(work, head, set_aside, limit, passed, stopped)
+            if not any(not projection.leads for projection, _ in work):
+                continue
+            newest = self.app.recorder.max_notification_id() or 0
+            self._arriving = newest > head
+            leading = [
                 (projection, build)
-                for projection, build in work
-                if build.row in positions and positions[build.row] < head
+                for projection, build in eligible
+                if projection.leads and build.row not in stopped
             ]
-            if not work:
-                break
-            start = min(positions[build.row] for _, build in work)
-            notifications = self.app.recorder.select_notifications(
-                start=start + 1, limit=BATCH, stop=head
-            )
-            if not notifications:
-                break
-            events = _Decoded(self, notifications, set_aside, after=start)
-            for projection, build in list(work):
-                done, stall = self._apply_batch(projection, build, head, set_aside, events)
-                applied += done
-                if done and progress is not None:
-                    progress(applied, head)
-                if stall:
-                    stopped.add(build.row)
-                    work.remove((projection, build))
+            while leading and newest > head:
+                leading = self._round(leading, newest, set_aside, BATCH, passed, stopped)
         for projection, build in self._builds(head):
             if build.row not in stopped:
                 self._swap(projection, build, head)
         return applied
+
+    def _round(
+        self,
+        work: list[tuple[Projection, _Build]],
+        head: int,
+        set_aside: frozenset[int],
+        limit: int,
+        passed: Callable[[int], None],
+        stopped: set[str],
+    ) -> list[tuple[Projection, _Build]]:
+        """One read and one decoding of the next `limit` events before `head` for every read
+        model of `work` that needs them; each applies its part in a transaction of its own
+        with its position. Returns those still behind `head`."""
+        with self.database.reading() as session:
+            positions: dict[str, int] = dict(
+                session.query(
+                    "SELECT name, position FROM projection_positions WHERE name IN "
+                    f"({', '.join('?' * len(work))})",
+                    [build.row for _, build in work],
+                )
+            )
+        work = [
+            (projection, build)
+            for projection, build in work
+            if build.row in positions and positions[build.row] < head
+        ]
+        if not work:
+            return []
+        start = min(positions[build.row] for _, build in work)
+        notifications = self.app.recorder.select_notifications(
+            start=start + 1, limit=limit, stop=head
+        )
+        if not notifications:
+            return []
+        events = _Decoded(self, notifications, set_aside, after=start)
+        for projection, build in list(work):
+            done, stall = self._apply_batch(projection, build, head, set_aside, events)
+            passed(done)
+            if stall:
+                stopped.add(build.row)
+                work.remove((projection, build))
+        return work
 
     def _builds(self, head: int) -> list[tuple[Projection, "_Build"]]:
         """The next builds of this code's versions that have caught up with `head`."""

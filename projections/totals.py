@@ -8,10 +8,13 @@ from ledger.donation import Donation
 from ledger.payments import RecurringGift
 from projections.database import Session
 from projections.day_sums import (
+    add_many_to_days,
     change_gift,
     count_gifts,
     count_movement,
     create_day_sums,
+    gift_changes,
+    movement_change,
 )
 from projections.runner import Projection
 
@@ -23,6 +26,8 @@ def _iso(value: Any) -> str | None:
 class CampaignTotals(Projection):
     name = "campaign_totals"
     version = 4
+    # What the progress API and the campaign pages add up: never behind the registry's batch.
+    leads = True
     tables = (
         "campaigns_view",
         "gifts_view",
@@ -84,35 +89,18 @@ class CampaignTotals(Projection):
         create_day_sums(session)
 
     def apply_batch(self, session: Session, events: Sequence[tuple[int, Any]]) -> None:
-        """The batch's new gifts and the changes to them are gathered in memory and written
-        at once; any other event goes through `apply`, after a flush when it reads them."""
-        gifts: dict[str, dict[str, Any]] = {}
+        """The gifts, their changes and the money taken back are gathered in memory, a run of
+        such events at a time, and written at once; any other event goes through `apply`
+        between two runs."""
+        run: list[Any] = []
         for position, event in events:
-            donation_id = str(event.originator_id)
-            if isinstance(event, Donation.Received):
-                if donation_id in gifts:  # a second one: the database says what it thinks
-                    _write_gifts(session, gifts)
-                gifts[donation_id] = _gift_row(event, donation_id)
+            if isinstance(event, _GATHERED):
+                run.append(event)
                 continue
-            gift = gifts.get(donation_id)
-            if gift is not None:
-                if isinstance(event, Donation.PaymentConfirmed | Donation.PaymentFailed):
-                    confirmed = isinstance(event, Donation.PaymentConfirmed)
-                    gift["status"] = "confirmed" if confirmed else "failed"
-                    continue
-                if isinstance(event, Donation.Corrected):
-                    gift["amount_cents"] = event.amount_cents
-                    gift["value_date"] = event.value_date.isoformat()
-                    continue
-                if isinstance(event, Donation.MethodLearned):
-                    gift["method"] = event.method
-                    continue
-                if isinstance(event, Donation.FeeRecorded):
-                    gift["fees_cents"] = event.fee_cents
-                    continue
-                _write_gifts(session, gifts)
+            _Run(session, run).write()
+            run = []
             self.apply(session, event, position)
-        _write_gifts(session, gifts)
+        _Run(session, run).write()
 
     def apply(self, session: Session, event: Any, position: int) -> None:
         """One event at a time: the reference `apply_batch` must agree with."""
@@ -293,12 +281,132 @@ def _gift_row(event: Any, donation_id: str) -> dict[str, Any]:
 
 
 def _write_gifts(session: Session, gifts: dict[str, dict[str, Any]]) -> None:
-    """Insert the gathered gifts, add them to the running sums, and forget them."""
+    """Insert the gathered gifts and add them to the running sums."""
     session.insert_rows(
         "gifts_view", GIFT_ROW, [[gift[c] for c in GIFT_ROW] for gift in gifts.values()]
     )
     count_gifts(session, gifts.values())
-    gifts.clear()
+
+
+# What `_Run` applies in memory: a gift, what changes it, and the money taken back from it.
+_GATHERED = (
+    Donation.Received,
+    Donation.PaymentConfirmed,
+    Donation.PaymentFailed,
+    Donation.Corrected,
+    Donation.MethodLearned,
+    Donation.FeeRecorded,
+    Donation.Refunded,
+    Donation.DisputeClosed,
+)
+MOVEMENT_ROW = (
+    "movement_key",
+    "donation_id",
+    "campaign",
+    "kind",
+    "amount_cents",
+    "on_date",
+    "channel",
+    "district",
+)
+
+
+class _Run:
+    """Consecutive events of `_GATHERED`, applied as `CampaignTotals.apply` would one by one:
+    the gifts they change read in one query, changed in memory, written back set-based with
+    the new gifts and movements, and the running sums moved by the difference at once."""
+
+    def __init__(self, session: Session, events: Sequence[Any]) -> None:
+        self.session = session
+        self.events = events
+        self.new: dict[str, dict[str, Any]] = {}
+        self.known: dict[str, dict[str, Any]] = {}
+        self.before: dict[str, dict[str, Any]] = {}
+        self.movements: list[list[Any]] = []
+        received = {str(e.originator_id) for e in events if isinstance(e, Donation.Received)}
+        wanted = sorted({str(e.originator_id) for e in events} - received)
+        for condition, params in session.matching("donation_id", wanted):
+            for row in session.query(
+                f"SELECT {', '.join(GIFT_ROW)} FROM gifts_view WHERE {condition}", params
+            ):
+                gift = dict(zip(GIFT_ROW, row, strict=True))
+                self.known[gift["donation_id"]] = gift
+                self.before[gift["donation_id"]] = dict(gift)
+
+    def write(self) -> None:
+        for event in self.events:
+            self._apply(event, str(event.originator_id))
+        self._flush()
+
+    def _apply(self, event: Any, donation_id: str) -> None:
+        if isinstance(event, Donation.Received):
+            if donation_id in self.new:  # a second one: the database says what it thinks
+                self._flush()
+            self.new[donation_id] = _gift_row(event, donation_id)
+            return
+        gift = self.new.get(donation_id) or self.known.get(donation_id)
+        if gift is None:  # as an UPDATE of no row
+            return
+        if isinstance(event, Donation.PaymentConfirmed | Donation.PaymentFailed):
+            confirmed = isinstance(event, Donation.PaymentConfirmed)
+            gift["status"] = "confirmed" if confirmed else "failed"
+        elif isinstance(event, Donation.Corrected):
+            gift["amount_cents"] = event.amount_cents
+            gift["value_date"] = event.value_date.isoformat()
+        elif isinstance(event, Donation.MethodLearned):
+            gift["method"] = event.method
+        elif isinstance(event, Donation.FeeRecorded):
+            gift["fees_cents"] = event.fee_cents
+        elif isinstance(event, Donation.Refunded):
+            self._move(gift, f"refund:{event.refund_id}", "refund", event.amount_cents, event.on)
+            gift["refunded_cents"] += event.amount_cents
+        elif isinstance(event, Donation.DisputeClosed) and event.outcome == "lost":
+            key = f"dispute:{event.dispute_id}"
+            self._move(gift, key, "dispute_lost", event.amount_cents, event.on)
+
+    def _move(self, gift: dict[str, Any], key: str, kind: str, amount: int, on: Any) -> None:
+        self.movements.append(
+            [
+                key,
+                gift["donation_id"],
+                gift["campaign"],
+                kind,
+                amount,
+                on.isoformat(),
+                gift["channel"],
+                gift["district"],
+            ]
+        )
+
+    def _flush(self) -> None:
+        session = self.session
+        changed = [
+            gift
+            for donation_id, gift in sorted(self.known.items())
+            if gift != self.before[donation_id]
+        ]
+        session.insert_rows(
+            "gifts_view", GIFT_ROW, [[gift[c] for c in GIFT_ROW] for gift in self.new.values()]
+        )
+        session.replace_rows(
+            "gifts_view", "donation_id", GIFT_ROW, [[g[c] for c in GIFT_ROW] for g in changed]
+        )
+        session.insert_rows("money_movements", MOVEMENT_ROW, self.movements)
+        add_many_to_days(
+            session,
+            [
+                *gift_changes((gift, 1) for gift in self.new.values()),
+                *gift_changes((self.before[gift["donation_id"]], -1) for gift in changed),
+                *gift_changes((gift, 1) for gift in changed),
+                *(
+                    movement_change(campaign, on, channel, district, kind, amount, 1)
+                    for _, _, campaign, kind, amount, on, channel, district in self.movements
+                ),
+            ],
+        )
+        self.new.clear()
+        self.movements = []
+        self.before.update((gift["donation_id"], dict(gift)) for gift in changed)
 
 
 def gift(session: Session, donation_id: str) -> dict[str, Any] | None:

@@ -23,7 +23,7 @@ from projections.reports import progress
 from projections.runner import Projection, ProjectionRunner
 from projections.store import LedgerStore, read_models
 from projections.totals import CampaignTotals
-from tests.helpers import YEAR1, dump, figures, gift, start_campaigns
+from tests.helpers import SLUG, YEAR1, dump, figures, gift, start_campaigns
 
 YEAR1_DAY = date(2015, 7, 20)
 
@@ -307,3 +307,31 @@ class Forgetful(Projection):
 
 def test_the_handles_check_sees_a_forgotten_event() -> None:
     assert unhandled(Forgetful) == {Campaign.Ended}
+
+
+def test_a_gift_recorded_while_the_registry_applies_a_batch_shows_in_the_totals_at_once(
+    store: LedgerStore,
+) -> None:
+    start_campaigns(store)
+    store.app.record_gifts([gift(f"pi_{index}", 1_000) for index in range(30)])
+    head = store.app.recorder.max_notification_id() or 0
+    later: list[int] = []
+
+    def record_one_more(_applied: int, _head: int) -> None:
+        # Called between the read models' transactions: the first time, right after the
+        # totals applied their part of the batch and before the registry applies its own.
+        if not later:
+            store.app.record_gift(gift("pi_later", 2_500))
+            later.append(store.app.recorder.max_notification_id() or 0)
+
+    store.runner.catch_up(progress=record_one_more)
+
+    with store.database.reading() as session:
+        positions = dict(session.query("SELECT name, position FROM projection_positions"))
+    # The totals went on to the gift recorded meanwhile; the registry stopped at the events
+    # committed before the call, as every read model that does not lead.
+    assert positions["campaign_totals"] == later[0] > head
+    assert positions["registry"] == head
+    assert progress(store.database, SLUG, date(2030, 1, 1))[0]["raised_cents"] == 32_500
+    store.runner.catch_up()
+    assert progress(store.database, SLUG, date(2030, 1, 1))[0]["raised_cents"] == 32_500
