@@ -537,9 +537,17 @@ class ProjectionRunner:
         selected: list[Notification],
     ) -> int:
         """In one transaction: the read model's events after its position, from `events` (or
-        the next one read from the store when None), its rows and its new position."""
+        the next one read from the store when None), its rows and its new position.
+
+        On PostgreSQL the transaction commits without waiting for its WAL to reach the disk
+        (`synchronous_commit = off`): a read model is rebuildable, and a server crash can only
+        lose the last moments of its progress, rows and position together, which the next
+        catch-up applies again. The events, the inbox, the keys and the mail attempts, which
+        cannot be rebuilt, keep waiting for the disk."""
         with self.database.transaction() as session:
             lock = " FOR UPDATE" if session.dialect == "postgresql" else ""
+            if session.dialect == "postgresql":
+                session.execute("SET LOCAL synchronous_commit = off")
             position = session.scalar(
                 f"SELECT position FROM projection_positions WHERE name = ?{lock}",
                 (build.row,),
