@@ -31,6 +31,7 @@ SECRET = "whsec_bench"
 CAMPAIGN = "fare-legami-oggi"
 PROBES = "sonda"
 GUNICORN = ["--workers", str(WORKERS), "--timeout", "60"]
+LEDGER = [sys.executable, "-m", "web.cli"]
 
 
 def _payloads(count: int, campaign: str, story: Any) -> list[tuple[bytes, int]]:
@@ -234,29 +235,51 @@ def _probe(
             time.sleep(0.2)
 
 
+def _fondo_env(url: str) -> dict[str, str]:
+    """A new ledger in `url` with the two campaigns the deliveries name: its environment."""
+    env = {
+        "LEDGER_DATABASE_URL": url,
+        "LEDGER_SECRET_KEY": "bench",
+        "STRIPE_SECRET_KEY": "sk_test_bench",
+        "STRIPE_WEBHOOK_SECRET": SECRET,
+    }
+    for args in (
+        ["init"],
+        ["campaigns", "add", CAMPAIGN, "--name", "Fare Legami oggi", "--target", "10000000"],
+        ["campaigns", "add", PROBES, "--name", "Sonda", "--target", "1000"],
+    ):
+        subprocess.run(
+            [*LEDGER, *args],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
+    return env
+
+
+def measure_ingestion_only(bodies: Sequence[bytes]) -> dict[str, Any]:
+    """Fondo's gunicorn alone, with no inbox processor, follower or probe beside it: what the
+    webhook path itself costs against the bare insert (shown beside the measured figure)."""
+    with postgres_database() as url:
+        env = _fondo_env(url)
+        port = _free_port()
+        with _processes([_gunicorn("web:create_app()", port)], env):
+            _wait_for(port, "/healthz")
+            figures = _load(port, bodies)
+        with psycopg.connect(url) as connection:
+            kept = connection.execute("SELECT COUNT(*) FROM stripe_inbox").fetchone()
+        if kept is None or kept[0] != len(bodies):
+            raise SystemExit("the inbox does not hold every delivery acknowledged")
+        return figures
+
+
 def measure_fondo(
     bodies: Sequence[bytes], total_cents: int, probes: list[tuple[bytes, int]]
 ) -> dict[str, Any]:
     with postgres_database() as url:
-        env = {
-            "LEDGER_DATABASE_URL": url,
-            "LEDGER_SECRET_KEY": "bench",
-            "STRIPE_SECRET_KEY": "sk_test_bench",
-            "STRIPE_WEBHOOK_SECRET": SECRET,
-        }
-        ledger = [sys.executable, "-m", "web.cli"]
-        for args in (
-            ["init"],
-            ["campaigns", "add", CAMPAIGN, "--name", "Fare Legami oggi", "--target", "10000000"],
-            ["campaigns", "add", PROBES, "--name", "Sonda", "--target", "1000"],
-        ):
-            subprocess.run(
-                [*ledger, *args],
-                cwd=ROOT,
-                env={**os.environ, **env},
-                check=True,
-                capture_output=True,
-            )
+        env = _fondo_env(url)
+        ledger = LEDGER
         port, reader = _free_port(), _free_port()
         with _processes(
             [
@@ -314,7 +337,15 @@ def run(options: argparse.Namespace) -> list[Result]:
     bodies = [body for body, _ in load]
     baseline = measure_baseline(bodies)
     fondo = measure_fondo(bodies, sum(amount for _, amount in load), probes)
-    details = {"fondo": fondo, "baseline": baseline, "clients": CLIENTS, "workers": WORKERS}
+    alone = measure_ingestion_only(bodies)
+    alone["ratio_to_baseline"] = round(alone["per_second"] / baseline["per_second"], 2)
+    details = {
+        "fondo": fondo,
+        "baseline": baseline,
+        "fondo_ingestion_alone": alone,
+        "clients": CLIENTS,
+        "workers": WORKERS,
+    }
     shown = fondo["progress_p99_s"] if fondo["progress_p99_s"] is not None else float("inf")
     return [
         Result(
