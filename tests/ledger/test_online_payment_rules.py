@@ -244,3 +244,37 @@ def test_a_monthly_gift_starts_once_and_is_cancelled_once(app: LedgerApplication
     )
     assert app.start_recurring("stripe:sub_2", SLUG, 2000, DAY)
     assert not app.start_recurring("stripe:sub_2", SLUG, 2000, DAY)
+
+
+def test_a_settled_debit_takes_its_outcome_whatever_was_first_recorded(
+    app: LedgerApplication,
+) -> None:
+    app.receive_payment(payment("stripe:pi_sepa", 7000, PENDING, "sepa_debit"))
+    # A later copy of the session reads the amount differently: the outcome still applies.
+    assert not app.settle_payment(
+        payment("stripe:pi_sepa", 7100, PENDING, "sepa_debit"),
+        PaymentNotice(PAYMENT_CONFIRMED, DAY),
+    )
+    settled = app.find_donation("stripe:pi_sepa")
+    assert settled is not None and (settled.status, settled.amount_cents) == (CONFIRMED, 7000)
+    assert app.settle_payment(
+        payment("stripe:pi_new", 3000, PENDING, "sepa_debit"),
+        PaymentNotice("failed", DAY, reason="insufficient funds"),
+    )
+    failed = app.find_donation("stripe:pi_new")
+    assert failed is not None and failed.status == "failed"
+
+
+def test_a_batch_of_payments_releases_the_notices_that_waited_for_them(
+    app: LedgerApplication,
+) -> None:
+    app.notify_payment("stripe:pi_1", PaymentNotice(REFUNDED, DAY, "re_1", 1000))
+    app.notify_payment("stripe:pi_2", PaymentNotice(METHOD, DAY, "sepa_debit"))
+    added = app.receive_payments(
+        [payment("stripe:pi_1", 5000), payment("stripe:pi_2", 2000), payment("stripe:pi_1", 5000)]
+    )
+    assert added == 2
+    first, second = app.find_donation("stripe:pi_1"), app.find_donation("stripe:pi_2")
+    assert first is not None and first.refunds == {"re_1": 1000}
+    assert second is not None and second.method == "sepa_debit"
+    assert waiting(app, "stripe:pi_1") == waiting(app, "stripe:pi_2") == []
