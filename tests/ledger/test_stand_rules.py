@@ -285,6 +285,10 @@ def test_closing_records_the_named_gifts_and_one_tally_of_the_rest(
             stand_id, NamedGift("n2", DonorDetails.parse(email="x@example.org"), 500, False, False)
         )
     assert "privacy_consent" in no_consent.value.fields
+    with pytest.raises(InvalidInputError):  # a name alone: no way to send a receipt or news
+        memory_app.log_named_gift(
+            stand_id, NamedGift("n3", DonorDetails.parse(first_name="Solo"), 500, True, False)
+        )
     for counter in ("Anna", "Bruno"):
         memory_app.count_cash(stand_id, counter, {5000: 1, 200: 3})
     closing = memory_app.close_stand(stand_id)["closing"]

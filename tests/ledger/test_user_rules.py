@@ -153,6 +153,10 @@ def test_tokens_are_listed_without_secret_and_revoked_by_reference(
     assert memory_app.revoke_token(token.split(".")[0])
     assert not memory_app.revoke_token(token)
     assert memory_app.user_for_token(token, now=NOW) is None
+    campaign = memory_app.start_campaign("fare-legami", "Fare Legami", 0)
+    for not_a_user in (uuid4(), campaign):
+        assert memory_app.get_user(not_a_user) is None
+        assert memory_app.user_for_token(f"fondo_{not_a_user.hex}_00000000.x") is None
     for unknown in ("garbage", f"fondo_{uuid4().hex}_00000000"):
         assert memory_app.user_for_token(unknown) is None
         with pytest.raises(NotFoundError):
