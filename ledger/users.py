@@ -63,10 +63,11 @@ class Users(LedgerService):
 
     def get_user(self, user_id: UUID) -> UserInfo | None:
         try:
-            user: User = self.repository.get(user_id)
+            user: Aggregate = self.repository.get(user_id)
         except AggregateNotFoundError:
             return None
-        return _user_info(user) if user.active else None
+        # Another aggregate's id (a campaign's, a gift's) names no user.
+        return _user_info(user) if isinstance(user, User) and user.active else None
 
     def authenticate(self, email: str, password: str) -> UserInfo | None:
         try:

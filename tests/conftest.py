@@ -17,6 +17,8 @@ from hypothesis import settings
 from werkzeug.test import TestResponse
 
 from ledger import user
+from ledger.application import LedgerApplication
+from ledger.privacy import MemoryKeyVault
 from projections.store import LedgerStore
 from tests.helpers import create_database, database_url, drop_database
 
@@ -150,6 +152,15 @@ def store(store_url: str) -> Iterator[LedgerStore]:
     ledger_store = LedgerStore.open(store_url)
     yield ledger_store
     ledger_store.close()
+
+
+@pytest.fixture
+def memory_app() -> LedgerApplication:
+    """The ledger's commands on eventsourcing's in-memory (POPO) event store and a key vault in
+    memory: the domain tests of the rules the application services apply, with no database."""
+    return LedgerApplication(
+        env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, vault=MemoryKeyVault()
+    )
 
 
 class FollowedClient(FlaskClient):
