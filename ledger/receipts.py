@@ -88,9 +88,10 @@ class Receipts:
             return "anonymous gift: no receipt"
         if donation.status != CONFIRMED:
             return f"payment {donation.status}: no receipt until it is confirmed"
-        amount = donation.amount_cents - donation.refunded_cents
+        # What the foundation kept: refunds and disputes lost to a chargeback both gave it back.
+        amount = donation.amount_cents - donation.taken_back_cents
         if amount <= 0:
-            return "refunded in full"
+            return "refunded in full" if donation.refunded_cents else "lost in a dispute"
         key = self.app.vault.keys_for([donation.id]).get(donation.id)
         sealed = unseal(key, donation.id, donation.sealed_donor) if donation.sealed_donor else None
         if sealed is None:

@@ -130,12 +130,21 @@ def receipts_of_gift(session: Session, donation_id: str) -> list[dict[str, Any]]
     return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
 
 
+# What a gift's donor gave and the foundation kept: its amount less refunds and less disputes
+# lost to a chargeback (money_movements holds the lost disputes, `dispute_lost`).
+_LOST = (
+    "LEFT JOIN (SELECT donation_id, SUM(amount_cents) AS cents FROM money_movements "
+    "WHERE kind = 'dispute_lost' GROUP BY donation_id) lost ON lost.donation_id = g.donation_id"
+)
+_KEPT = "g.amount_cents - g.refunded_cents - COALESCE(lost.cents, 0)"
+
+
 def gifts_to_receipt(session: Session, year: int) -> list[str]:
     """Source keys of the year's identified, confirmed gifts with no receipt in force,
     by value date: the batch gives them numbers in the order people gave."""
     rows = session.query(
-        "SELECT g.source_key FROM gifts_view g WHERE g.identified = 1 AND g.people = 1 "
-        "AND g.status = 'confirmed' AND g.amount_cents > g.refunded_cents "
+        f"SELECT g.source_key FROM gifts_view g {_LOST} WHERE g.identified = 1 "
+        f"AND g.people = 1 AND g.status = 'confirmed' AND {_KEPT} > 0 "
         "AND g.value_date >= ? AND g.value_date <= ? AND NOT EXISTS (SELECT 1 FROM "
         "receipts_view r WHERE r.donation_id = g.donation_id AND r.status = ?) "
         "ORDER BY g.value_date, g.source_key",
@@ -175,14 +184,14 @@ def is_registry_id(session: Session, text: str) -> bool:
 
 
 def receipts_out_of_date(session: Session, year: int) -> list[str]:
-    """Receipts in force whose gift no longer holds their amount: refunded (by Stripe, which
-    cannot be refused) after the receipt was issued."""
+    """Receipts in force whose gift no longer holds their amount: refunded or lost in a
+    dispute (by Stripe, which cannot be refused) after the receipt was issued."""
     return [
         row[0]
         for row in session.query(
             "SELECT r.number FROM receipts_view r JOIN gifts_view g ON g.donation_id = "
-            "r.donation_id WHERE r.year = ? AND r.status = ? AND "
-            "g.amount_cents - g.refunded_cents <> r.amount_cents ORDER BY r.sequence",
+            f"r.donation_id {_LOST} WHERE r.year = ? AND r.status = ? AND "
+            f"{_KEPT} <> r.amount_cents ORDER BY r.sequence",
             (year, ISSUED),
         )
     ]

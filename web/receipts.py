@@ -59,7 +59,12 @@ def issue_year(
     with store.database.reading() as session:
         stale = receipts_view.receipts_out_of_date(session, year)
     for number in stale:
-        receipts.void(number, "importo cambiato dopo l'emissione (rimborso)", "ledger", on)
+        receipts.void(
+            number,
+            "importo cambiato dopo l'emissione (rimborso o contestazione persa)",
+            "ledger",
+            on,
+        )
     store.runner.catch_up()
     with store.database.reading() as session:
         keys = receipts_view.gifts_to_receipt(session, year)

@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from ledger.gift import PENDING, Gift
 from ledger.identity import DonorDetails
 from ledger.mail import request_receipt_mail
-from ledger.payments import CONFIRMED, REFUNDED, PaymentNotice
+from ledger.payments import CONFIRMED, DISPUTE_CLOSED, REFUNDED, PaymentNotice
 from projections import receipts as receipts_view
 from projections.outbox import MailAttempts, mail_attempts, mail_status
 from projections.store import LedgerStore
@@ -213,7 +213,33 @@ def test_a_stripe_refund_voids_the_receipt_at_the_next_issue_and_reissues_it(
         ("2026/000001", "void", 2500),
         ("2026/000002", "issued", 1500),
     ]
-    assert rows[0]["void_reason"] == "importo cambiato dopo l'emissione (rimborso)"
+    assert rows[0]["void_reason"] == (
+        "importo cambiato dopo l'emissione (rimborso o contestazione persa)"
+    )
+
+
+def test_a_dispute_lost_after_the_receipt_voids_it_and_only_what_was_kept_is_receipted(
+    ready: LedgerStore, smtp: tuple[Inbox, SmtpSettings]
+) -> None:
+    _inbox, settings = smtp
+    ready.app.record_gift(online("pi_d"))
+    ready.app.record_gift(online("pi_all", email_address="altro@example.org"))
+    send_due(ready, settings, now=lambda: T0)  # receipts 2026/000001 and 2026/000002, € 25,00
+    for key, dispute, cents in (("stripe:pi_d", "dp_1", 1000), ("stripe:pi_all", "dp_2", 2500)):
+        ready.app.notify_payment(
+            key,
+            PaymentNotice(DISPUTE_CLOSED, date(2026, 3, 2), dispute, cents, outcome="lost"),
+        )
+    outcome = issue_year(ready, 2026, date(2026, 3, 3))
+    assert outcome.issued == ["2026/000003"]
+    with ready.database.reading() as session:
+        rows = receipts_view.list_receipts(session, 2026)
+        assert receipts_view.gifts_to_receipt(session, 2026) == []
+    assert sorted((r["number"], r["status"], r["amount_cents"]) for r in rows) == [
+        ("2026/000001", "void", 2500),
+        ("2026/000002", "void", 2500),
+        ("2026/000003", "issued", 1500),
+    ]
 
 
 @pytest.mark.parametrize("new_shape", [False, True])
