@@ -166,7 +166,8 @@ class Stands(Gifts):
             self.save(deposit)
         except IntegrityError:
             existing: BankDeposit = self.repository.get(deposit.id)
-            if (existing.amount_cents, existing.stands) != (deposit.amount_cents, deposit.stands):
+            figures = (existing.amount_cents, existing.on, existing.stands)
+            if figures != (deposit.amount_cents, deposit.on, deposit.stands):
                 raise ConflictError(
                     N_(
                         "deposit %(reference)s is already recorded with other figures",

@@ -2,7 +2,7 @@
 deposit; the running figures against a model of the day."""
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import given
@@ -338,9 +338,13 @@ def test_a_deposit_of_closed_stands_is_recorded_once_per_bank_reference(
     memory_app.close_stand(second)
     deposit = memory_app.record_deposit(" CRO-77 ", 8000, DAY, [first, second])
     assert memory_app.record_deposit("cro-77", 8000, DAY, [second, first]) == deposit
-    for other in ((7900, [first, second]), (8000, [first])):
+    for amount, on, stands in (
+        (7900, DAY, [first, second]),
+        (8000, DAY, [first]),
+        (8000, DAY + timedelta(days=1), [first, second]),
+    ):
         with pytest.raises(ConflictError, match="other figures"):
-            memory_app.record_deposit("CRO-77", other[0], DAY, other[1])
+            memory_app.record_deposit("CRO-77", amount, on, stands)
     recorded: BankDeposit = memory_app.repository.get(deposit)
     assert (recorded.reference, recorded.amount_cents, recorded.version) == ("CRO-77", 8000, 1)
     assert recorded.stands == sorted([str(first), str(second)])
