@@ -26,6 +26,19 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+# How long a SQLite write waits for another writer's lock (a long import, a backup): less
+# than gunicorn's 30-s worker timeout, so that a request that waits in vain is answered 503
+# ("database is locked", see `is_locked`) instead of its worker being killed mid-answer.
+SQLITE_BUSY_SECONDS = 20
+
+
+def is_locked(error: BaseException) -> bool:
+    """A SQLite write that gave up waiting for another writer: trying again later works."""
+    return isinstance(error, sqlite3.OperationalError) and (
+        "locked" in str(error) or "busy" in str(error)
+    )
+
+
 _INDEX_NAME = re.compile(
     r"(CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?)(\w+)", re.IGNORECASE
 )
@@ -212,10 +225,13 @@ class Database:
         if connection is None:
             if self.dialect == "sqlite":
                 connection = sqlite3.connect(
-                    self._target, timeout=30, isolation_level=None, check_same_thread=False
+                    self._target,
+                    timeout=SQLITE_BUSY_SECONDS,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
                 connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA busy_timeout=30000")
+                connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
             else:
                 connection = psycopg.connect(self._target, autocommit=True)
             self._local.connection = connection

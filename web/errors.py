@@ -1,5 +1,6 @@
 """The one place where domain errors become HTTP answers: JSON for the API, pages elsewhere."""
 
+import sqlite3
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
@@ -8,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from ledger.bounds import control_character_at
 from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
-from projections.database import TRANSIENT_ERRORS
+from projections.database import TRANSIENT_ERRORS, is_locked
 from projections.runner import ReadModelStalledError
 from web.i18n import error_text, translate_fields
 
@@ -139,6 +140,13 @@ def register_error_handlers(app: Flask) -> None:
 
     for kind in TRANSIENT_ERRORS:
         app.register_error_handler(kind, database_unavailable)
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def sqlite_error(error: sqlite3.OperationalError) -> tuple[Response | str, int, dict[str, str]]:
+        if is_locked(error):  # another writer held the lock past the wait
+            return database_unavailable(error)
+        body, status = unexpected(error)
+        return body, status, {}
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[Response | str, int]:

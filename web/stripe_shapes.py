@@ -4,6 +4,8 @@ refused whole, with the first field that is wrong, before anything is recorded."
 from collections.abc import Callable
 from typing import Any
 
+from ledger.bounds import control_character_at
+
 # A check returns the problem with `value` (found at `path`), or None when it fits.
 Check = Callable[[Any, str], str | None]
 
@@ -214,7 +216,24 @@ SHAPES: dict[str, Check] = {
     "charge.dispute.closed": DISPUTE,
 }
 
-ENVELOPE = record(id=text, type=text, created=timestamp, data=record(object=record()))
+# Stripe's event ids and types are short ASCII words (`evt_1NG8Du2eZvKYlo2CUI79vXWy`,
+# `checkout.session.completed`); the inbox keys and indexes them.
+NAME_LENGTH = 255
+
+
+def name(value: Any, path: str) -> str | None:
+    """An event's id or type: text, at most NAME_LENGTH characters, with nothing a database
+    text column refuses (a control character, half of a UTF-16 pair)."""
+    if not isinstance(value, str) or not value:
+        return f"{path}: must be a string"
+    if len(value) > NAME_LENGTH:
+        return f"{path}: at most {NAME_LENGTH} characters"
+    if control_character_at(value) is not None:
+        return f"{path}: contains a control character"
+    return None
+
+
+ENVELOPE = record(id=name, type=name, created=timestamp, data=record(object=record()))
 
 
 def check_event(event: Any) -> dict[str, Any]:

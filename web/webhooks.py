@@ -13,7 +13,13 @@ from typing import Any
 
 from flask import Flask
 from stripe import SignatureVerificationError, Webhook, WebhookSignature
-from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, ServiceUnavailable
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    MethodNotAllowed,
+    RequestEntityTooLarge,
+    ServiceUnavailable,
+)
 from werkzeug.wsgi import get_input_stream
 
 from ledger.errors import NotFoundError
@@ -22,6 +28,9 @@ from web.inbox import check_delivery
 from web.stripe_shapes import MalformedEvent
 
 PATH = "/webhooks/stripe"
+# Stripe's events are a few kilobytes, tens at most with many line items: a body past 1 MiB is
+# not one of them (the app's MAX_WEBHOOK_BYTES setting changes it).
+MAX_BYTES = 1024 * 1024
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -67,20 +76,20 @@ class StripeWebhook:
         secret = self.app.config.get("STRIPE_WEBHOOK_SECRET")
         if not secret:
             raise ServiceUnavailable("Stripe webhooks are not configured")
-        payload = get_input_stream(
-            environ, max_content_length=self.app.config["MAX_CONTENT_LENGTH"]
-        ).read()
         signature = environ.get("HTTP_STRIPE_SIGNATURE")
         if not signature:
             raise BadRequest("missing Stripe-Signature header")
+        payload = self.body(environ)
         try:
             WebhookSignature.verify_header(payload, signature, secret, Webhook.DEFAULT_TOLERANCE)
         except SignatureVerificationError:
             raise BadRequest("the signature does not match (wrong secret, or too old)") from None
-        except UnicodeDecodeError:
-            raise BadRequest("the body is not UTF-8 JSON") from None
+        except (UnicodeError, TypeError, ValueError):
+            # A header or body no signature can be made of (non-ASCII, not UTF-8).
+            raise BadRequest("the signature does not match (wrong secret, or too old)") from None
         try:
-            event = json.loads(payload)
+            # Strict UTF-8 text, as the inbox processor reads it again (no byte-order mark).
+            event = json.loads(payload.decode("utf-8"))
         except (ValueError, RecursionError):  # not JSON, or nested past what Python can read
             raise BadRequest("the body is not a JSON event") from None
         try:
@@ -104,6 +113,15 @@ class StripeWebhook:
         # processor (`ledger inbox --follow`). A resend of a kept event id changes nothing.
         kept = self.store.inbox.receive(event["id"], event["type"], payload.decode())
         return {"received": event["id"], "outcome": "queued" if kept else "duplicate"}
+
+    def body(self, environ: dict[str, Any]) -> bytes:
+        """The request's body, refused with 413 past MAX_WEBHOOK_BYTES however it is sent (a
+        chunked body has no length to check beforehand: one byte more than allowed is read)."""
+        limit = int(self.app.config.get("MAX_WEBHOOK_BYTES") or MAX_BYTES)
+        payload: bytes = get_input_stream(environ, max_content_length=limit + 1).read(limit + 1)
+        if len(payload) > limit:
+            raise RequestEntityTooLarge(f"a Stripe event is at most {limit} bytes")
+        return payload
 
     @property
     def store(self) -> LedgerStore:

@@ -1,7 +1,9 @@
 """Stripe webhooks: signatures, every handled type, exactly once in any order."""
 
+import io
 import json
 import random
+import sqlite3
 import time
 from typing import Any
 
@@ -92,18 +94,22 @@ def test_refusals_are_answered_as_every_api_error(
     assert wrong_method.get_json()["code"] == 405
     story = StripeStory()
     _session, (_intent, completed) = story.card_gift(2500, mario(story))
-    hook.application.config["MAX_CONTENT_LENGTH"] = 100
+    hook.application.config["MAX_WEBHOOK_BYTES"] = 100
     too_large = post(hook, completed)
     assert (too_large.status_code, too_large.get_json()["code"]) == (413, 413)
-    hook.application.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024
+    del hook.application.config["MAX_WEBHOOK_BYTES"]
 
     def unavailable(*_args: Any) -> bool:
         raise psycopg.OperationalError("the server closed the connection")
 
-    monkeypatch.setattr(Inbox, "receive", unavailable)
-    busy = post(hook, completed)
-    assert (busy.status_code, busy.headers["Retry-After"]) == (503, "1")
-    assert busy.get_json()["code"] == 503
+    def locked(*_args: Any) -> bool:
+        raise sqlite3.OperationalError("database is locked")
+
+    for failure in (unavailable, locked):
+        monkeypatch.setattr(Inbox, "receive", failure)
+        busy = post(hook, completed)
+        assert (busy.status_code, busy.headers["Retry-After"]) == (503, "1")
+        assert busy.get_json()["code"] == 503
 
     def broken(*_args: Any) -> bool:
         raise RuntimeError("a bug")
@@ -117,6 +123,35 @@ def test_refusals_are_answered_as_every_api_error(
         "Stripe webhooks are not configured",
     )
     monkeypatch.undo()
+    with hook.application.app_context():
+        assert store().inbox.is_empty()
+
+
+def test_what_no_signature_or_stripe_event_can_be_is_a_400_and_nothing_is_kept(
+    hook: FlaskClient,
+) -> None:
+    story = StripeStory()
+    _session, (_intent, completed) = story.card_gift(2500, mario(story))
+    body = json.dumps(completed).encode()
+    not_ascii = hook.post(
+        "/webhooks/stripe", data=body, headers={"Stripe-Signature": "t=1,v1=\u00e9"}
+    )
+    assert (not_ascii.status_code, not_ascii.get_json()["code"]) == (400, 400)
+    # A byte-order mark: JSON for json.loads(bytes), not for the processor's text.
+    assert post(hook, b"\xef\xbb\xbf" + body).status_code == 400
+    for wrong_id in ("evt_\ud800x", "evt_\x00", "evt_" + "x" * 300, ""):
+        refused = post(hook, {**completed, "id": wrong_id})
+        assert refused.status_code == 400, wrong_id
+        assert refused.get_json()["message"].startswith("malformed Stripe event: event.id")
+    # A chunked body has no length to refuse beforehand: past the limit it is a 413 too.
+    hook.application.config["MAX_WEBHOOK_BYTES"] = 100
+    chunked = hook.post(
+        "/webhooks/stripe",
+        input_stream=io.BytesIO(body),
+        headers={"Stripe-Signature": sign(body, SECRET), "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},  # as gunicorn says of a chunked body
+    )
+    assert (chunked.status_code, chunked.get_json()["code"]) == (413, 413)
     with hook.application.app_context():
         assert store().inbox.is_empty()
 
