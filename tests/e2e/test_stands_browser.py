@@ -588,6 +588,7 @@ def tax_codes(count: int) -> list[str]:
     return codes
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_the_phone_checks_a_tax_code_as_the_server_does(page: Any) -> None:
     from ledger.errors import InvalidInputError
