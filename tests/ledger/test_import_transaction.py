@@ -200,8 +200,22 @@ def test_a_killed_import_leaves_the_ledger_as_it_was_and_runs_again_fully(
     store: LedgerStore, store_url: str, tmp_path: Path
 ) -> None:
     before = ledger_before(store)
-    rows = 3_000
+    # The import's one transaction must last long enough for a kill to land inside it however
+    # fast the machine writes: on SQLite a larger file (30,000 events take about 0.2 s), on
+    # PostgreSQL a busy server's disk (each event half a millisecond more: 1.5 s).
+    postgres = store_url.startswith("postgres")
+    rows = 3_000 if postgres else 30_000
     path = write_donations_csv(tmp_path / "gifts.csv", rows)
+    if postgres:
+        with psycopg.connect(store_url, autocommit=True) as database:
+            database.execute(
+                "CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN PERFORM pg_sleep(0.0005); RETURN NEW; END $$"
+            )
+            database.execute(
+                f"CREATE TRIGGER slow_rows BEFORE INSERT ON {store.app.recorder.events_table_name} "
+                "FOR EACH ROW EXECUTE FUNCTION slow_row()"
+            )
     seed = random.randrange(10**6)
     print(f"kill seed {seed}")  # to replay a failing run
     rng = random.Random(seed)
