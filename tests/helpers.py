@@ -117,6 +117,31 @@ def gift(key: str, amount: int = 1000, **extra: object) -> Gift:
     return Gift(**values)  # type: ignore[arg-type]
 
 
+def named_gift(key: str, amount: int = 5000, **extra: object) -> Gift:
+    """`gift` from a donor who gave a name and an e-mail, and the privacy consent."""
+    details = DonorDetails.parse(first_name="Maria", email=f"{key}@example.org")
+    return gift(key, amount, **{"details": details, "privacy_consent": True, **extra})
+
+
+def bare_donation(amount: int = 5000, status: str = "confirmed") -> Donation:
+    """A Donation aggregate built directly, as the store would load it: an online card gift
+    of nobody known, for the rules of its money."""
+    return Donation(
+        source_key="stripe:pi_1",
+        campaign=SLUG,
+        amount_cents=amount,
+        donors=1,
+        identified=False,
+        channel="online",
+        method="card",
+        value_date=date(2016, 9, 1),
+        district="",
+        stand="",
+        status=status,
+        sealed_donor=None,
+    )
+
+
 def ledger(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     """`ledger ARGS` in a process of its own, on the store at `url`."""
     return subprocess.run(

@@ -11,7 +11,6 @@ from ledger.application import LedgerApplication
 from ledger.donation import Donation
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
 from ledger.gift import CONFIRMED, FAILED, PENDING, Gift
-from ledger.identity import DonorDetails
 from ledger.money_back import (
     BelowMoneyBackError,
     BeyondTheGiftError,
@@ -20,36 +19,19 @@ from ledger.money_back import (
     money_back_waits,
 )
 from ledger.receipts import Receipts
+from tests.helpers import SLUG, bare_donation, named_gift
 
 DAY = date(2016, 9, 1)
-SLUG = "fare-legami"
-
-
-def donation(amount: int = 5000, status: str = CONFIRMED) -> Donation:
-    return Donation(
-        source_key="stripe:pi_1",
-        campaign=SLUG,
-        amount_cents=amount,
-        donors=1,
-        identified=False,
-        channel="online",
-        method="card",
-        value_date=DAY,
-        district="",
-        stand="",
-        status=status,
-        sealed_donor=None,
-    )
 
 
 def test_a_pending_payment_is_confirmed_or_failed_once_and_never_both() -> None:
-    confirmed = donation(status=PENDING)
+    confirmed = bare_donation(status=PENDING)
     confirmed.confirm_payment(DAY)
     confirmed.confirm_payment(DAY)  # resent: nothing new
     assert confirmed.status == CONFIRMED
     with pytest.raises(ConflictError, match="a refund is the way back"):
         confirmed.fail_payment(DAY, "insufficient funds")
-    failed = donation(status=PENDING)
+    failed = bare_donation(status=PENDING)
     failed.fail_payment(DAY, "insufficient funds")
     failed.fail_payment(DAY, "again")
     assert failed.status == FAILED
@@ -60,14 +42,14 @@ def test_a_pending_payment_is_confirmed_or_failed_once_and_never_both() -> None:
 
 
 def test_money_back_before_the_confirmation_says_the_status() -> None:
-    pending = donation(status=PENDING)
+    pending = bare_donation(status=PENDING)
     with pytest.raises(NotConfirmedError) as refused:
         pending.refund("re_1", 100, DAY)
     assert refused.value.status == PENDING
 
 
 def test_a_refund_is_recorded_once_per_refund_id_and_beyond_the_gift_says_the_figures() -> None:
-    gift_ = donation(5000)
+    gift_ = bare_donation(5000)
     assert gift_.refund("re_1", 3000, DAY, "richiesta")
     assert not gift_.refund("re_1", 3000, DAY)
     assert not gift_.refund("re_1", 1000, DAY)  # the id is the key, whatever the amount
@@ -79,7 +61,7 @@ def test_a_refund_is_recorded_once_per_refund_id_and_beyond_the_gift_says_the_fi
 
 
 def test_a_failed_refund_gives_its_room_back() -> None:
-    gift_ = donation(5000)
+    gift_ = bare_donation(5000)
     gift_.refund("re_1", 5000, DAY)
     assert gift_.fail_refund("re_1", DAY)
     assert gift_.refunded_cents == 0
@@ -87,7 +69,7 @@ def test_a_failed_refund_gives_its_room_back() -> None:
 
 
 def test_a_dispute_opens_once_and_closes_once_won_or_lost() -> None:
-    gift_ = donation(5000)
+    gift_ = bare_donation(5000)
     assert gift_.open_dispute("dp_1", 5000, DAY) and not gift_.open_dispute("dp_1", 5000, DAY)
     with pytest.raises(InvalidInputError, match="won or lost"):
         gift_.close_dispute("dp_1", "withdrawn", 5000, DAY)
@@ -100,7 +82,7 @@ def test_a_dispute_opens_once_and_closes_once_won_or_lost() -> None:
 
 
 def test_a_correction_says_why_changes_something_and_stays_above_the_money_back() -> None:
-    gift_ = donation(5000)
+    gift_ = bare_donation(5000)
     gift_.refund("re_1", 2000, DAY)
     with pytest.raises(BelowMoneyBackError):
         gift_.correct(1999, DAY, "errore", "staff")
@@ -122,7 +104,7 @@ def test_a_correction_says_why_changes_something_and_stays_above_the_money_back(
 
 
 def test_a_corrected_gift_resent_as_it_first_came_is_the_same_money() -> None:
-    gift_ = donation(5000)
+    gift_ = bare_donation(5000)
     gift_.correct(4000, date(2016, 9, 2), "errore", "staff")
     first = Gift(
         source_key="stripe:pi_1",
@@ -136,7 +118,7 @@ def test_a_corrected_gift_resent_as_it_first_came_is_the_same_money() -> None:
 
 
 def test_fees_are_recorded_as_their_latest_total() -> None:
-    gift_ = donation(5000)
+    gift_ = bare_donation(5000)
     assert gift_.record_fee(100, "stripe") and not gift_.record_fee(100, "stripe")
     assert gift_.record_fee(125, "stripe")
     assert gift_.fees_cents == 125
@@ -146,16 +128,16 @@ def test_fees_are_recorded_as_their_latest_total() -> None:
 
 
 def test_only_a_known_method_is_learned() -> None:
-    gift_ = donation()
+    gift_ = bare_donation()
     with pytest.raises(InvalidInputError, match="unknown method"):
         gift_.learn_method("bitcoin")
     assert not gift_.learn_method("card")
 
 
 def test_money_back_waits_for_the_confirmation_and_for_room_unless_already_known() -> None:
-    pending = donation(5000, PENDING)
+    pending = bare_donation(5000, PENDING)
     assert money_back_waits(pending, "re_1", 100)
-    gift_ = donation(5000)
+    gift_ = bare_donation(5000)
     assert not money_back_waits(gift_, "re_1", 5000)
     assert money_back_waits(gift_, "re_1", 5001)
     gift_.refund("re_1", 5000, DAY)
@@ -181,7 +163,7 @@ STEPS = st.lists(
 def test_the_money_back_follows_a_model_and_never_exceeds_the_gift(
     amount: int, steps: list[tuple[str, int, int]]
 ) -> None:
-    gift_ = donation(amount)
+    gift_ = bare_donation(amount)
     refunds: dict[str, int] = {}
     failed: set[str] = set()
     closed: dict[str, int] = {}
@@ -231,20 +213,6 @@ def test_the_money_back_follows_a_model_and_never_exceeds_the_gift(
 
 
 # Through the gift commands, on the in-memory store
-
-
-def named_gift(key: str, amount: int = 5000, status: str = CONFIRMED) -> Gift:
-    return Gift(
-        source_key=key,
-        campaign=SLUG,
-        amount_cents=amount,
-        value_date=DAY,
-        channel="online",
-        method="card",
-        details=DonorDetails.parse(first_name="Maria", email=f"{key}@example.org"),
-        privacy_consent=True,
-        status=status,
-    )
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ import pytest
 
 from ledger.application import LedgerApplication
 from ledger.errors import ConflictError, InvalidInputError, NotFoundError
-from ledger.gift import PENDING, Gift
+from ledger.gift import PENDING
 from ledger.identity import DonorDetails
 from ledger.receipt_book import DEDUCTIBLE, NO_STATEMENT, VOID, ReceiptBook, ReceiptEntry
 from ledger.receipts import Receipts
+from tests.helpers import SLUG, named_gift
 
 ISSUED_ON = date(2017, 2, 1)
-SLUG = "fare-legami"
 
 
 def issue(
@@ -67,21 +67,6 @@ def test_a_void_keeps_its_number_says_why_and_the_gift_is_receipted_anew() -> No
 # Through the receipt commands, on the in-memory store
 
 
-def gift(key: str, amount: int = 5000, **extra: object) -> Gift:
-    values: dict[str, object] = dict(
-        source_key=key,
-        campaign=SLUG,
-        amount_cents=amount,
-        value_date=date(2016, 9, 1),
-        channel="online",
-        method="card",
-        details=DonorDetails.parse(first_name="Maria", email=f"{key}@example.org"),
-        privacy_consent=True,
-    )
-    values.update(extra)
-    return Gift(**values)  # type: ignore[arg-type]
-
-
 @pytest.fixture
 def app(memory_app: LedgerApplication) -> LedgerApplication:
     memory_app.start_campaign(SLUG, "Fare Legami", 0, date(2015, 7, 1), date(2017, 6, 30))
@@ -93,13 +78,13 @@ def test_only_confirmed_gifts_of_one_known_person_with_money_left_are_receipted(
 ) -> None:
     app.record_gifts(
         [
-            gift("named"),
-            gift("anonymous", details=DonorDetails(), privacy_consent=False),
-            gift("pending", status=PENDING, method="sepa_debit"),
-            gift("refunded"),
-            gift("erased"),
-            gift("partly"),
-            gift("last-year", value_date=date(2015, 12, 31)),
+            named_gift("named"),
+            named_gift("anonymous", details=DonorDetails(), privacy_consent=False),
+            named_gift("pending", status=PENDING, method="sepa_debit"),
+            named_gift("refunded"),
+            named_gift("erased"),
+            named_gift("partly"),
+            named_gift("last-year", value_date=date(2015, 12, 31)),
         ]
     )
     app.refund("refunded", "re_1", 5000, date(2016, 9, 2))
@@ -127,7 +112,7 @@ def test_only_confirmed_gifts_of_one_known_person_with_money_left_are_receipted(
 def test_a_receipt_is_voided_once_and_an_unknown_number_is_not_found(
     app: LedgerApplication,
 ) -> None:
-    app.record_gift(gift("a"))
+    app.record_gift(named_gift("a"))
     receipts = Receipts(app)
     with pytest.raises(NotFoundError):
         receipts.void("2016/000001", "errore", "staff", ISSUED_ON)
