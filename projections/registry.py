@@ -424,7 +424,9 @@ def _remember_merge(session: Session, merged: str, into: str) -> None:
     def column(table: str, name: str) -> list[Any]:
         return [
             row[0]
-            for row in session.query(f"SELECT {name} FROM {table} WHERE donor_id = ?", (merged,))
+            for row in session.query(
+                f"SELECT {name} FROM {table} WHERE donor_id = ? ORDER BY {name}", (merged,)
+            )
         ]
 
     snapshot = {
