@@ -103,7 +103,8 @@ def _why_left_out(donor: tuple[str, str, int], method: str, opposed: bool) -> st
 
 def agenzia_lines(session: Session, year: int) -> list[Line]:
     """Every identified gift of the year (per donor and reason) and every refund made in
-    the year, each marked included or left out with the reason."""
+    the year, each marked included or left out with the reason. A dispute lost to a
+    chargeback gave the money back as a refund does, and is sent as one."""
     first, last = f"{year:04d}-01-01", f"{year:04d}-12-31"
     donors = {
         row[0]: (row[1], row[2], row[3])
@@ -137,7 +138,8 @@ def agenzia_lines(session: Session, year: int) -> list[Line]:
     for donor_id, method, amount, value_date in session.query(
         "SELECT rg.donor_id, g.method, m.amount_cents, g.value_date FROM money_movements m "
         "JOIN gifts_view g ON g.donation_id = m.donation_id JOIN registry_gifts rg ON "
-        "rg.donation_id = m.donation_id WHERE m.kind = 'refund' AND m.on_date >= ? AND "
+        "rg.donation_id = m.donation_id WHERE m.kind IN ('refund', 'dispute_lost') AND "
+        "m.on_date >= ? AND "
         "m.on_date <= ? ORDER BY m.on_date",
         (first, last),
     ):

@@ -20,6 +20,7 @@ from ledger.agenzia import (
 from ledger.errors import InvalidInputError
 from ledger.gift import Gift
 from ledger.identity import DonorDetails
+from ledger.payments import DISPUTE_CLOSED, PaymentNotice
 from projections import receipts as receipts_view
 from projections.store import LedgerStore
 from tests.helpers import GIOVANNI, GIUSEPPE, MARIA, start_campaigns
@@ -149,6 +150,25 @@ def test_the_file_sends_traceable_gifts_per_donor_and_refunds_with_their_year(
     ) == (1, 1)
     # Absolute positions as the table states them today (1-based, inclusive).
     assert details[0][1:17].strip() == MARIA and details[0][17:32] == "000000000007500"
+
+
+def test_a_dispute_lost_to_a_chargeback_is_sent_as_a_refund_of_its_gift(
+    year_2016: LedgerStore,
+) -> None:
+    lost = PaymentNotice(DISPUTE_CLOSED, date(2016, 11, 2), "dp_1", 1500, outcome="lost")
+    assert year_2016.app.notify_payment("m1", lost)
+    year_2016.runner.catch_up()
+    text, _lines = agenzia_export(year_2016, 2016)
+    refunds = [
+        (
+            field(d, "2", "codice_fiscale_rimborsato").strip(),
+            int(field(d, "2", "importo_rimborso")),
+            field(d, "2", "anno_erogazione_rimborsata"),
+        )
+        for d in text.split("\r\n")
+        if d[:1] == "2"
+    ]
+    assert sorted(refunds) == sorted([(GIOVANNI, 3000, "2015"), (MARIA, 1500, "2016")])
 
 
 def test_the_accountant_csv_shows_every_amount_and_why_it_was_left_out(
