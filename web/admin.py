@@ -40,7 +40,7 @@ from ledger.dates import parse_date, today
 from ledger.donor import retention_reason
 from ledger.errors import ConflictError, InvalidInputError, LedgerError, NotFoundError
 from ledger.gift import CHANNELS, DISTRICTS, Gift
-from ledger.identity import DonorDetails
+from ledger.identity import DETAIL_FIELDS, DonorDetails
 from ledger.money import parse_cents
 from ledger.money_back import (
     BelowMoneyBackError,
@@ -230,17 +230,9 @@ class BankTransferForm(FlaskForm):
     marketing_consent = BooleanField(lazy_gettext("Consent to receive news"))
 
 
-IDENTITY = (
-    "first_name",
-    "last_name",
-    "organization",
-    "email",
-    "phone",
-    "address",
-    "postcode",
-    "city",
-    "tax_code",
-)
+# A donor's details as the transfer form asks them: all but the province, which the form
+# does not ask (a donor found in the registry brings theirs).
+IDENTITY = tuple(name for name in DETAIL_FIELDS if name != "province")
 GIFT_FIELDS = ("reference", "value_date", "campaign", "amount", "district")
 
 
@@ -341,7 +333,7 @@ def _record_transfer(form: BankTransferForm, chosen: dict[str, Any] | None) -> A
     cents = _amount(form.amount)
     try:
         if chosen is not None:
-            details = DonorDetails.parse(**{name: chosen[name] for name in (*IDENTITY, "province")})
+            details = DonorDetails.parse(**{name: chosen[name] for name in DETAIL_FIELDS})
         else:
             details = DonorDetails.parse(**{name: getattr(form, name).data for name in IDENTITY})
     except InvalidInputError as error:
