@@ -117,6 +117,26 @@ def gift(key: str, amount: int = 1000, **extra: object) -> Gift:
     return Gift(**values)  # type: ignore[arg-type]
 
 
+def stripe_ledger(url: str, campaigns: bool = True) -> Flask:
+    """The app on `url` with Stripe configured (webhook secret SECRET) and, unless told
+    otherwise, the demo campaigns; the caller closes `app.extensions["ledger_store"]`."""
+    from web import create_app, store
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "t",
+            "LEDGER_DATABASE_URL": url,
+            "STRIPE_SECRET_KEY": "sk_test_fondo",
+            "STRIPE_WEBHOOK_SECRET": SECRET,
+        }
+    )
+    if campaigns:
+        with app.app_context():
+            start_campaigns(store())
+    return app
+
+
 def named_gift(key: str, amount: int = 5000, **extra: object) -> Gift:
     """`gift` from a donor who gave a name and an e-mail, and the privacy consent."""
     details = DonorDetails.parse(first_name="Maria", email=f"{key}@example.org")

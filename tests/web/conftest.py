@@ -16,12 +16,12 @@ from ledger.csv_import import import_donations
 from projections.store import LedgerStore
 from tests.helpers import (
     PASSWORD,
-    SECRET,
     YEAR1,
     create_database,
     database_url,
     drop_database,
     start_campaigns,
+    stripe_ledger,
 )
 from web import create_app, store
 
@@ -119,17 +119,7 @@ def year1_office(year1_url: str) -> Iterator[Flask]:
 @pytest.fixture
 def stripe_app(store_url: str) -> Iterator[Flask]:
     """The app with Stripe configured (webhook secret SECRET) and the demo campaigns."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "t",
-            "LEDGER_DATABASE_URL": store_url,
-            "STRIPE_SECRET_KEY": "sk_test_fondo",
-            "STRIPE_WEBHOOK_SECRET": SECRET,
-        }
-    )
-    with app.app_context():
-        start_campaigns(store())
+    app = stripe_ledger(store_url)
     yield app
     app.extensions["ledger_store"].close()
 

@@ -7,7 +7,6 @@ import random
 from collections.abc import Iterator
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,21 +19,13 @@ from tests.fakestripe.stories import (
     gift_stories,
     ledger_state,
 )
-from tests.helpers import SECRET, post
-from web import create_app, store
+from tests.helpers import post, stripe_ledger
+from web import store
 
 
 @pytest.fixture
 def stripe_hook(store_url: str) -> Iterator[FlaskClient]:
-    app: Flask = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "t",
-            "LEDGER_DATABASE_URL": store_url,
-            "STRIPE_SECRET_KEY": "sk_test",
-            "STRIPE_WEBHOOK_SECRET": SECRET,
-        }
-    )
+    app = stripe_ledger(store_url, campaigns=False)
     yield app.test_client()
     app.extensions["ledger_store"].close()
 

@@ -14,9 +14,16 @@ from flask.testing import FlaskClient
 
 from ledger.bounds import max_gift_cents
 from tests.fakestripe import StripeStory, sign
-from tests.helpers import SECRET, deliver, mario, post, served_figures, start_campaigns
+from tests.helpers import (
+    SECRET,
+    deliver,
+    mario,
+    post,
+    served_figures,
+    stripe_ledger,
+)
 from vault.inbox import Inbox
-from web import create_app, store
+from web import store
 from web.inbox import InboxProcessor, PlannedCommands
 from web.stripe_gateway import StripeEvents
 from web.stripe_shapes import SHAPES
@@ -595,17 +602,7 @@ def test_replayed_shuffled_deliveries_end_as_one_in_order_delivery(
     reference_url = f"sqlite:///{tmp_path / 'reference.sqlite3'}"
     states = []
     for url, replay in ((reference_url, deliveries), (store_url, deliveries * 3)):
-        app = create_app(
-            {
-                "TESTING": True,
-                "SECRET_KEY": "t",
-                "LEDGER_DATABASE_URL": url,
-                "STRIPE_SECRET_KEY": "sk_test",
-                "STRIPE_WEBHOOK_SECRET": SECRET,
-            }
-        )
-        with app.app_context():
-            start_campaigns(store())
+        app = stripe_ledger(url)
         client = app.test_client()
         order = list(replay)
         if replay is not deliveries:
@@ -782,17 +779,7 @@ def test_deliveries_applied_in_batches_give_the_ledger_of_one_at_a_time(
     deliveries = big_story()[:120]
     states = []
     for url, batch in ((f"sqlite:///{tmp_path / 'one.sqlite3'}", False), (store_url, True)):
-        app = create_app(
-            {
-                "TESTING": True,
-                "SECRET_KEY": "t",
-                "LEDGER_DATABASE_URL": url,
-                "STRIPE_SECRET_KEY": "sk_test",
-                "STRIPE_WEBHOOK_SECRET": SECRET,
-            }
-        )
-        with app.app_context():
-            start_campaigns(store())
+        app = stripe_ledger(url)
         order = list(deliveries)
         if batch:
             order = order * 2
