@@ -71,19 +71,12 @@ def create_day_sums(session: Session) -> None:
     )""")
 
 
-def add_to_days(
-    session: Session, campaign: str, day: str, channel: str, district: str, sums: dict[str, int]
-) -> None:
-    """Add `sums` (column → amount, negative to take off) to the day's and the month's row."""
-    add_many_to_days(session, [((campaign, day, channel, district), sums)])
-
-
 def add_many_to_days(
     session: Session, changes: Iterable[tuple[tuple[str, str, str, str], dict[str, int]]]
 ) -> None:
-    """`add_to_days` for many (campaign, day, channel, district) at once: the changes summed
-    per row in memory, then one upsert run over every row they touch (a batch's worth in a
-    round trip, not a statement each)."""
+    """Add each change's sums (column → amount, negative to take off) to its (campaign, day,
+    channel, district)'s day and month rows: summed per row in memory, then one upsert over
+    every row they touch (a batch's worth in a round trip, not a statement each)."""
     rows: dict[tuple[str, str, str, str, str], list[int]] = {}
     for (campaign, day, channel, district), sums in changes:
         for grain, period in _periods(day):
