@@ -543,11 +543,19 @@ class ProjectionRunner:
         (`synchronous_commit = off`): a read model is rebuildable, and a server crash can only
         lose the last moments of its progress, rows and position together, which the next
         catch-up applies again. The events, the inbox, the keys and the mail attempts, which
-        cannot be rebuilt, keep waiting for the disk."""
+        cannot be rebuilt, keep waiting for the disk.
+
+        Its statements are planned for their very values (`plan_cache_mode`): a statement
+        prepared while a read model's table was new and empty keeps a plan that scans the
+        table, on the follower's connection, however large the table grows (a follower's
+        database work grew with each delivery under load until this)."""
         with self.database.transaction() as session:
             lock = " FOR UPDATE" if session.dialect == "postgresql" else ""
             if session.dialect == "postgresql":
-                session.execute("SET LOCAL synchronous_commit = off")
+                session.execute(
+                    "SELECT set_config('synchronous_commit', 'off', true), "
+                    "set_config('plan_cache_mode', 'force_custom_plan', true)"
+                )
             position = session.scalar(
                 f"SELECT position FROM projection_positions WHERE name = ?{lock}",
                 (build.row,),

@@ -16,6 +16,7 @@ from eventsourcing.domain import DomainEvent
 from ledger.campaign import Campaign
 from ledger.csv_import import import_donations
 from ledger.event_store import one_transaction
+from ledger.identity import DonorDetails
 from projections import runner as runner_module
 from projections.database import Session
 from projections.registry import Registry
@@ -23,7 +24,7 @@ from projections.reports import progress
 from projections.runner import Projection, ProjectionRunner
 from projections.store import LedgerStore, read_models
 from projections.totals import CampaignTotals
-from tests.helpers import SLUG, YEAR1, dump, figures, gift, start_campaigns
+from tests.helpers import SLUG, YEAR1, dump, figures, gift, named_gift, start_campaigns
 
 YEAR1_DAY = date(2015, 7, 20)
 
@@ -335,3 +336,47 @@ def test_a_gift_recorded_while_the_registry_applies_a_batch_shows_in_the_totals_
     assert progress(store.database, SLUG, date(2030, 1, 1))[0]["raised_cents"] == 32_500
     store.runner.catch_up()
     assert progress(store.database, SLUG, date(2030, 1, 1))[0]["raised_cents"] == 32_500
+
+
+def _sequential_scans(store: LedgerStore, tables: Sequence[str]) -> dict[str, int]:
+    with store.database.transaction() as session:
+        session.execute("SELECT pg_stat_force_next_flush()")
+    with store.database.transaction() as session:
+        session.execute("SELECT pg_stat_clear_snapshot()")
+        rows = session.query(
+            "SELECT relname, seq_scan FROM pg_stat_user_tables WHERE relname IN "
+            f"({', '.join('?' * len(tables))})",
+            list(tables),
+        )
+    return dict(rows)
+
+
+def test_a_read_model_grown_large_is_read_by_its_indexes_not_scanned_whole(
+    postgres_url: str,
+) -> None:
+    """A follower prepares its statements while the read models are new and small: the plan
+    made then (scan the table, it is tiny) must not stay once the tables are large, or each
+    batch costs a scan of every row already projected."""
+    store = LedgerStore.open(postgres_url)
+    try:
+        start_campaigns(store)
+        tables = ("registry_donors", "registry_gifts", "registry_firsts", "registry_keys")
+        with store.database.transaction() as session:
+            for table in tables:  # no analyze comes to change the plans meanwhile
+                session.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+        # Many small batches while the tables are small: the statements get prepared.
+        for index in range(20):
+            store.app.record_gifts([named_gift(f"pi_small_{index}_{n}") for n in range(3)])
+            store.runner.catch_up()
+        store.app.record_gifts([named_gift(f"pi_large_{index}") for index in range(20_000)])
+        store.runner.catch_up()
+        before = _sequential_scans(store, tables)
+        # A new donor and a donor already known: the batch reads and rewrites both.
+        again = DonorDetails.parse(first_name="Maria", email="pi_large_7@example.org")
+        store.app.record_gifts(
+            [named_gift("pi_new"), gift("pi_again", details=again, privacy_consent=True)]
+        )
+        store.runner.catch_up()
+        assert _sequential_scans(store, tables) == before
+    finally:
+        store.close()
