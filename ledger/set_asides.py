@@ -22,9 +22,9 @@ class SetAsides(LedgerService):
         )
         if not found or found[0].id != position:
             raise NotFoundError(f"no event at position {position}")
-        if found[0].topic.endswith(":SetAsideEvents.EventSetAside"):
+        if found[0].originator_id == SetAsideEvents.create_id():
             raise InvalidInputError(
-                "a set-aside is never set aside itself",
+                "the register of set-asides is never set aside itself",
                 {"position": ["choose the event a read model stopped at"]},
             )
         for _attempt in range(3):
