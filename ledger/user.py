@@ -16,7 +16,13 @@ from email_validator import EmailNotValidError, validate_email
 from eventsourcing.domain import Aggregate, event
 
 from ledger.bounds import check, count_problem
-from ledger.errors import InvalidInputError, NotFoundError, raise_problems
+from ledger.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    invalid_field,
+    raise_problems,
+)
 from ledger.keys import natural_id
 from ledger.texts import N_
 
@@ -107,9 +113,25 @@ class User(Aggregate):
         email: str
         role: str
         password_hash: str
+        one_time: bool
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Recorded before one-time passwords were told apart: the password stays as usable
+            # as it was.
+            state["one_time"] = False
 
     class PasswordChanged(Aggregate.Event):
         password_hash: str
+        one_time: bool
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["one_time"] = False
 
     class TokenIssued(Aggregate.Event):
         token_id: str
@@ -136,10 +158,13 @@ class User(Aggregate):
         return natural_id("user", email.strip().lower())
 
     @event(Registered)
-    def __init__(self, email: str, role: str, password_hash: str) -> None:
+    def __init__(self, email: str, role: str, password_hash: str, one_time: bool = False) -> None:
         self.email = email
         self.role = role
         self.password_hash = password_hash
+        # A password someone else chose and saw (printed by `ledger users add` or `users
+        # password`): it opens nothing but the page where the user chooses their own.
+        self.one_time_password = one_time
         self.tokens: dict[str, ApiToken] = {}
         self.active = True
         # Sessions remember the generation they began in: a new password or a deactivation
@@ -149,16 +174,31 @@ class User(Aggregate):
     def check_password(self, password: str) -> bool:
         """The hash is checked even for a deactivated user, so that the time taken does not
         tell which accounts are deactivated."""
+        return self._is_password(password) and self.active
+
+    def _is_password(self, password: str) -> bool:
         try:
-            matches = _HASHER.verify(self.password_hash, password)
+            return _HASHER.verify(self.password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
-        return self.active and matches
 
     @event(PasswordChanged)
-    def change_password(self, password_hash: str) -> None:
+    def change_password(self, password_hash: str, one_time: bool = False) -> None:
         self.password_hash = password_hash
+        self.one_time_password = one_time
         self.session_generation += 1
+
+    def replace_one_time_password(self, password: str) -> None:
+        """The user's own password in place of the one-time one, which stops working, as does
+        every session it opened. Only a one-time password is replaced without the current
+        one: a session left open must not let anyone else take the account over."""
+        if not self.one_time_password:
+            raise ConflictError(N_("there is no one-time password to replace"))
+        if self._is_password(password):
+            raise invalid_field(
+                "password", N_("the new password must differ from the one-time password")
+            )
+        self.change_password(hash_password(password), one_time=False)
 
     def issue_token(self, now: datetime, days: int = TOKEN_DAYS) -> str:
         """A new personal token `fondo_<user>_<id>.<secret>`, valid for `days`; only its hash

@@ -26,10 +26,13 @@ class UserInfo:
     email: str
     role: str
     session_generation: int = 0
+    # Signed in with a password someone else chose and saw: until the user chooses their own,
+    # it opens nothing else.
+    one_time_password: bool = False
 
 
 def _user_info(user: User) -> UserInfo:
-    return UserInfo(user.id, user.email, user.role, user.session_generation)
+    return UserInfo(user.id, user.email, user.role, user.session_generation, user.one_time_password)
 
 
 @dataclass(frozen=True)
@@ -45,9 +48,11 @@ class TokenInfo:
 class Users(LedgerService):
     """The people who use the back office, the stands and the API, and their tokens."""
 
-    def add_user(self, email: str, role: str, password: str) -> UserInfo:
+    def add_user(self, email: str, role: str, password: str, one_time: bool = False) -> UserInfo:
+        """A new user; `one_time` when the password was chosen for them (and seen by whoever
+        chose it): they must choose their own before anything else."""
         address = check_new_user(email, role)
-        user = User(address, role, hash_password(password))
+        user = User(address, role, hash_password(password), one_time)
         try:
             self.save(user)
         except IntegrityError:
@@ -77,11 +82,25 @@ class Users(LedgerService):
             return None
         return _user_info(user) if user.check_password(password) else None
 
-    def set_password(self, email: str, password: str) -> None:
-        """A new password; every session of the user ends with the old one."""
+    def set_password(self, email: str, password: str, one_time: bool = False) -> None:
+        """A new password (`one_time`: see add_user); every session of the user ends with the
+        old one."""
         user = self._user(email)
-        user.change_password(hash_password(password))
+        user.change_password(hash_password(password), one_time)
         self.save(user)
+
+    def replace_one_time_password(self, user_id: UUID, password: str) -> UserInfo:
+        """The signed-in user's own password in place of their one-time one; every session of
+        the one-time password ends (the caller starts a new one with the info returned)."""
+        try:
+            user: Aggregate = self.repository.get(user_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"no user {user_id}") from None
+        if not isinstance(user, User) or not user.active:
+            raise NotFoundError(f"no user {user_id}")
+        user.replace_one_time_password(password)
+        self.save(user)
+        return _user_info(user)
 
     def deactivate_user(self, email: str) -> None:
         """The user can no longer sign in, nor use any token or session; the history stays."""

@@ -29,13 +29,14 @@ from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, ValidationError
+from wtforms.validators import DataRequired, EqualTo, ValidationError
 
 from ledger.application import UserInfo
-from ledger.errors import InvalidInputError
-from ledger.user import user_email
+from ledger.errors import ConflictError, InvalidInputError
+from ledger.user import MIN_PASSWORD, ROLES, user_email
 from web import sessions, store, throttle
 from web.errors import wants_json
+from web.i18n import translate_fields
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -122,6 +123,33 @@ def unauthorized() -> Any:
     return redirect(url_for("auth.login", next=request.full_path))
 
 
+# What a user with a one-time password may still reach: the page to choose their own, the
+# way out, and the files those pages load.
+_OPEN_TO_ONE_TIME = {"auth.choose_password", "auth.logout", "static"}
+
+
+def hold_one_time_password() -> Any:
+    """A user signed in with a one-time password (someone else chose it and saw it) reaches
+    nothing but the page where they choose their own: pages lead there, the JSON API and their
+    tokens answer 403. Runs before every view, public ones included, after the bearer
+    sign-in; the views' own checks stay as they are."""
+    if "_user_id" not in session and _bearer(request) is None:
+        return None  # nobody signed in: nothing to hold (and no user to load)
+    if request.endpoint in _OPEN_TO_ONE_TIME or not current_user.is_authenticated:
+        return None
+    if not current_user.info.one_time_password:
+        return None
+    if current_user.via_token or wants_json():
+        abort(
+            403,
+            description=_(
+                "Your password is a one-time password: sign in on the site and choose your "
+                "own first."
+            ),
+        )
+    return redirect(url_for("auth.choose_password", next=request.full_path))
+
+
 def public_endpoint(view: F) -> F:
     """Marks a view as open to everyone; the authorisation matrix test reads the mark."""
     view.access = ("public",)  # type: ignore[attr-defined]
@@ -177,6 +205,23 @@ class LoginForm(FlaskForm):
     password = PasswordField(lazy_gettext("Password"), validators=[DataRequired()])
 
 
+class OwnPasswordForm(FlaskForm):
+    """The password a user chooses in place of a one-time one; its rules (length, not the
+    one-time one) are the ledger's, shown beside the field."""
+
+    password = PasswordField(
+        lazy_gettext("New password"),
+        validators=[DataRequired(message=lazy_gettext("This field is required."))],
+    )
+    confirm = PasswordField(
+        lazy_gettext("New password again"),
+        validators=[
+            DataRequired(message=lazy_gettext("This field is required.")),
+            EqualTo("password", message=lazy_gettext("The two passwords differ.")),
+        ],
+    )
+
+
 def safe_next(target: str | None) -> str:
     """`next=` only ever leads to a path on this site. Browsers drop tabs and line breaks
     and read `\\` as `/`, so `/%09/evil.example` or `/\\evil.example` would leave it."""
@@ -213,14 +258,64 @@ def login() -> Any:
         info = store().app.authenticate(account, form.password.data or "")
         if info is not None:
             throttle.succeeded(database, account, address)
-            session.clear()  # a fresh session on sign-in (no fixation)
-            session["sid"] = sessions.start(database, str(info.id), *_idle_and_max_seconds())
-            session["generation"] = info.session_generation
-            login_user(SignedInUser(info))
+            _begin_session(info)
+            if info.one_time_password:
+                return redirect(
+                    url_for("auth.choose_password", next=safe_next(request.args.get("next")))
+                )
             return redirect(safe_next(request.args.get("next")))
         flash(_("Wrong e-mail or password."), "error")
         return render_template("login.html", form=form), 401
     return render_template("login.html", form=form), 422 if form.is_submitted() else 200
+
+
+def _begin_session(info: UserInfo) -> None:
+    """A fresh session for `info` (no fixation), in the user's current session generation."""
+    session.clear()
+    session["sid"] = sessions.start(store().database, str(info.id), *_idle_and_max_seconds())
+    session["generation"] = info.session_generation
+    login_user(SignedInUser(info))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@roles_required(*ROLES)
+def choose_password() -> Any:
+    """Where a user signed in with a one-time password chooses their own."""
+    target = safe_next(request.args.get("next"))
+    if not current_user.info.one_time_password:
+        return redirect(target)
+    form = OwnPasswordForm()
+    if form.validate_on_submit():
+        try:
+            info = store().app.replace_one_time_password(
+                current_user.info.id, form.password.data or ""
+            )
+        except InvalidInputError as error:
+            # The ledger's words are phrases ("at least 10 characters"): a sentence here.
+            said = [
+                f"{m[:1].upper()}{m[1:]}."
+                for ms in translate_fields(error.fields).values()
+                for m in ms
+            ]
+            form.password.errors = [*form.password.errors, *said]
+            return _password_page(form), 422
+        except ConflictError:
+            # Replaced meanwhile (another tab): that ended this session, sign in again.
+            logout_user()
+            session.clear()
+            return redirect(url_for("auth.login", next=target))
+        # The change ended every session of the one-time password, this one too.
+        session_id = session.get("sid")
+        if isinstance(session_id, str):
+            sessions.end(store().database, session_id)
+        _begin_session(info)
+        flash(_("Your password is set: use it from now on."), "ok")
+        return redirect(target)
+    return _password_page(form), 422 if form.is_submitted() else 200
+
+
+def _password_page(form: OwnPasswordForm) -> str:
+    return render_template("password.html", form=form, min_password=MIN_PASSWORD)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -268,5 +363,6 @@ def init_app(app: Flask) -> None:
     sessions.create_table(database)
     login_manager.init_app(app)
     app.before_request(sign_in_by_bearer)
+    app.before_request(hold_one_time_password)
     csrf.init_app(app)
     app.register_blueprint(bp)

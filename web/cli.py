@@ -510,13 +510,16 @@ def users() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @fails_cleanly
 def users_add(email: str, role: str, password_stdin: bool) -> None:
-    """Add a user; prints a one-time password unless one comes on stdin."""
+    """Add a user; prints a one-time password unless one comes on stdin.
+
+    A one-time password opens only the page where the user chooses their own at the first
+    sign-in: whoever saw it printed (or the terminal's scroll-back) cannot use it later."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
     with opened_store() as store:
-        user = store.app.add_user(email, role, password)
+        user = store.app.add_user(email, role, password, one_time=not password_stdin)
     click.echo(f"user {user.email} ({user.role}) added")
     if not password_stdin:
-        click.echo(f"one-time password: {password}")
+        _print_one_time(password)
 
 
 @users.command("password")
@@ -524,13 +527,22 @@ def users_add(email: str, role: str, password_stdin: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @fails_cleanly
 def users_password(email: str, password_stdin: bool) -> None:
-    """Set a new password; prints a one-time password unless one comes on stdin."""
+    """Set a new password; prints a one-time password unless one comes on stdin (see `users
+    add`). Either way every session of the old password ends."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
     with opened_store() as store:
-        store.app.set_password(email, password)
+        store.app.set_password(email, password, one_time=not password_stdin)
     click.echo(f"password of {email.strip().lower()} changed")
     if not password_stdin:
-        click.echo(f"one-time password: {password}")
+        _print_one_time(password)
+
+
+def _print_one_time(password: str) -> None:
+    click.echo(f"one-time password: {password}")
+    click.echo(
+        "it opens only the page where the user chooses their own password at the first "
+        "sign-in; until then their API tokens are refused too"
+    )
 
 
 @users.command("deactivate")

@@ -86,3 +86,54 @@ def test_a_token_lasts_from_one_day_to_ten_years(store: LedgerStore, days: int) 
     assert store.app.recorder.max_notification_id() == events
     token = store.app.issue_token("staff@example.org", 3650)
     assert store.app.user_for_token(token) is not None
+
+
+def test_users_recorded_before_one_time_passwords_keep_their_own_password(
+    store: LedgerStore,
+) -> None:
+    """A store written before passwords could be one-time: its Registered and PasswordChanged
+    events carry no class version and no `one_time`; they load as the user's own password."""
+    user = User("storico@example.org", "staff", hash_password("la-prima-password"))
+    user.change_password(hash_password("la-seconda-password"))
+    old = []
+    for domain_event in user.collect_events():
+        stored = store.app.mapper.to_stored_event(domain_event)
+        state = store.app.mapper.transcoder.decode(stored.state)
+        assert state.pop("class_version") == 2 and state.pop("one_time") is False
+        old.append(
+            StoredEvent(
+                stored.originator_id,
+                stored.originator_version,
+                stored.topic,
+                store.app.mapper.transcoder.encode(state),
+            )
+        )
+    store.app.recorder.insert_events(old)
+    loaded: User = store.app.repository.get(user.id)
+    assert loaded.one_time_password is False and loaded.session_generation == 1
+    info = store.app.authenticate("storico@example.org", "la-seconda-password")
+    assert info is not None and info.one_time_password is False
+    assert store.app.authenticate("storico@example.org", "la-prima-password") is None
+    with pytest.raises(ConflictError):
+        store.app.replace_one_time_password(user.id, "una-terza-password")
+
+
+def test_a_one_time_password_is_replaced_once_by_a_different_one(store: LedgerStore) -> None:
+    info = store.app.add_user("nuova@example.org", "volunteer", "provvisoria-1234", one_time=True)
+    assert info.one_time_password is True
+    with pytest.raises(InvalidInputError) as same:
+        store.app.replace_one_time_password(info.id, "provvisoria-1234")
+    assert set(same.value.fields) == {"password"}
+    with pytest.raises(InvalidInputError) as short:
+        store.app.replace_one_time_password(info.id, "corta")
+    assert set(short.value.fields) == {"password"}
+    chosen = store.app.replace_one_time_password(info.id, "la-mia-password")
+    assert (chosen.one_time_password, chosen.session_generation) == (False, 1)
+    assert store.app.authenticate("nuova@example.org", "provvisoria-1234") is None
+    assert store.app.authenticate("nuova@example.org", "la-mia-password") == chosen
+    # A session left open cannot set another password without knowing the current one.
+    with pytest.raises(ConflictError):
+        store.app.replace_one_time_password(info.id, "quella-di-un-altro")
+    store.app.set_password("nuova@example.org", "ancora-provvisoria", one_time=True)
+    again = store.app.authenticate("nuova@example.org", "ancora-provvisoria")
+    assert again is not None and again.one_time_password is True
