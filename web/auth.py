@@ -330,6 +330,40 @@ def logout() -> Any:
     return redirect(url_for("public.home"))
 
 
+def sign_out_texts() -> dict[str, str]:
+    """What signout.js says when entries are still waiting on the phone ({n} filled in there)."""
+    return {
+        "held_one": ngettext(
+            "{n} entry you made on this phone has not reached the server yet (no network or "
+            "session). Signing out now deletes it from this phone: it would be lost. Stay "
+            "signed in and it is sent as soon as it can be; the sign-out then completes by "
+            "itself.",
+            "{n} entries you made on this phone have not reached the server yet (no network or "
+            "session). Signing out now deletes them from this phone: they would be lost. Stay "
+            "signed in and they are sent as soon as they can be; the sign-out then completes "
+            "by itself.",
+            1,
+        ),
+        "held_other": ngettext(
+            "{n} entry you made on this phone has not reached the server yet (no network or "
+            "session). Signing out now deletes it from this phone: it would be lost. Stay "
+            "signed in and it is sent as soon as it can be; the sign-out then completes by "
+            "itself.",
+            "{n} entries you made on this phone have not reached the server yet (no network or "
+            "session). Signing out now deletes them from this phone: they would be lost. Stay "
+            "signed in and they are sent as soon as they can be; the sign-out then completes "
+            "by itself.",
+            2,
+        ),
+        "leave_one": ngettext(
+            "Sign out anyway: {n} entry lost", "Sign out anyway: {n} entries lost", 1
+        ),
+        "leave_other": ngettext(
+            "Sign out anyway: {n} entry lost", "Sign out anyway: {n} entries lost", 2
+        ),
+    }
+
+
 def _whole_number(app: Flask, name: str, default: int, minimum: int) -> int:
     """A setting from the app's config (tests) or the environment, refused when it is not
     a whole number of at least `minimum`."""
@@ -365,4 +399,5 @@ def init_app(app: Flask) -> None:
     app.before_request(sign_in_by_bearer)
     app.before_request(hold_one_time_password)
     csrf.init_app(app)
+    app.jinja_env.globals["sign_out_texts"] = sign_out_texts
     app.register_blueprint(bp)

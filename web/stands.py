@@ -478,6 +478,10 @@ def _page_texts() -> dict[str, str]:
             "Session expired: {n} waiting stay on this phone and are sent once you sign in again."
         ),
         "sign_in_again": _("Sign in again"),
+        "others_waiting": _(
+            "· {n} from another volunteer on this phone, sent without showing them "
+            "(a cash count only once its counter signs in again)"
+        ),
         "kept": _("Not sent, kept in the queue ({status}): {message}"),
         "server_trouble": _("the server is not answering as it should, trying again shortly"),
         "close_waiting": _(

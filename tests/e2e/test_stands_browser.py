@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from playwright.sync_api import expect
@@ -608,3 +609,183 @@ def test_the_phone_checks_a_tax_code_as_the_server_does(page: Any) -> None:
     expected = [on_the_server(code) for code in codes]
     assert on_the_phone == expected
     assert 1000 < sum(expected) < len(codes) - 500  # both answers are well represented
+
+
+# A phone shared between shifts: what one volunteer leaves behind when signing out.
+
+
+def sign_in_as(page: Any, email: str) -> None:
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+
+
+def stored(page: Any) -> str:
+    """Everything the site keeps in the phone's localStorage, as one text."""
+    return str(page.evaluate("JSON.stringify(Object.assign({}, localStorage))"))
+
+
+def kept_pages(page: Any) -> list[str]:
+    """The paths of the pages the service worker's caches keep (assets aside)."""
+    return list(
+        page.evaluate(
+            """async () => {
+                const kept = [];
+                for (const name of await caches.keys()) {
+                    for (const request of await (await caches.open(name)).keys()) {
+                        const path = new URL(request.url).pathname;
+                        if (!path.startsWith('/static/')) { kept.push(path); }
+                    }
+                }
+                return kept;
+            }"""
+        )
+    )
+
+
+def sign_out(page: Any) -> None:
+    page.get_by_role("button", name="Esci").click()
+
+
+def queued(page: Any) -> list[str]:
+    """The paths of the entries waiting in the phone's queue of the stand on the page."""
+    return list(
+        page.evaluate(
+            "JSON.parse(localStorage.getItem('fondo-queue-' + document.getElementById('stand')"
+            ".dataset.stand) || '[]').map(item => item.path)"
+        )
+    )
+
+
+def log_named_giver(page: Any, first: str, last: str, amount: str) -> None:
+    if not page.locator("#named-panel").evaluate("panel => panel.open"):
+        page.click("text=Donatore con contatto")
+    page.fill("#named-form input[name=first_name]", first)
+    page.fill("#named-form input[name=last_name]", last)
+    page.fill("#named-form input[name=phone]", "+39 333 123 4567")
+    page.fill("#named-form input[name=amount]", amount)
+    page.check("#named-form input[name=privacy_consent]")
+    page.click("#named-form button[type=submit]")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_next_volunteer_on_the_phone_finds_no_trace_of_the_last_ones_givers(
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+    follower: Callable[[dict[str, str]], None],
+    phone_page: Any,
+) -> None:
+    base, env = start_stand_site(demo_site, follower)
+    token = run_ledger(env, "users", "token", "bruno@example.org").strip()
+    page = phone_page
+    stand = open_stand_page(page, base, "Piazza del Comune")
+    url = page.url
+    assert wait_until(lambda: kept_by_the_worker(page))
+    log_named_giver(page, "Dario", "Neri", "15")
+    page.locator("#plus-one").tap()
+    expect(page.locator("#queue-text")).to_have_text("Tutto registrato", timeout=15_000)
+    expect(page.locator("#named-entries li")).to_have_text(["Dario Neri · € 15,00 — registrato"])
+    assert "Neri" in stored(page)
+
+    sign_out(page)
+    page.wait_for_url(base + "/")
+    assert "fondo-" not in stored(page)
+    assert urlparse(url).path not in kept_pages(page)
+
+    page.goto(url)  # the next volunteer, on the same phone
+    sign_in_as(page, "bruno@example.org")
+    page.wait_for_selector("#plus-one")
+    page.click("text=Donatore con contatto")
+    expect(page.locator("#givers")).to_have_text("2")
+    assert page.locator("#named-count").inner_text() == "1"
+    expect(page.locator("#named-entries li")).to_have_count(0)
+    assert "Neri" not in page.content() and "Dario" not in page.content()
+    assert "Neri" not in stored(page) and "anna@example.org" not in stored(page)
+    assert api(base, token, stand)["named"] == 1
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_signing_out_offline_holds_back_until_the_queue_is_sent(
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+    follower: Callable[[dict[str, str]], None],
+    phone_page: Any,
+) -> None:
+    base, env = start_stand_site(demo_site, follower)
+    token = run_ledger(env, "users", "token", "bruno@example.org").strip()
+    page = phone_page
+    stand = open_stand_page(page, base, "Piazza Duomo")
+    url = page.url
+    page.context.set_offline(True)
+    for _ in range(2):
+        page.locator("#plus-one").tap()
+    log_named_giver(page, "Dario", "Neri", "15")
+    expect(page.locator("#pending")).to_have_text("3")
+
+    sign_out(page)
+    held = page.locator("#sign-out-held")
+    expect(held).to_be_visible()
+    expect(held).to_contain_text(
+        "3 voci registrate da te su questo telefono non sono ancora arrivate al server"
+    )
+    expect(held.locator(".held-leave")).to_have_text("Esci comunque: 3 voci perse")
+    assert page.url == url and page.locator("#pending").inner_text() == "3"
+    assert api(base, token, stand)["givers"] == 0
+
+    page.context.set_offline(False)  # the queue goes out, then the sign-out by itself
+    page.wait_for_url(base + "/", timeout=20_000)
+    state = api(base, token, stand)
+    assert (state["tallied"], state["named"], state["named_cents"]) == (2, 1, 1500)
+    assert "fondo-" not in stored(page)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_queue_left_by_an_expired_session_is_never_sent_or_shown_as_the_next_volunteers(
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+    follower: Callable[[dict[str, str]], None],
+    phone_page: Any,
+) -> None:
+    base, env = start_stand_site(demo_site, follower)
+    token = run_ledger(env, "users", "token", "bruno@example.org").strip()
+    page = phone_page
+    stand = open_stand_page(page, base, "Piazza Marconi")
+    url = page.url
+    page.context.set_offline(True)
+    page.locator("#plus-one").tap()
+    log_named_giver(page, "Dario", "Neri", "15")
+    page.click("text=Conteggio e chiusura")
+    page.fill("#count-form input[name=d1000]", "3")
+    page.click("#count-form button[type=submit]")
+    page.context.clear_cookies()  # Anna's session ends on the server, not by signing out
+    page.context.set_offline(False)
+    expect(page.locator("#queue-problem")).to_contain_text("Sessione scaduta: 3 in coda")
+
+    page.goto(base + "/login")  # Bruno picks the phone up
+    sign_in_as(page, "bruno@example.org")
+    page.wait_for_url(base + "/")
+    page.goto(url)
+    # Anna's tap and giver are the stand's: sent, though not shown; her count waits for her.
+    # Bruno's own tap goes after them: once it is in, all before it has been dealt with.
+    page.locator("#plus-one").tap()
+    assert wait_until(lambda: api(base, token, stand)["tallied"] == 2)
+    state = api(base, token, stand)
+    assert (state["named"], state["counts"]) == (1, [])
+    assert queued(page) == ["/counts"]
+    expect(page.locator("#givers")).to_have_text("3")
+    expect(page.locator("#others-waiting")).to_contain_text("1 di un altro volontario")
+    expect(page.locator("#counts li")).to_have_text(["anna@example.org: € 30,00 (in coda)"])
+    assert page.locator("#pending").inner_text() == "0"
+    page.click("text=Donatore con contatto")
+    expect(page.locator("#named-entries li")).to_have_count(0)
+    assert "Neri" not in page.content()
+
+    sign_out(page)  # nothing of Bruno's waits: out at once
+    page.wait_for_url(base + "/")
+    assert "Neri" not in stored(page)
+    assert "fondo-queue-" in stored(page)  # Anna's count, never dropped unasked
+    page.goto(url)
+    sign_in_as(page, "anna@example.org")
+    page.wait_for_selector("#plus-one")
+    expect(page.locator("#counts li")).to_have_text(["anna@example.org: € 30,00"], timeout=15_000)
+    assert [c["counter"] for c in api(base, token, stand)["counts"]] == ["anna@example.org"]

@@ -6,6 +6,11 @@
 // with the reasons beside its fields; an expired CSRF token is renewed and the entry sent
 // again; an expired session, a closed stand or a server in trouble keep taps in the queue,
 // with the problem in view. A service worker keeps the page itself for a reload offline.
+// The phone is often shared between shifts, so every entry carries who made it ("by"): the
+// page lists only its own volunteer's named givers and taps, sends another volunteer's taps
+// and named givers (the stand's, whoever sends them) without showing them, and leaves their
+// cash count alone until they sign in again (a count is its counter's own word). Signing out
+// (signout.js) sends or, once the volunteer agrees, deletes their entries and wipes the rest.
 (function () {
   "use strict";
   var root = document.getElementById("stand");
@@ -30,7 +35,18 @@
       return value === null ? (fallback === undefined ? [] : fallback) : value;
     } catch (e) { return fallback === undefined ? [] : fallback; }
   }
-  function keep(key, value) { localStorage.setItem(key, JSON.stringify(value)); }
+  // Once signing out has wiped the phone (signout.js), an answer still on its way writes nothing.
+  var leaving = false;
+  document.addEventListener("fondo:signing-out", function () { leaving = true; });
+  function keep(key, value) { if (!leaving) { localStorage.setItem(key, JSON.stringify(value)); } }
+
+  // Entries from before they carried their author are taken as the signed-in volunteer's.
+  function mine(entry) { return (entry.by || me) === me; }
+  // What this page may send: everything but another volunteer's cash count.
+  function sendable(item) { return mine(item) || item.path !== "/counts"; }
+  function same(item, other) {
+    return item.path === other.path && item.body.entry_id === other.body.entry_id;
+  }
 
   function say(text, values) {
     return String(text).replace(/\{(\w+)\}/g, function (all, name) {
@@ -62,9 +78,13 @@
     return stored && stored.id === page.id && stored.version > page.version ? stored : page;
   })();
 
-  // Taps this phone made and may still take back: {id, amount}.
-  function taps() {
+  // Taps this volunteer made on this phone and may still take back: {id, amount, by}.
+  function allTaps() {
     return load(tapsKey).map(function (tap) { return typeof tap === "string" ? { id: tap, amount: null } : tap; });
+  }
+  function taps() { return allTaps().filter(mine); }
+  function keepTaps(list) {
+    keep(tapsKey, allTaps().filter(function (tap) { return !mine(tap); }).concat(list));
   }
 
   function pending(queue) {
@@ -90,12 +110,16 @@
       state = fresh;
       keep(stateKey, state);
     }
-    var queue = load(queueKey);
-    var waiting = pending(queue);
+    var all = load(queueKey);
+    var queue = all.filter(mine);
+    var waiting = pending(all.filter(sendable));
+    var others = all.length - queue.length;
     $("givers").textContent = count(state.givers + waiting.givers);
     $("running-total").textContent = euro(state.tallied_cents + state.named_cents + waiting.cents);
     $("pending").textContent = queue.length;
     $("queue-text").textContent = queue.length ? say(texts.queued, { n: queue.length }) : texts.all_recorded;
+    $("others-waiting").textContent = others ? say(texts.others_waiting, { n: others }) : "";
+    $("others-waiting").hidden = !others;
     $("named-count").textContent = state.named;
     $("named-cents").textContent = euro(state.named_cents);
     var list = $("counts");
@@ -106,11 +130,11 @@
       if (c.replaced) { li.className = "replaced"; }
       list.appendChild(li);
     });
-    queue.forEach(function (item) {
+    all.forEach(function (item) {
       if (item.path !== "/counts") { return; }
       var li = document.createElement("li");
       li.className = "queued";
-      li.textContent = root.dataset.me + ": " + euro(item.total) + " (" + texts.state_queued + ")";
+      li.textContent = (item.by || root.dataset.me) + ": " + euro(item.total) + " (" + texts.state_queued + ")";
       list.appendChild(li);
     });
     var recount = countedByMe(queue);
@@ -150,7 +174,9 @@
   function renderEntries() {
     var list = $("named-entries");
     list.innerHTML = "";
-    load(logKey).filter(function (entry) { return entry.kind === "named"; }).reverse().forEach(function (entry) {
+    load(logKey).filter(function (entry) {
+      return entry.kind === "named" && entry.by === me;  // never another volunteer's givers
+    }).reverse().forEach(function (entry) {
       var li = document.createElement("li");
       li.className = "entry " + entry.status;
       var label = document.createElement("span");
@@ -226,7 +252,7 @@
   }
 
   function kept(response, message) {
-    if (response.status === 401) { return say(texts.session_expired, { n: load(queueKey).length }); }
+    if (response.status === 401) { return say(texts.session_expired, { n: load(queueKey).filter(mine).length }); }
     // Only the stand API's own refusals (404, 409) speak the page's language; anything else
     // (a proxy, the CSRF check, a server in trouble) is told in the page's words.
     var own = response.status === 404 || response.status === 409;
@@ -243,23 +269,31 @@
     try { return await response.json(); } catch (e) { return { message: response.statusText }; }
   }
 
-  // The first entry leaves the queue; a tap refused as invalid takes its waiting undo along.
+  // The entry leaves the queue (found by what it is: signing out may have sent it meanwhile);
+  // a tap refused as invalid takes its waiting undo along.
   function dequeue(item, refused) {
     var queue = load(queueKey);
-    queue.shift();
+    var at = queue.findIndex(function (other) { return same(item, other); });
+    if (at >= 0) { queue.splice(at, 1); }
     if (refused && item.path === "/tallies") {
       var id = item.body.entry_id;
       queue = queue.filter(function (other) {
         return !(other.path === "/tallies/undo" && other.body.entry_id === id);
       });
-      keep(tapsKey, taps().filter(function (tap) { return tap.id !== id; }));
+      keep(tapsKey, allTaps().filter(function (tap) { return tap.id !== id; }));
     }
     keep(queueKey, queue);
   }
 
   function confirmed(item) {
+    if (!mine(item)) {  // another volunteer's giver: their log, out of this one's sight
+      if (item.path === "/named-gifts") {
+        log({ id: item.body.entry_id, kind: "named", label: item.label, status: "recorded", by: item.by });
+      }
+      return;
+    }
     if (item.path === "/named-gifts") {
-      log({ id: item.body.entry_id, kind: "named", label: item.label, status: "recorded" });
+      log({ id: item.body.entry_id, kind: "named", label: item.label, status: "recorded", by: me });
       message("named-message", say(texts.named_recorded, { name: item.name, amount: euro(item.body.amount_cents) }), false);
     } else if (item.path === "/counts") {
       message("count-message", say(texts.count_recorded, { amount: euro(item.total) }), false);
@@ -269,14 +303,18 @@
   function refused(item, body) {
     if (item.path === "/named-gifts") {
       var entry = { id: item.body.entry_id, kind: "named", label: item.label, status: "refused",
-                    body: item.body, amount: item.amount, errors: body.errors || {}, message: body.message };
+                    body: item.body, amount: item.amount, errors: body.errors || {}, message: body.message,
+                    by: item.by || me };
       log(entry);
+      if (!mine(item)) { return; }  // its author corrects it when they sign in again
       message("named-message", say(texts.named_refused, { name: item.name }) + " " + (body.message || ""), true);
       var form = $("named-form");
       var typing = ["first_name", "last_name", "email", "phone", "tax_code", "amount"].some(function (name) {
         return form[name].value.trim();
       });
       if (!typing) { refill(entry); }
+    } else if (!mine(item)) {
+      return;
     } else if (item.path === "/counts") {
       message("count-message", say(texts.count_refused, { message: body.message || "" }), true);
     } else {
@@ -289,7 +327,7 @@
     if (sending) { return; }
     sending = true;
     try {
-      for (var queue = load(queueKey); queue.length; queue = load(queueKey)) {
+      for (var queue = load(queueKey).filter(sendable); queue.length; queue = load(queueKey).filter(sendable)) {
         var item = queue[0];
         var response;
         try { response = await send(item.path, item.body); } catch (e) { network(false); return; }
@@ -319,6 +357,7 @@
 
   function enqueue(item) {
     var queue = load(queueKey);
+    item.by = me;
     queue.push(item);
     keep(queueKey, queue);
     render();
@@ -329,8 +368,8 @@
     if (state.status !== "open") { return; }
     var id = newId();
     var list = taps();
-    list.push({ id: id, amount: amount });
-    keep(tapsKey, list);
+    list.push({ id: id, amount: amount, by: me });
+    keepTaps(list);
     enqueue({ path: "/tallies", body: amount ? { entry_id: id, amount_cents: amount } : { entry_id: id } });
   }
 
@@ -350,10 +389,10 @@
     if (waiting >= 0 && !sending) {  // never sent: simply forget it
       queue.splice(waiting, 1);
       keep(queueKey, queue);
-      keep(tapsKey, list);
+      keepTaps(list);
       render();
     } else {
-      keep(tapsKey, list);
+      keepTaps(list);
       enqueue({ path: "/tallies/undo", amount: last.amount, body: { entry_id: last.id } });
     }
   });
@@ -486,7 +525,7 @@
       keep(logKey, load(logKey).filter(function (entry) { return entry.id !== form.dataset.refused; }));
       delete form.dataset.refused;
     }
-    log({ id: id, kind: "named", label: item.label, status: "queued" });
+    log({ id: id, kind: "named", label: item.label, status: "queued", by: me });
     form.reset();
     message("named-message", say(texts.named_queued, { name: name, amount: euro(amount) }), false);
     enqueue(item);
@@ -517,7 +556,7 @@
   // Closing: the queue goes first, then the figures as the server has them, then a yes.
   $("close").addEventListener("click", async function () {
     await flush();
-    if (load(queueKey).length) { message("close-message", texts.close_waiting, true); return; }
+    if (load(queueKey).filter(sendable).length) { message("close-message", texts.close_waiting, true); return; }
     if (!(await refresh())) { message("close-message", texts.close_offline, true); return; }
     var counters = {};
     latestCounts(state.counts).forEach(function (c) { counters[c.counter.toLowerCase()] = true; });
@@ -564,6 +603,8 @@
     }).catch(function () { /* the page still works online without its worker */ });
   }
 
+  // Back (or forward) to this page after signing out: the server's answer, not the old page.
+  window.addEventListener("pageshow", function (event) { if (event.persisted) { location.reload(); } });
   window.addEventListener("online", function () { network(true); flush(); });
   window.addEventListener("offline", function () { network(false); });
   setInterval(flush, 3000);
