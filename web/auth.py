@@ -331,9 +331,11 @@ def logout() -> Any:
 
 
 def sign_out_texts() -> dict[str, str]:
-    """What signout.js says when entries are still waiting on the phone ({n} filled in there)."""
-    return {
-        "held_one": ngettext(
+    """What signout.js says when entries are still waiting on the phone ({n} filled in there):
+    each text in its singular and plural form (`_one`, `_other`)."""
+    texts: dict[str, str] = {}
+    for form, n in (("one", 1), ("other", 2)):
+        texts[f"held_{form}"] = ngettext(
             "{n} entry you made on this phone has not reached the server yet (no network or "
             "session). Signing out now deletes it from this phone: it would be lost. Stay "
             "signed in and it is sent as soon as it can be; the sign-out then completes by "
@@ -342,26 +344,12 @@ def sign_out_texts() -> dict[str, str]:
             "session). Signing out now deletes them from this phone: they would be lost. Stay "
             "signed in and they are sent as soon as they can be; the sign-out then completes "
             "by itself.",
-            1,
-        ),
-        "held_other": ngettext(
-            "{n} entry you made on this phone has not reached the server yet (no network or "
-            "session). Signing out now deletes it from this phone: it would be lost. Stay "
-            "signed in and it is sent as soon as it can be; the sign-out then completes by "
-            "itself.",
-            "{n} entries you made on this phone have not reached the server yet (no network or "
-            "session). Signing out now deletes them from this phone: they would be lost. Stay "
-            "signed in and they are sent as soon as they can be; the sign-out then completes "
-            "by itself.",
-            2,
-        ),
-        "leave_one": ngettext(
-            "Sign out anyway: {n} entry lost", "Sign out anyway: {n} entries lost", 1
-        ),
-        "leave_other": ngettext(
-            "Sign out anyway: {n} entry lost", "Sign out anyway: {n} entries lost", 2
-        ),
-    }
+            n,
+        )
+        texts[f"leave_{form}"] = ngettext(
+            "Sign out anyway: {n} entry lost", "Sign out anyway: {n} entries lost", n
+        )
+    return texts
 
 
 def _whole_number(app: Flask, name: str, default: int, minimum: int) -> int:
