@@ -250,6 +250,7 @@ class Pace:
 
     startup: float = 1.0
     batch: float = 0.2
+    measured: bool = False  # whether `batch` comes from a gap seen, not the guess above
 
 
 def wait_for(
@@ -260,10 +261,12 @@ def wait_for(
     context: str,
     pace: Pace,
 ) -> int:
-    """Until `done` events are applied; the follower must stay alive and keep moving."""
+    """Until `done` events are applied; the follower must stay alive and keep moving. The
+    first time, also until one gap between two commits is seen: a target reached by the
+    first commit after a start says nothing of how long a batch takes."""
     spawned = moved = time.monotonic()
     seen = first = applied(database)
-    while seen < done:
+    while seen < done or not pace.measured:
         if follower.poll() is not None:
             pytest.fail(
                 f"{context}: the follower exited with {follower.returncode}:\n"
@@ -276,8 +279,10 @@ def wait_for(
         if now != seen:
             if seen == first:
                 pace.startup = min(pace.startup, time.monotonic() - spawned)
-            else:
+            elif pace.measured:
                 pace.batch = (pace.batch + time.monotonic() - moved) / 2
+            else:
+                pace.batch, pace.measured = time.monotonic() - moved, True
             seen, moved = now, time.monotonic()
     return seen
 
