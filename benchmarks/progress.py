@@ -62,7 +62,8 @@ RECOUNT_SUMS = (
     """INSERT INTO campaign_days (campaign, grain, period, channel, district, received_cents,
         fees_cents, gifts, identified_gifts, anonymous_people, refunded_cents, disputed_cents,
         movements)
-    SELECT campaign, g.grain, CASE WHEN g.grain = 'd' THEN day ELSE substr(day, 1, 7) END,
+    SELECT campaign, g.grain, CASE WHEN g.grain = 'd' THEN day
+        WHEN g.grain = 'm' THEN substr(day, 1, 7) ELSE substr(day, 1, 4) END,
         channel, district, SUM(received), SUM(fees), SUM(gifts), SUM(identified),
         SUM(anonymous), SUM(refunded), SUM(disputed), SUM(movements)
     FROM (
@@ -76,7 +77,7 @@ RECOUNT_SUMS = (
             CASE WHEN kind = 'refund' THEN amount_cents ELSE 0 END,
             CASE WHEN kind = 'dispute_lost' THEN amount_cents ELSE 0 END, 1
         FROM money_movements
-    ) AS x CROSS JOIN (VALUES ('d'), ('m')) AS g (grain)
+    ) AS x CROSS JOIN (VALUES ('d'), ('m'), ('y')) AS g (grain)
     GROUP BY 1, 2, 3, 4, 5""",
     "DELETE FROM registry_firsts",
     """INSERT INTO registry_firsts (donor_id, campaign, first_day)
@@ -85,8 +86,10 @@ RECOUNT_SUMS = (
     "DELETE FROM registry_new_donors",
     """INSERT INTO registry_new_donors (campaign, grain, period, donors)
     SELECT campaign, g.grain, CASE WHEN g.grain = 'd' THEN first_day
-        ELSE substr(first_day, 1, 7) END, COUNT(*)
-    FROM registry_firsts CROSS JOIN (VALUES ('d'), ('m')) AS g (grain) GROUP BY 1, 2, 3""",
+        WHEN g.grain = 'm' THEN substr(first_day, 1, 7) ELSE substr(first_day, 1, 4) END,
+        COUNT(*)
+    FROM registry_firsts CROSS JOIN (VALUES ('d'), ('m'), ('y')) AS g (grain)
+    GROUP BY 1, 2, 3""",
 )
 SUM_TABLES = ("campaign_days", "registry_firsts", "registry_new_donors")
 

@@ -1,9 +1,10 @@
 """Running sums per campaign and day, kept as the events are applied, so that a report as of any
 date reads a few hundred rows whatever the number of gifts (DESIGN.md, Definitions).
 
-Each sum is kept twice: per day (grain `d`, period `yyyy-mm-dd`) and per month (grain `m`,
-period `yyyy-mm`). The figures as of a day add up the months before that day's month and the
-days of its month up to that day (`as_of_rows`).
+Each sum is kept three times: per day (grain `d`, period `yyyy-mm-dd`), per month (grain `m`,
+period `yyyy-mm`) and per year (grain `y`, period `yyyy`). The figures as of a day add up the
+years before that day's year, the months of its year before its month and the days of its
+month up to that day (`as_of_rows`): at most a year's worth of rows whatever the history.
 
 - `campaign_days` (owned by the campaign totals) holds, per campaign, period, channel and
   district: the confirmed gifts' money, fees, count, identified gifts and anonymous people,
@@ -41,18 +42,21 @@ GIFT_PARTS = ("received_cents", "fees_cents", "gifts", "identified_gifts", "anon
 
 
 def as_of_rows(table: str, columns: str, campaign: str, day: str) -> tuple[str, tuple[str, ...]]:
-    """A subquery of the rows that add up to the figures as of `day` (ISO): the whole months
-    before its month, then its month's days up to it; two ranges of the primary key."""
+    """A subquery of the rows that add up to the figures as of `day` (ISO): the whole years
+    before its year, its year's whole months before its month, then its month's days up to
+    it; three ranges of the primary key."""
     return (
-        f"(SELECT {columns} FROM {table} WHERE campaign = ? AND grain = 'm' AND period < ? "
+        f"(SELECT {columns} FROM {table} WHERE campaign = ? AND grain = 'y' AND period < ? "
+        f"UNION ALL SELECT {columns} FROM {table} WHERE campaign = ? AND grain = 'm' "
+        "AND period >= ? AND period < ? "
         f"UNION ALL SELECT {columns} FROM {table} WHERE campaign = ? AND grain = 'd' "
         "AND period >= ? AND period <= ?) AS as_of",
-        (campaign, day[:7], campaign, day[:7], day),
+        (campaign, day[:4], campaign, day[:4], day[:7], campaign, day[:7], day),
     )
 
 
-def _periods(day: str) -> tuple[tuple[str, str], tuple[str, str]]:
-    return ("d", day), ("m", day[:7])
+def _periods(day: str) -> tuple[tuple[str, str], ...]:
+    return ("d", day), ("m", day[:7]), ("y", day[:4])
 
 
 # The campaign totals' sums
@@ -75,7 +79,7 @@ def add_many_to_days(
     session: Session, changes: Iterable[tuple[tuple[str, str, str, str], dict[str, int]]]
 ) -> None:
     """Add each change's sums (column → amount, negative to take off) to its (campaign, day,
-    channel, district)'s day and month rows: summed per row in memory, then one upsert over
+    channel, district)'s day, month and year rows: summed per row in memory, then one upsert over
     every row they touch (a batch's worth in a round trip, not a statement each)."""
     rows: dict[tuple[str, str, str, str, str], list[int]] = {}
     for (campaign, day, channel, district), sums in changes:
@@ -256,7 +260,7 @@ def create_first_days(session: Session) -> None:
 
 def _count_new_donors(session: Session, counts: dict[tuple[str, str], int]) -> None:
     """Move the count of new donors by `counts` ((campaign, first day) → change), in the
-    day's and the month's row; a row back to nothing goes."""
+    day's, the month's and the year's row; a row back to nothing goes."""
     rows: dict[tuple[str, str, str], int] = {}
     for (campaign, day), change in counts.items():
         for grain, period in _periods(day):

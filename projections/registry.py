@@ -30,7 +30,7 @@ class Registry(Projection):
     and a gift that links two donors merges them (the older one stays, the other redirects)."""
 
     name = "registry"
-    version = 5
+    version = 6
     tables = (
         "registry_donors",
         "registry_keys",

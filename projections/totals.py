@@ -25,7 +25,7 @@ def _iso(value: Any) -> str | None:
 
 class CampaignTotals(Projection):
     name = "campaign_totals"
-    version = 4
+    version = 5
     # What the progress API and the campaign pages add up: never behind the registry's batch.
     leads = True
     tables = (

@@ -28,7 +28,7 @@ from projections.reports import (
 from projections.store import LedgerStore
 
 START = date(2025, 11, 20)
-DAYS = 75  # three months and more: sums of whole months and of the days of one
+DAYS = 75  # three months and more, over a new year: sums of a whole year, months and days
 EXAMPLES = itertools.count()
 
 days = st.integers(min_value=0, max_value=DAYS).map(lambda n: START + timedelta(days=n))
@@ -195,8 +195,9 @@ def test_running_sums_equal_the_figures_counted_again(
     store: LedgerStore, steps: list[dict[str, Any]], as_of: list[date]
 ) -> None:
     _play(store, next(EXAMPLES), steps)
-    # Before anything, the last day of a month, and long after everything, too.
-    edges = [START - timedelta(days=1), date(2025, 12, 31), date(2030, 1, 1)]
+    # Before anything, the last day of a year and the first of the next (the history spans
+    # both: whole years, whole months and days all count), and long after everything, too.
+    edges = [START - timedelta(days=1), date(2025, 12, 31), date(2026, 1, 1), date(2030, 1, 1)]
     _assert_same_figures(store, [*as_of, *edges])
 
 
