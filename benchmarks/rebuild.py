@@ -7,6 +7,11 @@ batches, then refunds, fees, corrections and confirmations on some of them. Then
 child process of its own (peak RSS is that process's): the event store's own
 `select_notifications`, 500 a page, over every event; `ledger rebuild`; and a follower that
 catches up from nothing, as `ledger project --follow` does on a new machine.
+
+A third row is the floor under both: PostgreSQL alone writing the rows the read models hold
+once caught up (each table copied by one `INSERT … SELECT` into an empty copy with the same
+indexes and keys), with no Python, no decoding and no round trip at all. No way of applying
+the events can write those rows faster than that on the same server.
 """
 
 import argparse
@@ -119,6 +124,30 @@ def catch_up(url: str) -> dict[str, Any]:
     return {"events": head, "seconds": seconds}
 
 
+def floor(url: str) -> dict[str, Any]:
+    """The read models' rows written again by PostgreSQL alone, in one transaction: the time
+    to write what a rebuild must write, with nothing else to do."""
+    import psycopg
+
+    from projections.store import LedgerStore, read_models
+
+    store = LedgerStore.open(url, create_tables=False)
+    head = store.app.recorder.max_notification_id() or 0
+    store.close()
+    tables = [table for projection in read_models() for table in projection.tables]
+    with psycopg.connect(url) as connection:
+        rows = 0
+        started = time.perf_counter()
+        for table in tables:
+            connection.execute(f"CREATE TABLE floor_{table} (LIKE {table} INCLUDING ALL)")
+            rows += connection.execute(f"INSERT INTO floor_{table} SELECT * FROM {table}").rowcount
+        connection.commit()
+        seconds = time.perf_counter() - started
+        for table in tables:
+            connection.execute(f"DROP TABLE floor_{table}")
+    return {"events": head, "rows": rows, "seconds": seconds}
+
+
 def run(options: argparse.Namespace) -> list[Result]:
     events = QUICK_EVENTS if options.quick else EVENTS
     with postgres_database("fondo_bench_rebuild") as url:
@@ -126,12 +155,18 @@ def run(options: argparse.Namespace) -> list[Result]:
         raw = in_child("benchmarks.rebuild:raw_read", url)
         rebuilt = in_child("benchmarks.rebuild:rebuild", url)
         followed = in_child("benchmarks.rebuild:catch_up", url)
+        least = in_child("benchmarks.rebuild:floor", url)
     raw_rate = raw["events"] / raw["seconds"]
     baseline = f"select_notifications, {PAGE} a page"
     results = []
     for what, measured in (
         (f"ledger rebuild, {built['events']:,} events", rebuilt),
         (f"follower catch-up from nothing, {built['events']:,} events", followed),
+        (
+            f"the floor: PostgreSQL alone writing the read models' {least['rows']:,} rows "
+            "(INSERT … SELECT, same indexes)",
+            least,
+        ),
     ):
         rate = measured["events"] / measured["seconds"]
         results.append(
