@@ -81,6 +81,21 @@ def open_stand_page(page: Any, base: str, place: str) -> str:
     return "/api/v1/stands/" + page.url.rstrip("/").rsplit("/", 1)[1]
 
 
+def stand_on_phone(
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+    follower: Callable[[dict[str, str]], None],
+    page: Any,
+    place: str,
+    reader: str,
+) -> tuple[str, str, str, str]:
+    """Anna at a stand opened at `place` on `page`: the site's address, an API token of
+    `reader` to read the stand as the server holds it, the stand's API path, its page."""
+    base, env = start_stand_site(demo_site, follower)
+    token = run_ledger(env, "users", "token", reader).strip()
+    stand = open_stand_page(page, base, place)
+    return base, token, stand, page.url
+
+
 # Everything a thumb can press on the stand page, header included (a checkbox is pressed
 # through its label).
 TARGETS = (
@@ -396,11 +411,10 @@ def test_the_stand_page_works_with_no_network_across_reloads_and_closed_tabs(
     follower: Callable[[dict[str, str]], None],
     phone_page: Any,
 ) -> None:
-    base, env = start_stand_site(demo_site, follower)
-    token = run_ledger(env, "users", "token", "anna@example.org").strip()
     page = phone_page
-    stand = open_stand_page(page, base, "Piazza Roma")
-    url = page.url
+    base, token, stand, url = stand_on_phone(
+        demo_site, follower, page, "Piazza Roma", "anna@example.org"
+    )
     worker = page.request.get(base + "/stands/sw.js")
     assert worker.headers["service-worker-allowed"] == "/stands/"
     assert worker.headers["cache-control"] == "no-cache"
@@ -675,11 +689,10 @@ def test_the_next_volunteer_on_the_phone_finds_no_trace_of_the_last_ones_givers(
     follower: Callable[[dict[str, str]], None],
     phone_page: Any,
 ) -> None:
-    base, env = start_stand_site(demo_site, follower)
-    token = run_ledger(env, "users", "token", "bruno@example.org").strip()
     page = phone_page
-    stand = open_stand_page(page, base, "Piazza del Comune")
-    url = page.url
+    base, token, stand, url = stand_on_phone(
+        demo_site, follower, page, "Piazza del Comune", "bruno@example.org"
+    )
     assert wait_until(lambda: kept_by_the_worker(page))
     log_named_giver(page, "Dario", "Neri", "15")
     page.locator("#plus-one").tap()
@@ -711,11 +724,10 @@ def test_signing_out_offline_holds_back_until_the_queue_is_sent(
     follower: Callable[[dict[str, str]], None],
     phone_page: Any,
 ) -> None:
-    base, env = start_stand_site(demo_site, follower)
-    token = run_ledger(env, "users", "token", "bruno@example.org").strip()
     page = phone_page
-    stand = open_stand_page(page, base, "Piazza Duomo")
-    url = page.url
+    base, token, stand, url = stand_on_phone(
+        demo_site, follower, page, "Piazza Duomo", "bruno@example.org"
+    )
     page.context.set_offline(True)
     for _ in range(2):
         page.locator("#plus-one").tap()
@@ -746,11 +758,10 @@ def test_a_queue_left_by_an_expired_session_is_never_sent_or_shown_as_the_next_v
     follower: Callable[[dict[str, str]], None],
     phone_page: Any,
 ) -> None:
-    base, env = start_stand_site(demo_site, follower)
-    token = run_ledger(env, "users", "token", "bruno@example.org").strip()
     page = phone_page
-    stand = open_stand_page(page, base, "Piazza Marconi")
-    url = page.url
+    base, token, stand, url = stand_on_phone(
+        demo_site, follower, page, "Piazza Marconi", "bruno@example.org"
+    )
     page.context.set_offline(True)
     page.locator("#plus-one").tap()
     log_named_giver(page, "Dario", "Neri", "15")

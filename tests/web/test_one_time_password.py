@@ -3,7 +3,6 @@ where the user chooses their own, and stops working once they have."""
 
 import re
 import uuid
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,7 +12,6 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.web.test_translations import languages, phrases, visible_text
-from web import create_app
 from web.cli import main
 
 EMAIL = "anna@example.org"
@@ -29,18 +27,12 @@ def printed_password(result: object) -> str:
 
 
 @pytest.fixture
-def site(store_url: str, cli: CliRunner) -> Iterator[Flask]:
-    """The site on a ledger made by `ledger init`, beside the CLI on the same store."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "t",
-            "LEDGER_DATABASE_URL": store_url,
-            "WTF_CSRF_ENABLED": False,
-        }
-    )
-    yield app
-    app.extensions["ledger_store"].close()
+def site(cli: CliRunner, app: Flask) -> Flask:
+    """The site on a ledger made by `ledger init` (`cli` comes first), beside the CLI on the
+    same store; forms are posted without their CSRF token (the token's own test turns it
+    back on)."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    return app
 
 
 def add_by_cli(cli: CliRunner, role: str = "staff") -> str:
