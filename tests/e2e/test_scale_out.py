@@ -59,6 +59,14 @@ def progress(base: str) -> dict[str, Any]:
         return dict(json.load(r))
 
 
+def serves(base: str) -> bool:
+    """Whether the server answers the campaign's progress yet."""
+    try:
+        return progress(base)["campaign"] == SLUG
+    except urllib.error.HTTPError:
+        return False
+
+
 def health(base: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"{base}/healthz", timeout=60) as response:
         return dict(json.load(response))
@@ -92,6 +100,11 @@ def test_two_servers_two_followers_and_two_processors_give_the_model_figures(
     run_ledger(env, "campaigns", "add", SLUG, "--name", "Due server", "--target", "336000")
     # Each start is a web server with its own follower and inbox processor beside it.
     servers = [live_server(env, workers=2), live_server(env, workers=2)]
+    # Until the followers have applied the campaign, its progress is a 404: the load begins
+    # once both servers serve it.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not all(serves(base) for base in servers):
+        time.sleep(0.1)
 
     lock = threading.Lock()
     pending = list(plan)
