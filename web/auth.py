@@ -2,6 +2,7 @@
 
 import functools
 import os
+import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -43,6 +45,11 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 F = TypeVar("F", bound=Callable[..., Any])
 API_PREFIX = "/api/"
+# The half of a session the page's own script can delete (the session cookie is HttpOnly): a
+# phone signed out with no network deletes it (signout.js), and the session it goes with ends
+# at the phone's next request, before the next volunteer can use it. Sessions begun before it
+# existed carry no half to check.
+PRESENCE_COOKIE = "fondo_presence"
 
 
 class SignedInUser(UserMixin):
@@ -71,6 +78,11 @@ def load_user(user_id: str) -> SignedInUser | None:
         info = store().app.get_user(UUID(user_id))
     except ValueError:
         info = None
+    if not _present():
+        if isinstance(session_id, str):
+            sessions.end(store().database, session_id)  # a copy of both cookies ends too
+        session.clear()
+        return None
     if (
         info is None
         or not isinstance(session_id, str)
@@ -80,6 +92,34 @@ def load_user(user_id: str) -> SignedInUser | None:
         session.clear()
         return None
     return SignedInUser(info)
+
+
+def _present() -> bool:
+    """Whether the page's half of the session (PRESENCE_COOKIE) came with the request."""
+    expected = session.get("presence")
+    sent = request.cookies.get(PRESENCE_COOKIE, "")
+    return expected is None or secrets.compare_digest(str(expected), sent)
+
+
+def keep_presence_cookie(response: Response) -> Response:
+    """Gives a session begun by this request its page half; takes away a half whose session
+    has ended (signed out, expired, ended elsewhere)."""
+    presence = g.pop("presence", None)
+    if presence is not None:
+        response.set_cookie(
+            PRESENCE_COOKIE,
+            presence,
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+            httponly=False,
+            samesite="Lax",
+        )
+    elif (
+        PRESENCE_COOKIE in request.cookies
+        and "presence" not in session
+        and _bearer(request) is None
+    ):
+        response.delete_cookie(PRESENCE_COOKIE)
+    return response
 
 
 def _bearer(req: Any) -> str | None:
@@ -274,6 +314,7 @@ def _begin_session(info: UserInfo) -> None:
     session.clear()
     session["sid"] = sessions.start(store().database, str(info.id), *_idle_and_max_seconds())
     session["generation"] = info.session_generation
+    session["presence"] = g.presence = secrets.token_urlsafe(16)
     login_user(SignedInUser(info))
 
 
@@ -386,6 +427,7 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     app.before_request(sign_in_by_bearer)
     app.before_request(hold_one_time_password)
+    app.after_request(keep_presence_cookie)
     csrf.init_app(app)
     app.jinja_env.globals["sign_out_texts"] = sign_out_texts
     app.register_blueprint(bp)

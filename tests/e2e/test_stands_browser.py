@@ -753,6 +753,32 @@ def test_signing_out_offline_holds_back_until_the_queue_is_sent(
 
 @pytest.mark.browser
 @pytest.mark.slow
+def test_signing_out_with_no_network_ends_the_session_before_the_next_volunteer_comes(
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+    follower: Callable[[dict[str, str]], None],
+    phone_page: Any,
+) -> None:
+    page = phone_page
+    base, _token, _stand, _url = stand_on_phone(
+        demo_site, follower, page, "Piazza Stradivari", "bruno@example.org"
+    )
+    cookies = {cookie["name"]: cookie for cookie in page.context.cookies()}
+    assert cookies["session"]["httpOnly"] and not cookies["fondo_presence"]["httpOnly"]
+    page.context.set_offline(True)
+    sign_out(page)  # nothing waits on the phone: out at once, though the server cannot hear it
+    assert wait_until(
+        lambda: "fondo_presence" not in {cookie["name"] for cookie in page.context.cookies()}
+    )
+    assert "session" in {cookie["name"] for cookie in page.context.cookies()}  # HttpOnly: kept
+
+    page.context.set_offline(False)  # the next volunteer picks the phone up, online
+    page.goto(base + "/stands/")
+    assert urlparse(page.url).path == "/login"
+    assert "anna@example.org" not in page.content()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
 def test_a_queue_left_by_an_expired_session_is_never_sent_or_shown_as_the_next_volunteers(
     demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
     follower: Callable[[dict[str, str]], None],

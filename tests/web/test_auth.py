@@ -140,7 +140,7 @@ def test_session_cookie_is_http_only_and_same_site(site: Flask) -> None:
     response = site.test_client().post(
         "/login", data={"email": "staff@example.org", "password": PASSWORD}
     )
-    cookie = response.headers["Set-Cookie"]
+    [cookie] = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 

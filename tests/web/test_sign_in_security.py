@@ -20,7 +20,7 @@ from projections.audit import audit_entries
 from projections.store import LedgerStore
 from tests.helpers import start_campaigns
 from web import create_app, sessions, store, throttle
-from web.auth import safe_next
+from web.auth import PRESENCE_COOKIE, safe_next
 from web.cli import main
 
 PASSWORD = "una-password-lunga"
@@ -87,12 +87,42 @@ def token_for(app: Flask, role: str, **options: Any) -> str:
 def test_a_cookie_saved_before_logout_no_longer_signs_in(site: Flask) -> None:
     client = sign_in(site, "staff")
     saved = client.get_cookie("session")
-    assert saved is not None and client.get("/admin/").status_code == 200
+    presence = client.get_cookie(PRESENCE_COOKIE)
+    assert saved is not None and presence is not None
+    assert client.get("/admin/").status_code == 200
     assert client.post("/logout").status_code == 302
+    assert client.get_cookie(PRESENCE_COOKIE) is None
     replay = site.test_client()
     replay.set_cookie("session", saved.value)
+    replay.set_cookie(PRESENCE_COOKIE, presence.value)
     response = replay.get("/admin/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_session_whose_page_half_was_deleted_ends_on_the_server(site: Flask) -> None:
+    """A phone signed out with no network deletes the cookie its script can reach (the
+    session's is HttpOnly): the session ends at the next request, for good."""
+    client = site.test_client()
+    signed = client.post("/login", data={"email": "volunteer@example.org", "password": PASSWORD})
+    cookies = signed.headers.getlist("Set-Cookie")
+    [given] = [cookie for cookie in cookies if cookie.startswith(PRESENCE_COOKIE + "=")]
+    assert "httponly" not in given.lower() and "samesite=lax" in given.lower()
+    saved = client.get_cookie("session")
+    presence = client.get_cookie(PRESENCE_COOKIE)
+    assert saved is not None and presence is not None
+    assert client.get("/stands/").status_code == 200
+    client.delete_cookie(PRESENCE_COOKIE)
+    response = client.get("/stands/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    # The server ended it: the two cookies together, kept from before, no longer sign in.
+    replay = site.test_client()
+    replay.set_cookie("session", saved.value)
+    replay.set_cookie(PRESENCE_COOKIE, presence.value)
+    assert replay.get("/stands/").status_code == 302
+    # Another page half (a guess) signs no one in either.
+    other = sign_in(site, "volunteer")
+    other.set_cookie(PRESENCE_COOKIE, "indovinato")
+    assert other.get("/stands/").status_code == 302
 
 
 def test_a_new_password_or_a_deactivation_ends_only_that_users_sessions(site: Flask) -> None:

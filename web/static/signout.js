@@ -1,6 +1,7 @@
 // Signing out of a phone shared between volunteers leaves nothing personal behind: the stand
 // pages' logs, taps and last states (in localStorage, for every stand) and the pages the
-// service worker keeps are wiped before the sign-out goes to the server. Entries the server
+// service worker keeps are wiped before the sign-out goes to the server (or, with no network,
+// the session's page half, which ends the session at the next request). Entries the server
 // has not confirmed yet are never dropped unasked: they are sent first; when they cannot be
 // (no network, session gone), the sign-out waits, says how many would be lost, and completes
 // by itself once they are sent, or deletes them when the volunteer says so. Another
@@ -14,6 +15,7 @@
   var me = (form.dataset.me || "").toLowerCase();
   var standsApi = form.dataset.standsApi;
   var STAND_KEY = /^fondo-(queue|taps|log|state)-(.+)$/;
+  var PRESENCE = "fondo_presence";  // web/auth.py, PRESENCE_COOKIE
   var STAND_PAGE = /\/stands\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
   var leaving = false;
   var retry = null;
@@ -95,12 +97,22 @@
     } catch (e) { /* no cache storage here (a private window): nothing kept there either */ }
   }
 
+  // The sign-out itself. With no network (or no answer) the session's page half goes: the
+  // session then ends at the phone's next request, before the next volunteer can use it.
   async function leave() {
     leaving = true;
     clearInterval(retry);
     document.dispatchEvent(new Event("fondo:signing-out"));
     await wipe();
-    form.submit();
+    try {
+      var answer = await fetch(form.action, {
+        method: "POST", body: new FormData(form), credentials: "same-origin", redirect: "manual"
+      });
+      if (answer.type !== "opaqueredirect" && !answer.ok) { throw new Error(answer.status); }
+    } catch (e) {
+      document.cookie = PRESENCE + "=; Max-Age=0; Path=/; SameSite=Lax";
+    }
+    location.assign(form.dataset.home);
   }
 
   function say(text, n) { return String(text).replace("{n}", n); }
