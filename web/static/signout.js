@@ -110,7 +110,8 @@
       });
       if (answer.type !== "opaqueredirect" && !answer.ok) { throw new Error(answer.status); }
     } catch (e) {
-      document.cookie = PRESENCE + "=; Max-Age=0; Path=/; SameSite=Lax";
+      document.cookie = PRESENCE + "=; Max-Age=0; Path=/; SameSite=Lax" +
+        (location.protocol === "https:" ? "; Secure" : "");
     }
     location.assign(form.dataset.home);
   }
