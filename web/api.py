@@ -117,7 +117,8 @@ class AccessPlugin(BasePlugin):
                 "type": "apiKey",
                 "in": "cookie",
                 "name": self.app.config["SESSION_COOKIE_NAME"],
-                "description": "the sign-in session of the pages; writes also need the "
+                "description": "the sign-in session of the pages, sent with its companion "
+                "cookie fondo_presence (without it the session ends); writes also need the "
                 "X-CSRFToken header",
             },
         )

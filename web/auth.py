@@ -97,8 +97,9 @@ def load_user(user_id: str) -> SignedInUser | None:
 def _present() -> bool:
     """Whether the page's half of the session (PRESENCE_COOKIE) came with the request."""
     expected = session.get("presence")
-    sent = request.cookies.get(PRESENCE_COOKIE, "")
-    return expected is None or secrets.compare_digest(str(expected), sent)
+    # Compared as bytes: a cookie is whatever the client sends, non-ASCII included.
+    sent = request.cookies.get(PRESENCE_COOKIE, "").encode("utf-8", "surrogateescape")
+    return expected is None or secrets.compare_digest(str(expected).encode(), sent)
 
 
 def keep_presence_cookie(response: Response) -> Response:

@@ -779,6 +779,39 @@ def test_signing_out_with_no_network_ends_the_session_before_the_next_volunteer_
 
 @pytest.mark.browser
 @pytest.mark.slow
+@pytest.mark.parametrize("answer", ["a Wi-Fi login page", "nothing"])
+def test_a_sign_out_the_server_never_hears_still_ends_the_session(
+    demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
+    follower: Callable[[dict[str, str]], None],
+    phone_page: Any,
+    answer: str,
+) -> None:
+    """At a stand the network may be a hotel's or a shop's Wi-Fi: the sign-out may be
+    answered by its login page, or not at all; the session must end all the same."""
+    page = phone_page
+    base, _token, _stand, _url = stand_on_phone(
+        demo_site, follower, page, "Piazza Roma", "bruno@example.org"
+    )
+    held: list[Any] = []
+
+    def intercept(route: Any) -> None:
+        if answer == "nothing":
+            held.append(route)  # never answered
+        else:
+            route.fulfill(status=200, content_type="text/html", body="<h1>Wi-Fi gratis</h1>")
+
+    page.route("**/logout", intercept)
+    sign_out(page)
+    page.wait_for_url(base + "/", timeout=20_000)  # within a few seconds, answered or not
+    page.unroute("**/logout")
+    assert "fondo_presence" not in {cookie["name"] for cookie in page.context.cookies()}
+    page.goto(base + "/stands/")
+    assert urlparse(page.url).path == "/login"
+    assert "anna@example.org" not in page.content()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
 def test_a_queue_left_by_an_expired_session_is_never_sent_or_shown_as_the_next_volunteers(
     demo_site: Callable[[str, str, str], tuple[str, dict[str, str]]],
     follower: Callable[[dict[str, str]], None],

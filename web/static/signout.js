@@ -97,19 +97,26 @@
     } catch (e) { /* no cache storage here (a private window): nothing kept there either */ }
   }
 
-  // The sign-out itself. With no network (or no answer) the session's page half goes: the
-  // session then ends at the phone's next request, before the next volunteer can use it.
+  // The sign-out itself, given a few seconds. Then the session's page half goes whatever
+  // the answer (the server's own sign-out has deleted it already; no network, no answer or a
+  // Wi-Fi login page in its place have not): the session then ends at the phone's next
+  // request, before the next volunteer can use it.
   async function leave() {
     leaving = true;
     clearInterval(retry);
     document.dispatchEvent(new Event("fondo:signing-out"));
     await wipe();
+    var abort = new AbortController();
+    var timer = setTimeout(function () { abort.abort(); }, 5000);
     try {
-      var answer = await fetch(form.action, {
-        method: "POST", body: new FormData(form), credentials: "same-origin", redirect: "manual"
+      await fetch(form.action, {
+        method: "POST", body: new FormData(form), credentials: "same-origin",
+        redirect: "manual", signal: abort.signal
       });
-      if (answer.type !== "opaqueredirect" && !answer.ok) { throw new Error(answer.status); }
     } catch (e) {
+      /* no network or no answer in time: the page half below ends the session */
+    } finally {
+      clearTimeout(timer);
       document.cookie = PRESENCE + "=; Max-Age=0; Path=/; SameSite=Lax" +
         (location.protocol === "https:" ? "; Secure" : "");
     }
