@@ -1,7 +1,8 @@
 // Signing out of a phone shared between volunteers leaves nothing personal behind: the stand
 // pages' logs, taps and last states (in localStorage, for every stand) and the pages the
-// service worker keeps are wiped before the sign-out goes to the server (or, with no network,
-// the session's page half, which ends the session at the next request). Entries the server
+// service worker keeps are wiped before the sign-out goes to the server, and the session's
+// page half after it whatever the answer (the session ends even if the server never hears the
+// sign-out). Entries the server
 // has not confirmed yet are never dropped unasked: they are sent first; when they cannot be
 // (no network, session gone), the sign-out waits, says how many would be lost, and completes
 // by itself once they are sent, or deletes them when the volunteer says so. Another
