@@ -2,11 +2,11 @@
 // pages' logs, taps and last states (in localStorage, for every stand) and the pages the
 // service worker keeps are wiped before the sign-out goes to the server, and the session's
 // page half after it whatever the answer (the session ends even if the server never hears the
-// sign-out). Entries the server
-// has not confirmed yet are never dropped unasked: they are sent first; when they cannot be
-// (no network, session gone), the sign-out waits, says how many would be lost, and completes
-// by itself once they are sent, or deletes them when the volunteer says so. Another
-// volunteer's entries left by an expired session are theirs: kept, neither sent nor counted.
+// sign-out). Entries the server has not confirmed yet are never dropped unasked: they are
+// sent first; when they cannot be (no network, session gone), the sign-out waits, says how
+// many would be lost, and completes by itself once they are sent, or deletes them when the
+// volunteer says so. Another volunteer's entries left by an expired session are theirs:
+// kept, neither sent nor counted.
 (function () {
   "use strict";
   var form = document.getElementById("sign-out");
