@@ -1,6 +1,8 @@
 """Opens the ledger on one database: the event store, the key vault and the read models."""
 
+import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from ledger.application import LedgerApplication, store_env
 from projections.agenzia import Oppositions
@@ -44,13 +46,23 @@ class LedgerStore:
     def open(cls, url: str, create_tables: bool = True) -> "LedgerStore":
         env = store_env(url, create_table=create_tables)  # refuses an unusable URL first
         database = Database(url)
-        with database.schema_lock():
-            app = LedgerApplication(env=env, vault=SQLKeyVault(database))
-            runner = ProjectionRunner(app, database, read_models())
-            inbox = Inbox(database)
-            if create_tables:
-                runner.setup()
-                inbox.create_tables()
+        opened: list[Any] = [database]
+        try:
+            with database.schema_lock():
+                app = LedgerApplication(env=env, vault=SQLKeyVault(database))
+                opened.append(app)
+                runner = ProjectionRunner(app, database, read_models())
+                inbox = Inbox(database)
+                opened.append(inbox)
+                if create_tables:
+                    runner.setup()
+                    inbox.create_tables()
+        except BaseException:
+            # Nothing half-open is left behind (a caller may try again in a moment).
+            for part in reversed(opened):
+                with contextlib.suppress(Exception):
+                    part.close()
+            raise
         return cls(app, database, runner, inbox)
 
     def close(self) -> None:

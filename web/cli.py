@@ -9,6 +9,7 @@ import secrets
 import shutil
 import sqlite3
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -70,9 +71,13 @@ def _sqlite_path(url: str) -> Path | None:
 
 
 @contextmanager
-def opened_store(create_tables: bool = True, new: bool = False) -> Iterator[LedgerStore]:
+def opened_store(
+    create_tables: bool = True, new: bool = False, wait: bool = False
+) -> Iterator[LedgerStore]:
     """The ledger's store; only `new` (ledger init) may create a SQLite file that is missing,
-    so a command run with the wrong settings never starts an empty ledger of its own."""
+    so a command run with the wrong settings never starts an empty ledger of its own. With
+    `wait` (the `--follow` commands) a database unavailable as the command starts (a restart,
+    a cut connection) is waited for, as their loops wait for it once they run."""
     url = database_url()
     path = _sqlite_path(url)
     if path is not None:
@@ -83,7 +88,15 @@ def opened_store(create_tables: bool = True, new: bool = False) -> Iterator[Ledg
                 f"no ledger at {path.resolve()}: run `ledger init` to create it, "
                 "or set LEDGER_DATABASE_URL to the ledger you mean"
             )
-    store = LedgerStore.open(url, create_tables=create_tables)
+    while True:
+        try:
+            store = LedgerStore.open(url, create_tables=create_tables)
+            break
+        except TRANSIENT_ERRORS as error:
+            if not wait:
+                raise
+            err.print(f"database unavailable, retrying: {error}", highlight=False, markup=False)
+            time.sleep(1.0)
     try:
         yield store
     finally:
@@ -376,7 +389,7 @@ def project(follow: bool) -> None:
     A read model that meets an event it cannot apply stops there: once, the command exits
     non-zero with the event's position and the reason; following, it is reported on stderr
     and the other read models go on."""
-    with opened_store() as store:
+    with opened_store(wait=follow) as store:
         try:
             applied = _catch_up(store, figures=not follow, retry_stalled=True)
             click.echo(f"caught up: {applied} events applied")
@@ -406,7 +419,7 @@ def inbox(follow: bool, retry: bool, event_id: str | None) -> None:
     and in the back office) and the others go on; exits 1 when any is set apart."""
     from web.inbox import InboxProcessor
 
-    with opened_store() as store:
+    with opened_store(wait=follow) as store:
         if retry:
             click.echo(f"{store.inbox.retry_failed(event_id)} deliveries back in line")
         processor = InboxProcessor(store, os.environ.get("LEDGER_DEFAULT_CAMPAIGN"))

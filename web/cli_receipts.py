@@ -240,7 +240,7 @@ def mail_command(follow: bool) -> None:
     settings = SmtpSettings.from_env()
     if settings is None:
         raise LedgerError("LEDGER_SMTP_URL is not set: mail stays queued")
-    with opened_store() as store:
+    with opened_store(wait=follow) as store:
         counts = send_due(store, settings)
         click.echo(
             f"mail: {counts['sent']} sent, {counts['skipped']} skipped, {counts['failed']} failed"

@@ -10,8 +10,10 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import pytest
 from projections.store import LedgerStore
 from tests.e2e.conftest import ROOT, _stop, run_ledger
 from tests.fakestripe import StripeStory, sign
+from tests.helpers import create_database, database_url, drop_database
 
 SECRET = "whsec_e2e_faults"
 SLUG = "fare-legami-anni-2-3"
@@ -222,3 +225,48 @@ def test_service_recovers_by_itself_after_backends_are_terminated_mid_load(
         f"{sum(1 for s in sender.statuses if not 200 <= s < 300)}; page reads: "
         f"{len(reader_statuses)}, failed: {sum(1 for s in reader_statuses if s != 200)}"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_follower_started_while_its_database_is_unavailable_waits_for_it(
+    postgres_server: str, postgres_template: str, tmp_path: Path
+) -> None:
+    """A restart or a cut connection just as `ledger project --follow` starts: it waits for
+    the database and goes on (it used to exit 3, leaving the read models behind for good)."""
+    name = f"fondo_test_{uuid.uuid4().hex[:12]}"
+    env = {"LEDGER_DATABASE_URL": database_url(postgres_server, name), "LEDGER_SECRET_KEY": "e2e"}
+    log = tmp_path / "follower.log"
+    with log.open("wb") as out:
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "project", "--follow"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "retrying" not in log.read_text() and time.monotonic() < deadline:
+            assert follower.poll() is None, log.read_text()
+            time.sleep(0.1)
+        assert "database unavailable, retrying" in log.read_text()
+        create_database(postgres_server, name, template=postgres_template)  # it is back
+        try:
+            run_ledger(env, "campaigns", "add", SLUG, "--name", "Dopo", "--target", "1000")
+            ledger = LedgerStore.open(env["LEDGER_DATABASE_URL"], create_tables=False)
+            try:
+                deadline = time.monotonic() + 60
+                while ledger.runner.lag() and time.monotonic() < deadline:
+                    assert follower.poll() is None, log.read_text()
+                    time.sleep(0.1)
+                assert ledger.app.recorder.max_notification_id(), "no event recorded"
+                assert ledger.runner.lag() == 0, log.read_text()
+            finally:
+                ledger.close()
+        finally:
+            _stop(follower)
+            drop_database(postgres_server, name)
+    finally:
+        if follower.poll() is None:
+            _stop(follower)
