@@ -252,21 +252,17 @@ def test_a_follower_started_while_its_database_is_unavailable_waits_for_it(
             time.sleep(0.1)
         assert "database unavailable, retrying" in log.read_text()
         create_database(postgres_server, name, template=postgres_template)  # it is back
+        run_ledger(env, "campaigns", "add", SLUG, "--name", "Dopo", "--target", "1000")
+        ledger = LedgerStore.open(env["LEDGER_DATABASE_URL"], create_tables=False)
         try:
-            run_ledger(env, "campaigns", "add", SLUG, "--name", "Dopo", "--target", "1000")
-            ledger = LedgerStore.open(env["LEDGER_DATABASE_URL"], create_tables=False)
-            try:
-                deadline = time.monotonic() + 60
-                while ledger.runner.lag() and time.monotonic() < deadline:
-                    assert follower.poll() is None, log.read_text()
-                    time.sleep(0.1)
-                assert ledger.app.recorder.max_notification_id(), "no event recorded"
-                assert ledger.runner.lag() == 0, log.read_text()
-            finally:
-                ledger.close()
+            deadline = time.monotonic() + 60
+            while ledger.runner.lag() and time.monotonic() < deadline:
+                assert follower.poll() is None, log.read_text()
+                time.sleep(0.1)
+            assert ledger.app.recorder.max_notification_id(), "no event recorded"
+            assert ledger.runner.lag() == 0, log.read_text()
         finally:
-            _stop(follower)
-            drop_database(postgres_server, name)
+            ledger.close()
     finally:
-        if follower.poll() is None:
-            _stop(follower)
+        _stop(follower)  # nothing if it has exited
+        drop_database(postgres_server, name)  # IF EXISTS: nothing if never created
