@@ -74,15 +74,15 @@ def load_user(user_id: str) -> SignedInUser | None:
     """A session holds while its row does (see web/sessions.py) and the user's session
     generation is the one it began in (a new password or a deactivation ends it)."""
     session_id = session.get("sid")
-    try:
-        info = store().app.get_user(UUID(user_id))
-    except ValueError:
-        info = None
     if not _present():
         if isinstance(session_id, str):
             sessions.end(store().database, session_id)  # a copy of both cookies ends too
         session.clear()
         return None
+    try:
+        info = store().app.get_user(UUID(user_id))
+    except ValueError:
+        info = None
     if (
         info is None
         or not isinstance(session_id, str)
